@@ -1,0 +1,60 @@
+# bulkhead — build, run, test, bench.  See README.md.
+PREFIX    ?= /usr/local
+STATE_DIR ?= /var/lib/bulkhead
+CC        ?= cc
+PKGS      := libwebsockets jansson sqlite3 libcurl libnftables libmnl
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc
+CFLAGS    += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+BUILD     ?= build
+CLI_SRCS  := src/main.c $(wildcard src/cmd_*.c)
+LIB_SRCS  := $(filter-out $(CLI_SRCS),$(wildcard src/*.c))
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit e2e bench asan clean format
+all: $(BUILD)/bulkhead
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libbulkhead.a: $(LIB_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/bulkhead: $(CLI_OBJS) $(BUILD)/libbulkhead.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libbulkhead.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbulkhead.a $(LDLIBS)
+
+# Installs what is missing (apt, npm); idempotent and quiet when all is there.
+deps:
+	@scripts/deps.sh
+
+run: deps all
+	@scripts/run.sh $(BUILD)/bulkhead $(STATE_DIR)
+
+unit: all $(UNIT_BINS)
+	@scripts/unit.sh $(UNIT_BINS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@scripts/test.sh $(BUILD)
+
+bench: deps all
+	@bench/run.sh $(BUILD)/bulkhead
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all $(patsubst build/%,build-asan/%,$(UNIT_BINS))
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build build-asan

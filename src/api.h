@@ -1,0 +1,22 @@
+/* api.h — the REST API v1 (DESIGN.md): routing, authentication, JSON
+ * errors. Translates requests into session calls; owns no state but the
+ * references it is given. */
+#ifndef BH_API_H
+#define BH_API_H
+
+#include "config.h"
+#include "http.h"
+#include "session.h"
+#include "store.h"
+
+typedef struct bh_api bh_api_t;
+
+bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store);
+void bh_api_free(bh_api_t *api);
+/* The handler to give bh_http_new (ctx = the api). */
+void bh_api_request(void *api, bh_req_t *req);
+
+/* Constant-time comparison of a presented token with the expected one. */
+int bh_token_equal(const char *presented, const char *expected);
+
+#endif

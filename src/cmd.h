@@ -1,0 +1,30 @@
+/* cmd.h — the CLI's subcommands, dispatched by main.c through its command
+ * table. Each takes the arguments from its own name on (argv[0] is the
+ * command name, so getopt_long works as in a main()) and returns the
+ * process's exit status. Only main.c and the cmd_*.c files include this. */
+#ifndef BH_CMD_H
+#define BH_CMD_H
+
+#define BH_VERSION "0.1.0"
+
+#ifndef BH_DEFAULT_STATE_DIR
+#define BH_DEFAULT_STATE_DIR "/var/lib/bulkhead"
+#endif
+#define BH_DEFAULT_URL "http://127.0.0.1:8420"
+
+/* Exit statuses of every command. */
+#define BH_EXIT_OK 0
+#define BH_EXIT_FAIL 1  /* the command ran and failed */
+#define BH_EXIT_USAGE 2 /* bad or missing arguments */
+
+/* cmd_serve.c: run the daemon. */
+int bh_cmd_serve(int argc, char **argv);
+
+/* cmd_client.c: the REST API clients. */
+int bh_cmd_create(int argc, char **argv);
+int bh_cmd_ls(int argc, char **argv);
+int bh_cmd_get(int argc, char **argv);
+int bh_cmd_rm(int argc, char **argv);
+int bh_cmd_screenshot(int argc, char **argv);
+
+#endif

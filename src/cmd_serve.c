@@ -1,0 +1,380 @@
+/* cmd_serve.c — `bulkhead serve`: the daemon. Parses flags into a config,
+ * prepares the state dir and token, recovers what a previous run left, then
+ * runs the one event loop until SIGTERM/SIGINT, ending every session first. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cmd.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "net.h"
+#include "session.h"
+#include "store.h"
+#include "util.h"
+
+static const char usage[] =
+    "usage: bulkhead serve [options]\n"
+    "  --listen HOST:PORT   address to serve on (default 127.0.0.1:8420)\n"
+    "  --public-url URL     base URL put in session urls (default http://LISTEN)\n"
+    "  --state-dir DIR      database, token, bundles, image (default /var/lib/bulkhead)\n"
+    "  --run-dir DIR        runtime state (default /run/bulkhead)\n"
+    "  --runtime NAME       runc or crun (default runc)\n"
+    "  --bridge NAME        host bridge for sessions (default bh0)\n"
+    "  --subnet CIDR        session addresses (default 10.213.0.0/16)\n"
+    "  --dns ADDR           resolver given to sessions\n"
+    "  --token TOKEN        API token (default: $BULKHEAD_TOKEN, else DIR/token, else new)\n"
+    "  --max-sessions N     live sessions at most (default 50)\n"
+    "  --memory BYTES       memory limit per session (default 1073741824)\n"
+    "  --pids N             process limit per session (default 512)\n"
+    "  --cpus X             CPUs per session (default 1.0)\n"
+    "  --log-level LEVEL    debug, info, warn or error (default info)\n";
+
+struct serve {
+    struct bh_config cfg;
+    bh_http_t *http;
+    bh_store_t *store;
+    bh_sessions_t *sessions;
+    bh_api_t *api;
+    int stopping;
+};
+
+static int parse_listen(struct bh_config *c, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    free(c->listen_host);
+    c->listen_host = bh_xasprintf("%.*s", (int)(colon - v), v);
+    if (c->listen_host[0] == '[') { /* [::1]:8420 */
+        size_t n = strlen(c->listen_host);
+        memmove(c->listen_host, c->listen_host + 1, n);
+        if (n >= 2 && c->listen_host[n - 2] == ']')
+            c->listen_host[n - 2] = 0;
+    }
+    c->port = (int)port;
+    return 0;
+}
+
+static int parse_u64(const char *v, uint64_t min, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end || x < min || v[0] == '-')
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_flags(struct bh_config *c, int argc, char **argv)
+{
+    enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
+           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG };
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, O_LISTEN},
+        {"public-url", required_argument, 0, O_PUBLIC},
+        {"state-dir", required_argument, 0, O_STATE},
+        {"run-dir", required_argument, 0, O_RUN},
+        {"runtime", required_argument, 0, O_RUNTIME},
+        {"bridge", required_argument, 0, O_BRIDGE},
+        {"subnet", required_argument, 0, O_SUBNET},
+        {"dns", required_argument, 0, O_DNS},
+        {"token", required_argument, 0, O_TOKEN},
+        {"max-sessions", required_argument, 0, O_MAX},
+        {"memory", required_argument, 0, O_MEM},
+        {"pids", required_argument, 0, O_PIDS},
+        {"cpus", required_argument, 0, O_CPUS},
+        {"log-level", required_argument, 0, O_LOG},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int o;
+    uint64_t u;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_LISTEN:
+            if (parse_listen(c, optarg) < 0) {
+                fprintf(stderr, "bulkhead serve: --listen wants HOST:PORT, got '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case O_PUBLIC:
+            free(c->public_url);
+            c->public_url = bh_xstrdup(optarg);
+            break;
+        case O_STATE:
+            free(c->state_dir);
+            c->state_dir = bh_xstrdup(optarg);
+            break;
+        case O_RUN:
+            free(c->run_dir);
+            c->run_dir = bh_xstrdup(optarg);
+            break;
+        case O_RUNTIME: {
+            int rt = bh_runtime_parse(optarg);
+            if (rt < 0) {
+                fprintf(stderr, "bulkhead serve: --runtime must be runc or crun\n");
+                return -1;
+            }
+            c->runtime = (enum bh_runtime)rt;
+            break;
+        }
+        case O_BRIDGE:
+            if (strlen(optarg) > 15 || !*optarg) {
+                fprintf(stderr, "bulkhead serve: --bridge must be 1..15 characters\n");
+                return -1;
+            }
+            free(c->bridge);
+            c->bridge = bh_xstrdup(optarg);
+            break;
+        case O_SUBNET:
+            free(c->subnet);
+            c->subnet = bh_xstrdup(optarg);
+            break;
+        case O_DNS:
+            free(c->dns);
+            c->dns = bh_xstrdup(optarg);
+            break;
+        case O_TOKEN:
+            free(c->token);
+            c->token = bh_xstrdup(optarg);
+            break;
+        case O_MAX:
+            if (parse_u64(optarg, 1, &u) < 0 || u > 10000) {
+                fprintf(stderr, "bulkhead serve: --max-sessions must be 1..10000\n");
+                return -1;
+            }
+            c->max_sessions = (int)u;
+            break;
+        case O_MEM:
+            if (parse_u64(optarg, 64ull << 20, &u) < 0) {
+                fprintf(stderr, "bulkhead serve: --memory must be at least 67108864\n");
+                return -1;
+            }
+            c->memory_bytes = u;
+            break;
+        case O_PIDS:
+            if (parse_u64(optarg, 16, &u) < 0) {
+                fprintf(stderr, "bulkhead serve: --pids must be at least 16\n");
+                return -1;
+            }
+            c->pids_max = u;
+            break;
+        case O_CPUS: {
+            char *end;
+            double x = strtod(optarg, &end);
+            if (*end || x < 0.1 || x > 1024) {
+                fprintf(stderr, "bulkhead serve: --cpus must be 0.1..1024\n");
+                return -1;
+            }
+            c->cpus = x;
+            break;
+        }
+        case O_LOG:
+            if (!strcmp(optarg, "debug"))
+                bh_log_set_level(BH_LOG_DEBUG);
+            else if (!strcmp(optarg, "info"))
+                bh_log_set_level(BH_LOG_INFO);
+            else if (!strcmp(optarg, "warn"))
+                bh_log_set_level(BH_LOG_WARN);
+            else if (!strcmp(optarg, "error"))
+                bh_log_set_level(BH_LOG_ERROR);
+            else {
+                fprintf(stderr, "bulkhead serve: --log-level: debug, info, warn or error\n");
+                return -1;
+            }
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 1;
+        default:
+            fputs(usage, stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bulkhead serve: unexpected argument '%s'\n%s", argv[optind], usage);
+        return -1;
+    }
+    return 0;
+}
+
+/* The token: flag, then $BULKHEAD_TOKEN, then DIR/token, else a new one
+ * written there (0600). The file always holds the token in force, so that
+ * the CLI finds it. */
+static int setup_token(struct bh_config *c, bh_err_t *err)
+{
+    cleanup_free char *path = bh_xasprintf("%s/token", c->state_dir);
+    if (!c->token && getenv("BULKHEAD_TOKEN") && *getenv("BULKHEAD_TOKEN"))
+        c->token = bh_xstrdup(getenv("BULKHEAD_TOKEN"));
+    if (!c->token) {
+        char *t = bh_read_file(path, NULL, NULL);
+        if (t) {
+            t[strcspn(t, "\r\n")] = 0;
+            if (strlen(t) >= 16)
+                c->token = t;
+            else
+                free(t);
+        }
+    }
+    if (!c->token) {
+        char hex[65];
+        if (bh_random_hex(hex, 32, err) < 0)
+            return -1;
+        c->token = bh_xstrdup(hex);
+    }
+    if (strlen(c->token) < 16)
+        return bh_err_set(err, 0, "the API token must be at least 16 characters");
+    cleanup_free char *line = bh_xasprintf("%s\n", c->token);
+    return bh_write_file(path, line, strlen(line), 0600, err);
+}
+
+static void shutdown_done(void *arg)
+{
+    struct serve *sv = arg;
+    bh_loop_stop(bh_http_loop(sv->http));
+}
+
+static void on_signal(void *arg, bh_watch_t *w, int events)
+{
+    struct serve *sv = arg;
+    if (events & BH_WATCH_HUP)
+        return;
+    struct signalfd_siginfo si;
+    while (read(bh_watch_fd(w), &si, sizeof si) == sizeof si) {
+        if (sv->stopping) {
+            bh_log(BH_LOG_WARN, NULL, "second signal: still ending %d session(s)",
+                   bh_sessions_live(sv->sessions));
+            continue;
+        }
+        sv->stopping = 1;
+        bh_log(BH_LOG_INFO, NULL, "signal %u: ending %d session(s) and stopping", si.ssi_signo,
+               bh_sessions_live(sv->sessions));
+        bh_sessions_shutdown(sv->sessions, shutdown_done, sv);
+    }
+}
+
+int bh_cmd_serve(int argc, char **argv)
+{
+    struct serve sv;
+    memset(&sv, 0, sizeof sv);
+    bh_config_defaults(&sv.cfg);
+    struct bh_config *c = &sv.cfg;
+    int rc = parse_flags(c, argc, argv);
+    if (rc != 0) {
+        bh_config_free(c);
+        return rc > 0 ? BH_EXIT_OK : BH_EXIT_USAGE;
+    }
+    if (geteuid() != 0) {
+        fprintf(stderr, "bulkhead serve: must run as root (it creates containers, namespaces "
+                        "and firewall rules)\n");
+        bh_config_free(c);
+        return BH_EXIT_FAIL;
+    }
+    if (!c->public_url)
+        c->public_url = strchr(c->listen_host, ':')
+                            ? bh_xasprintf("http://[%s]:%d", c->listen_host, c->port)
+                            : bh_xasprintf("http://%s:%d", c->listen_host, c->port);
+
+    /* Signals are read from a signalfd on the loop; block them in every
+     * thread (the workers inherit this mask; children get a clean one). */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    bh_err_t err = BH_ERR_INIT;
+    int status = BH_EXIT_FAIL;
+    char *db = NULL, *urlfile = NULL, *urlline = NULL;
+    umask(022);
+    if (bh_mkdir_p(c->state_dir, 0700, &err) < 0 || chmod(c->state_dir, 0700) < 0 ||
+        bh_mkdir_p(c->run_dir, 0700, &err) < 0 || setup_token(c, &err) < 0)
+        goto out;
+    db = bh_xasprintf("%s/bulkhead.db", c->state_dir);
+    if (!(sv.store = bh_store_open(db, &err)))
+        goto out;
+    if (bh_runtime_usable(c->runtime, &err) < 0) {
+        bh_err_wrap(&err, "runtime %s", bh_runtime_name(c->runtime));
+        goto out;
+    }
+    struct bh_http_handlers h = {.request = bh_api_request};
+    struct bh_http_config hc = {.host = c->listen_host, .port = c->port, .max_body = 65536};
+    sv.api = NULL;
+    /* the api needs the sessions, which need the loop: create the server
+     * with a placeholder context and set it before the loop runs */
+    if (!(sv.http = bh_http_new(&hc, &h, NULL, &err)))
+        goto out;
+    if (!(sv.sessions = bh_sessions_new(c, bh_http_loop(sv.http), sv.store, &err)))
+        goto out;
+    if (bh_sessions_recover(sv.sessions, &err) < 0) {
+        bh_err_wrap(&err, "recovery");
+        goto out;
+    }
+    sv.api = bh_api_new(c, sv.sessions, sv.store);
+    bh_http_set_context(sv.http, sv.api);
+
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0 || !bh_watch_add(bh_http_loop(sv.http), sfd, on_signal, &sv)) {
+        bh_err_set(&err, errno, "signalfd");
+        goto out;
+    }
+    urlfile = bh_xasprintf("%s/url", c->state_dir);
+    urlline = bh_xasprintf("%s\n", c->public_url);
+    if (bh_write_file(urlfile, urlline, strlen(urlline), 0644, &err) < 0)
+        goto out;
+
+    bh_log(BH_LOG_INFO, NULL, "listening on %s (runtime %s, state %s)", c->public_url,
+           bh_runtime_name(c->runtime), c->state_dir);
+    printf("bulkhead %s listening on %s\n"
+           "  API token: %s\n"
+           "  (stored in %s/token; the CLI reads it from there)\n",
+           BH_VERSION, c->public_url, c->token, c->state_dir);
+    fflush(stdout);
+
+    if (bh_http_run(sv.http) < 0) {
+        bh_err_set(&err, 0, "event loop failed");
+        goto out;
+    }
+    status = BH_EXIT_OK;
+    bh_log(BH_LOG_INFO, NULL, "stopped");
+out:
+    if (err.msg) {
+        bh_log(BH_LOG_ERROR, NULL, "%s", bh_err_msg(&err));
+        fprintf(stderr, "bulkhead serve: %s\n", bh_err_msg(&err));
+    }
+    bh_err_clear(&err);
+    if (sv.sessions && status == BH_EXIT_OK && bh_sessions_live(sv.sessions) == 0) {
+        struct bh_net_config nc = {.bridge = c->bridge, .subnet = c->subnet, .dns = c->dns};
+        bh_err_t e2 = BH_ERR_INIT;
+        if (bh_net_fini(&nc, &e2) < 0)
+            bh_log(BH_LOG_WARN, NULL, "network cleanup: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+    }
+    bh_sessions_free(sv.sessions);
+    bh_api_free(sv.api);
+    bh_http_free(sv.http);
+    bh_store_close(sv.store);
+    bh_config_free(c);
+    free(db);
+    free(urlfile);
+    free(urlline);
+    return status;
+}

@@ -1,0 +1,47 @@
+/* config.c — see config.h. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "util.h"
+
+void bh_config_defaults(struct bh_config *c)
+{
+    c->listen_host = bh_xstrdup("127.0.0.1");
+    c->port = 8420;
+    c->public_url = NULL;
+    c->state_dir = bh_xstrdup("/var/lib/bulkhead");
+    c->run_dir = bh_xstrdup("/run/bulkhead");
+    c->runtime = BH_RUNTIME_RUNC;
+    c->bridge = bh_xstrdup("bh0");
+    c->subnet = bh_xstrdup("10.213.0.0/16");
+    c->dns = NULL;
+    c->token = NULL;
+    c->chromium = bh_xstrdup("/usr/lib/chromium/chromium");
+    c->max_sessions = 50;
+    c->workers = 8;
+    c->memory_bytes = 1ull << 30;
+    c->pids_max = 512;
+    c->cpus = 1.0;
+    c->tmp_bytes = 256ull << 20;
+    c->shm_bytes = 256ull << 20;
+    c->viewport_w = 1280;
+    c->viewport_h = 720;
+    c->idle_timeout = 300;
+    c->ttl = 1800;
+    c->max_timeout = 86400;
+    c->start_timeout_ms = 30000;
+}
+
+void bh_config_free(struct bh_config *c)
+{
+    free(c->listen_host);
+    free(c->public_url);
+    free(c->state_dir);
+    free(c->run_dir);
+    free(c->bridge);
+    free(c->subnet);
+    free(c->dns);
+    free(c->token);
+    free(c->chromium);
+}

@@ -1,0 +1,39 @@
+/* config.h — the daemon's settings: defaults, then flags. Plain data. */
+#ifndef BH_CONFIG_H
+#define BH_CONFIG_H
+
+#include <stdint.h>
+
+#include "sandbox.h"
+
+struct bh_config {
+    char *listen_host;        /* "127.0.0.1" */
+    int port;                 /* 8420 */
+    char *public_url;         /* base of urls.*, e.g. "http://127.0.0.1:8420" */
+    char *state_dir;          /* /var/lib/bulkhead: db, token, bundles, image */
+    char *run_dir;            /* /run/bulkhead: runtime state */
+    enum bh_runtime runtime;
+    char *bridge;             /* "bh0" */
+    char *subnet;             /* "10.213.0.0/16" */
+    char *dns;                /* resolver for sessions */
+    char *token;              /* API token (never logged) */
+    char *chromium;           /* browser binary inside the sandbox */
+    int max_sessions;
+    int workers;
+    /* per-session defaults and maximums */
+    uint64_t memory_bytes;
+    uint64_t pids_max;
+    double cpus;
+    uint64_t tmp_bytes;
+    uint64_t shm_bytes;
+    int viewport_w, viewport_h;
+    int idle_timeout;         /* seconds */
+    int ttl;                  /* seconds */
+    int max_timeout;          /* upper bound for idleTimeout and ttl */
+    int start_timeout_ms;     /* browser start + first page load */
+};
+
+void bh_config_defaults(struct bh_config *c);
+void bh_config_free(struct bh_config *c);
+
+#endif

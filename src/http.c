@@ -1,0 +1,572 @@
+/* http.c — HTTP front and the event loop (see http.h and loop.h), on
+ * libwebsockets' own poll loop. This is the only file that includes
+ * libwebsockets.h.
+ *
+ * Lifetimes: a bh_req is created when a request's headers arrive and freed
+ * after its reply was written, or when its connection closes — whichever
+ * comes last once the handler has seen it. A bh_watch is freed by the loop
+ * after its descriptor was closed (bh_watch_remove or hang-up). */
+#include "http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define MAX_QUERY 16
+#define CHUNK 65536
+
+struct bh_loop {
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    int stop;
+    void (*wake_cb)(void *);
+    void *wake_arg;
+};
+
+struct bh_http {
+    struct bh_loop loop;
+    struct bh_http_handlers h;
+    void *hctx;
+    size_t max_body;
+    int port;
+};
+
+struct bh_req {
+    struct bh_http *http;
+    struct lws *wsi;        /* NULL once the connection is gone */
+    char method[8];
+    char *path;
+    char *query[MAX_QUERY]; /* "name=value", decoded */
+    int nquery;
+    char *auth, *host, *origin, *ctype;
+    char *body;
+    size_t body_len, body_cap, body_expected;
+    int dispatched;         /* the handler owns the reply */
+    int replied;
+    /* response */
+    int status;
+    char *rtype;
+    char *rbody;
+    size_t rlen, roff;
+    char **rhdrs;
+    int headers_sent;
+};
+
+struct pss {
+    struct bh_req *req;
+};
+
+struct bh_watch {
+    struct bh_loop *loop;
+    struct lws *wsi;
+    int fd;
+    int removed;
+    bh_watch_cb cb;
+    void *arg;
+};
+
+struct bh_timer {
+    lws_sorted_usec_list_t sul; /* first: the loop hands us this pointer */
+    struct bh_loop *loop;
+    bh_timer_cb cb;
+    void *arg;
+};
+
+/* ---------------------------------------------------------------- requests */
+
+static void req_free(struct bh_req *r)
+{
+    if (!r)
+        return;
+    free(r->path);
+    for (int i = 0; i < r->nquery; i++)
+        free(r->query[i]);
+    free(r->auth);
+    free(r->host);
+    free(r->origin);
+    free(r->ctype);
+    free(r->body);
+    free(r->rtype);
+    free(r->rbody);
+    if (r->rhdrs) {
+        for (char **p = r->rhdrs; *p; p++)
+            free(*p);
+        free(r->rhdrs);
+    }
+    free(r);
+}
+
+static char *hdr_dup(struct lws *wsi, enum lws_token_indexes tok)
+{
+    int n = lws_hdr_total_length(wsi, tok);
+    if (n <= 0)
+        return NULL;
+    char *s = bh_xmalloc((size_t)n + 1);
+    if (lws_hdr_copy(wsi, s, n + 1, tok) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static const struct {
+    enum lws_token_indexes tok;
+    const char *name;
+} methods[] = {
+    {WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+    {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_PATCH_URI, "PATCH"},
+    {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+    {WSI_TOKEN_HEAD_URI, "HEAD"},
+};
+
+static struct bh_req *req_new(struct bh_http *http, struct lws *wsi, const char *uri)
+{
+    struct bh_req *r = bh_xcalloc(1, sizeof *r);
+    r->http = http;
+    r->wsi = wsi;
+    snprintf(r->method, sizeof r->method, "GET");
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
+            snprintf(r->method, sizeof r->method, "%s", methods[i].name);
+            break;
+        }
+    r->path = bh_xstrdup(uri);
+    char buf[2048];
+    for (int i = 0; r->nquery < MAX_QUERY; i++) {
+        int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        r->query[r->nquery++] = bh_xstrdup(buf);
+    }
+    r->auth = hdr_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    r->host = hdr_dup(wsi, WSI_TOKEN_HOST);
+    r->origin = hdr_dup(wsi, WSI_TOKEN_ORIGIN);
+    r->ctype = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+    char *cl = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (cl) {
+        r->body_expected = strtoull(cl, NULL, 10);
+        free(cl);
+    }
+    return r;
+}
+
+const char *bh_req_method(const bh_req_t *r) { return r->method; }
+const char *bh_req_path(const bh_req_t *r) { return r->path; }
+int bh_req_alive(const bh_req_t *r) { return r->wsi != NULL; }
+
+const char *bh_req_query(bh_req_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < r->nquery; i++)
+        if (!strncmp(r->query[i], name, n) && r->query[i][n] == '=')
+            return r->query[i] + n + 1;
+    return NULL;
+}
+
+const char *bh_req_header(bh_req_t *r, const char *lname)
+{
+    if (!strcasecmp(lname, "authorization"))
+        return r->auth;
+    if (!strcasecmp(lname, "host"))
+        return r->host;
+    if (!strcasecmp(lname, "origin"))
+        return r->origin;
+    if (!strcasecmp(lname, "content-type"))
+        return r->ctype;
+    return NULL;
+}
+
+const char *bh_req_body(const bh_req_t *r, size_t *len)
+{
+    if (len)
+        *len = r->body_len;
+    return r->body ? r->body : "";
+}
+
+void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void *body,
+                  size_t len, const char *const *extra)
+{
+    if (r->replied)
+        return;
+    r->replied = 1;
+    if (!r->wsi) { /* the client left while we worked */
+        req_free(r);
+        return;
+    }
+    r->status = status;
+    r->rtype = bh_xstrdup(content_type ? content_type : "application/json");
+    r->rbody = bh_xmalloc(len + 1);
+    if (len)
+        memcpy(r->rbody, body, len);
+    r->rlen = len;
+    if (extra) {
+        size_t n = 0;
+        while (extra[n])
+            n++;
+        r->rhdrs = bh_xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+            r->rhdrs[i] = bh_xstrdup(extra[i]);
+    }
+    lws_callback_on_writable(r->wsi);
+}
+
+/* Write the next piece of r's reply. Returns -1 to close the connection. */
+static int req_write(struct bh_req *r, struct pss *pss)
+{
+    struct lws *wsi = r->wsi;
+    if (!r->headers_sent) {
+        unsigned char buf[LWS_PRE + 4096];
+        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, r->rlen, &p, end))
+            return -1;
+        static const char nosniff[] = "nosniff", nocache[] = "no-store";
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                        (const unsigned char *)nosniff, sizeof nosniff - 1, &p,
+                                        end) ||
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                        (const unsigned char *)nocache, sizeof nocache - 1, &p,
+                                        end))
+            return -1;
+        for (char **h = r->rhdrs; h && h[0] && h[1]; h += 2) {
+            char name[128];
+            snprintf(name, sizeof name, "%s:", h[0]);
+            if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                            (const unsigned char *)h[1], (int)strlen(h[1]), &p,
+                                            end))
+                return -1;
+        }
+        if (lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+        r->headers_sent = 1;
+        if (r->rlen == 0 || !strcmp(r->method, "HEAD"))
+            goto done;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    {
+        static unsigned char buf[LWS_PRE + CHUNK];
+        size_t n = r->rlen - r->roff;
+        if (n > CHUNK)
+            n = CHUNK;
+        memcpy(buf + LWS_PRE, r->rbody + r->roff, n);
+        int final = r->roff + n == r->rlen;
+        if (lws_write(wsi, buf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+            (int)n)
+            return -1;
+        r->roff += n;
+        if (!final) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+done:
+    pss->req = NULL;
+    req_free(r);
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+static void dispatch(struct bh_req *r)
+{
+    r->dispatched = 1;
+    r->http->h.request(r->http->hctx, r);
+}
+
+/* ---------------------------------------------------------------- callbacks */
+
+static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    struct pss *pss = user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct bh_http *http = lws_context_user(ctx);
+
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (http && http->loop.wake_cb)
+            http->loop.wake_cb(http->loop.wake_arg);
+        return 0;
+
+    case LWS_CALLBACK_HTTP: {
+        if (pss->req) { /* a pipelined request before our reply: not supported */
+            pss->req->wsi = NULL;
+            if (!pss->req->dispatched || pss->req->replied)
+                req_free(pss->req);
+            pss->req = NULL;
+        }
+        struct bh_req *r = req_new(http, wsi, in ? (const char *)in : "/");
+        pss->req = r;
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        if (r->body_expected > http->max_body) {
+            static const char msg[] =
+                "{\"error\":{\"code\":\"body_too_large\",\"message\":\"request body too large\"}}";
+            r->dispatched = 1;
+            bh_req_reply(r, 413, "application/json", msg, sizeof msg - 1,
+                         (const char *const[]){"connection", "close", NULL});
+            return 0;
+        }
+        if (r->body_expected > 0 && (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT") ||
+                                     !strcmp(r->method, "PATCH")))
+            return 0; /* wait for the body */
+        dispatch(r);
+        return 0;
+    }
+
+    case LWS_CALLBACK_HTTP_BODY: {
+        struct bh_req *r = pss->req;
+        if (!r || r->dispatched)
+            return 0;
+        if (r->body_len + len > http->max_body)
+            return -1;
+        if (r->body_len + len + 1 > r->body_cap) {
+            r->body_cap = r->body_len + len + 1 > 2 * r->body_cap ? r->body_len + len + 1
+                                                                  : 2 * r->body_cap;
+            char *nb = realloc(r->body, r->body_cap);
+            if (!nb)
+                abort();
+            r->body = nb;
+        }
+        memcpy(r->body + r->body_len, in, len);
+        r->body_len += len;
+        r->body[r->body_len] = 0;
+        return 0;
+    }
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss->req && !pss->req->dispatched)
+            dispatch(pss->req);
+        return 0;
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!pss->req || !pss->req->replied)
+            return 0;
+        return req_write(pss->req, pss);
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss && pss->req) {
+            struct bh_req *r = pss->req;
+            pss->req = NULL;
+            r->wsi = NULL;
+            /* a handler still holding it frees it on reply */
+            if (!r->dispatched || r->replied)
+                req_free(r);
+        }
+        return 0;
+
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
+{
+    struct bh_watch *w = lws_get_opaque_user_data(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        if (w && !w->removed)
+            w->cb(w->arg, w, BH_WATCH_READ);
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+        if (w && !w->removed)
+            w->cb(w->arg, w, BH_WATCH_WRITE);
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (w) {
+            lws_set_opaque_user_data(wsi, NULL);
+            if (!w->removed) {
+                w->removed = 1;
+                w->cb(w->arg, w, BH_WATCH_HUP);
+            }
+            free(w);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", cb_http, sizeof(struct pss), 0, 0, NULL, 0},
+    {"bh-raw", cb_raw, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---------------------------------------------------------------- server */
+
+static void lws_log_cb(int level, const char *line)
+{
+    /* libwebsockets' own warnings and errors; one line, already formatted */
+    fprintf(stderr, "{\"level\":\"%s\",\"msg\":\"lws: ", level == LLL_ERR ? "error" : "warn");
+    for (const char *p = line; *p; p++) {
+        if (*p == '\n')
+            continue;
+        if (*p == '"' || *p == '\\')
+            fputc('\\', stderr);
+        fputc((unsigned char)*p < 0x20 ? ' ' : *p, stderr);
+    }
+    fputs("\"}\n", stderr);
+}
+
+bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_handlers *h,
+                       void *hctx, bh_err_t *err)
+{
+    lws_set_log_level(LLL_ERR, lws_log_cb);
+    struct bh_http *http = bh_xcalloc(1, sizeof *http);
+    http->h = *h;
+    http->hctx = hctx;
+    http->max_body = cfg->max_body ? cfg->max_body : 65536;
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port;
+    info.iface = cfg->host;
+    info.protocols = protocols;
+    info.user = http;
+    info.timeout_secs = 30;
+    info.keepalive_timeout = 30;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (cfg->host && strchr(cfg->host, ':'))
+        info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.vhost_name = "bulkhead";
+    info.server_string = "bulkhead";
+    http->loop.ctx = lws_create_context(&info);
+    if (!http->loop.ctx) {
+        free(http);
+        bh_err_set(err, 0, "cannot listen on %s:%d (address in use or not available)",
+                   cfg->host ? cfg->host : "*", cfg->port);
+        return NULL;
+    }
+    http->loop.vh = lws_get_vhost_by_name(http->loop.ctx, "bulkhead");
+    http->port = http->loop.vh ? lws_get_vhost_listen_port(http->loop.vh) : cfg->port;
+    if (!http->loop.vh || http->port <= 0) {
+        lws_context_destroy(http->loop.ctx);
+        free(http);
+        bh_err_set(err, 0, "cannot listen on %s:%d", cfg->host ? cfg->host : "*", cfg->port);
+        return NULL;
+    }
+    return http;
+}
+
+bh_loop_t *bh_http_loop(bh_http_t *http) { return &http->loop; }
+void bh_http_set_context(bh_http_t *http, void *ctx) { http->hctx = ctx; }
+int bh_http_port(const bh_http_t *http) { return http->port; }
+
+int bh_http_run(bh_http_t *http)
+{
+    while (!http->loop.stop)
+        if (lws_service(http->loop.ctx, 0) < 0)
+            return -1;
+    return 0;
+}
+
+void bh_http_free(bh_http_t *http)
+{
+    if (!http)
+        return;
+    lws_context_destroy(http->loop.ctx);
+    free(http);
+}
+
+/* ---------------------------------------------------------------- loop */
+
+bh_watch_t *bh_watch_add(bh_loop_t *loop, int fd, bh_watch_cb cb, void *arg)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    struct bh_watch *w = bh_xcalloc(1, sizeof *w);
+    w->loop = loop;
+    w->fd = fd;
+    w->cb = cb;
+    w->arg = arg;
+    lws_sock_file_fd_type u;
+    u.filefd = fd;
+    w->wsi = lws_adopt_descriptor_vhost(loop->vh, LWS_ADOPT_RAW_FILE_DESC, u, "bh-raw", NULL);
+    if (!w->wsi) {
+        free(w);
+        close(fd);
+        return NULL;
+    }
+    lws_set_opaque_user_data(w->wsi, w);
+    return w;
+}
+
+void bh_watch_want_write(bh_watch_t *w)
+{
+    if (w && !w->removed)
+        lws_callback_on_writable(w->wsi);
+}
+
+int bh_watch_fd(const bh_watch_t *w) { return w->fd; }
+
+void bh_watch_remove(bh_watch_t *w)
+{
+    if (!w || w->removed)
+        return;
+    w->removed = 1;
+    /* closed (and w freed) by the loop at a safe point */
+    lws_set_timeout(w->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
+static void timer_fire(lws_sorted_usec_list_t *sul)
+{
+    struct bh_timer *t = (struct bh_timer *)sul;
+    t->cb(t->arg);
+}
+
+bh_timer_t *bh_timer_new(bh_loop_t *loop, bh_timer_cb cb, void *arg)
+{
+    struct bh_timer *t = bh_xcalloc(1, sizeof *t);
+    t->loop = loop;
+    t->cb = cb;
+    t->arg = arg;
+    return t;
+}
+
+void bh_timer_set(bh_timer_t *t, int64_t ms)
+{
+    lws_sul_schedule(t->loop->ctx, 0, &t->sul, timer_fire, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+void bh_timer_cancel(bh_timer_t *t)
+{
+    if (t)
+        lws_sul_cancel(&t->sul);
+}
+
+void bh_timer_free(bh_timer_t *t)
+{
+    if (!t)
+        return;
+    lws_sul_cancel(&t->sul);
+    free(t);
+}
+
+void bh_loop_wake(bh_loop_t *loop) { lws_cancel_service(loop->ctx); }
+
+void bh_loop_on_wake(bh_loop_t *loop, void (*cb)(void *), void *arg)
+{
+    loop->wake_cb = cb;
+    loop->wake_arg = arg;
+}
+
+void bh_loop_stop(bh_loop_t *loop)
+{
+    loop->stop = 1;
+    lws_cancel_service(loop->ctx);
+}
+
+int bh_b64_decode(const char *in, int in_len, char *out, int out_size)
+{
+    return lws_b64_decode_string_len(in, in_len, out, out_size);
+}

@@ -1,0 +1,52 @@
+/* http.h — the HTTP and WebSocket front of the daemon. The only module that
+ * includes the HTTP/WebSocket library's header. A request is handed to the
+ * handler once its body is complete; the handler answers with bh_req_reply()
+ * exactly once, now or later (requests may be parked while a session starts).
+ * If the client goes away first, the reply is simply dropped. */
+#ifndef BH_HTTP_H
+#define BH_HTTP_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "loop.h"
+
+typedef struct bh_http bh_http_t;
+typedef struct bh_req bh_req_t;
+struct bh_http_handlers {
+    void (*request)(void *ctx, bh_req_t *req);
+};
+
+struct bh_http_config {
+    const char *host;   /* listen address, e.g. "127.0.0.1" */
+    int port;
+    size_t max_body;    /* larger bodies get 413 without reaching the handler */
+};
+
+bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_handlers *h,
+                       void *ctx, bh_err_t *err);
+bh_loop_t *bh_http_loop(bh_http_t *http);
+/* Replace the handlers' context (before bh_http_run). */
+void bh_http_set_context(bh_http_t *http, void *ctx);
+/* Run the loop until bh_loop_stop(). */
+int bh_http_run(bh_http_t *http);
+void bh_http_free(bh_http_t *http);
+/* The port actually bound (for port 0). */
+int bh_http_port(const bh_http_t *http);
+
+const char *bh_req_method(const bh_req_t *r);  /* "GET", "POST", "DELETE", ... */
+const char *bh_req_path(const bh_req_t *r);    /* without the query */
+/* Query parameter value (decoded) or NULL. Borrowed until reply. */
+const char *bh_req_query(bh_req_t *r, const char *name);
+/* Header value or NULL, e.g. "authorization". Borrowed until reply. */
+const char *bh_req_header(bh_req_t *r, const char *lname);
+const char *bh_req_body(const bh_req_t *r, size_t *len);
+/* Whether the client is still connected. */
+int bh_req_alive(const bh_req_t *r);
+
+/* Answer (copies body). extra_headers: NULL or NULL-terminated name/value
+ * pairs. After this the request must not be used. */
+void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void *body,
+                  size_t len, const char *const *extra_headers);
+
+#endif

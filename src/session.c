@@ -1,0 +1,1027 @@
+/* session.c — see session.h.
+ *
+ * A session moves STARTING → READY → ENDING → (freed). While STARTING, a
+ * start job runs on a worker (network, bundle, runtime) and then the daemon
+ * drives the browser over the pipe to its first page. Any failure, and any
+ * end, goes through session_end(): loop-side resources are dropped at once,
+ * then a destroy job removes the sandbox and the network, then the row is
+ * marked ended and the waiters are told. Nothing is freed inside a callback
+ * of the object being freed: cdp and watches defer their own frees. */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cdp.h"
+#include "log.h"
+#include "net.h"
+#include "sandbox.h"
+#include "util.h"
+#include "workers.h"
+
+enum state { S_STARTING, S_READY, S_ENDING };
+
+struct waiter {
+    struct waiter *next;
+    void (*cb)(void *);
+    void *arg;
+};
+
+/* A screenshot (or later any daemon CDP operation) in flight. */
+struct op {
+    struct op *next;
+    struct bh_session *s;
+    bh_session_png_cb cb;
+    void *arg;
+};
+
+struct bh_session {
+    struct bh_session *next;
+    struct bh_sessions *m;
+    struct bh_session_row row;
+    enum state state;
+    int job_running;  /* the start job is on a worker */
+    int end_pending;  /* end() came while it was */
+    int awaiting_load; /* first navigation sent; its load event makes us ready */
+    bh_session_created_cb created_cb;
+    void *created_arg;
+    /* loop-side resources */
+    bh_cdp_t *cdp;
+    bh_watch_t *exit_w;
+    bh_watch_t *log_w;
+    bh_timer_t *start_timer;
+    bh_timer_t *ttl_timer;
+    char logtail[2048];
+    size_t loglen;
+    char target_id[64];
+    char cdp_session[64];
+    char *title;
+    char *page_url;
+    char *page_error;
+    struct op *ops;
+    /* end */
+    struct waiter *waiters;
+    char end_reason[16];
+    char *end_detail;
+};
+
+struct bh_sessions {
+    const struct bh_config *cfg;
+    bh_loop_t *loop;
+    bh_store_t *store;
+    bh_workers_t *workers;
+    struct bh_sandbox_env env;
+    struct bh_net_config net;
+    char *runtime_root;
+    char *bundles_dir;
+    char *image_dir;
+    struct bh_session *list;
+    int live;
+    void (*shutdown_cb)(void *);
+    void *shutdown_arg;
+};
+
+static void session_end(struct bh_session *s, const char *reason, const char *detail);
+static void session_loaded(struct bh_session *s);
+
+/* ---------------------------------------------------------------- helpers */
+
+static void store_update(struct bh_session *s)
+{
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_store_session_update(s->m->store, &s->row, &err) < 0) {
+        bh_log(BH_LOG_ERROR, s->row.id, "store update: %s", bh_err_msg(&err));
+        bh_err_clear(&err);
+    }
+}
+
+static void event(struct bh_session *s, const char *type, json_t *detail)
+{
+    bh_err_t err = BH_ERR_INIT;
+    char *d = detail ? bh_json_dump(detail) : NULL;
+    if (bh_store_event_add(s->m->store, s->row.id, type, d, &err) < 0) {
+        bh_log(BH_LOG_ERROR, s->row.id, "store event: %s", bh_err_msg(&err));
+        bh_err_clear(&err);
+    }
+    free(d);
+    json_decref(detail);
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = v ? bh_xstrdup(v) : NULL;
+}
+
+/* The last lines the browser printed, for error messages. Caller frees. */
+static char *log_tail(struct bh_session *s)
+{
+    size_t n = s->loglen;
+    const char *p = s->logtail;
+    while (n && (p[n - 1] == '\n' || p[n - 1] == ' '))
+        n--;
+    const char *start = p;
+    /* keep the last 3 lines */
+    int lines = 0;
+    for (size_t i = n; i > 0; i--)
+        if (p[i - 1] == '\n' && ++lines == 3) {
+            start = p + i;
+            break;
+        }
+    return bh_xasprintf("%.*s", (int)(n - (size_t)(start - p)), start);
+}
+
+/* ---------------------------------------------------------------- start job */
+
+struct start_job {
+    struct bh_session *s;
+    struct bh_sessions *m;
+    char id[40];
+    int w, h;
+    int fd_in, fd_out, fd_log; /* the sandbox's ends */
+    struct bh_sandbox sb;
+    struct bh_net_session net;
+    bh_err_t err;
+    int ok;
+};
+
+static void start_work(void *arg)
+{
+    struct start_job *j = arg;
+    struct bh_sessions *m = j->m;
+    const struct bh_config *cfg = m->cfg;
+
+    if (bh_net_session_setup(&m->net, j->id, &j->net, &j->err) < 0) {
+        bh_err_wrap(&j->err, "network setup");
+        return;
+    }
+    char *window = bh_xasprintf("--window-size=%d,%d", j->w, j->h);
+    const char *argv[] = {cfg->chromium,
+                          "--headless",
+                          "--disable-gpu",
+                          "--no-first-run",
+                          "--no-default-browser-check",
+                          "--disable-background-networking",
+                          "--disable-component-update",
+                          "--disable-sync",
+                          "--disable-breakpad",
+                          "--disable-domain-reliability",
+                          "--disable-client-side-phishing-detection",
+                          "--disable-default-apps",
+                          "--metrics-recording-only",
+                          "--password-store=basic",
+                          "--mute-audio",
+                          "--hide-scrollbars",
+                          "--remote-debugging-pipe",
+                          "--user-data-dir=/tmp/profile",
+                          window,
+                          "about:blank",
+                          NULL};
+    const char *env[] = {"PATH=/usr/bin:/bin",       "HOME=/tmp",
+                         "LANG=C.UTF-8",             "XDG_CONFIG_HOME=/tmp/.config",
+                         "XDG_CACHE_HOME=/tmp/.cache", NULL};
+    char cg[96];
+    snprintf(cg, sizeof cg, "bulkhead/%s", j->id);
+    char *rootfs = bh_xasprintf("%s/rootfs", m->image_dir);
+    char *etc = bh_xasprintf("%s/etc", m->image_dir);
+    struct bh_spec_params p = {
+        .id = j->id,
+        .rootfs = rootfs,
+        .etc_dir = etc,
+        .netns_path = j->net.netns_path,
+        .cgroups_path = cg,
+        .argv = argv,
+        .env = env,
+        .uid = 1000,
+        .gid = 1000,
+        .memory_bytes = cfg->memory_bytes,
+        .pids_max = cfg->pids_max,
+        .cpu_period_us = 100000,
+        .cpu_quota_us = (uint64_t)(cfg->cpus * 100000),
+        .cpu_shares = 0,
+        .tmp_bytes = cfg->tmp_bytes,
+        .shm_bytes = cfg->shm_bytes,
+    };
+    int rc = bh_sandbox_start(&m->env, &p, j->fd_in, j->fd_out, j->fd_log, &j->sb, &j->err);
+    free(window);
+    free(rootfs);
+    free(etc);
+    if (rc < 0) {
+        bh_err_wrap(&j->err, "sandbox");
+        bh_err_t e2 = BH_ERR_INIT;
+        if (bh_net_session_teardown(&m->net, j->id, &e2) < 0) {
+            bh_log(BH_LOG_ERROR, j->id, "network teardown: %s", bh_err_msg(&e2));
+            bh_err_clear(&e2);
+        }
+        return;
+    }
+    j->ok = 1;
+}
+
+static void on_log(void *arg, bh_watch_t *w, int events)
+{
+    struct bh_session *s = arg;
+    if (events & BH_WATCH_HUP) {
+        s->log_w = NULL;
+        return;
+    }
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(bh_watch_fd(w), buf, sizeof buf);
+        if (n <= 0)
+            break;
+        /* keep the tail only */
+        size_t k = (size_t)n;
+        if (k >= sizeof s->logtail) {
+            memcpy(s->logtail, buf + k - sizeof s->logtail, sizeof s->logtail);
+            s->loglen = sizeof s->logtail;
+        } else {
+            if (s->loglen + k > sizeof s->logtail) {
+                size_t drop = s->loglen + k - sizeof s->logtail;
+                memmove(s->logtail, s->logtail + drop, s->loglen - drop);
+                s->loglen -= drop;
+            }
+            memcpy(s->logtail + s->loglen, buf, k);
+            s->loglen += k;
+        }
+    }
+}
+
+static void browser_gone(struct bh_session *s, const char *what)
+{
+    if (s->state == S_ENDING)
+        return;
+    char *tail = log_tail(s);
+    char *detail = bh_xasprintf("browser %s%s%s", what, *tail ? ": " : "", tail);
+    bh_log(BH_LOG_WARN, s->row.id, "%s", detail);
+    session_end(s, s->state == S_STARTING ? "error" : "crashed", detail);
+    free(detail);
+    free(tail);
+}
+
+static void on_exit_fd(void *arg, bh_watch_t *w, int events)
+{
+    struct bh_session *s = arg;
+    (void)w;
+    if (events & BH_WATCH_HUP)
+        s->exit_w = NULL;
+    else {
+        bh_watch_remove(s->exit_w);
+        s->exit_w = NULL;
+    }
+    browser_gone(s, "exited");
+}
+
+static void on_cdp_closed(void *arg)
+{
+    struct bh_session *s = arg;
+    browser_gone(s, "closed its control pipe");
+}
+
+static void on_cdp_event(void *arg, json_t *msg)
+{
+    struct bh_session *s = arg;
+    const char *method = bh_json_str(msg, "method");
+    if (!method)
+        return;
+    json_t *params = json_object_get(msg, "params");
+    if (!strcmp(method, "Target.targetInfoChanged")) {
+        json_t *ti = json_object_get(params, "targetInfo");
+        const char *tid = bh_json_str(ti, "targetId");
+        if (tid && !strcmp(tid, s->target_id)) {
+            set_str(&s->title, bh_json_str(ti, "title"));
+            set_str(&s->page_url, bh_json_str(ti, "url"));
+        }
+    } else if (!strcmp(method, "Page.loadEventFired") && s->state == S_STARTING) {
+        const char *sid = bh_json_str(msg, "sessionId");
+        /* the load of the first page: read its title, then ready */
+        if (sid && !strcmp(sid, s->cdp_session) && s->awaiting_load)
+            session_loaded(s);
+    }
+}
+
+static const char *reply_error(json_t *reply)
+{
+    if (!reply)
+        return "browser went away";
+    json_t *e = json_object_get(reply, "error");
+    if (!e)
+        return NULL;
+    const char *m = bh_json_str(e, "message");
+    return m ? m : "CDP error";
+}
+
+static void became_ready(struct bh_session *s)
+{
+    if (s->state != S_STARTING)
+        return;
+    bh_timer_cancel(s->start_timer);
+    s->state = S_READY;
+    snprintf(s->row.status, sizeof s->row.status, "ready");
+    store_update(s);
+    json_t *d = json_pack("{s:s, s:s?}", "title", s->title ? s->title : "", "error",
+                          s->page_error);
+    event(s, "ready", d);
+    bh_log(BH_LOG_INFO, s->row.id, "ready (pid %d, %s)", s->row.pid, s->row.addr);
+    int64_t left = s->row.expires_at - bh_now_ms();
+    bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
+    bh_session_created_cb cb = s->created_cb;
+    s->created_cb = NULL;
+    if (cb)
+        cb(s->created_arg, s, NULL);
+}
+
+static void got_target_info(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    if (!reply || s->state != S_STARTING)
+        return;
+    json_t *ti = json_object_get(json_object_get(reply, "result"), "targetInfo");
+    if (ti) {
+        set_str(&s->title, bh_json_str(ti, "title"));
+        set_str(&s->page_url, bh_json_str(ti, "url"));
+    }
+    became_ready(s);
+}
+
+static void session_loaded(struct bh_session *s)
+{
+    bh_cdp_call(s->cdp, "Target.getTargetInfo", json_pack("{s:s}", "targetId", s->target_id),
+                NULL, got_target_info, s);
+}
+
+static void navigated(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    if (s->state != S_STARTING)
+        return;
+    const char *e = reply_error(reply);
+    if (e) {
+        char *d = bh_xasprintf("navigate: %s", e);
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    const char *text = bh_json_str(json_object_get(reply, "result"), "errorText");
+    if (text && *text) {
+        /* the browser works; the page did not load: ready, with the error */
+        set_str(&s->page_error, text);
+        session_loaded(s);
+        return;
+    }
+}
+
+static void page_enabled(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    if (s->state != S_STARTING)
+        return;
+    const char *e = reply_error(reply);
+    if (e) {
+        char *d = bh_xasprintf("Page.enable: %s", e);
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    if (!strcmp(s->row.url, "about:blank")) {
+        session_loaded(s);
+        return;
+    }
+    s->awaiting_load = 1;
+    bh_cdp_call(s->cdp, "Page.navigate", json_pack("{s:s}", "url", s->row.url), s->cdp_session,
+                navigated, s);
+}
+
+static void attached(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    if (s->state != S_STARTING)
+        return;
+    const char *e = reply_error(reply);
+    const char *sid = bh_json_str(json_object_get(reply, "result"), "sessionId");
+    if (e || !sid) {
+        char *d = bh_xasprintf("attach to page: %s", e ? e : "no session id");
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    snprintf(s->cdp_session, sizeof s->cdp_session, "%s", sid);
+    bh_cdp_call(s->cdp, "Page.enable", NULL, s->cdp_session, page_enabled, s);
+}
+
+static void attach_to(struct bh_session *s, const char *target_id)
+{
+    snprintf(s->target_id, sizeof s->target_id, "%s", target_id);
+    bh_cdp_call(s->cdp, "Target.attachToTarget",
+                json_pack("{s:s, s:b}", "targetId", target_id, "flatten", 1), NULL, attached, s);
+}
+
+static void created_target(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    if (s->state != S_STARTING)
+        return;
+    const char *tid = bh_json_str(json_object_get(reply, "result"), "targetId");
+    if (!tid) {
+        const char *e = reply_error(reply);
+        char *d = bh_xasprintf("create page: %s", e ? e : "no target id");
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    attach_to(s, tid);
+}
+
+static void got_targets(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    if (s->state != S_STARTING)
+        return;
+    const char *e = reply_error(reply);
+    if (e) {
+        char *d = bh_xasprintf("browser did not answer: %s", e);
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    json_t *infos = json_object_get(json_object_get(reply, "result"), "targetInfos");
+    size_t i;
+    json_t *ti;
+    json_array_foreach(infos, i, ti)
+    {
+        const char *type = bh_json_str(ti, "type");
+        const char *tid = bh_json_str(ti, "targetId");
+        if (type && tid && !strcmp(type, "page")) {
+            attach_to(s, tid);
+            return;
+        }
+    }
+    bh_cdp_call(s->cdp, "Target.createTarget", json_pack("{s:s}", "url", "about:blank"), NULL,
+                created_target, s);
+}
+
+static void start_timeout(void *arg)
+{
+    struct bh_session *s = arg;
+    char *tail = log_tail(s);
+    char *d = bh_xasprintf("browser not ready within %d ms%s%s", s->m->cfg->start_timeout_ms,
+                           *tail ? ": " : "", tail);
+    session_end(s, "error", d);
+    free(d);
+    free(tail);
+}
+
+static void ttl_expired(void *arg)
+{
+    struct bh_session *s = arg;
+    bh_log(BH_LOG_INFO, s->row.id, "ttl expired");
+    session_end(s, "ttl", NULL);
+}
+
+static void start_done(void *arg)
+{
+    struct start_job *j = arg;
+    struct bh_session *s = j->s;
+    s->job_running = 0;
+    close(j->fd_in);
+    close(j->fd_out);
+    close(j->fd_log);
+    if (!j->ok) {
+        /* the job removed what it had made */
+        bh_log(BH_LOG_WARN, s->row.id, "create failed: %s", bh_err_msg(&j->err));
+        session_end(s, "error", bh_err_msg(&j->err));
+        bh_err_clear(&j->err);
+        free(j);
+        return;
+    }
+    snprintf(s->row.runtime, sizeof s->row.runtime, "%s", bh_runtime_name(s->m->cfg->runtime));
+    snprintf(s->row.container_id, sizeof s->row.container_id, "%s", j->sb.id);
+    snprintf(s->row.addr, sizeof s->row.addr, "%s", j->net.addr);
+    s->row.pid = j->sb.pid;
+    free(j);
+    store_update(s);
+    event(s, "sandbox_started", json_pack("{s:i, s:s}", "pid", s->row.pid, "address", s->row.addr));
+    if (s->end_pending) {
+        session_end(s, s->end_reason, s->end_detail);
+        return;
+    }
+    int pfd = (int)syscall(SYS_pidfd_open, s->row.pid, 0);
+    if (pfd < 0) {
+        char *d = bh_xasprintf("pidfd_open %d: %s", s->row.pid, strerror(errno));
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    s->exit_w = bh_watch_add(s->m->loop, pfd, on_exit_fd, s);
+    bh_cdp_call(s->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
+                NULL, NULL);
+    bh_cdp_call(s->cdp, "Target.getTargets", NULL, NULL, got_targets, s);
+}
+
+/* ---------------------------------------------------------------- create */
+
+static struct bh_session *session_new(struct bh_sessions *m)
+{
+    struct bh_session *s = bh_xcalloc(1, sizeof *s);
+    s->m = m;
+    s->start_timer = bh_timer_new(m->loop, start_timeout, s);
+    s->ttl_timer = bh_timer_new(m->loop, ttl_expired, s);
+    s->next = m->list;
+    m->list = s;
+    m->live++;
+    return s;
+}
+
+static void fail_now(bh_session_created_cb cb, void *arg, int status, const char *msg)
+{
+    bh_err_t err = BH_ERR_INIT;
+    bh_err_set(&err, 0, "%s", msg);
+    err.status = status;
+    cb(arg, NULL, &err);
+    bh_err_clear(&err);
+}
+
+void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session_created_cb cb,
+                       void *arg)
+{
+    const struct bh_config *cfg = m->cfg;
+    if (m->shutdown_cb) {
+        free(opts->url);
+        fail_now(cb, arg, 503, "the daemon is shutting down");
+        return;
+    }
+    if (m->live >= cfg->max_sessions) {
+        free(opts->url);
+        char *msg = bh_xasprintf("all %d session slots are in use", cfg->max_sessions);
+        fail_now(cb, arg, 429, msg);
+        free(msg);
+        return;
+    }
+    char id[33];
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_random_hex(id, 16, &err) < 0) {
+        free(opts->url);
+        fail_now(cb, arg, 500, bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    int pin[2], pout[2], plog[2];
+    if (pipe2(pin, O_CLOEXEC) < 0) {
+        free(opts->url);
+        fail_now(cb, arg, 500, "pipe failed");
+        return;
+    }
+    if (pipe2(pout, O_CLOEXEC) < 0) {
+        close(pin[0]), close(pin[1]);
+        free(opts->url);
+        fail_now(cb, arg, 500, "pipe failed");
+        return;
+    }
+    if (pipe2(plog, O_CLOEXEC) < 0) {
+        close(pin[0]), close(pin[1]), close(pout[0]), close(pout[1]);
+        free(opts->url);
+        fail_now(cb, arg, 500, "pipe failed");
+        return;
+    }
+
+    struct bh_session *s = session_new(m);
+    struct bh_session_row *r = &s->row;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    snprintf(r->type, sizeof r->type, "%s", opts->type);
+    snprintf(r->status, sizeof r->status, "starting");
+    r->url = steal_pointer(&opts->url);
+    r->created_at = bh_now_ms();
+    r->expires_at = r->created_at + (int64_t)opts->ttl * 1000;
+    r->viewport_w = opts->viewport_w;
+    r->viewport_h = opts->viewport_h;
+    r->idle_timeout = opts->idle_timeout;
+    r->ttl = opts->ttl;
+    r->memory_bytes = (int64_t)cfg->memory_bytes;
+    r->pids_max = (int64_t)cfg->pids_max;
+    r->cpus = cfg->cpus;
+    snprintf(r->runtime, sizeof r->runtime, "%s", bh_runtime_name(cfg->runtime));
+    if (bh_store_session_insert(m->store, r, &err) < 0) {
+        bh_log(BH_LOG_ERROR, id, "store insert: %s", bh_err_msg(&err));
+        bh_err_clear(&err);
+    }
+    event(s, "created", json_pack("{s:s}", "url", r->url));
+    bh_log(BH_LOG_INFO, id, "creating for %s", r->url);
+
+    s->created_cb = cb;
+    s->created_arg = arg;
+    s->cdp = bh_cdp_new(m->loop, pin[1], pout[0], on_cdp_event, on_cdp_closed, s);
+    s->log_w = bh_watch_add(m->loop, plog[0], on_log, s);
+    bh_timer_set(s->start_timer, cfg->start_timeout_ms);
+
+    struct start_job *j = bh_xcalloc(1, sizeof *j);
+    j->s = s;
+    j->m = m;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->w = opts->viewport_w;
+    j->h = opts->viewport_h;
+    j->fd_in = pin[0];
+    j->fd_out = pout[1];
+    j->fd_log = plog[1];
+    s->job_running = 1;
+    bh_workers_submit(m->workers, start_work, start_done, j);
+}
+
+/* ---------------------------------------------------------------- end */
+
+struct destroy_job {
+    struct bh_session *s;
+    char container_id[80];
+    bh_err_t err;
+};
+
+static void destroy_work(void *arg)
+{
+    struct destroy_job *j = arg;
+    struct bh_sessions *m = j->s->m;
+    bh_err_t e = BH_ERR_INIT;
+    if (bh_sandbox_destroy(&m->env, j->container_id, &e) < 0) {
+        bh_err_wrap(&e, "sandbox");
+        bh_err_set(&j->err, 0, "%s", bh_err_msg(&e));
+        bh_err_clear(&e);
+    }
+    if (bh_net_session_teardown(&m->net, j->s->row.id, &e) < 0) {
+        bh_log(BH_LOG_ERROR, j->s->row.id, "network teardown: %s", bh_err_msg(&e));
+        if (!j->err.msg)
+            bh_err_set(&j->err, 0, "network: %s", bh_err_msg(&e));
+        bh_err_clear(&e);
+    }
+}
+
+static void session_free(struct bh_session *s)
+{
+    struct bh_sessions *m = s->m;
+    for (struct bh_session **pp = &m->list; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    m->live--;
+    bh_timer_free(s->start_timer);
+    bh_timer_free(s->ttl_timer);
+    bh_session_row_clear(&s->row);
+    free(s->title);
+    free(s->page_url);
+    free(s->page_error);
+    free(s->end_detail);
+    free(s);
+}
+
+static void destroy_done(void *arg)
+{
+    struct destroy_job *j = arg;
+    struct bh_session *s = j->s;
+    struct bh_sessions *m = s->m;
+    if (j->err.msg)
+        bh_log(BH_LOG_ERROR, s->row.id, "cleanup: %s", bh_err_msg(&j->err));
+    bh_err_clear(&j->err);
+    free(j);
+
+    snprintf(s->row.status, sizeof s->row.status, "ended");
+    snprintf(s->row.end_reason, sizeof s->row.end_reason, "%s", s->end_reason);
+    set_str(&s->row.end_detail, s->end_detail);
+    s->row.ended_at = bh_now_ms();
+    store_update(s);
+    event(s, "ended",
+          json_pack("{s:s, s:s?}", "reason", s->end_reason, "detail", s->end_detail));
+    bh_log(BH_LOG_INFO, s->row.id, "ended (%s)", s->end_reason);
+
+    bh_session_created_cb cb = s->created_cb;
+    s->created_cb = NULL;
+    if (cb) {
+        bh_err_t err = BH_ERR_INIT;
+        bh_err_set(&err, 0, "%s", s->end_detail ? s->end_detail : "session ended while starting");
+        err.status = !strcmp(s->end_reason, "shutdown") ? 503 : 500;
+        cb(s->created_arg, NULL, &err);
+        bh_err_clear(&err);
+    }
+    struct waiter *w = s->waiters;
+    s->waiters = NULL;
+    session_free(s);
+    while (w) {
+        struct waiter *next = w->next;
+        if (w->cb)
+            w->cb(w->arg);
+        free(w);
+        w = next;
+    }
+    if (m->shutdown_cb && m->live == 0) {
+        void (*done)(void *) = m->shutdown_cb;
+        done(m->shutdown_arg);
+    }
+}
+
+static void session_end(struct bh_session *s, const char *reason, const char *detail)
+{
+    if (s->state == S_ENDING)
+        return;
+    if (!s->end_reason[0]) {
+        snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
+        set_str(&s->end_detail, detail);
+    }
+    if (s->job_running) { /* finish starting first; start_done comes back here */
+        s->end_pending = 1;
+        return;
+    }
+    s->state = S_ENDING;
+    bh_timer_cancel(s->start_timer);
+    bh_timer_cancel(s->ttl_timer);
+    bh_cdp_free(s->cdp);
+    s->cdp = NULL;
+    bh_watch_remove(s->exit_w);
+    s->exit_w = NULL;
+    bh_watch_remove(s->log_w);
+    s->log_w = NULL;
+    /* operations in flight fail now */
+    while (s->ops) {
+        struct op *o = s->ops;
+        s->ops = o->next;
+        bh_err_t err = BH_ERR_INIT;
+        bh_err_set(&err, 0, "session ended");
+        err.status = 409;
+        o->cb(o->arg, NULL, 0, &err);
+        bh_err_clear(&err);
+        free(o);
+    }
+    struct destroy_job *j = bh_xcalloc(1, sizeof *j);
+    j->s = s;
+    snprintf(j->container_id, sizeof j->container_id, "bh-%s", s->row.id);
+    bh_workers_submit(s->m->workers, destroy_work, destroy_done, j);
+}
+
+void bh_session_end(bh_session_t *s, const char *reason, const char *detail, void (*cb)(void *),
+                    void *arg)
+{
+    if (cb) {
+        struct waiter *w = bh_xcalloc(1, sizeof *w);
+        w->cb = cb;
+        w->arg = arg;
+        w->next = s->waiters;
+        s->waiters = w;
+    }
+    session_end(s, reason, detail);
+}
+
+/* ---------------------------------------------------------------- queries */
+
+bh_session_t *bh_session_find(bh_sessions_t *m, const char *id)
+{
+    for (struct bh_session *s = m->list; s; s = s->next)
+        if (!strcmp(s->row.id, id))
+            return s;
+    return NULL;
+}
+
+const char *bh_session_id(const bh_session_t *s) { return s->row.id; }
+int bh_session_ready(const bh_session_t *s) { return s->state == S_READY; }
+int bh_sessions_live(const bh_sessions_t *m) { return m->live; }
+
+static void unlink_op(struct op *o)
+{
+    for (struct op **pp = &o->s->ops; *pp; pp = &(*pp)->next)
+        if (*pp == o) {
+            *pp = o->next;
+            break;
+        }
+}
+
+static void screenshot_reply(void *arg, json_t *reply)
+{
+    struct op *o = arg;
+    unlink_op(o);
+    bh_err_t err = BH_ERR_INIT;
+    const char *e = reply_error(reply);
+    const char *data = bh_json_str(json_object_get(reply, "result"), "data");
+    if (e || !data) {
+        bh_err_set(&err, 0, "screenshot failed: %s", e ? e : "no data");
+        err.status = 500;
+        o->cb(o->arg, NULL, 0, &err);
+        bh_err_clear(&err);
+        free(o);
+        return;
+    }
+    int n = (int)strlen(data);
+    char *png = bh_xmalloc((size_t)n * 3 / 4 + 4);
+    int len = bh_b64_decode(data, n, png, n * 3 / 4 + 4);
+    if (len < 8) {
+        bh_err_set(&err, 0, "screenshot failed: bad image data");
+        err.status = 500;
+        o->cb(o->arg, NULL, 0, &err);
+        bh_err_clear(&err);
+    } else {
+        o->cb(o->arg, png, (size_t)len, NULL);
+    }
+    free(png);
+    free(o);
+}
+
+void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg)
+{
+    if (s->state != S_READY || !s->cdp) {
+        bh_err_t err = BH_ERR_INIT;
+        bh_err_set(&err, 0, "session is not ready");
+        err.status = 409;
+        cb(arg, NULL, 0, &err);
+        bh_err_clear(&err);
+        return;
+    }
+    struct op *o = bh_xcalloc(1, sizeof *o);
+    o->s = s;
+    o->cb = cb;
+    o->arg = arg;
+    o->next = s->ops;
+    s->ops = o;
+    bh_cdp_call(s->cdp, "Page.captureScreenshot", json_pack("{s:s}", "format", "png"),
+                s->cdp_session, screenshot_reply, o);
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    char *t = bh_time_iso(ms);
+    json_t *j = json_string(t);
+    free(t);
+    return j;
+}
+
+static json_t *str_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
+
+json_t *bh_session_json(bh_sessions_t *m, const struct bh_session_row *r)
+{
+    const char *base = m->cfg->public_url;
+    const char *wsbase = !strncmp(base, "https://", 8) ? "wss://" : "ws://";
+    const char *hostpart = strstr(base, "://") ? strstr(base, "://") + 3 : base;
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "type", json_string(r->type));
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "url", json_string(r->url ? r->url : ""));
+    json_object_set_new(o, "createdAt", time_or_null(r->created_at));
+    json_object_set_new(o, "expiresAt", time_or_null(r->ended_at ? 0 : r->expires_at));
+    json_object_set_new(o, "endedAt", time_or_null(r->ended_at));
+    json_object_set_new(o, "endReason", str_or_null(r->end_reason));
+    json_object_set_new(o, "endDetail", str_or_null(r->end_detail));
+    json_object_set_new(o, "limits",
+                        json_pack("{s:I, s:I, s:f}", "memoryBytes", (json_int_t)r->memory_bytes,
+                                  "pids", (json_int_t)r->pids_max, "cpus", r->cpus));
+    json_object_set_new(o, "viewport",
+                        json_pack("{s:i, s:i}", "width", r->viewport_w, "height", r->viewport_h));
+    json_object_set_new(o, "idleTimeout", json_integer(r->idle_timeout));
+    json_object_set_new(o, "ttl", json_integer(r->ttl));
+    char *cdp = bh_xasprintf("%s%s/api/v1/sessions/%s/cdp", wsbase, hostpart, r->id);
+    char *live = bh_xasprintf("%s%s/api/v1/sessions/%s/live", wsbase, hostpart, r->id);
+    char *view = bh_xasprintf("%s/view/%s", base, r->id);
+    json_object_set_new(o, "urls", json_pack("{s:s, s:s, s:s}", "cdp", cdp, "live", live, "view",
+                                             view));
+    free(cdp);
+    free(live);
+    free(view);
+    json_object_set_new(o, "sandbox",
+                        r->container_id[0]
+                            ? json_pack("{s:s, s:s, s:i}", "runtime", r->runtime, "id",
+                                        r->container_id, "pid", r->pid)
+                            : json_null());
+    json_object_set_new(o, "network",
+                        r->addr[0] ? json_pack("{s:s}", "address", r->addr) : json_null());
+    json_object_set_new(o, "page", json_null());
+    return o;
+}
+
+json_t *bh_session_live_json(bh_session_t *s)
+{
+    json_t *o = bh_session_json(s->m, &s->row);
+    if (s->state == S_READY)
+        json_object_set_new(o, "page",
+                            json_pack("{s:o, s:o, s:o}", "url", str_or_null(s->page_url), "title",
+                                      json_string(s->title ? s->title : ""), "error",
+                                      str_or_null(s->page_error)));
+    return o;
+}
+
+/* ---------------------------------------------------------------- manager */
+
+bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_store_t *store,
+                               bh_err_t *err)
+{
+    struct bh_sessions *m = bh_xcalloc(1, sizeof *m);
+    m->cfg = cfg;
+    m->loop = loop;
+    m->store = store;
+    m->runtime_root = bh_xasprintf("%s/%s", cfg->run_dir, bh_runtime_name(cfg->runtime));
+    m->bundles_dir = bh_xasprintf("%s/bundles", cfg->state_dir);
+    m->image_dir = bh_xasprintf("%s/image", cfg->state_dir);
+    m->env.runtime = cfg->runtime;
+    m->env.runtime_root = m->runtime_root;
+    m->env.bundles_dir = m->bundles_dir;
+    m->env.image_dir = m->image_dir;
+    m->net.bridge = cfg->bridge;
+    m->net.subnet = cfg->subnet;
+    m->net.dns = cfg->dns;
+    if (bh_mkdir_p(m->runtime_root, 0700, err) < 0 || bh_mkdir_p(m->bundles_dir, 0700, err) < 0 ||
+        bh_sandbox_prepare_image(&m->env, err) < 0 || bh_net_init(&m->net, err) < 0) {
+        free(m->runtime_root);
+        free(m->bundles_dir);
+        free(m->image_dir);
+        free(m);
+        return NULL;
+    }
+    m->workers = bh_workers_new(loop, cfg->workers);
+    return m;
+}
+
+static void reap(struct bh_sessions *m, const char *id)
+{
+    bh_err_t err = BH_ERR_INIT;
+    char cid[80];
+    snprintf(cid, sizeof cid, "bh-%s", id);
+    if (bh_sandbox_destroy(&m->env, cid, &err) < 0) {
+        bh_log(BH_LOG_ERROR, id, "recovery: sandbox: %s", bh_err_msg(&err));
+        bh_err_clear(&err);
+    }
+    if (bh_net_session_teardown(&m->net, id, &err) < 0) {
+        bh_log(BH_LOG_ERROR, id, "recovery: network: %s", bh_err_msg(&err));
+        bh_err_clear(&err);
+    }
+}
+
+int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
+{
+    struct bh_session_row *rows = NULL;
+    int n = bh_store_session_list(m->store, NULL, &rows, err);
+    if (n < 0)
+        return -1;
+    int reaped = 0;
+    for (int i = 0; i < n; i++) {
+        struct bh_session_row *r = &rows[i];
+        if (!strcmp(r->status, "ended"))
+            continue;
+        reap(m, r->id);
+        snprintf(r->status, sizeof r->status, "ended");
+        snprintf(r->end_reason, sizeof r->end_reason, "shutdown");
+        free(r->end_detail);
+        r->end_detail = bh_xstrdup("the daemon restarted while the session was live");
+        r->ended_at = bh_now_ms();
+        if (bh_store_session_update(m->store, r, err) < 0) {
+            bh_store_rows_free(rows, n);
+            return -1;
+        }
+        bh_store_event_add(m->store, r->id, "ended",
+                           "{\"reason\":\"shutdown\",\"detail\":\"recovered at start\"}", NULL);
+        reaped++;
+    }
+    bh_store_rows_free(rows, n);
+    /* containers under our runtime root that no row knows */
+    char **ids = NULL;
+    int k = bh_sandbox_list(&m->env, &ids, err);
+    if (k < 0)
+        return -1;
+    for (int i = 0; i < k; i++) {
+        if (!strncmp(ids[i], "bh-", 3)) {
+            reap(m, ids[i] + 3);
+            reaped++;
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    if (reaped)
+        bh_log(BH_LOG_INFO, NULL, "recovery: ended %d session(s) left by a previous run", reaped);
+    return 0;
+}
+
+void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
+{
+    m->shutdown_cb = done;
+    m->shutdown_arg = arg;
+    if (m->live == 0) {
+        done(arg);
+        return;
+    }
+    for (struct bh_session *s = m->list, *next; s; s = next) {
+        next = s->next;
+        session_end(s, "shutdown", "the daemon stopped");
+    }
+}
+
+void bh_sessions_free(bh_sessions_t *m)
+{
+    if (!m)
+        return;
+    bh_workers_free(m->workers);
+    while (m->list)
+        session_free(m->list);
+    free(m->runtime_root);
+    free(m->bundles_dir);
+    free(m->image_dir);
+    free(m);
+}

@@ -1,0 +1,54 @@
+/* session.h — the life of a session: create (network, sandbox, browser, first
+ * page), watch (browser exit, page title), screenshot, end (everything it made
+ * removed), and recovery of what a previous run left. The manager owns every
+ * live session; ended sessions live on only as store rows. All functions run
+ * on the loop thread; blocking steps go to the worker pool. */
+#ifndef BH_SESSION_H
+#define BH_SESSION_H
+
+#include "config.h"
+#include "err.h"
+#include "json.h"
+#include "loop.h"
+#include "store.h"
+#include "validate.h"
+
+typedef struct bh_sessions bh_sessions_t;
+typedef struct bh_session bh_session_t;
+
+bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_store_t *store,
+                               bh_err_t *err);
+/* End what a previous run left (rows still live, containers, namespaces):
+ * rows are ended with reason "shutdown". Blocking; call before serving. */
+int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err);
+/* End every live session (reason "shutdown"); done() runs when all are gone. */
+void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg);
+void bh_sessions_free(bh_sessions_t *m);
+int bh_sessions_live(const bh_sessions_t *m);
+
+/* Result of create: s is the ready session, or NULL and err says why
+ * (err->status is an HTTP status suggestion: 500, 503). */
+typedef void (*bh_session_created_cb)(void *arg, bh_session_t *s, const bh_err_t *err);
+/* Start a session; opts->url is taken over. cb is called exactly once. */
+void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session_created_cb cb,
+                       void *arg);
+
+/* A live (starting or ready) session, or NULL. */
+bh_session_t *bh_session_find(bh_sessions_t *m, const char *id);
+const char *bh_session_id(const bh_session_t *s);
+int bh_session_ready(const bh_session_t *s);
+
+/* End a session; cb (may be NULL) runs once its resources are gone. */
+void bh_session_end(bh_session_t *s, const char *reason, const char *detail, void (*cb)(void *),
+                    void *arg);
+
+/* PNG of the page: cb gets the bytes (borrowed) or NULL and an error. */
+typedef void (*bh_session_png_cb)(void *arg, const char *png, size_t len, const bh_err_t *err);
+void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg);
+
+/* The API's JSON object of a session: from the row, plus live state when the
+ * session is live. Caller owns the result. */
+json_t *bh_session_json(bh_sessions_t *m, const struct bh_session_row *row);
+json_t *bh_session_live_json(bh_session_t *s);
+
+#endif

@@ -1,0 +1,38 @@
+/* validate.h — checks of what clients send, as pure functions: the create
+ * request body and page URLs. Each failure has a stable code and a message
+ * that names the field, for the API's 400 replies. */
+#ifndef BH_VALIDATE_H
+#define BH_VALIDATE_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct bh_create_opts {
+    char type[16];
+    char *url;          /* heap; "about:blank" when not given */
+    int viewport_w, viewport_h;
+    int idle_timeout;   /* seconds */
+    int ttl;            /* seconds */
+};
+
+struct bh_invalid {
+    const char *code;   /* "invalid_json", "unknown_field", "invalid_field", "invalid_url" */
+    char msg[256];
+};
+
+#define BH_URL_MAX 2048
+#define BH_VIEWPORT_MIN 200
+#define BH_VIEWPORT_MAX_W 3840
+#define BH_VIEWPORT_MAX_H 2160
+
+/* 0 if url may be opened in a session: absolute http(s) with a host, or
+ * exactly "about:blank"; else -1 and why. */
+int bh_validate_url(const char *url, struct bh_invalid *why);
+
+/* Parse and check a create body against the config's defaults and maximums.
+ * 0 and *out filled (free out->url), or -1 and *why filled. */
+int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg,
+                       struct bh_create_opts *out, struct bh_invalid *why);
+
+#endif

@@ -1,0 +1,111 @@
+/* test_validate.c — the create-body and URL checks, and the token compare. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "config.h"
+#include "t.h"
+#include "validate.h"
+
+static struct bh_config cfg;
+
+static const char *create_code(const char *body)
+{
+    static struct bh_invalid why;
+    struct bh_create_opts o;
+    if (bh_validate_create(body, strlen(body), &cfg, &o, &why) == 0) {
+        free(o.url);
+        return "ok";
+    }
+    return why.code;
+}
+
+static const char *url_code(const char *url)
+{
+    static struct bh_invalid why;
+    return bh_validate_url(url, &why) == 0 ? "ok" : why.code;
+}
+
+int main(void)
+{
+    bh_config_defaults(&cfg);
+
+    /* URLs: what may be opened */
+    CHECK_STR(url_code("http://198.51.100.1:8080/"), "ok");
+    CHECK_STR(url_code("https://example.com/a?b=c#d"), "ok");
+    CHECK_STR(url_code("HTTP://EXAMPLE.COM"), "ok");
+    CHECK_STR(url_code("http://[::1]:8080/x"), "ok");
+    CHECK_STR(url_code("http://user:pw@host/"), "ok");
+    CHECK_STR(url_code("about:blank"), "ok");
+    CHECK_STR(url_code("about:config"), "invalid_url");
+    CHECK_STR(url_code("file:///etc/passwd"), "invalid_url");
+    CHECK_STR(url_code("chrome://settings"), "invalid_url");
+    CHECK_STR(url_code("javascript:alert(1)"), "invalid_url");
+    CHECK_STR(url_code("data:text/html,<script>alert(1)</script>"), "invalid_url");
+    CHECK_STR(url_code("view-source:http://x/"), "invalid_url");
+    CHECK_STR(url_code("ftp://x/"), "invalid_url");
+    CHECK_STR(url_code("/relative/path"), "invalid_url");
+    CHECK_STR(url_code("http://"), "invalid_url");
+    CHECK_STR(url_code("http:///path"), "invalid_url");
+    CHECK_STR(url_code("http://:80/"), "invalid_url");
+    CHECK_STR(url_code("http://host:99999/"), "invalid_url");
+    CHECK_STR(url_code("http://host:/"), "invalid_url");
+    CHECK_STR(url_code("http://ho st/"), "invalid_url");
+    CHECK_STR(url_code("http://host/\n"), "invalid_url");
+    CHECK_STR(url_code("http://[::1/"), "invalid_url");
+    CHECK_STR(url_code(""), "invalid_url");
+    char *longurl = malloc(3000);
+    strcpy(longurl, "http://x/");
+    memset(longurl + 9, 'a', 2100);
+    longurl[2109] = 0;
+    CHECK_STR(url_code(longurl), "invalid_url");
+    free(longurl);
+
+    /* create bodies */
+    CHECK_STR(create_code(""), "ok");
+    CHECK_STR(create_code("{}"), "ok");
+    CHECK_STR(create_code("{\"type\":\"browser\",\"url\":\"http://a/\",\"viewport\":{\"width\":800,"
+                          "\"height\":600},\"idleTimeout\":1,\"ttl\":86400}"),
+              "ok");
+    CHECK_STR(create_code("{"), "invalid_json");
+    CHECK_STR(create_code("[]"), "invalid_json");
+    CHECK_STR(create_code("\"x\""), "invalid_json");
+    CHECK_STR(create_code("{\"url\":\"http://a/\",\"url\":\"http://b/\"}"), "invalid_json");
+    CHECK_STR(create_code("{\"foo\":1}"), "unknown_field");
+    CHECK_STR(create_code("{\"viewport\":{\"width\":800,\"depth\":3}}"), "unknown_field");
+    CHECK_STR(create_code("{\"url\":42}"), "invalid_field");
+    CHECK_STR(create_code("{\"type\":\"shell\"}"), "invalid_field");
+    CHECK_STR(create_code("{\"type\":1}"), "invalid_field");
+    CHECK_STR(create_code("{\"viewport\":[1,2]}"), "invalid_field");
+    CHECK_STR(create_code("{\"viewport\":{\"width\":\"800\"}}"), "invalid_field");
+    CHECK_STR(create_code("{\"viewport\":{\"width\":100000,\"height\":600}}"), "invalid_field");
+    CHECK_STR(create_code("{\"viewport\":{\"width\":800,\"height\":0}}"), "invalid_field");
+    CHECK_STR(create_code("{\"viewport\":{\"width\":800.5}}"), "invalid_field");
+    CHECK_STR(create_code("{\"idleTimeout\":0}"), "invalid_field");
+    CHECK_STR(create_code("{\"ttl\":-5}"), "invalid_field");
+    CHECK_STR(create_code("{\"ttl\":86401}"), "invalid_field");
+    CHECK_STR(create_code("{\"ttl\":true}"), "invalid_field");
+    CHECK_STR(create_code("{\"url\":\"file:///etc/shadow\"}"), "invalid_url");
+    CHECK_STR(create_code("{\"url\":\"http://a/\\u0000b\"}"), "invalid_url");
+
+    /* defaults fill what is not given */
+    struct bh_create_opts o;
+    struct bh_invalid why;
+    const char *b = "{\"url\":\"http://a/\",\"ttl\":5}";
+    CHECK(bh_validate_create(b, strlen(b), &cfg, &o, &why) == 0);
+    CHECK_STR(o.url, "http://a/");
+    CHECK(o.ttl == 5 && o.idle_timeout == cfg.idle_timeout);
+    CHECK(o.viewport_w == 1280 && o.viewport_h == 720);
+    free(o.url);
+
+    /* token comparison */
+    CHECK(bh_token_equal("abcdef0123456789", "abcdef0123456789"));
+    CHECK(!bh_token_equal("abcdef012345678", "abcdef0123456789"));
+    CHECK(!bh_token_equal("abcdef01234567890", "abcdef0123456789"));
+    CHECK(!bh_token_equal("bbcdef0123456789", "abcdef0123456789"));
+    CHECK(!bh_token_equal("", "abcdef0123456789"));
+    CHECK(!bh_token_equal(NULL, "abcdef0123456789"));
+
+    bh_config_free(&cfg);
+    return T_DONE();
+}
