@@ -21,17 +21,20 @@ all: $(BUILD)/bulkhead
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libbulkhead.a: $(LIB_OBJS)
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/bulkhead: $(CLI_OBJS) $(BUILD)/libbulkhead.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK  $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libbulkhead.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbulkhead.a $(LDLIBS)
+	@echo "  TEST  $@"
+	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbulkhead.a $(LDLIBS)
 
 # Installs what is missing (apt, npm); idempotent and quiet when all is there.
 deps:

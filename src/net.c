@@ -51,7 +51,9 @@
 #define VETH_ID_CHARS 12
 #define PEER_NAME "eth0"
 #define LEASE_DIR "/run/bulkhead/net/leases"
+#define DEFAULT_BRIDGE "bh0"
 #define DEFAULT_TABLE "bulkhead"
+#define TABLE_MAX 64
 #define ID_MAX 59 /* "bh-" + id + NUL fits bh_net_session.netns[64] */
 
 /* ------------------------------------------------------------------ */
@@ -80,9 +82,23 @@ static int check_id(const char *id, bh_err_t *err)
     return 0;
 }
 
-static const char *table_name(const struct bh_net_config *cfg)
+/* The config's nft table: cfg->nft_table, else "bulkhead" for the default
+ * bridge and "bulkhead_<bridge>" for any other, so that daemons (and tests)
+ * with bridges of their own never replace each other's table. */
+static void table_name(const struct bh_net_config *cfg, char out[TABLE_MAX + 1])
 {
-    return cfg->nft_table && *cfg->nft_table ? cfg->nft_table : DEFAULT_TABLE;
+    if (cfg->nft_table && *cfg->nft_table) {
+        snprintf(out, TABLE_MAX + 1, "%s", cfg->nft_table);
+        return;
+    }
+    if (!strcmp(cfg->bridge, DEFAULT_BRIDGE)) {
+        snprintf(out, TABLE_MAX + 1, "%s", DEFAULT_TABLE);
+        return;
+    }
+    snprintf(out, TABLE_MAX + 1, "%s_%s", DEFAULT_TABLE, cfg->bridge);
+    for (char *p = out; *p; p++)
+        if (*p == '-' || *p == '.')
+            *p = '_';
 }
 
 /* "10.213.0.0/16" -> {0x0ad50000, 16}. Host bits are masked off. The prefix
@@ -126,9 +142,9 @@ static int check_config(const struct bh_net_config *cfg, struct subnet *sn, bh_e
         !valid_name_chars(cfg->bridge, "_-."))
         return bh_err_set(err, EINVAL, "bad bridge name \"%s\"",
                           cfg && cfg->bridge ? cfg->bridge : "(null)");
-    const char *t = table_name(cfg);
-    if (strlen(t) > 64 || !valid_name_chars(t, "_"))
-        return bh_err_set(err, EINVAL, "bad nft table name \"%s\"", t);
+    if (cfg->nft_table && (strlen(cfg->nft_table) > TABLE_MAX ||
+                           !valid_name_chars(cfg->nft_table, "_")))
+        return bh_err_set(err, EINVAL, "bad nft table name \"%s\"", cfg->nft_table);
     return parse_subnet(cfg->subnet, sn, err);
 }
 
@@ -492,8 +508,9 @@ static int nft_run(const char *script, bh_err_t *err)
  * on the bridge and never reaches these inet hooks. */
 static int nft_table_create(const struct bh_net_config *cfg, const struct subnet *sn, bh_err_t *err)
 {
-    const char *t = table_name(cfg), *br = cfg->bridge;
-    char net[INET_ADDRSTRLEN];
+    const char *br = cfg->bridge;
+    char t[TABLE_MAX + 1], net[INET_ADDRSTRLEN];
+    table_name(cfg, t);
     addr_str(sn->net, net);
     /* add + delete + define in one transaction: atomically replaces whatever
      * an earlier run (or a crash halfway through one) left in our table. */
@@ -519,12 +536,15 @@ static int nft_table_create(const struct bh_net_config *cfg, const struct subnet
         "  }\n"
         "}\n",
         t, t, t, net, sn->prefix, br, br, br);
-    return nft_run(script, err);
+    if (nft_run(script, err) < 0)
+        return bh_err_wrap(err, "table inet %s", t);
+    return 0;
 }
 
 static int nft_table_delete(const struct bh_net_config *cfg, bh_err_t *err)
 {
-    const char *t = table_name(cfg);
+    char t[TABLE_MAX + 1];
+    table_name(cfg, t);
     cleanup_free char *script =
         bh_xasprintf("add table inet %s\ndelete table inet %s\n", t, t);
     return nft_run(script, err);
@@ -556,7 +576,7 @@ int bh_net_init(const struct bh_net_config *cfg, bh_err_t *err)
     if (fd < 0 || write(fd, "1\n", 2) != 2)
         return bh_err_set(err, errno, "net init: enable net.ipv4.ip_forward");
     if (nft_table_create(cfg, &sn, err) < 0)
-        return bh_err_wrap(err, "net init: table inet %s", table_name(cfg));
+        return bh_err_wrap(err, "net init");
     return 0;
 }
 
@@ -625,7 +645,7 @@ static void lease_drop(uint32_t a)
 }
 
 /* Call fn(address, owner id) for every lease; fn returns 0 to go on. */
-static int lease_each(int (*fn)(int dirfd, const char *addr, const char *owner, void *data),
+static int lease_each(int (*fn)(int dfd, const char *addr, const char *owner, void *data),
                       void *data, bh_err_t *err)
 {
     DIR *d = opendir(LEASE_DIR);
@@ -647,11 +667,11 @@ static int lease_each(int (*fn)(int dirfd, const char *addr, const char *owner, 
     return rc < 0 ? bh_err_set(err, -rc, "release lease") : 0;
 }
 
-static int lease_free_cb(int dirfd, const char *addr, const char *owner, void *data)
+static int lease_free_cb(int dfd, const char *addr, const char *owner, void *data)
 {
     if (strcmp(owner, data) != 0)
         return 0;
-    if (unlinkat(dirfd, addr, 0) < 0 && errno != ENOENT)
+    if (unlinkat(dfd, addr, 0) < 0 && errno != ENOENT)
         return -errno;
     return 0;
 }
@@ -895,9 +915,9 @@ static void id_list_add(struct id_list *l, const char *id)
     l->v[l->n] = NULL;
 }
 
-static int list_lease_cb(int dirfd, const char *addr, const char *owner, void *data)
+static int list_lease_cb(int dfd, const char *addr, const char *owner, void *data)
 {
-    (void)dirfd;
+    (void)dfd;
     (void)addr;
     if (check_id(owner, NULL) == 0)
         id_list_add(data, owner);

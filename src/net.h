@@ -15,13 +15,16 @@ struct bh_net_config {
     const char *bridge;   /* "bh0" */
     const char *subnet;   /* "10.213.0.0/16"; the bridge takes .0.1 */
     const char *dns;      /* resolver address written to the sandbox resolv.conf */
-    const char *nft_table; /* nft table (family inet); NULL or "" = "bulkhead".
-                            * Tests set their own so they never touch a
-                            * running daemon's table. */
+    const char *nft_table; /* nft table (family inet); NULL or "": "bulkhead"
+                            * for bridge "bh0", else "bulkhead_<bridge>"
+                            * ('-' and '.' as '_'), so daemons and tests with
+                            * their own bridge never replace each other's. */
 };
 
-/* Create the bridge, its address, ip_forward and the nft table with NAT
- * (idempotent). */
+/* Create the bridge, its address, ip_forward and the nft table with NAT.
+ * Idempotent, and repairs what a crash left half-made: the table is replaced
+ * atomically (so call it at daemon start, not while policy rules of live
+ * sessions are in the table). */
 int bh_net_init(const struct bh_net_config *cfg, bh_err_t *err);
 /* Remove bridge and nft table. Fails with EBUSY (and removes nothing) while
  * a session veth is still a port of the bridge. Idempotent. Leaves

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "browser.h"
 #include "cdp.h"
 #include "log.h"
 #include "net.h"
@@ -161,31 +162,8 @@ static void start_work(void *arg)
         bh_err_wrap(&j->err, "network setup");
         return;
     }
-    char *window = bh_xasprintf("--window-size=%d,%d", j->w, j->h);
-    const char *argv[] = {cfg->chromium,
-                          "--headless",
-                          "--disable-gpu",
-                          "--no-first-run",
-                          "--no-default-browser-check",
-                          "--disable-background-networking",
-                          "--disable-component-update",
-                          "--disable-sync",
-                          "--disable-breakpad",
-                          "--disable-domain-reliability",
-                          "--disable-client-side-phishing-detection",
-                          "--disable-default-apps",
-                          "--metrics-recording-only",
-                          "--password-store=basic",
-                          "--mute-audio",
-                          "--hide-scrollbars",
-                          "--remote-debugging-pipe",
-                          "--user-data-dir=/tmp/profile",
-                          window,
-                          "about:blank",
-                          NULL};
-    const char *env[] = {"PATH=/usr/bin:/bin",       "HOME=/tmp",
-                         "LANG=C.UTF-8",             "XDG_CONFIG_HOME=/tmp/.config",
-                         "XDG_CACHE_HOME=/tmp/.cache", NULL};
+    struct bh_browser_cmd cmd;
+    bh_browser_cmd_init(&cmd, cfg->chromium, j->w, j->h);
     char cg[96];
     snprintf(cg, sizeof cg, "bulkhead/%s", j->id);
     char *rootfs = bh_xasprintf("%s/rootfs", m->image_dir);
@@ -196,8 +174,8 @@ static void start_work(void *arg)
         .etc_dir = etc,
         .netns_path = j->net.netns_path,
         .cgroups_path = cg,
-        .argv = argv,
-        .env = env,
+        .argv = cmd.argv,
+        .env = cmd.env,
         .uid = 1000,
         .gid = 1000,
         .memory_bytes = cfg->memory_bytes,
@@ -209,7 +187,7 @@ static void start_work(void *arg)
         .shm_bytes = cfg->shm_bytes,
     };
     int rc = bh_sandbox_start(&m->env, &p, j->fd_in, j->fd_out, j->fd_log, &j->sb, &j->err);
-    free(window);
+    bh_browser_cmd_free(&cmd);
     free(rootfs);
     free(etc);
     if (rc < 0) {
@@ -412,6 +390,12 @@ static void attached(void *arg, json_t *reply)
         return;
     }
     snprintf(s->cdp_session, sizeof s->cdp_session, "%s", sid);
+    /* headless windows lose some height to emulated browser chrome: make the
+     * page's viewport exactly the size asked for */
+    bh_cdp_call(s->cdp, "Emulation.setDeviceMetricsOverride",
+                json_pack("{s:i, s:i, s:i, s:b}", "width", s->row.viewport_w, "height",
+                          s->row.viewport_h, "deviceScaleFactor", 1, "mobile", 0),
+                s->cdp_session, NULL, NULL);
     bh_cdp_call(s->cdp, "Page.enable", NULL, s->cdp_session, page_enabled, s);
 }
 
@@ -994,8 +978,27 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
         free(ids[i]);
     }
     free(ids);
+    /* namespaces and address leases of sessions of ours whose container
+     * was already gone (a crash between the steps of a create or a delete) */
+    k = bh_net_list(&ids, err);
+    if (k < 0)
+        return -1;
+    for (int i = 0; i < k; i++) {
+        struct bh_session_row row;
+        memset(&row, 0, sizeof row);
+        if (bh_store_session_get(m->store, ids[i], &row, NULL) > 0) {
+            bh_err_t e = BH_ERR_INIT;
+            if (bh_net_session_teardown(&m->net, ids[i], &e) < 0)
+                bh_log(BH_LOG_ERROR, ids[i], "recovery: network: %s", bh_err_msg(&e));
+            bh_err_clear(&e);
+            bh_session_row_clear(&row);
+            reaped++;
+        }
+        free(ids[i]);
+    }
+    free(ids);
     if (reaped)
-        bh_log(BH_LOG_INFO, NULL, "recovery: ended %d session(s) left by a previous run", reaped);
+        bh_log(BH_LOG_INFO, NULL, "recovery: removed %d leftover(s) of a previous run", reaped);
     return 0;
 }
 

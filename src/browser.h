@@ -1,0 +1,19 @@
+/* browser.h — how Chromium is started inside a sandbox: its command line
+ * and environment. Shared by the daemon and the benchmark's bare baseline so
+ * both run exactly the same browser. */
+#ifndef BH_BROWSER_H
+#define BH_BROWSER_H
+
+struct bh_browser_cmd {
+    const char *argv[40]; /* NULL-terminated */
+    const char *env[8];   /* NULL-terminated */
+    char *window;         /* owned: "--window-size=W,H" */
+};
+
+/* Fill cmd for the browser binary at `chromium` (a path inside the sandbox)
+ * with a w×h window; the first page is about:blank. The sandbox of Chromium
+ * itself stays on: there is no --no-sandbox here, ever. */
+void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w, int h);
+void bh_browser_cmd_free(struct bh_browser_cmd *cmd);
+
+#endif

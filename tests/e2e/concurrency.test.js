@@ -1,0 +1,60 @@
+// concurrency.test.js — 20 sessions created at once all become ready with
+// their own address, container and page; deleting them at once removes
+// everything. (2 cores: 20 Chromiums take about a minute.)
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { suiteEnv } from './lib/suite.js';
+import { findLeaks, sessionLeftovers } from './lib/leaks.js';
+import { checkSession } from './lib/check.js';
+
+const N = Number(process.env.BULKHEAD_E2E_CONCURRENCY || 20);
+
+describe(`concurrency: ${N} sessions at once`, () => {
+  const env = suiteEnv();
+  before(env.start, { timeout: 60000 });
+  after(env.finish, { timeout: 300000 });
+  let sessions = [];
+
+  it(`creates ${N} sessions concurrently: all 201 ready, distinct ids, addresses and sandboxes`, { timeout: 600000 }, async () => {
+    const t0 = Date.now();
+    const results = await Promise.all(Array.from({ length: N }, (_, i) => env.d.api('POST', '/api/v1/sessions',
+      { url: env.url(`/title?t=session%20${i}`), viewport: { width: 400, height: 300 } }, { timeout: 580000 })));
+    const dt = Date.now() - t0;
+    sessions = results.filter((r) => r.status === 201).map((r) => r.json);
+    const failed = results.map((r, i) => [i, r]).filter(([, r]) => r.status !== 201).map(([i, r]) => `#${i}: ${r.status} ${r.text.slice(0, 300)}`);
+    process.stderr.write(`concurrency: ${N} creates took ${dt} ms (${sessions.length} ok)\n`);
+    if (failed.length) env.d.dump(`${failed.length} creates failed`);
+    assert.deepEqual(failed, [], 'failed creates');
+    results.forEach((r, i) => {
+      const s = r.json;
+      checkSession(s, { status: 'ready', viewport: { width: 400, height: 300 }, subnet: env.d.subnet });
+      assert.equal(s.page.title, `session ${i}`, `session #${i} shows another page`);
+    });
+    const uniq = (k) => new Set(sessions.map(k)).size;
+    assert.equal(uniq((s) => s.id), N, 'ids are not distinct');
+    assert.equal(uniq((s) => s.network.address), N, `addresses are not distinct: ${sessions.map((s) => s.network.address).join(' ')}`);
+    assert.equal(uniq((s) => s.sandbox.pid), N, 'sandbox pids are not distinct');
+    assert.equal(uniq((s) => s.sandbox.id), N, 'container ids are not distinct');
+    const ready = await env.d.list('?status=ready');
+    assert.equal(ready.length, N, `?status=ready lists ${ready.length}`);
+  });
+
+  it(`deletes all ${N} concurrently: all 204, nothing left`, { timeout: 300000 }, async () => {
+    assert.equal(sessions.length, N, 'the creates did not all succeed');
+    const t0 = Date.now();
+    const results = await Promise.all(sessions.map((s) => env.d.api('DELETE', `/api/v1/sessions/${s.id}`, undefined, { timeout: 280000 })));
+    process.stderr.write(`concurrency: ${N} deletes took ${Date.now() - t0} ms\n`);
+    const bad = results.map((r, i) => [sessions[i].id, r]).filter(([, r]) => r.status !== 204).map(([id, r]) => `${id}: ${r.status} ${r.text.slice(0, 200)}`);
+    assert.deepEqual(bad, [], 'failed deletes');
+    const left = [];
+    for (const s of sessions) left.push(...await sessionLeftovers(env.d, s));
+    assert.deepEqual(left, [], 'left after the DELETEs returned');
+    const leaks = await findLeaks(env.d);
+    assert.deepEqual(leaks, [], 'leaks');
+    const ended = await env.d.list('?status=ended');
+    assert.equal(ended.length, N);
+    assert.ok(ended.every((s) => s.endReason === 'deleted'));
+  });
+
+  it('stops cleanly and leaves nothing behind', { timeout: 180000 }, () => env.finish());
+});

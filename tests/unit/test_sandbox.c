@@ -1,0 +1,537 @@
+/* test_sandbox.c — a real Chromium in a real sandbox, with every runtime that
+ * works here: prepare the image, start Chromium as uid 1000, talk CDP over
+ * fds 3/4, check from the host that each of its processes is isolated (no
+ * capabilities, no_new_privs, seccomp, own namespaces, not root) and that
+ * Chromium's own sandbox is on, then destroy it and check that nothing is
+ * left (container, bundle, cgroups). Needs root, runc and chromium: this
+ * machine has them, so a missing one is a failure, not a skip. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "t.h"
+#include "util.h"
+
+#define CHROMIUM "/usr/lib/chromium/chromium"
+#define CG_PARENT "bulkhead-test"
+
+static char base[64];
+static struct bh_sandbox_env env;
+static char image_rootfs[256], image_etc[256];
+
+static const char *const chromium_argv[] = {
+    CHROMIUM, "--headless", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--remote-debugging-pipe", "--user-data-dir=/tmp/profile", "about:blank", NULL};
+static const char *const sandbox_env[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8",
+                                          NULL};
+
+static struct bh_spec_params params_for(const char *id, const char *cgroups_path,
+                                        const char *const *argv)
+{
+    struct bh_spec_params p = {
+        .id = id,
+        .rootfs = image_rootfs,
+        .etc_dir = image_etc,
+        .netns_path = NULL,
+        .cgroups_path = cgroups_path,
+        .argv = argv,
+        .env = sandbox_env,
+        .uid = 1000,
+        .gid = 1000,
+        .memory_bytes = 1024ull << 20,
+        .pids_max = 512,
+        .cpu_shares = 1024,
+        .tmp_bytes = 512ull << 20,
+        .shm_bytes = 256ull << 20,
+    };
+    return p;
+}
+
+static char *readlink_str(const char *path)
+{
+    char buf[256];
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n < 0)
+        return NULL;
+    buf[n] = 0;
+    return bh_xstrdup(buf);
+}
+
+/* Value of "Key:" in /proc/<pid>/status (trimmed), or NULL. Caller frees. */
+static char *status_field(pid_t pid, const char *key)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    cleanup_free char *st = bh_read_file(path, NULL, NULL);
+    if (!st)
+        return NULL;
+    size_t kl = strlen(key);
+    for (char *l = st; l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (nl)
+            *nl = 0;
+        if (!strncmp(l, key, kl) && l[kl] == ':') {
+            char *v = l + kl + 1;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            return bh_xstrdup(v);
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* /proc/<pid>/cmdline with NULs turned into spaces. Caller frees. */
+static char *cmdline(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    size_t len;
+    char *c = bh_read_file(path, &len, NULL);
+    for (size_t i = 0; c && i + 1 < len; i++)
+        if (!c[i])
+            c[i] = ' ';
+    return c;
+}
+
+static int path_exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+/* Read one NUL-terminated CDP message from fd within timeout_ms. */
+static char *read_message(int fd, int timeout_ms)
+{
+    size_t len = 0, cap = 65536;
+    char *buf = bh_xmalloc(cap);
+    int64_t deadline = bh_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - bh_mono_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        if (len + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf)
+                abort();
+        }
+        ssize_t r = read(fd, buf + len, 1); /* one message only: stop at its NUL */
+        if (r <= 0)
+            break;
+        if (buf[len] == 0)
+            return buf;
+        len++;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_image(void)
+{
+    bh_err_t err = BH_ERR_INIT;
+    int rc = bh_sandbox_prepare_image(&env, &err);
+    CHECK(rc == 0);
+    if (rc < 0) {
+        fprintf(stderr, "prepare_image: %s\n", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    cleanup_free char *passwd = bh_xasprintf("%s/passwd", image_etc);
+    cleanup_free char *pw = bh_read_file(passwd, NULL, NULL);
+    CHECK(pw && strstr(pw, "bulkhead:x:1000:1000:"));
+    const char *must[] = {"ld.so.cache", "group", "hosts", "nsswitch.conf", "resolv.conf",
+                          "fonts/fonts.conf", "ssl/certs", NULL};
+    for (size_t i = 0; must[i]; i++) {
+        cleanup_free char *p = bh_xasprintf("%s/%s", image_etc, must[i]);
+        CHECK(path_exists(p));
+    }
+    const char *never[] = {"shadow", "gshadow", "ssh", "machine-id", NULL};
+    for (size_t i = 0; never[i]; i++) {
+        cleanup_free char *p = bh_xasprintf("%s/%s", image_etc, never[i]);
+        CHECK(!path_exists(p));
+    }
+    cleanup_free char *bin = bh_xasprintf("%s/bin", image_rootfs);
+    cleanup_free char *host_bin = readlink_str("/bin");
+    cleanup_free char *img_bin = readlink_str(bin);
+    CHECK(host_bin == NULL || (img_bin && !strcmp(img_bin, host_bin)));
+    struct stat st;
+    cleanup_free char *tmp = bh_xasprintf("%s/tmp", image_rootfs);
+    CHECK(stat(tmp, &st) == 0 && (st.st_mode & 07777) == 01777);
+
+    /* Idempotent: a second run leaves the trees (that sandboxes bind) alone. */
+    struct stat before, after;
+    stat(image_etc, &before);
+    CHECK(bh_sandbox_prepare_image(&env, &err) == 0);
+    stat(image_etc, &after);
+    CHECK(before.st_ino == after.st_ino);
+    /* set_dns survives a rebuild. */
+    CHECK(bh_sandbox_set_dns(&env, "192.0.2.53", &err) == 0);
+    CHECK(bh_sandbox_set_dns(&env, "not-an-ip", &err) < 0);
+    CHECK(bh_sandbox_prepare_image(&env, &err) == 0);
+    cleanup_free char *rpath = bh_xasprintf("%s/resolv.conf", image_etc);
+    cleanup_free char *resolv = bh_read_file(rpath, NULL, NULL);
+    CHECK(resolv && strstr(resolv, "nameserver 192.0.2.53"));
+    bh_err_clear(&err);
+}
+
+static void test_cgroup_paths(void)
+{
+    char **paths = NULL;
+    bh_err_t err = BH_ERR_INIT;
+    int n = bh_sandbox_cgroup_paths(CG_PARENT "/x", &paths, &err);
+    CHECK(n > 0);
+    for (int i = 0; i < n; i++) {
+        CHECK(paths[i][0] == '/');
+        CHECK(strstr(paths[i], "/" CG_PARENT "/x") != NULL);
+        CHECK(!strncmp(paths[i], "/sys/fs/cgroup/", 15));
+    }
+    for (int i = 0; paths && paths[i]; i++)
+        free(paths[i]);
+    free(paths);
+    CHECK(bh_sandbox_cgroup_paths("/abs", &paths, &err) < 0);
+    bh_err_clear(&err);
+}
+
+/* The pids in the sandbox's cgroup (the pids controller's dir). */
+static int sandbox_pids(const char *cgroups_path, pid_t *pids, int max)
+{
+    char **paths = NULL;
+    int n = bh_sandbox_cgroup_paths(cgroups_path, &paths, NULL);
+    int count = 0;
+    for (int i = 0; i < n && !count; i++) {
+        if (!strstr(paths[i], "/pids/") && !strstr(paths[i], "/unified/"))
+            continue;
+        cleanup_free char *f = bh_xasprintf("%s/cgroup.procs", paths[i]);
+        cleanup_free char *procs = bh_read_file(f, NULL, NULL);
+        for (char *p = procs; p && *p && count < max;) {
+            long pid = strtol(p, &p, 10);
+            if (pid > 0)
+                pids[count++] = (pid_t)pid;
+            while (*p == '\n')
+                p++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return count;
+}
+
+/* Host-side view of every sandbox process. */
+static void check_isolation(const struct bh_sandbox *sb, const char *cgroups_path)
+{
+    pid_t pids[256];
+    int n = sandbox_pids(cgroups_path, pids, 256);
+    CHECK(n >= 3); /* browser, zygotes, renderer... */
+    static const char *const nss[] = {"pid", "mnt", "net", "ipc", "uts", "cgroup"};
+    char self_ns[6][128];
+    for (int k = 0; k < 6; k++) {
+        cleanup_free char *p = bh_xasprintf("/proc/self/ns/%s", nss[k]);
+        cleanup_free char *v = readlink_str(p);
+        snprintf(self_ns[k], sizeof self_ns[k], "%s", v ? v : "?");
+    }
+    char init_user[128];
+    {
+        cleanup_free char *p = bh_xasprintf("/proc/%d/ns/user", (int)sb->pid);
+        cleanup_free char *v = readlink_str(p);
+        snprintf(init_user, sizeof init_user, "%s", v ? v : "?");
+    }
+    int init_seen = 0, other_userns = 0, zygotes = 0, renderers = 0, bad = 0;
+    for (int i = 0; i < n; i++) {
+        pid_t pid = pids[i];
+        cleanup_free char *cmd = cmdline(pid);
+        if (!cmd)
+            continue; /* exited meanwhile */
+        init_seen |= pid == sb->pid;
+        cleanup_free char *capeff = status_field(pid, "CapEff");
+        cleanup_free char *capprm = status_field(pid, "CapPrm");
+        cleanup_free char *nnp = status_field(pid, "NoNewPrivs");
+        cleanup_free char *secc = status_field(pid, "Seccomp");
+        cleanup_free char *uid = status_field(pid, "Uid");
+        int ok = 1;
+        /* Inside Chromium's own user namespace a process may hold caps over
+         * that namespace; the host-visible check that matters is CapEff in
+         * the container's namespace: the container init and the browser. */
+        cleanup_free char *up = bh_xasprintf("/proc/%d/ns/user", (int)pid);
+        cleanup_free char *userns = readlink_str(up);
+        int own_userns = userns && strcmp(userns, init_user) != 0;
+        other_userns += own_userns;
+        if (!own_userns) {
+            ok &= capeff && !strcmp(capeff, "0000000000000000");
+            ok &= capprm && !strcmp(capprm, "0000000000000000");
+        }
+        ok &= nnp && !strcmp(nnp, "1");
+        ok &= secc && !strcmp(secc, "2");
+        /* Uid: real effective saved fs — none may be 0 (as seen from the host). */
+        long u[4] = {0, 0, 0, 0};
+        ok &= uid && sscanf(uid, "%ld %ld %ld %ld", &u[0], &u[1], &u[2], &u[3]) == 4 && u[0] &&
+              u[1] && u[2] && u[3];
+        for (int k = 0; k < 6; k++) {
+            cleanup_free char *p = bh_xasprintf("/proc/%d/ns/%s", (int)pid, nss[k]);
+            cleanup_free char *v = readlink_str(p);
+            ok &= v && strcmp(v, self_ns[k]) != 0;
+        }
+        ok &= strstr(cmd, "--no-sandbox") == NULL;
+        zygotes += strstr(cmd, "--type=zygote") != NULL;
+        renderers += strstr(cmd, "--type=renderer") != NULL;
+        if (!ok) {
+            bad++;
+            fprintf(stderr, "  not isolated: pid %d CapEff=%s NoNewPrivs=%s Seccomp=%s Uid=%s: %.120s\n",
+                    (int)pid, capeff, nnp, secc, uid, cmd);
+        }
+    }
+    CHECK(init_seen);
+    CHECK(bad == 0);
+    CHECK(zygotes >= 1);
+    /* Chromium's sandbox is on: its zygote/renderers live in a user
+     * namespace of their own, inside the container's. */
+    CHECK(other_userns >= 1);
+    printf("  %d processes (%d zygote, %d renderer, %d in Chromium's own user namespace)\n", n,
+           zygotes, renderers, other_userns);
+}
+
+/* Limits as the kernel sees them. */
+static void check_limits(const char *cgroups_path)
+{
+    char **paths = NULL;
+    int n = bh_sandbox_cgroup_paths(cgroups_path, &paths, NULL);
+    int mem_ok = 0, pids_ok = 0;
+    for (int i = 0; i < n; i++) {
+        cleanup_free char *mf = bh_xasprintf("%s/memory.limit_in_bytes", paths[i]);
+        cleanup_free char *m = bh_read_file(mf, NULL, NULL);
+        if (m)
+            mem_ok = strtoull(m, NULL, 10) == (1024ull << 20);
+        cleanup_free char *pf = bh_xasprintf("%s/pids.max", paths[i]);
+        cleanup_free char *p = bh_read_file(pf, NULL, NULL);
+        if (p)
+            pids_ok = strtol(p, NULL, 10) == 512;
+    }
+    CHECK(mem_ok);
+    CHECK(pids_ok);
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+static void check_gone(const char *cid, const char *bundle, const char *cgroups_path)
+{
+    char **ids = NULL;
+    bh_err_t err = BH_ERR_INIT;
+    int n = bh_sandbox_list(&env, &ids, &err);
+    CHECK(n == 0);
+    for (int i = 0; ids && ids[i]; i++) {
+        fprintf(stderr, "  left behind: %s\n", ids[i]);
+        free(ids[i]);
+    }
+    free(ids);
+    CHECK(!path_exists(bundle));
+    char **paths = NULL;
+    int np = bh_sandbox_cgroup_paths(cgroups_path, &paths, NULL);
+    for (int i = 0; i < np; i++) {
+        int left = path_exists(paths[i]);
+        CHECK(!left);
+        if (left)
+            fprintf(stderr, "  cgroup left behind: %s\n", paths[i]);
+        free(paths[i]);
+    }
+    free(paths);
+    (void)cid;
+    bh_err_clear(&err);
+}
+
+static void test_chromium(enum bh_runtime rt)
+{
+    const char *name = bh_runtime_name(rt);
+    char id[32], rnd[9], cgp[96];
+    bh_random_hex(rnd, 4, NULL);
+    snprintf(id, sizeof id, "t%s-%s", name, rnd);
+    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    printf("%s: session %s\n", name, id);
+
+    int to[2], from[2];
+    CHECK(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0);
+    cleanup_free char *logpath = bh_xasprintf("%s/%s.log", base, id);
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    struct bh_spec_params p = params_for(id, cgp, chromium_argv);
+    struct bh_sandbox sb;
+    bh_err_t err = BH_ERR_INIT;
+    int64_t t0 = bh_mono_ms();
+    int rc = bh_sandbox_start(&env, &p, to[0], from[1], logfd, &sb, &err);
+    int64_t t_started = bh_mono_ms();
+    close(to[0]);
+    close(from[1]);
+    close(logfd);
+    CHECK(rc == 0);
+    if (rc < 0) {
+        fprintf(stderr, "%s start: %s\n", name, bh_err_msg(&err));
+        bh_err_clear(&err);
+        close(to[1]);
+        close(from[0]);
+        return;
+    }
+    CHECK(sb.pid > 1);
+    CHECK(!strncmp(sb.id, "bh-", 3) && !strcmp(sb.id + 3, id));
+
+    static const char req[] = "{\"id\":1,\"method\":\"Browser.getVersion\"}";
+    CHECK(write(to[1], req, sizeof req) == (ssize_t)sizeof req); /* with its NUL */
+    cleanup_free char *reply = read_message(from[0], 30000);
+    int64_t t_reply = bh_mono_ms();
+    CHECK(reply && strstr(reply, "\"product\""));
+    if (reply)
+        printf("  %s\n", reply);
+    else {
+        cleanup_free char *log = bh_read_file(logpath, NULL, NULL);
+        fprintf(stderr, "  no CDP reply; container log:\n%s\n", log ? log : "");
+    }
+    printf("  %s: start %lld ms, Browser.getVersion reply %lld ms after start began\n", name,
+           (long long)(t_started - t0), (long long)(t_reply - t0));
+
+    if (getenv("BH_TEST_VERBOSE")) {
+        cleanup_free char *log = bh_read_file(logpath, NULL, NULL);
+        printf("  container log:\n%s\n", log ? log : "");
+    }
+    /* Let the renderer for about:blank come up before looking. */
+    usleep(500 * 1000);
+    check_isolation(&sb, cgp);
+    check_limits(cgp);
+
+    char **ids = NULL;
+    int n = bh_sandbox_list(&env, &ids, &err);
+    CHECK(n == 1 && ids && !strcmp(ids[0], sb.id));
+    for (int i = 0; ids && ids[i]; i++)
+        free(ids[i]);
+    free(ids);
+
+    int64_t t_d = bh_mono_ms();
+    rc = bh_sandbox_destroy(&env, sb.id, &err);
+    CHECK(rc == 0);
+    if (rc < 0)
+        fprintf(stderr, "%s destroy: %s\n", name, bh_err_msg(&err));
+    printf("  %s: destroy %lld ms\n", name, (long long)(bh_mono_ms() - t_d));
+    /* We are the subreaper of the detached container init: reap it. */
+    int reaped = 0;
+    for (int i = 0; i < 100 && !reaped; i++) {
+        reaped = waitpid(sb.pid, NULL, WNOHANG) == sb.pid || (errno == ECHILD && kill(sb.pid, 0) < 0);
+        if (!reaped)
+            usleep(20 * 1000);
+    }
+    CHECK(reaped);
+    check_gone(sb.id, sb.bundle, cgp);
+    CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0); /* idempotent */
+    close(to[1]);
+    close(from[0]);
+    bh_err_clear(&err);
+}
+
+/* A start that fails says why, and leaves nothing behind. */
+static void test_start_failure(enum bh_runtime rt)
+{
+    const char *name = bh_runtime_name(rt);
+    char id[32], rnd[9], cgp[96];
+    bh_random_hex(rnd, 4, NULL);
+    snprintf(id, sizeof id, "f%s-%s", name, rnd);
+    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    static const char *const bad_argv[] = {"/etc/passwd", NULL}; /* noexec, not executable */
+    struct bh_spec_params p = params_for(id, cgp, bad_argv);
+    int to[2], from[2];
+    CHECK(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0);
+    struct bh_sandbox sb;
+    bh_err_t err = BH_ERR_INIT;
+    int rc = bh_sandbox_start(&env, &p, to[0], from[1], -1, &sb, &err);
+    CHECK(rc < 0);
+    CHECK(err.msg && strcasestr(err.msg, "permission denied"));
+    printf("  %s: failed start says: %s\n", name, bh_err_msg(&err));
+    cleanup_free char *bundle = bh_xasprintf("%s/%s", env.bundles_dir, id);
+    char cid[64];
+    snprintf(cid, sizeof cid, "bh-%s", id);
+    check_gone(cid, bundle, cgp);
+    for (int i = 0; i < 2; i++) {
+        close(to[i]);
+        close(from[i]);
+    }
+    bh_err_clear(&err);
+}
+
+static void remove_cg_parents(void)
+{
+    char **paths = NULL;
+    int n = bh_sandbox_cgroup_paths(CG_PARENT, &paths, NULL);
+    for (int i = 0; i < n; i++) {
+        if (rmdir(paths[i]) < 0 && errno != ENOENT)
+            fprintf(stderr, "rmdir %s: %s\n", paths[i], strerror(errno));
+        free(paths[i]);
+    }
+    free(paths);
+}
+
+int main(void)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_sandbox needs root (it runs containers)\n");
+        CHECK(geteuid() == 0);
+        return T_DONE();
+    }
+    CHECK(access(CHROMIUM, X_OK) == 0);
+    /* Like the daemon: detached container inits become our children. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    snprintf(base, sizeof base, "/tmp/bh-test-sandbox-XXXXXX");
+    if (!mkdtemp(base)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char rnd[9];
+    bh_random_hex(rnd, 4, NULL);
+    cleanup_free char *image = bh_xasprintf("%s/image", base);
+    cleanup_free char *bundles = bh_xasprintf("%s/bundles", base);
+    cleanup_free char *rtbase = bh_xasprintf("/run/bh-test-%s", rnd);
+    snprintf(image_rootfs, sizeof image_rootfs, "%s/rootfs", image);
+    snprintf(image_etc, sizeof image_etc, "%s/etc", image);
+    env.image_dir = image;
+    env.bundles_dir = bundles;
+
+    test_image();
+    test_cgroup_paths();
+
+    bh_err_t err = BH_ERR_INIT;
+    CHECK(bh_runtime_parse("runc") == BH_RUNTIME_RUNC && bh_runtime_parse("crun") == BH_RUNTIME_CRUN);
+    CHECK(bh_runtime_parse("docker") == -1);
+    const enum bh_runtime rts[] = {BH_RUNTIME_RUNC, BH_RUNTIME_CRUN};
+    for (size_t i = 0; i < 2; i++) {
+        enum bh_runtime rt = rts[i];
+        int usable = bh_runtime_usable(rt, &err) == 0;
+        if (rt == BH_RUNTIME_RUNC)
+            CHECK(usable); /* the default runtime must work here */
+        if (!usable) {
+            printf("%s: not usable here (%s), skipped\n", bh_runtime_name(rt), bh_err_msg(&err));
+            bh_err_clear(&err);
+            continue;
+        }
+        cleanup_free char *root = bh_xasprintf("%s/%s", rtbase, bh_runtime_name(rt));
+        env.runtime = rt;
+        env.runtime_root = root;
+        test_chromium(rt);
+        test_start_failure(rt);
+        rmdir(root);
+    }
+    rmdir(rtbase);
+    remove_cg_parents();
+    if (bh_rm_rf(base, &err) < 0)
+        fprintf(stderr, "cleanup: %s\n", bh_err_msg(&err));
+    bh_err_clear(&err);
+    return T_DONE();
+}
