@@ -35,6 +35,7 @@ struct bh_http {
     struct bh_http_handlers h;
     void *hctx;
     size_t max_body;
+    size_t max_ws_msg;
     int port;
 };
 
@@ -57,10 +58,35 @@ struct bh_req {
     size_t rlen, roff;
     char **rhdrs;
     int headers_sent;
+    struct bh_ws *ws;       /* set by bh_ws_accept during an upgrade */
+    int upgrading;
 };
 
 struct pss {
     struct bh_req *req;
+    struct bh_ws *ws;
+};
+
+struct wsmsg {
+    struct wsmsg *next;
+    size_t len;
+    int binary;
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then the payload */
+};
+
+struct bh_ws {
+    struct lws *wsi;
+    struct bh_ws_handlers h;
+    void *arg;
+    struct wsmsg *head, **tail;
+    size_t queued;
+    char *rx;
+    size_t rx_len, rx_cap;
+    int rx_binary;
+    int closing;
+    int close_now;
+    int close_code;
+    char close_reason[124];
 };
 
 struct bh_watch {
@@ -214,7 +240,34 @@ void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void 
         for (size_t i = 0; i < n; i++)
             r->rhdrs[i] = bh_xstrdup(extra[i]);
     }
-    lws_callback_on_writable(r->wsi);
+    if (!r->upgrading)
+        lws_callback_on_writable(r->wsi);
+}
+
+/* Refuse an upgrade: the reply is written at once, then the connection
+ * closes (the caller returns -1 to the library). */
+static void refuse_upgrade(struct bh_req *r)
+{
+    struct lws *wsi = r->wsi;
+    unsigned char buf[LWS_PRE + 4096];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    size_t n = r->rlen < 2048 ? r->rlen : 2048;
+    if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, n, &p, end))
+        return;
+    for (char **h = r->rhdrs; h && h[0] && h[1]; h += 2) {
+        char name[128];
+        snprintf(name, sizeof name, "%s:", h[0]);
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                        (const unsigned char *)h[1], (int)strlen(h[1]), &p, end))
+            return;
+    }
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return;
+    if (n) {
+        memcpy(buf + LWS_PRE, r->rbody, n);
+        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) < 0)
+            return;
+    }
 }
 
 /* Write the next piece of r's reply. Returns -1 to close the connection. */
@@ -278,6 +331,134 @@ static void dispatch(struct bh_req *r)
 {
     r->dispatched = 1;
     r->http->h.request(r->http->hctx, r);
+}
+
+
+/* ---------------------------------------------------------------- websockets */
+
+bh_ws_t *bh_ws_accept(bh_req_t *r, const struct bh_ws_handlers *h, void *arg)
+{
+    if (!r->upgrading || r->ws || r->replied)
+        return NULL;
+    struct bh_ws *ws = bh_xcalloc(1, sizeof *ws);
+    ws->wsi = r->wsi;
+    ws->h = *h;
+    ws->arg = arg;
+    ws->tail = &ws->head;
+    r->ws = ws;
+    return ws;
+}
+
+int bh_ws_send(bh_ws_t *ws, const char *data, size_t len, int binary)
+{
+    if (!ws || ws->closing || !ws->wsi)
+        return -1;
+    struct wsmsg *m = bh_xmalloc(sizeof *m + LWS_PRE + len);
+    m->next = NULL;
+    m->len = len;
+    m->binary = binary;
+    memcpy(m->data + LWS_PRE, data, len);
+    *ws->tail = m;
+    ws->tail = &m->next;
+    ws->queued += len;
+    lws_callback_on_writable(ws->wsi);
+    return 0;
+}
+
+size_t bh_ws_queued(const bh_ws_t *ws) { return ws ? ws->queued : 0; }
+
+void bh_ws_close(bh_ws_t *ws, int code, const char *reason, int now)
+{
+    if (!ws || ws->closing || !ws->wsi)
+        return;
+    ws->closing = 1;
+    ws->close_now = now;
+    ws->close_code = code;
+    snprintf(ws->close_reason, sizeof ws->close_reason, "%s", reason ? reason : "");
+    lws_callback_on_writable(ws->wsi);
+}
+
+static void ws_free(struct bh_ws *ws)
+{
+    while (ws->head) {
+        struct wsmsg *m = ws->head;
+        ws->head = m->next;
+        free(m);
+    }
+    free(ws->rx);
+    free(ws);
+}
+
+static int ws_writable(struct bh_ws *ws)
+{
+    if (ws->closing && (ws->close_now || !ws->head)) {
+        lws_close_reason(ws->wsi, (enum lws_close_status)ws->close_code,
+                         (unsigned char *)ws->close_reason, strlen(ws->close_reason));
+        return -1;
+    }
+    struct wsmsg *m = ws->head;
+    if (!m)
+        return 0;
+    if (lws_send_pipe_choked(ws->wsi)) {
+        lws_callback_on_writable(ws->wsi);
+        return 0;
+    }
+    int n = lws_write(ws->wsi, m->data + LWS_PRE, m->len,
+                      m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    if (n < 0)
+        return -1;
+    ws->head = m->next;
+    if (!ws->head)
+        ws->tail = &ws->head;
+    ws->queued -= m->len;
+    free(m);
+    if (ws->head || ws->closing)
+        lws_callback_on_writable(ws->wsi);
+    else if (ws->h.drained)
+        ws->h.drained(ws->arg, ws);
+    return 0;
+}
+
+static int ws_receive(struct bh_http *http, struct bh_ws *ws, struct lws *wsi, const void *in,
+                      size_t len)
+{
+    if (ws->closing)
+        return 0;
+    if (lws_is_first_fragment(wsi)) {
+        ws->rx_len = 0;
+        ws->rx_binary = lws_frame_is_binary(wsi);
+    }
+    if (ws->rx_len + len > http->max_ws_msg) {
+        static const char why[] = "message too large";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                         sizeof why - 1);
+        return -1;
+    }
+    if (ws->rx_len + len + 1 > ws->rx_cap) {
+        size_t cap = ws->rx_cap ? ws->rx_cap : 4096;
+        while (cap < ws->rx_len + len + 1)
+            cap *= 2;
+        char *nb = realloc(ws->rx, cap);
+        if (!nb)
+            abort();
+        ws->rx = nb;
+        ws->rx_cap = cap;
+    }
+    memcpy(ws->rx + ws->rx_len, in, len);
+    ws->rx_len += len;
+    ws->rx[ws->rx_len] = 0;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+        return 0;
+    size_t n = ws->rx_len;
+    ws->rx_len = 0;
+    int rc = ws->h.message(ws->arg, ws, ws->rx, n, ws->rx_binary);
+    /* keep memory bounded after a large message */
+    if (ws->rx_cap > 1u << 20) {
+        free(ws->rx);
+        ws->rx = NULL;
+        ws->rx_cap = 0;
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- callbacks */
@@ -349,6 +530,56 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (!pss->req || !pss->req->replied)
             return 0;
         return req_write(pss->req, pss);
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        /* a WebSocket upgrade: the handler accepts or answers */
+        char uri[1024];
+        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+            return -1;
+        struct bh_req *r = req_new(http, wsi, uri);
+        r->upgrading = 1;
+        r->dispatched = 1;
+        if (http->h.upgrade)
+            http->h.upgrade(http->hctx, r);
+        struct bh_ws *ws = r->ws;
+        if (!ws) {
+            static const char nf[] =
+                "{\"error\":{\"code\":\"not_found\",\"message\":\"no such path\"}}";
+            if (!r->replied)
+                bh_req_reply(r, 404, "application/json", nf, sizeof nf - 1, NULL);
+            refuse_upgrade(r);
+            req_free(r);
+            return -1;
+        }
+        req_free(r);
+        pss->ws = ws;
+        return 0;
+    }
+
+    case LWS_CALLBACK_ESTABLISHED:
+        return 0;
+
+    case LWS_CALLBACK_RECEIVE:
+        if (!pss->ws)
+            return -1;
+        return ws_receive(http, pss->ws, wsi, in, len);
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!pss->ws)
+            return 0;
+        return ws_writable(pss->ws);
+
+    case LWS_CALLBACK_CLOSED:
+        if (pss->ws) {
+            struct bh_ws *ws = pss->ws;
+            pss->ws = NULL;
+            ws->wsi = NULL;
+            ws->closing = 1;
+            if (ws->h.closed)
+                ws->h.closed(ws->arg, ws);
+            ws_free(ws);
+        }
+        return 0;
 
     case LWS_CALLBACK_CLOSED_HTTP:
         if (pss && pss->req) {
@@ -425,6 +656,7 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     http->h = *h;
     http->hctx = hctx;
     http->max_body = cfg->max_body ? cfg->max_body : 65536;
+    http->max_ws_msg = cfg->max_ws_msg ? cfg->max_ws_msg : 32u << 20;
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

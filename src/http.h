@@ -13,14 +13,28 @@
 
 typedef struct bh_http bh_http_t;
 typedef struct bh_req bh_req_t;
+typedef struct bh_ws bh_ws_t;
+
+struct bh_ws_handlers {
+    /* A whole text or binary message. Return -1 to close the connection. */
+    int (*message)(void *arg, bh_ws_t *ws, const char *data, size_t len, int binary);
+    /* The connection is gone; ws must not be used after this returns. */
+    void (*closed)(void *arg, bh_ws_t *ws);
+    /* Everything queued was handed to the kernel (flow control); may be NULL. */
+    void (*drained)(void *arg, bh_ws_t *ws);
+};
 struct bh_http_handlers {
     void (*request)(void *ctx, bh_req_t *req);
+    /* A WebSocket upgrade request. Accept with bh_ws_accept() inside this
+     * callback, or refuse with bh_req_reply() (then no upgrade happens). */
+    void (*upgrade)(void *ctx, bh_req_t *req);
 };
 
 struct bh_http_config {
     const char *host;   /* listen address, e.g. "127.0.0.1" */
     int port;
     size_t max_body;    /* larger bodies get 413 without reaching the handler */
+    size_t max_ws_msg;  /* larger WebSocket messages close the connection (1009) */
 };
 
 bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_handlers *h,
@@ -48,5 +62,15 @@ int bh_req_alive(const bh_req_t *r);
  * pairs. After this the request must not be used. */
 void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void *body,
                   size_t len, const char *const *extra_headers);
+
+/* Accept a WebSocket upgrade (only inside handlers.upgrade). */
+bh_ws_t *bh_ws_accept(bh_req_t *r, const struct bh_ws_handlers *h, void *arg);
+/* Queue a message (copied); -1 if the connection is closing. */
+int bh_ws_send(bh_ws_t *ws, const char *data, size_t len, int binary);
+/* Bytes queued and not yet written. */
+size_t bh_ws_queued(const bh_ws_t *ws);
+/* Close with a status code and reason once the queue is written (or now
+ * if `now`); handlers.closed follows. */
+void bh_ws_close(bh_ws_t *ws, int code, const char *reason, int now);
 
 #endif

@@ -132,20 +132,30 @@ describe('core: sessions through the API and the CLI', () => {
     const url = env.url('/slow?ms=1500');
     const t0 = Date.now();
     const s = await env.d.create({ url });
-    assert.ok(Date.now() - t0 >= 1500, `create returned after ${Date.now() - t0} ms, before the page could load`);
-    assert.equal(s.status, 'ready');
-    assert.equal(s.page.title, 'slow page', 'page.title of the slow page');
-    await env.d.del(s.id);
+    try {
+      assert.ok(Date.now() - t0 >= 1500, `create returned after ${Date.now() - t0} ms, before the page could load`);
+      assert.equal(s.status, 'ready');
+      assert.equal(s.page.title, 'slow page', 'page.title of the slow page');
+    } finally {
+      await env.d.del(s.id);
+    }
   });
 
   it('page.title follows the page (a title set by script after load)', T, async () => {
     const s = await env.d.create({ url: env.url('/late-title?ms=300') });
-    assert.ok(['before', 'after'].includes(s.page.title), `page.title ${JSON.stringify(s.page.title)}`);
-    await waitFor(async () => {
-      const g = await env.d.api('GET', `/api/v1/sessions/${s.id}`);
-      return g.json && g.json.page && g.json.page.title === 'after';
-    }, { timeout: 10000, interval: 250, what: 'page.title to become "after"' });
-    await env.d.del(s.id);
+    try {
+      assert.ok(['before', 'after'].includes(s.page.title), `page.title ${JSON.stringify(s.page.title)}`);
+      let seen;
+      await waitFor(async () => {
+        const g = await env.d.api('GET', `/api/v1/sessions/${s.id}`);
+        seen = g.json && g.json.page && g.json.page.title;
+        return seen === 'after';
+      }, { timeout: 10000, interval: 250, what: 'page.title to become "after"' }).catch((e) => {
+        throw new Error(`${e.message}; page.title is still ${JSON.stringify(seen)} (document.title was set to "after" 300 ms after load)`);
+      });
+    } finally {
+      await env.d.del(s.id);
+    }
   });
 
   it('DELETE → 204 with everything gone before the reply; GET shows ended/deleted; DELETE again → 409', T, async () => {
@@ -159,7 +169,6 @@ describe('core: sessions through the API and the CLI', () => {
     assert.equal(g.status, 200, 'GET of an ended session still answers');
     checkSession(g.json, { status: 'ended' });
     assert.equal(g.json.endReason, 'deleted');
-    assert.ok(Date.parse(g.json.endedAt) || g.json.endedAt, 'endedAt set');
     checkError(await d.api('DELETE', `/api/v1/sessions/${s2.id}`), 409, 'not_running', 'second DELETE');
     const ready = await d.list('?status=ready');
     assert.deepEqual(ready.map((s) => s.id), [s1.id], 'only s1 is ready now');

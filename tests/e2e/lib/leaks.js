@@ -141,7 +141,18 @@ export async function findLeaks(d) {
     let otherNs = false;
     try { otherNs = fs.readlinkSync(`/proc/${p}/ns/pid`) !== ourPidNs; } catch { /* gone */ }
     const cmd = procCmdline(p);
-    if (inOurs || (otherNs && /chrom/i.test(cmd))) leaks.push(`process: ${p} ${cmd.slice(0, 160)}`);
+    if (!inOurs && !(otherNs && /chrom/i.test(cmd))) continue;
+    const st = read(`/proc/${p}/status`) || '';
+    const state = (st.match(/^State:\s+(\S)/m) || [])[1] || '?';
+    const ppid = Number((st.match(/^PPid:\s+(\d+)/m) || [])[1] || 0);
+    const comm = (read(`/proc/${p}/comm`) || '').trim();
+    if (state === 'Z') {
+      // A zombie holds nothing but its pid. Blame the daemon only if it is the
+      // parent that does not reap it; orphans are init's to reap.
+      if (d.pid && ppid === d.pid && !d.exited) leaks.push(`zombie: ${p} (${comm}) not reaped by the daemon (pid ${d.pid})`);
+      continue;
+    }
+    leaks.push(`process: ${p} (${comm}, state ${state}, parent ${ppid}) ${cmd.slice(0, 160)}`);
   }
 
   // Mounts naming our dirs or a session netns, in our mount ns and the daemon's.
