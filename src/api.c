@@ -42,6 +42,9 @@ int bh_token_equal(const char *presented, const char *expected)
     return diff == 0;
 }
 
+static int valid_id(const char *id, size_t n);
+static void not_live(struct bh_api *a, bh_req_t *req, const char *id);
+
 /* ---------------------------------------------------------------- replies */
 
 static void reply_json(bh_req_t *req, int status, json_t *body)
@@ -246,6 +249,75 @@ static int authorized(struct bh_api *a, bh_req_t *req)
     return 0;
 }
 
+/* WebSocket clients and discovery may carry the token in the query, as
+ * browsers cannot set headers on WebSockets. */
+static int authorized_ws(struct bh_api *a, bh_req_t *req)
+{
+    const char *t = bh_req_query(req, "token");
+    if (t)
+        return bh_token_equal(t, a->cfg->token);
+    return authorized(a, req);
+}
+
+/* Path /api/v1/sessions/<id><sub>: copies the id, returns sub (NULL if the
+ * path is not of that shape). */
+static const char *session_path(const char *path, char id[33])
+{
+    static const char prefix[] = "/api/v1/sessions/";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return NULL;
+    const char *rest = path + sizeof prefix - 1;
+    size_t idlen = strcspn(rest, "/");
+    if (!valid_id(rest, idlen))
+        return NULL;
+    memcpy(id, rest, 32);
+    id[32] = 0;
+    return rest + idlen;
+}
+
+static void discovery(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        not_live(a, req, id);
+        return;
+    }
+    const char *base = a->cfg->public_url;
+    const char *host = strstr(base, "://") ? strstr(base, "://") + 3 : base;
+    const char *t = bh_req_query(req, "token");
+    char *ws = bh_xasprintf("%s%s/api/v1/sessions/%s/cdp%s%s",
+                            !strncmp(base, "https://", 8) ? "wss://" : "ws://", host, id,
+                            t ? "?token=" : "", t ? t : "");
+    json_t *v = bh_session_version_json(s, ws);
+    free(ws);
+    if (!v) {
+        reply_error(req, 409, "not_ready", "the session is not ready");
+        return;
+    }
+    reply_json(req, 200, v);
+}
+
+void bh_api_upgrade(void *ctx, bh_req_t *req)
+{
+    struct bh_api *a = ctx;
+    char id[33];
+    const char *sub = session_path(bh_req_path(req), id);
+    if (!sub || strcmp(sub, "/cdp") != 0) {
+        reply_error(req, 404, "not_found", "no such WebSocket endpoint");
+        return;
+    }
+    if (!authorized_ws(a, req)) {
+        reply_error(req, 401, "unauthorized", "missing or wrong token");
+        return;
+    }
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        not_live(a, req, id);
+        return;
+    }
+    bh_session_cdp_accept(s, req);
+}
+
 static const char index_html[] =
     "<!doctype html><meta charset=utf-8><title>bulkhead</title>"
     "<h1>bulkhead</h1><p>The REST API is at <code>/api/v1/sessions</code>. "
@@ -273,6 +345,16 @@ void bh_api_request(void *ctx, bh_req_t *req)
     }
     if (strncmp(path, "/api/", 5) != 0) {
         reply_error(req, 404, "not_found", "no such path");
+        return;
+    }
+    char sid[33];
+    const char *dsub = session_path(path, sid);
+    if (dsub && get && (!strcmp(dsub, "/json/version") || !strcmp(dsub, "/json/version/"))) {
+        if (!authorized_ws(a, req)) {
+            reply_error(req, 401, "unauthorized", "missing or wrong token");
+            return;
+        }
+        discovery(a, req, sid);
         return;
     }
     if (!authorized(a, req)) {

@@ -15,6 +15,8 @@ bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_st
 void bh_api_free(bh_api_t *api);
 /* The handler to give bh_http_new (ctx = the api). */
 void bh_api_request(void *api, bh_req_t *req);
+/* The WebSocket upgrade handler (ctx = the api). */
+void bh_api_upgrade(void *api, bh_req_t *req);
 
 /* Constant-time comparison of a presented token with the expected one. */
 int bh_token_equal(const char *presented, const char *expected);

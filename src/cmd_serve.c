@@ -315,7 +315,7 @@ int bh_cmd_serve(int argc, char **argv)
         bh_err_wrap(&err, "runtime %s", bh_runtime_name(c->runtime));
         goto out;
     }
-    struct bh_http_handlers h = {.request = bh_api_request};
+    struct bh_http_handlers h = {.request = bh_api_request, .upgrade = bh_api_upgrade};
     struct bh_http_config hc = {.host = c->listen_host, .port = c->port, .max_body = 65536};
     sv.api = NULL;
     /* the api needs the sessions, which need the loop: create the server

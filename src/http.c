@@ -378,6 +378,14 @@ void bh_ws_close(bh_ws_t *ws, int code, const char *reason, int now)
     lws_callback_on_writable(ws->wsi);
 }
 
+void bh_ws_detach(bh_ws_t *ws)
+{
+    if (!ws)
+        return;
+    memset(&ws->h, 0, sizeof ws->h);
+    ws->closing = 1;
+}
+
 static void ws_free(struct bh_ws *ws)
 {
     while (ws->head) {
@@ -422,7 +430,7 @@ static int ws_writable(struct bh_ws *ws)
 static int ws_receive(struct bh_http *http, struct bh_ws *ws, struct lws *wsi, const void *in,
                       size_t len)
 {
-    if (ws->closing)
+    if (ws->closing || !ws->h.message)
         return 0;
     if (lws_is_first_fragment(wsi)) {
         ws->rx_len = 0;

@@ -72,5 +72,8 @@ size_t bh_ws_queued(const bh_ws_t *ws);
 /* Close with a status code and reason once the queue is written (or now
  * if `now`); handlers.closed follows. */
 void bh_ws_close(bh_ws_t *ws, int code, const char *reason, int now);
+/* Its owner goes away: no handler is called for ws after this (the
+ * connection itself still closes or lives on as the library decides). */
+void bh_ws_detach(bh_ws_t *ws);
 
 #endif

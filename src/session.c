@@ -20,6 +20,7 @@
 
 #include "browser.h"
 #include "cdp.h"
+#include "cdp_proxy.h"
 #include "log.h"
 #include "net.h"
 #include "sandbox.h"
@@ -54,6 +55,9 @@ struct bh_session {
     void *created_arg;
     /* loop-side resources */
     bh_cdp_t *cdp;
+    bh_cdp_proxy_t *proxy;  /* external CDP clients; while READY */
+    json_t *version;        /* Browser.getVersion result */
+    int closed_by_client;   /* a client sent Browser.close */
     bh_watch_t *exit_w;
     bh_watch_t *log_w;
     bh_timer_t *start_timer;
@@ -235,6 +239,11 @@ static void browser_gone(struct bh_session *s, const char *what)
 {
     if (s->state == S_ENDING)
         return;
+    if (s->closed_by_client && s->state == S_READY) {
+        bh_log(BH_LOG_INFO, s->row.id, "a CDP client closed the browser");
+        session_end(s, "closed", "a CDP client sent Browser.close");
+        return;
+    }
     char *tail = log_tail(s);
     char *detail = bh_xasprintf("browser %s%s%s", what, *tail ? ": " : "", tail);
     bh_log(BH_LOG_WARN, s->row.id, "%s", detail);
@@ -265,6 +274,8 @@ static void on_cdp_closed(void *arg)
 static void on_cdp_event(void *arg, json_t *msg)
 {
     struct bh_session *s = arg;
+    if (s->proxy && bh_cdp_proxy_event(s->proxy, msg))
+        return; /* a client's */
     const char *method = bh_json_str(msg, "method");
     if (!method)
         return;
@@ -295,12 +306,32 @@ static const char *reply_error(json_t *reply)
     return m ? m : "CDP error";
 }
 
+static void proxy_browser_close(void *arg)
+{
+    struct bh_session *s = arg;
+    s->closed_by_client = 1;
+}
+
+static void proxy_clients_changed(void *arg, int connected, int total)
+{
+    struct bh_session *s = arg;
+    event(s, connected ? "client_connected" : "client_disconnected",
+          json_pack("{s:s, s:i}", "kind", "cdp", "clients", total));
+}
+
+static const struct bh_cdp_proxy_hooks proxy_hooks = {
+    .browser_close = proxy_browser_close,
+    .clients_changed = proxy_clients_changed,
+};
+
 static void became_ready(struct bh_session *s)
 {
     if (s->state != S_STARTING)
         return;
     bh_timer_cancel(s->start_timer);
     s->state = S_READY;
+    struct bh_cdp_proxy_limits lim = {.max_queued = 64u << 20, .max_inflight = 1000};
+    s->proxy = bh_cdp_proxy_new(s->cdp, &lim, &proxy_hooks, s);
     snprintf(s->row.status, sizeof s->row.status, "ready");
     store_update(s);
     json_t *d = json_pack("{s:s, s:s?}", "title", s->title ? s->title : "", "error",
@@ -450,6 +481,16 @@ static void got_targets(void *arg, json_t *reply)
                 created_target, s);
 }
 
+static void got_version(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    json_t *r = json_object_get(reply, "result");
+    if (r) {
+        json_decref(s->version);
+        s->version = json_incref(r);
+    }
+}
+
 static void start_timeout(void *arg)
 {
     struct bh_session *s = arg;
@@ -505,6 +546,7 @@ static void start_done(void *arg)
     s->exit_w = bh_watch_add(s->m->loop, pfd, on_exit_fd, s);
     bh_cdp_call(s->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
                 NULL, NULL);
+    bh_cdp_call(s->cdp, "Browser.getVersion", NULL, NULL, got_version, s);
     bh_cdp_call(s->cdp, "Target.getTargets", NULL, NULL, got_targets, s);
 }
 
@@ -658,6 +700,7 @@ static void session_free(struct bh_session *s)
     free(s->page_url);
     free(s->page_error);
     free(s->end_detail);
+    json_decref(s->version);
     free(s);
 }
 
@@ -720,6 +763,10 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
     s->state = S_ENDING;
     bh_timer_cancel(s->start_timer);
     bh_timer_cancel(s->ttl_timer);
+    char *why = bh_xasprintf("session ended: %s", s->end_reason);
+    bh_cdp_proxy_free(s->proxy, 1001, why);
+    free(why);
+    s->proxy = NULL;
     bh_cdp_free(s->cdp);
     s->cdp = NULL;
     bh_watch_remove(s->exit_w);
@@ -827,6 +874,33 @@ void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg)
     s->ops = o;
     bh_cdp_call(s->cdp, "Page.captureScreenshot", json_pack("{s:s}", "format", "png"),
                 s->cdp_session, screenshot_reply, o);
+}
+
+void bh_session_cdp_accept(bh_session_t *s, bh_req_t *req)
+{
+    if (s->state != S_READY || !s->proxy) {
+        static const char msg[] = "{\"error\":{\"code\":\"not_ready\",\"message\":"
+                                  "\"the session is not ready\"}}";
+        bh_req_reply(req, 409, "application/json", msg, sizeof msg - 1, NULL);
+        return;
+    }
+    bh_cdp_proxy_accept(s->proxy, req);
+}
+
+json_t *bh_session_version_json(bh_session_t *s, const char *ws_url)
+{
+    if (s->state != S_READY || !s->version)
+        return NULL;
+    json_t *v = s->version;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Browser",
+                     bh_json_str(v, "product") ? bh_json_str(v, "product") : "",
+                     "Protocol-Version",
+                     bh_json_str(v, "protocolVersion") ? bh_json_str(v, "protocolVersion") : "1.3",
+                     "User-Agent", bh_json_str(v, "userAgent") ? bh_json_str(v, "userAgent") : "",
+                     "V8-Version", bh_json_str(v, "jsVersion") ? bh_json_str(v, "jsVersion") : "",
+                     "WebKit-Version",
+                     bh_json_str(v, "revision") ? bh_json_str(v, "revision") : "",
+                     "webSocketDebuggerUrl", ws_url);
 }
 
 static json_t *time_or_null(int64_t ms)

@@ -7,6 +7,7 @@
 #define BH_SESSION_H
 
 #include "config.h"
+#include "http.h"
 #include "err.h"
 #include "json.h"
 #include "loop.h"
@@ -45,6 +46,13 @@ void bh_session_end(bh_session_t *s, const char *reason, const char *detail, voi
 /* PNG of the page: cb gets the bytes (borrowed) or NULL and an error. */
 typedef void (*bh_session_png_cb)(void *arg, const char *png, size_t len, const bh_err_t *err);
 void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg);
+
+/* Accept a CDP client: the WebSocket upgrade in req (inside the http
+ * upgrade handler). Refuses with 409 if the session is not ready. */
+void bh_session_cdp_accept(bh_session_t *s, bh_req_t *req);
+/* The browser's version object for /json/version discovery (new reference),
+ * with webSocketDebuggerUrl = ws_url. NULL if not ready. */
+json_t *bh_session_version_json(bh_session_t *s, const char *ws_url);
 
 /* The API's JSON object of a session: from the row, plus live state when the
  * session is live. Caller owns the result. */

@@ -1,0 +1,57 @@
+/* cdp_proxy.h — external CDP clients (Playwright, Puppeteer, ...) of one
+ * session's browser, multiplexed over the daemon's single pipe.
+ *
+ * Each client gets a browser-level CDP session of its own
+ * (Target.attachToBrowserTarget), so Chromium keeps per-client state apart
+ * (discovery, auto-attach); the client never sees that session id — its
+ * browser-level commands are sent on it and its events come back without it.
+ * Every CDP session the client then attaches to is recorded as its own:
+ * replies and events go only to their owner, and a command naming a session
+ * the client does not own is refused. Command ids are rewritten to the
+ * pipe's id space and restored on the way back. A policy refuses methods
+ * that would reach outside the session or break the daemon's control. */
+#ifndef BH_CDP_PROXY_H
+#define BH_CDP_PROXY_H
+
+#include <stddef.h>
+
+#include "cdp.h"
+#include "http.h"
+#include "json.h"
+
+typedef struct bh_cdp_proxy bh_cdp_proxy_t;
+
+struct bh_cdp_proxy_hooks {
+    void (*activity)(void *arg);      /* a client sent something */
+    void (*browser_close)(void *arg); /* a client sent Browser.close */
+    void (*clients_changed)(void *arg, int connected, int total);
+};
+
+struct bh_cdp_proxy_limits {
+    size_t max_queued;    /* bytes queued toward one client before it is dropped */
+    int max_inflight;     /* commands of one client awaiting replies */
+};
+
+bh_cdp_proxy_t *bh_cdp_proxy_new(bh_cdp_t *cdp, const struct bh_cdp_proxy_limits *lim,
+                                 const struct bh_cdp_proxy_hooks *hooks, void *arg);
+/* Close every client (code, reason) and free. */
+void bh_cdp_proxy_free(bh_cdp_proxy_t *p, int code, const char *reason);
+
+/* Accept the WebSocket upgrade in req as a new client (inside the http
+ * upgrade handler). Returns 0, or -1 after refusing it. */
+int bh_cdp_proxy_accept(bh_cdp_proxy_t *p, bh_req_t *req);
+
+/* Offer a message from the browser that carries no daemon id (an event):
+ * 1 if it belonged to a client (and was sent to it), 0 if it is the
+ * daemon's. */
+int bh_cdp_proxy_event(bh_cdp_proxy_t *p, json_t *msg);
+
+int bh_cdp_proxy_clients(const bh_cdp_proxy_t *p);
+
+/* The policy: NULL if a client may send `msg`, else why not. May rewrite
+ * msg's params to keep them inside the session (download paths). */
+const char *bh_cdp_policy_check(json_t *msg);
+
+#define BH_DOWNLOAD_DIR "/tmp/downloads"
+
+#endif
