@@ -5,6 +5,7 @@
 #include "cdp.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,15 @@
 #include "util.h"
 
 #define MAX_MSG (256u << 20) /* screenshots of large pages are big */
+
+/* BH_CDP_TRACE=1 in the environment logs pipe traffic to stderr. */
+static int tracing(void)
+{
+    static int on = -1;
+    if (on < 0)
+        on = getenv("BH_CDP_TRACE") != NULL;
+    return on;
+}
 
 struct pending {
     struct pending *next;
@@ -88,6 +98,8 @@ static void handle(struct bh_cdp *c, const char *data, size_t len)
     json_t *jid = json_object_get(msg, "id");
     if (json_is_integer(jid)) {
         long id = (long)json_integer_value(jid);
+        if (tracing())
+            fprintf(stderr, "cdp reply %ld %.120s\n", id, data);
         for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
             if ((*pp)->id != id)
                 continue;
@@ -165,6 +177,8 @@ static void flush(struct bh_cdp *c)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (tracing())
+                    fprintf(stderr, "cdp pipe full, %zu queued\n", c->out_len - c->out_off);
                 bh_watch_want_write(c->wr);
                 return;
             }
@@ -190,6 +204,8 @@ static void on_write(void *arg, bh_watch_t *w, int events)
         return;
     }
     c->busy++;
+    if (tracing())
+        fprintf(stderr, "cdp pipe writable %d\n", events);
     if (events & BH_WATCH_WRITE)
         flush(c);
     c->busy--;
@@ -226,6 +242,8 @@ long bh_cdp_send(bh_cdp_t *c, json_t *msg, bh_cdp_reply_cb cb, void *arg)
     long id = c->next_id++;
     json_object_set_new(msg, "id", json_integer(id));
     char *s = json_dumps(msg, JSON_COMPACT);
+    if (tracing() && s)
+        fprintf(stderr, "cdp send %ld len %zu %.100s\n", id, strlen(s), s);
     json_decref(msg);
     if (!s)
         return -1;

@@ -108,6 +108,15 @@ const char *bh_cdp_policy_check(json_t *msg)
 
 /* ---------------------------------------------------------------- helpers */
 
+static int trace = -1;
+static void tr(const char *dir, struct client *c, const char *s)
+{
+    if (trace < 0)
+        trace = getenv("BH_CDP_TRACE") != NULL;
+    if (trace)
+        fprintf(stderr, "cdp %s %p %.200s\n", dir, (void *)c, s);
+}
+
 static void send_json(struct client *c, json_t *msg)
 {
     if (c->closing)
@@ -115,6 +124,7 @@ static void send_json(struct client *c, json_t *msg)
     char *s = json_dumps(msg, JSON_COMPACT);
     if (!s)
         return;
+    tr("<<", c, s);
     bh_ws_send(c->ws, s, strlen(s), 0);
     free(s);
     if (bh_ws_queued(c->ws) > c->p->lim.max_queued) {
@@ -243,6 +253,7 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
     struct bh_cdp_proxy *p = c->p;
     if (c->closing)
         return 0;
+    tr(">>", c, data);
     if (binary) {
         c->closing = 1;
         bh_ws_close(ws, 1003, "CDP messages are text frames", 1);

@@ -90,10 +90,12 @@ struct bh_ws {
 };
 
 struct bh_watch {
+    lws_sorted_usec_list_t rearm; /* first: the loop hands us this pointer */
     struct bh_loop *loop;
     struct lws *wsi;
     int fd;
     int removed;
+    int in_writable; /* inside the writable callback */
     bh_watch_cb cb;
     void *arg;
 };
@@ -616,11 +618,15 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             w->cb(w->arg, w, BH_WATCH_READ);
         return 0;
     case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-        if (w && !w->removed)
+        if (w && !w->removed) {
+            w->in_writable = 1;
             w->cb(w->arg, w, BH_WATCH_WRITE);
+            w->in_writable = 0;
+        }
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if (w) {
+            lws_sul_cancel(&w->rearm);
             lws_set_opaque_user_data(wsi, NULL);
             if (!w->removed) {
                 w->removed = 1;
@@ -741,9 +747,22 @@ bh_watch_t *bh_watch_add(bh_loop_t *loop, int fd, bh_watch_cb cb, void *arg)
     return w;
 }
 
+static void watch_rearm(lws_sorted_usec_list_t *sul)
+{
+    struct bh_watch *w = (struct bh_watch *)sul;
+    if (!w->removed)
+        lws_callback_on_writable(w->wsi);
+}
+
 void bh_watch_want_write(bh_watch_t *w)
 {
-    if (w && !w->removed)
+    if (!w || w->removed)
+        return;
+    /* The library drops write interest right after the writable callback
+     * returns, so interest asked for inside it is re-armed just after. */
+    if (w->in_writable)
+        lws_sul_schedule(w->loop->ctx, 0, &w->rearm, watch_rearm, 1);
+    else
         lws_callback_on_writable(w->wsi);
 }
 

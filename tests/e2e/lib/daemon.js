@@ -63,6 +63,7 @@ export async function startDaemon(opts = {}) {
   if (opts.envToken) env.BULKHEAD_TOKEN = opts.envToken;
 
   const baseline = opts.baseline || await snapshot();
+  if (!baseline.ids) baseline.ids = new Set();
   const logPath = path.join(stateDir, 'daemon.stderr.log');
   const logFd = fs.openSync(logPath, 'a');
   fs.writeSync(logFd, `\n==== ${new Date().toISOString()} ${BIN} ${args.join(' ')}\n`);
@@ -150,6 +151,11 @@ export async function startDaemon(opts = {}) {
     const text = buf.toString('utf8');
     let json;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    // learn the session ids this daemon reports (leaks.js attributes resources by them)
+    if (json && typeof json === 'object') {
+      if (typeof json.id === 'string') baseline.ids.add(json.id);
+      if (Array.isArray(json.sessions)) for (const x of json.sessions) if (x && typeof x.id === 'string') baseline.ids.add(x.id);
+    }
     return { status: r.status, headers: r.headers, contentType: r.headers.get('content-type') || '', body: buf, text, json };
   };
 

@@ -1,17 +1,24 @@
 // leaks.js — has a daemon left anything of its sessions behind?
 //
-// assertNoLeaks(d) looks, from the host, for every kind of resource a session
-// owns and fails listing exactly what it found:
+// findLeaks(d) / assertNoLeaks(d) look, from the host, for every kind of
+// resource a session owns and list exactly what they found:
 //   * containers:  `runc --root RUN/runc list -q` (and crun's) not empty
-//   * netns:       /run/netns/bh-*            (ones that existed before the daemon started are ignored)
-//   * veths:       bhv* links in `ip -o link` (same)
+//   * netns:       /run/netns/bh-<id>
+//   * veths:       bhv<id prefix> links in `ip -o link`
 //   * bundles:     entries under STATE/bundles
 //   * cgroups:     directories under <daemon's cgroup>/bulkhead/ in every hierarchy
-//   * processes:   any process in a .../bulkhead/... cgroup of ours, any chromium
-//                  outside our pid namespace
+//   * processes:   any process in a .../bulkhead/<id> cgroup, any chromium outside
+//                  our pid namespace
 //   * mounts:      mountinfo (ours, and the daemon's while it runs) naming the run
 //                  dir, the bundles dir or a bh-* netns
 // `d` is what startDaemon() returned (stateDir, runDir, pid, cgroups, baseline).
+//
+// Whose is it? Things that existed before the daemon started are not its.
+// Session ids the daemon reported (d.baseline.ids, filled by daemon.js from
+// every API answer), its bundle dirs and its runtime root's containers are its.
+// Anything else with a bulkhead name is blamed on this daemon too — unless
+// another `bulkhead serve` runs on this host (a developer's machine), in which
+// case it is only noted (d.foreign), not counted as a leak.
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
@@ -35,10 +42,10 @@ async function bhvLinks() {
     .map((m) => m[1]).filter((n) => n.startsWith('bhv'));
 }
 
-// What exists before a daemon starts (so a leftover of someone else's is not
-// blamed on this run; it is reported by snapshotNote()).
+// What exists before a daemon starts, and the set of session ids that will be
+// learnt (shared across restarts on the same state: pass it on).
 export async function snapshot() {
-  return { netns: await netnsNames(), links: await bhvLinks() };
+  return { netns: await netnsNames(), links: await bhvLinks(), ids: new Set() };
 }
 
 // cgroup mounts: [{mountpoint, fstype, opts:Set}]
@@ -99,17 +106,45 @@ function procCmdline(pid) {
   return (read(`/proc/${pid}/cmdline`) || '').split('\0').join(' ').trim();
 }
 
-// Everything that leaked, as human-readable lines (empty: nothing).
+// Pids of `bulkhead serve` processes other than d's.
+export function otherDaemons(d) {
+  const out = [];
+  for (const p of readdir('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === d.pid) continue;
+    const argv = (read(`/proc/${p}/cmdline`) || '').split('\0');
+    if (argv[0] && path.basename(argv[0]) === 'bulkhead' && argv.includes('serve')) out.push(Number(p));
+  }
+  return out;
+}
+
+// Everything that leaked, as human-readable lines (empty: nothing). Resources
+// that may belong to another daemon on this host go to d.foreign instead.
 export async function findLeaks(d) {
   const leaks = [];
-  const base = d.baseline || { netns: [], links: [] };
+  const foreign = [];
+  const base = d.baseline || { netns: [], links: [], ids: new Set() };
+  const ids = new Set(base.ids || []);
+  const others = otherDaemons(d);
 
+  // Ours for sure: containers under our runtime roots, our bundle dirs.
   for (const rt of ['runc', 'crun']) {
-    for (const c of await runtimeContainers(d, rt)) leaks.push(`container: ${rt} --root ${path.join(d.runDir, rt)}: ${c}`);
+    for (const c of await runtimeContainers(d, rt)) {
+      leaks.push(`container: ${rt} --root ${path.join(d.runDir, rt)}: ${c}`);
+      if (c.startsWith('bh-')) ids.add(c.slice(3));
+    }
   }
-  for (const n of await netnsNames()) if (!base.netns.includes(n)) leaks.push(`netns: /run/netns/${n}`);
-  for (const l of await bhvLinks()) if (!base.links.includes(l)) leaks.push(`veth: ${l}`);
-  for (const b of readdir(path.join(d.stateDir, 'bundles'))) leaks.push(`bundle dir: ${path.join(d.stateDir, 'bundles', b)}`);
+  for (const b of readdir(path.join(d.stateDir, 'bundles'))) {
+    leaks.push(`bundle dir: ${path.join(d.stateDir, 'bundles', b)}`);
+    ids.add(b);
+  }
+  const known = (id) => ids.has(id) || [...ids].some((x) => x.startsWith(id) || id.startsWith(x));
+  const blame = (id, line) => {
+    if (!others.length || (id && known(id))) leaks.push(line);
+    else foreign.push(line);
+  };
+
+  for (const n of await netnsNames()) if (!base.netns.includes(n)) blame(n.slice(3), `netns: /run/netns/${n}`);
+  for (const l of await bhvLinks()) if (!base.links.includes(l)) blame(l.slice(3), `veth: ${l}`);
 
   const cgs = d.cgroups && d.cgroups.length ? d.cgroups : ownCgroups('self');
   const seen = new Set();
@@ -121,7 +156,7 @@ export async function findLeaks(d) {
       try {
         if (fs.statSync(path.join(dir, e)).isDirectory()) {
           const procs = (read(path.join(dir, e, 'cgroup.procs')) || '').trim().split('\n').filter(Boolean);
-          leaks.push(`cgroup: ${path.join(dir, e)}${procs.length ? ` (processes: ${procs.join(' ')})` : ''}`);
+          blame(e, `cgroup: ${path.join(dir, e)}${procs.length ? ` (processes: ${procs.join(' ')})` : ''}`);
         }
       } catch { /* raced away */ }
     }
@@ -134,14 +169,16 @@ export async function findLeaks(d) {
     if (!/^\d+$/.test(p)) continue;
     const cg = read(`/proc/${p}/cgroup`);
     if (cg === null) continue;
-    const inOurs = cg.split('\n').some((l) => {
+    let id = null;
+    for (const l of cg.split('\n')) {
       const rel = l.split(':').slice(2).join(':');
-      return prefixes.some((pre) => rel.startsWith(pre));
-    });
+      const pre = prefixes.find((x) => rel.startsWith(x));
+      if (pre) { id = rel.slice(pre.length).split('/')[0]; break; }
+    }
     let otherNs = false;
     try { otherNs = fs.readlinkSync(`/proc/${p}/ns/pid`) !== ourPidNs; } catch { /* gone */ }
     const cmd = procCmdline(p);
-    if (!inOurs && !(otherNs && /chrom/i.test(cmd))) continue;
+    if (id === null && !(otherNs && /chrom/i.test(cmd))) continue;
     const st = read(`/proc/${p}/status`) || '';
     const state = (st.match(/^State:\s+(\S)/m) || [])[1] || '?';
     const ppid = Number((st.match(/^PPid:\s+(\d+)/m) || [])[1] || 0);
@@ -152,7 +189,7 @@ export async function findLeaks(d) {
       if (d.pid && ppid === d.pid && !d.exited) leaks.push(`zombie: ${p} (${comm}) not reaped by the daemon (pid ${d.pid})`);
       continue;
     }
-    leaks.push(`process: ${p} (${comm}, state ${state}, parent ${ppid}) ${cmd.slice(0, 160)}`);
+    blame(id, `process: ${p} (${comm}, state ${state}, parent ${ppid}${id ? `, session ${id}` : ''}) ${cmd.slice(0, 160)}`);
   }
 
   // Mounts naming our dirs or a session netns, in our mount ns and the daemon's.
@@ -164,13 +201,20 @@ export async function findLeaks(d) {
     for (const line of (read(src) || '').split('\n')) {
       const f = line.split(' ');
       const mp = f[4] || '';
-      const hit = needles.some((n) => line.includes(n))
-        || (mp.startsWith('/run/netns/bh-') && !base.netns.includes(path.basename(mp)));
-      if (hit && !mseen.has(mp)) {
+      if (mseen.has(mp)) continue;
+      if (needles.some((n) => line.includes(n))) {
         mseen.add(mp);
         leaks.push(`mount (${src}): ${mp} (root ${f[3]})`);
+      } else if (mp.startsWith('/run/netns/bh-') && !base.netns.includes(path.basename(mp))) {
+        mseen.add(mp);
+        blame(path.basename(mp).slice(3), `mount (${src}): ${mp}`);
       }
     }
+  }
+  d.foreign = foreign;
+  if (foreign.length) {
+    const sessions = new Set(foreign.map((l) => (l.match(/[0-9a-f]{12,}/) || [l])[0]));
+    process.stderr.write(`leaks: another bulkhead daemon runs here (pid ${others.join(' ')}); ignored ${foreign.length} resources of ${sessions.size} session(s) not known to this one\n`);
   }
   return leaks;
 }
@@ -204,7 +248,8 @@ export async function sessionLeftovers(d, s) {
   const pid = s.sandbox && s.sandbox.pid;
   if (pid > 0) {
     const st = read(`/proc/${pid}/stat`);
-    if (st && !/^\d+ \(.*\) Z /.test(st)) out.push(`process ${pid} (the sandbox init) ${procCmdline(pid).slice(0, 120)}`);
+    const cg = read(`/proc/${pid}/cgroup`) || '';
+    if (st && !/^\d+ \(.*\) Z /.test(st) && cg.includes(id)) out.push(`process ${pid} (the sandbox init) ${procCmdline(pid).slice(0, 120)}`);
   }
   for (const line of (read('/proc/self/mountinfo') || '').split('\n')) {
     if (line.includes(id)) out.push(`mount ${line.split(' ')[4]}`);
@@ -213,8 +258,8 @@ export async function sessionLeftovers(d, s) {
 }
 
 // Best effort, after a failure: remove what a daemon left so the next suite
-// starts clean (containers under its runtime roots, netns/veths that were not
-// there before it started, its bulkhead/ cgroups). Returns what it removed.
+// starts clean (containers under its runtime roots; netns, veths and cgroups
+// that findLeaks blamed on it). Returns what it removed.
 export async function forceCleanup(d) {
   const did = [];
   for (const rt of ['runc', 'crun']) {
@@ -225,9 +270,13 @@ export async function forceCleanup(d) {
       did.push(`${rt} delete --force ${c}`);
     }
   }
-  const base = d.baseline || { netns: [], links: [] };
-  for (const n of await netnsNames()) {
-    if (base.netns.includes(n)) continue;
+  const leaks = await findLeaks(d);
+  const named = (kind) => leaks.filter((l) => l.startsWith(`${kind}: `)).map((l) => l.slice(kind.length + 2).split(' ')[0]);
+  for (const p of named('process')) {
+    try { process.kill(Number(p), 'SIGKILL'); did.push(`kill ${p}`); } catch { /* gone */ }
+  }
+  for (const ns of named('netns')) {
+    const n = path.basename(ns);
     const r = await run('ip', ['netns', 'pids', n]);
     for (const pid of r.stdout.split(/\s+/).filter(Boolean)) {
       try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
@@ -235,12 +284,10 @@ export async function forceCleanup(d) {
     await run('ip', ['netns', 'del', n]);
     did.push(`ip netns del ${n}`);
   }
-  for (const l of await bhvLinks()) {
-    if (base.links.includes(l)) continue;
+  for (const l of named('veth')) {
     await run('ip', ['link', 'del', l]);
     did.push(`ip link del ${l}`);
   }
-  const cgs = d.cgroups && d.cgroups.length ? d.cgroups : ownCgroups('self');
   const rmTree = (dir) => {
     for (const e of readdir(dir)) {
       const p = path.join(dir, e);
@@ -251,12 +298,7 @@ export async function forceCleanup(d) {
     }
     try { fs.rmdirSync(dir); did.push(`rmdir ${dir}`); } catch { /* busy or gone */ }
   };
-  for (const cg of cgs) {
-    const dir = path.join(cg.dir, 'bulkhead');
-    for (const e of readdir(dir)) {
-      const p = path.join(dir, e);
-      try { if (fs.statSync(p).isDirectory()) rmTree(p); } catch { /* */ }
-    }
-  }
+  if (named('cgroup').length) await new Promise((r) => setTimeout(r, 300)); // let killed processes exit
+  for (const dir of named('cgroup')) rmTree(dir);
   return did;
 }

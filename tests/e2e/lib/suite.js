@@ -38,6 +38,8 @@ export function suiteEnv(daemonOpts = {}) {
     let err = null;
     try {
       if (d) {
+        // learn every session id the daemon knows (failed creates included)
+        if (!d.exited) await d.list().catch(() => {});
         await d.stop();
         const leaks = await findLeaks(d);
         if (leaks.length) throw new Error(`leaked after the daemon stopped:\n  ${leaks.join('\n  ')}`);
