@@ -300,6 +300,9 @@ int bh_cmd_serve(int argc, char **argv)
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Containers' init processes are re-parented to us when the runtime
+     * detaches, so we can collect them (session.c reaps each one). */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     bh_err_t err = BH_ERR_INIT;
     int status = BH_EXIT_FAIL;

@@ -424,6 +424,53 @@ static int rt_wait(pid_t pid, int64_t deadline, const char *what, bh_err_t *err)
     return status;
 }
 
+/* A runtime command line, `<bin> --root=R [--cgroup-manager=cgroupfs]
+ * global... args...`, and for crun the cgroup layout to fix up first. */
+struct rt_cmd {
+    char **argv; /* all elements owned */
+    struct cg_hier *hiers;
+    size_t nhiers;
+    int crun;
+};
+
+static void rt_cmd_free(struct rt_cmd *c)
+{
+    strv_free(c->argv);
+    cg_hiers_free(c->hiers, c->nhiers);
+    memset(c, 0, sizeof *c);
+}
+
+/* global and args are NULL-terminated (global may be NULL). */
+static int rt_cmd_init(struct rt_cmd *c, const struct bh_sandbox_env *env,
+                       const char *const *global, const char *const *args, bh_err_t *err)
+{
+    memset(c, 0, sizeof *c);
+    c->crun = env->runtime == BH_RUNTIME_CRUN;
+    char *bin = rt_find(env->runtime, err);
+    if (!bin)
+        return -1;
+    if (c->crun && cg_hiers(&c->hiers, &c->nhiers, err) < 0) {
+        free(bin);
+        return -1;
+    }
+    size_t n = 0;
+    while (global && global[n])
+        n++;
+    for (size_t i = 0; args[i]; i++)
+        n++;
+    c->argv = bh_xcalloc(n + 4, sizeof *c->argv);
+    size_t k = 0;
+    c->argv[k++] = bin;
+    c->argv[k++] = bh_xasprintf("--root=%s", env->runtime_root);
+    if (c->crun)
+        c->argv[k++] = bh_xstrdup("--cgroup-manager=cgroupfs");
+    for (size_t i = 0; global && global[i]; i++)
+        c->argv[k++] = bh_xstrdup(global[i]);
+    for (size_t i = 0; args[i]; i++)
+        c->argv[k++] = bh_xstrdup(args[i]);
+    return 0;
+}
+
 /* Append what is readable on fd to buf. Returns 0 at EOF, 1 otherwise. */
 static int rt_drain(int fd, char **buf, size_t *len)
 {
@@ -456,25 +503,9 @@ static void trim(char *s)
 static int rt_call(const struct bh_sandbox_env *env, const char *const *args, char **out,
                    char **errout, bh_err_t *err)
 {
-    cleanup_free char *bin = rt_find(env->runtime, err);
-    if (!bin)
+    struct rt_cmd c;
+    if (rt_cmd_init(&c, env, NULL, args, err) < 0)
         return -1;
-    struct cg_hier *h = NULL;
-    size_t nh = 0;
-    if (env->runtime == BH_RUNTIME_CRUN && cg_hiers(&h, &nh, err) < 0)
-        return -1;
-    size_t na = 0;
-    while (args[na])
-        na++;
-    char **argv = bh_xcalloc(na + 6, sizeof *argv);
-    size_t k = 0;
-    argv[k++] = bin;
-    argv[k++] = bh_xasprintf("--root=%s", env->runtime_root);
-    if (env->runtime == BH_RUNTIME_CRUN)
-        argv[k++] = bh_xstrdup("--cgroup-manager=cgroupfs");
-    size_t first_arg = k;
-    for (size_t i = 0; i < na; i++)
-        argv[k++] = (char *)args[i];
     cleanup_free char *what = bh_xasprintf("%s %s", bh_runtime_name(env->runtime), args[0]);
 
     int op[2] = {-1, -1}, ep[2] = {-1, -1};
@@ -485,8 +516,7 @@ static int rt_call(const struct bh_sandbox_env *env, const char *const *args, ch
         bh_err_set(err, errno, "pipe");
         goto out;
     }
-    struct rt_spawn s = {argv, {-1, op[1], ep[1], -1, -1}, 3, h, nh,
-                         env->runtime == BH_RUNTIME_CRUN};
+    struct rt_spawn s = {c.argv, {-1, op[1], ep[1], -1, -1}, 3, c.hiers, c.nhiers, c.crun};
     pid_t pid = rt_spawn(&s, err);
     bh_closep(&op[1]);
     bh_closep(&ep[1]);
@@ -528,10 +558,7 @@ out:
     bh_closep(&ep[1]);
     free(obuf);
     free(ebuf);
-    for (size_t i = 1; i < first_arg; i++)
-        free(argv[i]);
-    free(argv);
-    cg_hiers_free(h, nh);
+    rt_cmd_free(&c);
     return rc;
 }
 
@@ -546,10 +573,15 @@ int bh_runtime_usable(enum bh_runtime rt, bh_err_t *err)
 {
     if (bh_runtime_parse(bh_runtime_name(rt)) < 0)
         return bh_err_set(err, EINVAL, "unknown runtime %d", (int)rt);
-    struct bh_sandbox_env env = {.runtime = rt, .runtime_root = "/run/bulkhead-probe"};
+    /* A throwaway --root: crun creates it even for --version. */
+    char root[] = "/tmp/bh-runtime-probe-XXXXXX";
+    if (!mkdtemp(root))
+        return bh_err_set(err, errno, "mkdtemp");
+    struct bh_sandbox_env env = {.runtime = rt, .runtime_root = root};
     const char *args[] = {"--version", NULL};
     cleanup_free char *errout = NULL;
     int rc = rt_call(&env, args, NULL, &errout, err);
+    rmdir(root);
     if (rc < 0)
         return bh_err_wrap(err, "%s", bh_runtime_name(rt));
     if (rc != 0)
@@ -971,45 +1003,21 @@ int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_para
         return bh_err_wrap(err, "sandbox %s", cid);
     }
 
-    cleanup_free char *bin = rt_find(env->runtime, err);
-    if (!bin) {
-        bh_rm_rf(bundle, NULL);
-        return -1;
-    }
-    struct cg_hier *h = NULL;
-    size_t nh = 0;
-    int crun = env->runtime == BH_RUNTIME_CRUN;
-    if (crun && cg_hiers(&h, &nh, err) < 0) {
-        bh_rm_rf(bundle, NULL);
-        return -1;
-    }
-    cleanup_free char *root_opt = bh_xasprintf("--root=%s", env->runtime_root);
     cleanup_free char *log_opt = bh_xasprintf("--log=%s", logfile);
-    char *argv[20];
-    size_t k = 0;
-    argv[k++] = bin;
-    argv[k++] = root_opt;
-    if (crun)
-        argv[k++] = "--cgroup-manager=cgroupfs";
-    argv[k++] = log_opt;
-    argv[k++] = "--log-format=json";
-    argv[k++] = "run";
-    argv[k++] = "--detach";
-    argv[k++] = "--pid-file";
-    argv[k++] = pidfile;
-    argv[k++] = "--preserve-fds";
-    argv[k++] = "2";
-    argv[k++] = "--bundle";
-    argv[k++] = bundle;
-    argv[k++] = cid;
-    argv[k] = NULL;
-
+    const char *global[] = {log_opt, "--log-format=json", NULL};
+    const char *args[] = {"run", "--detach", "--pid-file", pidfile, "--preserve-fds", "2",
+                          "--bundle", bundle, cid, NULL};
+    struct rt_cmd c;
+    if (rt_cmd_init(&c, env, global, args, err) < 0) {
+        bh_rm_rf(bundle, NULL);
+        return bh_err_wrap(err, "sandbox %s", cid);
+    }
     /* stdout/stderr of the runtime are the container's too (it passes its
      * stdio on when detached without a terminal), so they go to fd_log; the
      * runtime's own errors are read back from its JSON log. */
-    struct rt_spawn s = {argv, {-1, fd_log, fd_log, fd_in, fd_out}, 5, h, nh, crun};
+    struct rt_spawn s = {c.argv, {-1, fd_log, fd_log, fd_in, fd_out}, 5, c.hiers, c.nhiers, c.crun};
     pid_t pid = rt_spawn(&s, err);
-    cg_hiers_free(h, nh);
+    rt_cmd_free(&c);
     if (pid < 0) {
         bh_rm_rf(bundle, NULL);
         return bh_err_wrap(err, "sandbox %s", cid);
@@ -1019,7 +1027,9 @@ int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_para
     if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (status >= 0) {
             cleanup_free char *msg = log_last_error(logfile);
-            if (msg)
+            if (msg && !strncmp(msg, what, strlen(what)))
+                bh_err_set(err, 0, "%s", msg); /* runc: "runc run failed: ..." */
+            else if (msg)
                 bh_err_set(err, 0, "%s: %s", what, msg);
             else if (WIFEXITED(status))
                 bh_err_set(err, 0, "%s exited with status %d", what, WEXITSTATUS(status));

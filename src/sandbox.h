@@ -48,8 +48,15 @@ struct bh_sandbox {
 
 /* Write the bundle (config.json from params) and start the container detached.
  * fd_in/fd_out become fds 3 and 4 inside (CDP pipe: 3 = to browser, 4 = from
- * browser); fd_log gets the process's stdout/stderr. On failure everything
- * made so far is removed and err names the cause. */
+ * browser); fd_log gets the process's stdout/stderr (-1 = /dev/null). On
+ * failure everything made so far is removed and err names the cause (the
+ * runtime's own message, e.g. "runc run failed: ... permission denied").
+ * If params->host_ro_dirs is NULL it is filled in from the image (see
+ * oci_spec.h). The runtime detaches the container: its init is not our child
+ * (it is reparented to the nearest subreaper; a daemon that wants pidfd/exit
+ * notifications sets PR_SET_CHILD_SUBREAPER). The runtime binary itself is
+ * waited for with waitpid(pid): a SIGCHLD handler that reaps with
+ * waitpid(-1) would steal its status. */
 int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
                      int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err);
 

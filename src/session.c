@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "browser.h"
@@ -663,8 +664,23 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
 struct destroy_job {
     struct bh_session *s;
     char container_id[80];
+    pid_t pid; /* the container's init: our child, as we are a subreaper */
     bh_err_t err;
 };
+
+/* Collect the exit of the container's init so no zombie is left. */
+static void reap_init(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    for (int i = 0; i < 500; i++) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD))
+            return;
+        usleep(10000);
+    }
+}
 
 static void destroy_work(void *arg)
 {
@@ -676,6 +692,7 @@ static void destroy_work(void *arg)
         bh_err_set(&j->err, 0, "%s", bh_err_msg(&e));
         bh_err_clear(&e);
     }
+    reap_init(j->pid);
     if (bh_net_session_teardown(&m->net, j->s->row.id, &e) < 0) {
         bh_log(BH_LOG_ERROR, j->s->row.id, "network teardown: %s", bh_err_msg(&e));
         if (!j->err.msg)
@@ -787,6 +804,7 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
     struct destroy_job *j = bh_xcalloc(1, sizeof *j);
     j->s = s;
     snprintf(j->container_id, sizeof j->container_id, "bh-%s", s->row.id);
+    j->pid = s->row.pid;
     bh_workers_submit(s->m->workers, destroy_work, destroy_done, j);
 }
 

@@ -39,8 +39,12 @@ describe(`concurrency: ${N} sessions at once`, () => {
     assert.equal(ready.length, N, `?status=ready lists ${ready.length}`);
   });
 
-  it(`deletes all ${N} concurrently: all 204, nothing left`, { timeout: 300000 }, async () => {
-    assert.equal(sessions.length, N, 'the creates did not all succeed');
+  it(`deletes all ${N} concurrently: all 204, nothing left`, { timeout: 300000 }, async (t) => {
+    // If some creates failed (the test above says so), delete the ones that exist.
+    if (!sessions.length) {
+      t.skip('no session was created');
+      return;
+    }
     const t0 = Date.now();
     const results = await Promise.all(sessions.map((s) => env.d.api('DELETE', `/api/v1/sessions/${s.id}`, undefined, { timeout: 280000 })));
     process.stderr.write(`concurrency: ${N} deletes took ${Date.now() - t0} ms\n`);
@@ -51,9 +55,11 @@ describe(`concurrency: ${N} sessions at once`, () => {
     assert.deepEqual(left, [], 'left after the DELETEs returned');
     const leaks = await findLeaks(env.d);
     assert.deepEqual(leaks, [], 'leaks');
-    const ended = await env.d.list('?status=ended');
-    assert.equal(ended.length, N);
-    assert.ok(ended.every((s) => s.endReason === 'deleted'));
+    const ended = new Map((await env.d.list('?status=ended')).map((s) => [s.id, s]));
+    for (const s of sessions) {
+      assert.ok(ended.has(s.id), `${s.id} is not listed as ended`);
+      assert.equal(ended.get(s.id).endReason, 'deleted');
+    }
   });
 
   it('stops cleanly and leaves nothing behind', { timeout: 180000 }, () => env.finish());

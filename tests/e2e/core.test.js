@@ -176,6 +176,21 @@ describe('core: sessions through the API and the CLI', () => {
     assert.ok(ended.some((s) => s.id === s2.id), '?status=ended lists the deleted session');
   });
 
+  it('a page that never finishes loading: 500 create_failed naming the cause, nothing left behind', { timeout: 200000 }, async () => {
+    const { d } = env;
+    const before = new Set((await d.list()).map((s) => s.id));
+    const t0 = Date.now();
+    const r = await d.api('POST', '/api/v1/sessions', { url: env.url('/slow?ms=120000') }, { timeout: 180000 });
+    checkError(r, 500, 'create_failed', `create of a page that answers after 120 s (${Date.now() - t0} ms)`);
+    const created = (await d.list()).filter((s) => !before.has(s.id));
+    for (const s of created) {
+      assert.equal(s.status, 'ended', `the failed session ${s.id} is listed as ${s.status}`);
+      assert.deepEqual(await sessionLeftovers(d, s), [], `the failed create left resources of ${s.id}`);
+    }
+    const ready = await d.list('?status=ready');
+    assert.deepEqual(ready.map((s) => s.id), [s1.id], 'only s1 is ready');
+  });
+
   // ---- CLI ------------------------------------------------------------------
   const cli = (args, o = {}) => run(env.d.bin, args, { timeout: 120000, ...o });
   const cliEnv = () => {

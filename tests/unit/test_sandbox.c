@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -136,6 +137,94 @@ static char *read_message(int fd, int timeout_ms)
     }
     free(buf);
     return NULL;
+}
+
+/* Send one CDP command (a JSON object without "id") and return the response
+ * with that id, skipping events. Caller frees. */
+static char *cdp_call(int wfd, int rfd, int id, const char *session, const char *method,
+                      const char *params_json)
+{
+    cleanup_free char *msg = bh_xasprintf("{\"id\":%d,%s%s%s\"method\":\"%s\",\"params\":%s}", id,
+                                          session ? "\"sessionId\":\"" : "", session ? session : "",
+                                          session ? "\"," : "", method, params_json);
+    size_t len = strlen(msg) + 1; /* with its NUL */
+    if (write(wfd, msg, len) != (ssize_t)len)
+        return NULL;
+    for (;;) {
+        char *reply = read_message(rfd, 30000);
+        if (!reply)
+            return NULL;
+        json_t *j = json_loads(reply, 0, NULL);
+        int match = j && json_integer_value(json_object_get(j, "id")) == id;
+        json_decref(j);
+        if (match)
+            return reply;
+        free(reply);
+    }
+}
+
+/* String field `key` of result in a CDP response, or NULL. Caller frees. */
+static char *cdp_result_str(const char *reply, const char *key)
+{
+    json_t *j = reply ? json_loads(reply, 0, NULL) : NULL;
+    const char *v = json_string_value(json_object_get(json_object_get(j, "result"), key));
+    char *r = v ? bh_xstrdup(v) : NULL;
+    json_decref(j);
+    return r;
+}
+
+/* Render a page with text in the sandbox and take a screenshot: renderers
+ * do real work under both seccomp layers. Returns the PNG's base64 length. */
+static size_t screenshot_len(int wfd, int rfd)
+{
+    cleanup_free char *t = cdp_call(wfd, rfd, 2, NULL, "Target.createTarget",
+                                    "{\"url\":\"data:text/html,<h1>bulkhead sandbox</h1>\"}");
+    cleanup_free char *target = cdp_result_str(t, "targetId");
+    if (!target)
+        return 0;
+    cleanup_free char *ap = bh_xasprintf("{\"targetId\":\"%s\",\"flatten\":true}", target);
+    cleanup_free char *a = cdp_call(wfd, rfd, 3, NULL, "Target.attachToTarget", ap);
+    cleanup_free char *session = cdp_result_str(a, "sessionId");
+    if (!session)
+        return 0;
+    cleanup_free char *shot = cdp_call(wfd, rfd, 4, session, "Page.captureScreenshot", "{}");
+    cleanup_free char *data = cdp_result_str(shot, "data");
+    return data && !strncmp(data, "iVBOR", 5) ? strlen(data) : 0;
+}
+
+/* The filesystem as the container's init sees it. */
+static void check_filesystem(pid_t init)
+{
+    cleanup_free char *mip = bh_xasprintf("/proc/%d/mountinfo", (int)init);
+    cleanup_free char *mi = bh_read_file(mip, NULL, NULL);
+    CHECK(mi != NULL);
+    int root_ro = 0, usr_ro = 0, etc_ro = 0, tmp_tmpfs = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(mi, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char mnt[256], opts[256];
+        if (sscanf(l, "%*s %*s %*s %*s %255s %255s", mnt, opts) != 2)
+            continue;
+        int ro = !strncmp(opts, "ro,", 3) || !strcmp(opts, "ro");
+        if (!strcmp(mnt, "/"))
+            root_ro = ro;
+        if (!strcmp(mnt, "/usr"))
+            usr_ro = ro && strstr(opts, "nosuid");
+        if (!strcmp(mnt, "/etc"))
+            etc_ro = ro;
+        if (!strcmp(mnt, "/tmp"))
+            tmp_tmpfs = strstr(l, " - tmpfs ") != NULL;
+    }
+    CHECK(root_ro);
+    CHECK(usr_ro);
+    CHECK(etc_ro);
+    CHECK(tmp_tmpfs);
+    struct stat st;
+    cleanup_free char *tmp = bh_xasprintf("/proc/%d/root/tmp", (int)init);
+    CHECK(stat(tmp, &st) == 0 && st.st_uid == 1000 && (st.st_mode & 07777) == 01777);
+    cleanup_free char *shadow = bh_xasprintf("/proc/%d/root/etc/shadow", (int)init);
+    CHECK(!path_exists(shadow));
+    cleanup_free char *groups = status_field(init, "Groups");
+    CHECK(groups && !*groups); /* no supplementary groups */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -309,25 +398,30 @@ static void check_limits(const char *cgroups_path)
 {
     char **paths = NULL;
     int n = bh_sandbox_cgroup_paths(cgroups_path, &paths, NULL);
-    int mem_ok = 0, pids_ok = 0;
+    int mem_ok = 0, swap_ok = 0, pids_ok = 0;
     for (int i = 0; i < n; i++) {
         cleanup_free char *mf = bh_xasprintf("%s/memory.limit_in_bytes", paths[i]);
         cleanup_free char *m = bh_read_file(mf, NULL, NULL);
         if (m)
             mem_ok = strtoull(m, NULL, 10) == (1024ull << 20);
+        cleanup_free char *sf = bh_xasprintf("%s/memory.memsw.limit_in_bytes", paths[i]);
+        cleanup_free char *sw = bh_read_file(sf, NULL, NULL);
+        if (sw)
+            swap_ok = strtoull(sw, NULL, 10) == (1024ull << 20); /* memory+swap = memory */
         cleanup_free char *pf = bh_xasprintf("%s/pids.max", paths[i]);
         cleanup_free char *p = bh_read_file(pf, NULL, NULL);
         if (p)
             pids_ok = strtol(p, NULL, 10) == 512;
     }
     CHECK(mem_ok);
+    CHECK(swap_ok);
     CHECK(pids_ok);
     for (int i = 0; i < n; i++)
         free(paths[i]);
     free(paths);
 }
 
-static void check_gone(const char *cid, const char *bundle, const char *cgroups_path)
+static void check_gone(const char *bundle, const char *cgroups_path)
 {
     char **ids = NULL;
     bh_err_t err = BH_ERR_INIT;
@@ -349,7 +443,6 @@ static void check_gone(const char *cid, const char *bundle, const char *cgroups_
         free(paths[i]);
     }
     free(paths);
-    (void)cid;
     bh_err_clear(&err);
 }
 
@@ -404,8 +497,10 @@ static void test_chromium(enum bh_runtime rt)
         cleanup_free char *log = bh_read_file(logpath, NULL, NULL);
         printf("  container log:\n%s\n", log ? log : "");
     }
-    /* Let the renderer for about:blank come up before looking. */
-    usleep(500 * 1000);
+    size_t png = screenshot_len(to[1], from[0]);
+    CHECK(png > 1000);
+    printf("  screenshot of a rendered page: %zu base64 bytes\n", png);
+    check_filesystem(sb.pid);
     check_isolation(&sb, cgp);
     check_limits(cgp);
 
@@ -430,7 +525,7 @@ static void test_chromium(enum bh_runtime rt)
             usleep(20 * 1000);
     }
     CHECK(reaped);
-    check_gone(sb.id, sb.bundle, cgp);
+    check_gone(sb.bundle, cgp);
     CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0); /* idempotent */
     close(to[1]);
     close(from[0]);
@@ -458,11 +553,110 @@ static void test_start_failure(enum bh_runtime rt)
     cleanup_free char *bundle = bh_xasprintf("%s/%s", env.bundles_dir, id);
     char cid[64];
     snprintf(cid, sizeof cid, "bh-%s", id);
-    check_gone(cid, bundle, cgp);
+    check_gone(bundle, cgp);
     for (int i = 0; i < 2; i++) {
         close(to[i]);
         close(from[i]);
     }
+    bh_err_clear(&err);
+}
+
+/* A sandbox joins the network namespace it is given (what the daemon does
+ * with the per-session netns it sets up). */
+static void test_netns(enum bh_runtime rt)
+{
+    const char *name = bh_runtime_name(rt);
+    char id[32], rnd[9], cgp[96], ns[48];
+    bh_random_hex(rnd, 4, NULL);
+    snprintf(id, sizeof id, "n%s-%s", name, rnd);
+    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    snprintf(ns, sizeof ns, "bhtest-%s", rnd);
+    bh_err_t err = BH_ERR_INIT;
+    char *add[] = {"ip", "netns", "add", ns, NULL};
+    int rc = bh_run(add, NULL, 1, &err);
+    CHECK(rc == 0);
+    if (rc != 0) {
+        fprintf(stderr, "ip netns add: %s\n", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    cleanup_free char *nspath = bh_xasprintf("/run/netns/%s", ns);
+    static const char *const sleep_argv[] = {"/usr/bin/sleep", "60", NULL};
+    struct bh_spec_params p = params_for(id, cgp, sleep_argv);
+    p.netns_path = nspath;
+    int to[2], from[2];
+    CHECK(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0);
+    struct bh_sandbox sb;
+    rc = bh_sandbox_start(&env, &p, to[0], from[1], -1, &sb, &err);
+    CHECK(rc == 0);
+    if (rc == 0) {
+        struct stat want, got;
+        cleanup_free char *pns = bh_xasprintf("/proc/%d/ns/net", (int)sb.pid);
+        CHECK(stat(nspath, &want) == 0 && stat(pns, &got) == 0 && want.st_ino == got.st_ino);
+        CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0);
+        for (int i = 0; i < 100 && waitpid(sb.pid, NULL, WNOHANG) != sb.pid; i++)
+            usleep(20 * 1000);
+        check_gone(sb.bundle, cgp);
+    } else {
+        fprintf(stderr, "%s start with netns: %s\n", name, bh_err_msg(&err));
+    }
+    char *del[] = {"ip", "netns", "del", ns, NULL};
+    CHECK(bh_run(del, NULL, 1, &err) == 0);
+    for (int i = 0; i < 2; i++) {
+        close(to[i]);
+        close(from[i]);
+    }
+    bh_err_clear(&err);
+}
+
+/* destroy also removes what a crash can leave: a bundle whose container the
+ * runtime no longer knows, and its cgroups with a process still in them. */
+static void test_destroy_leftovers(void)
+{
+    char id[32], rnd[9], cgp[96], cid[48];
+    bh_random_hex(rnd, 4, NULL);
+    snprintf(id, sizeof id, "l-%s", rnd);
+    snprintf(cid, sizeof cid, "bh-%s", id);
+    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    bh_err_t err = BH_ERR_INIT;
+    cleanup_free char *bundle = bh_xasprintf("%s/%s", env.bundles_dir, id);
+    CHECK(bh_mkdir_p(bundle, 0700, &err) == 0);
+    cleanup_free char *cfg = bh_xasprintf("%s/config.json", bundle);
+    cleanup_free char *json = bh_xasprintf("{\"linux\":{\"cgroupsPath\":\"%s\"}}", cgp);
+    CHECK(bh_write_file(cfg, json, strlen(json), 0600, &err) == 0);
+    char **paths = NULL;
+    int n = bh_sandbox_cgroup_paths(cgp, &paths, &err);
+    pid_t child = -1;
+    for (int i = 0; i < n; i++) {
+        CHECK(bh_mkdir_p(paths[i], 0755, &err) == 0);
+        if (strstr(paths[i], "/pids/") && child < 0) {
+            child = fork();
+            if (child == 0) {
+                execl("/usr/bin/sleep", "sleep", "60", (char *)NULL);
+                _exit(127);
+            }
+            cleanup_free char *procs = bh_xasprintf("%s/cgroup.procs", paths[i]);
+            char pid[16];
+            snprintf(pid, sizeof pid, "%d", (int)child);
+            int fd = open(procs, O_WRONLY | O_CLOEXEC);
+            CHECK(fd >= 0 && write(fd, pid, strlen(pid)) > 0);
+            if (fd >= 0)
+                close(fd);
+        }
+    }
+    CHECK(child > 0);
+    int rc = bh_sandbox_destroy(&env, cid, &err);
+    CHECK(rc == 0);
+    if (rc < 0)
+        fprintf(stderr, "destroy leftovers: %s\n", bh_err_msg(&err));
+    if (child > 0) {
+        int st = 0;
+        CHECK(waitpid(child, &st, 0) == child && WIFSIGNALED(st));
+    }
+    check_gone(bundle, cgp);
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
     bh_err_clear(&err);
 }
 
@@ -480,6 +674,7 @@ static void remove_cg_parents(void)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress survives a timeout kill */
     if (geteuid() != 0) {
         fprintf(stderr, "test_sandbox needs root (it runs containers)\n");
         CHECK(geteuid() == 0);
@@ -526,6 +721,8 @@ int main(void)
         env.runtime_root = root;
         test_chromium(rt);
         test_start_failure(rt);
+        test_netns(rt);
+        test_destroy_leftovers();
         rmdir(root);
     }
     rmdir(rtbase);
