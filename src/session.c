@@ -52,6 +52,7 @@ struct bh_session {
     int job_running;  /* the start job is on a worker */
     int end_pending;  /* end() came while it was */
     int awaiting_load; /* first navigation sent; its load event makes us ready */
+    int64_t t_start, t_sandbox, t_browser; /* monotonic ms: create, sandbox up, first reply */
     bh_session_created_cb created_cb;
     void *created_arg;
     /* loop-side resources */
@@ -335,8 +336,12 @@ static void became_ready(struct bh_session *s)
     s->proxy = bh_cdp_proxy_new(s->cdp, &lim, &proxy_hooks, s);
     snprintf(s->row.status, sizeof s->row.status, "ready");
     store_update(s);
-    json_t *d = json_pack("{s:s, s:s?}", "title", s->title ? s->title : "", "error",
-                          s->page_error);
+    int64_t now = bh_mono_ms();
+    json_t *d = json_pack("{s:s, s:s?, s:{s:I, s:I, s:I}}", "title", s->title ? s->title : "",
+                          "error", s->page_error, "timingsMs", "sandbox",
+                          (json_int_t)(s->t_sandbox - s->t_start), "browser",
+                          (json_int_t)(s->t_browser - s->t_start), "ready",
+                          (json_int_t)(now - s->t_start));
     event(s, "ready", d);
     bh_log(BH_LOG_INFO, s->row.id, "ready (pid %d, %s)", s->row.pid, s->row.addr);
     int64_t left = s->row.expires_at - bh_now_ms();
@@ -485,6 +490,7 @@ static void got_targets(void *arg, json_t *reply)
 static void got_version(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
+    s->t_browser = bh_mono_ms();
     json_t *r = json_object_get(reply, "result");
     if (r) {
         json_decref(s->version);
@@ -515,6 +521,7 @@ static void start_done(void *arg)
     struct start_job *j = arg;
     struct bh_session *s = j->s;
     s->job_running = 0;
+    s->t_sandbox = bh_mono_ms();
     close(j->fd_in);
     close(j->fd_out);
     close(j->fd_log);
@@ -642,6 +649,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
 
     s->created_cb = cb;
     s->created_arg = arg;
+    s->t_start = bh_mono_ms();
     s->cdp = bh_cdp_new(m->loop, pin[1], pout[0], on_cdp_event, on_cdp_closed, s);
     s->log_w = bh_watch_add(m->loop, plog[0], on_log, s);
     bh_timer_set(s->start_timer, cfg->start_timeout_ms);
@@ -1005,7 +1013,9 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
     m->net.subnet = cfg->subnet;
     m->net.dns = cfg->dns;
     if (bh_mkdir_p(m->runtime_root, 0700, err) < 0 || bh_mkdir_p(m->bundles_dir, 0700, err) < 0 ||
-        bh_sandbox_prepare_image(&m->env, err) < 0 || bh_net_init(&m->net, err) < 0) {
+        bh_sandbox_prepare_image(&m->env, err) < 0 ||
+        (cfg->dns && bh_sandbox_set_dns(&m->env, cfg->dns, err) < 0) ||
+        bh_net_init(&m->net, err) < 0) {
         free(m->runtime_root);
         free(m->bundles_dir);
         free(m->image_dir);

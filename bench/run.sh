@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# run.sh BIN — bulkhead's benchmarks. Each compares bulkhead with a baseline
+# measured in the same run on this machine and prints the ratio.
+#
+#   create   cold create→ready latency through the REST API (about:blank),
+#            against a bare `runc run` of the same Chromium in the same
+#            bundle answering Browser.getVersion over the pipe.
+#
+# Environment: BENCH_RUNS (default 10) runs per side, after one warm-up each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-build/bulkhead}
+RUNS=${BENCH_RUNS:-10}
+CFLAGS_PKGS="libwebsockets jansson sqlite3 libcurl libnftables libmnl"
+
+work=$(mktemp -d /tmp/bhbench-XXXXXX)
+daemon_pid=""
+cleanup() {
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -TERM "$daemon_pid"
+        wait "$daemon_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "bench: building the bare baseline"
+cc -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc bench/bare.c build/libbulkhead.a \
+    $(pkg-config --libs $CFLAGS_PKGS) -lpthread -o "$work/bare"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+echo "bench: starting the daemon on 127.0.0.1:$port"
+"$BIN" serve --listen "127.0.0.1:$port" --state-dir "$work/state" --run-dir "$work/run" \
+    --bridge bhbench0 --subnet 10.218.0.0/16 --log-level warn >"$work/daemon.out" 2>"$work/daemon.err" &
+daemon_pid=$!
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+    kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.err"; exit 1; }
+    sleep 0.2
+done
+token=$(cat "$work/state/token")
+
+echo "bench: create→ready, $RUNS runs each (after one warm-up), alternating sides"
+: >"$work/api.txt"
+: >"$work/bare.txt"
+node bench/create.mjs "http://127.0.0.1:$port" "$token" 1 >/dev/null
+"$work/bare" "$work/state" "$work/run" 1 >/dev/null
+for i in $(seq "$RUNS"); do
+    node bench/create.mjs "http://127.0.0.1:$port" "$token" 1 >>"$work/api.txt"
+    "$work/bare" "$work/state" "$work/run" 1 >>"$work/bare.txt"
+    printf '.'
+done
+echo
+read -r api50 api95 < <(bench/stats.sh "$work/api.txt")
+read -r bare50 bare95 < <(bench/stats.sh "$work/bare.txt")
+printf '\n%-34s %10s %10s\n' "create→ready (ms)" p50 p95
+printf '%-34s %10s %10s\n' "bulkhead REST API (about:blank)" "$api50" "$api95"
+printf '%-34s %10s %10s\n' "bare runc run + Browser.getVersion" "$bare50" "$bare95"
+awk -v a="$api50" -v b="$bare50" -v c="$api95" -v d="$bare95" \
+    'BEGIN { printf "%-34s %10.2f %10.2f   (goal: <= 1.10)\n", "ratio bulkhead / bare", a / b, c / d }'
