@@ -5,6 +5,9 @@
 #   create   cold create→ready latency through the REST API (about:blank),
 #            against a bare `runc run` of the same Chromium in the same
 #            bundle answering Browser.getVersion over the pipe.
+#   cdp      a Playwright workload (navigations, evaluations, screenshots)
+#            through the session's CDP endpoint, against a Chromium that
+#            Playwright launches itself over a pipe with the same flags.
 #
 # Environment: BENCH_RUNS (default 10) runs per side, after one warm-up each.
 set -euo pipefail
@@ -58,3 +61,7 @@ printf '%-34s %10s %10s\n' "bulkhead REST API (about:blank)" "$api50" "$api95"
 printf '%-34s %10s %10s\n' "bare runc run + Browser.getVersion" "$bare50" "$bare95"
 awk -v a="$api50" -v b="$bare50" -v c="$api95" -v d="$bare95" \
     'BEGIN { printf "%-34s %10.2f %10.2f   (goal: <= 1.10)\n", "ratio bulkhead / bare", a / b, c / d }'
+
+echo
+echo "bench: CDP workload, bulkhead endpoint vs a Playwright-launched Chromium"
+node bench/cdp.mjs "http://127.0.0.1:$port" "$token"
