@@ -64,4 +64,4 @@ awk -v a="$api50" -v b="$bare50" -v c="$api95" -v d="$bare95" \
 
 echo
 echo "bench: CDP workload, bulkhead endpoint vs a Playwright-launched Chromium"
-node bench/cdp.mjs "http://127.0.0.1:$port" "$token"
+[ "${BENCH_SKIP_CDP:-0}" = 1 ] || node bench/cdp.mjs "http://127.0.0.1:$port" "$token"

@@ -99,7 +99,7 @@ static void handle(struct bh_cdp *c, const char *data, size_t len)
     if (json_is_integer(jid)) {
         long id = (long)json_integer_value(jid);
         if (tracing())
-            fprintf(stderr, "cdp reply %ld %.120s\n", id, data);
+            fprintf(stderr, "%lld cdp reply %ld %.120s\n", (long long)bh_mono_ms(), id, data);
         for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
             if ((*pp)->id != id)
                 continue;
@@ -243,7 +243,7 @@ long bh_cdp_send(bh_cdp_t *c, json_t *msg, bh_cdp_reply_cb cb, void *arg)
     json_object_set_new(msg, "id", json_integer(id));
     char *s = json_dumps(msg, JSON_COMPACT);
     if (tracing() && s)
-        fprintf(stderr, "cdp send %ld len %zu %.100s\n", id, strlen(s), s);
+        fprintf(stderr, "%lld cdp send %ld len %zu %.100s\n", (long long)bh_mono_ms(), id, strlen(s), s);
     json_decref(msg);
     if (!s)
         return -1;

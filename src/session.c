@@ -40,6 +40,7 @@ struct waiter {
 struct op {
     struct op *next;
     struct bh_session *s;
+    int sent; /* waits for the page attach while 0 */
     bh_session_png_cb cb;
     void *arg;
 };
@@ -52,6 +53,7 @@ struct bh_session {
     int job_running;  /* the start job is on a worker */
     int end_pending;  /* end() came while it was */
     int awaiting_load; /* first navigation sent; its load event makes us ready */
+    int page_attached; /* cdp_session is attached and Page is enabled */
     int64_t t_start, t_sandbox, t_browser; /* monotonic ms: create, sandbox up, first reply */
     bh_session_created_cb created_cb;
     void *created_arg;
@@ -392,16 +394,23 @@ static void navigated(void *arg, json_t *reply)
     }
 }
 
+static void send_waiting_ops(struct bh_session *s);
+
 static void page_enabled(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
-    if (s->state != S_STARTING)
+    if (s->state == S_ENDING)
         return;
     const char *e = reply_error(reply);
     if (e) {
         char *d = bh_xasprintf("Page.enable: %s", e);
         session_end(s, "error", d);
         free(d);
+        return;
+    }
+    s->page_attached = 1;
+    if (s->state == S_READY) { /* about:blank: ready before the attach */
+        send_waiting_ops(s);
         return;
     }
     if (!strcmp(s->row.url, "about:blank")) {
@@ -416,7 +425,7 @@ static void page_enabled(void *arg, json_t *reply)
 static void attached(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
-    if (s->state != S_STARTING)
+    if (s->state == S_ENDING)
         return;
     const char *e = reply_error(reply);
     const char *sid = bh_json_str(json_object_get(reply, "result"), "sessionId");
@@ -480,6 +489,15 @@ static void got_targets(void *arg, json_t *reply)
         const char *tid = bh_json_str(ti, "targetId");
         if (type && tid && !strcmp(type, "page")) {
             attach_to(s, tid);
+            const char *url = bh_json_str(ti, "url");
+            if (!strcmp(s->row.url, "about:blank") && url && !strcmp(url, "about:blank")) {
+                /* The first page is already loaded: the session is ready
+                 * now; the attach completes in the background (daemon
+                 * operations wait for it). */
+                set_str(&s->title, bh_json_str(ti, "title"));
+                set_str(&s->page_url, url);
+                became_ready(s);
+            }
             return;
         }
     }
@@ -882,6 +900,13 @@ static void screenshot_reply(void *arg, json_t *reply)
     free(o);
 }
 
+static void send_op(struct op *o)
+{
+    o->sent = 1;
+    bh_cdp_call(o->s->cdp, "Page.captureScreenshot", json_pack("{s:s}", "format", "png"),
+                o->s->cdp_session, screenshot_reply, o);
+}
+
 void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg)
 {
     if (s->state != S_READY || !s->cdp) {
@@ -898,8 +923,15 @@ void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg)
     o->arg = arg;
     o->next = s->ops;
     s->ops = o;
-    bh_cdp_call(s->cdp, "Page.captureScreenshot", json_pack("{s:s}", "format", "png"),
-                s->cdp_session, screenshot_reply, o);
+    if (s->page_attached)
+        send_op(o);
+}
+
+static void send_waiting_ops(struct bh_session *s)
+{
+    for (struct op *o = s->ops; o; o = o->next)
+        if (!o->sent)
+            send_op(o);
 }
 
 void bh_session_cdp_accept(bh_session_t *s, bh_req_t *req)
