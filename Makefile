@@ -4,8 +4,8 @@ STATE_DIR ?= /var/lib/bulkhead
 CC        ?= cc
 PKGS      := libwebsockets jansson sqlite3 libcurl libnftables libmnl
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc
-CFLAGS    += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+BH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc
+BH_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 BUILD     ?= build
@@ -22,19 +22,19 @@ all: $(BUILD)/bulkhead
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	@$(CC) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libbulkhead.a: $(LIB_OBJS)
 	@ar rcs $@ $^
 
 $(BUILD)/bulkhead: $(CLI_OBJS) $(BUILD)/libbulkhead.a
 	@echo "  LINK  $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) $(BH_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libbulkhead.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbulkhead.a $(LDLIBS)
+	@$(CC) $(CFLAGS) $(BH_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libbulkhead.a $(LDLIBS)
 
 # Installs what is missing (apt, npm); idempotent and quiet when all is there.
 deps:
@@ -53,8 +53,10 @@ test: deps
 bench: deps all
 	@bench/run.sh $(BUILD)/bulkhead
 
+# The sanitizer build: build-asan/bulkhead and its unit tests, then runs them.
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all $(patsubst build/%,build-asan/%,$(UNIT_BINS))
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=1 scripts/unit.sh $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
 
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
