@@ -49,6 +49,7 @@ for f in tests/e2e/*.test.js; do
 done
 e2e_pass=0
 e2e_fail=0
+e2e_skip=0
 if [ ${#e2e_files[@]} -eq 0 ]; then
     echo "test: no e2e test files"
 else
@@ -65,6 +66,8 @@ else
     e2e_pass=$(count pass)
     fail_n=$(count fail)
     cancelled_n=$(count cancelled)
+    e2e_skip=$(count skipped)
+    e2e_skip=${e2e_skip:-0}
     e2e_pass=${e2e_pass:-0}
     e2e_fail=$(( ${fail_n:-0} + ${cancelled_n:-0} ))
     if [ "$rc" -ne 0 ] && [ "$e2e_fail" -eq 0 ]; then
@@ -78,11 +81,15 @@ fi
 
 pass=$((unit_pass + e2e_pass))
 fail=$((unit_fail + e2e_fail))
-echo "unit: $unit_pass passed, $unit_fail failed; e2e: $e2e_pass passed, $e2e_fail failed"
+echo "unit: $unit_pass passed, $unit_fail failed; e2e: $e2e_pass passed, $e2e_fail failed, $e2e_skip skipped"
 if [ $((pass + fail)) -eq 0 ]; then
     echo "test: no test ran"
     echo "0 passed, 0 failed"
     exit 1
 fi
-echo "$pass passed, $fail failed"
+if [ "$e2e_skip" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $e2e_skip skipped"
+else
+    echo "$pass passed, $fail failed"
+fi
 [ "$fail" -eq 0 ]

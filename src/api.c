@@ -137,12 +137,17 @@ static void list_sessions(struct bh_api *a, bh_req_t *req)
     reply_json(req, 200, json_pack("{s:o}", "sessions", arr));
 }
 
+static void refreshed(void *arg, bh_session_t *s)
+{
+    reply_json(arg, 200, bh_session_live_json(s));
+}
+
 /* Reply with the session's JSON; 404 if unknown. */
 static void get_session(struct bh_api *a, bh_req_t *req, const char *id)
 {
     bh_session_t *s = bh_session_find(a->sessions, id);
     if (s) {
-        reply_json(req, 200, bh_session_live_json(s));
+        bh_session_refresh(s, refreshed, req);
         return;
     }
     struct bh_session_row row;

@@ -111,6 +111,8 @@ static void handle(struct bh_cdp *c, const char *data, size_t len)
             break;
         }
     } else if (c->on_event) {
+        if (tracing())
+            fprintf(stderr, "%lld cdp event %.160s\n", (long long)bh_mono_ms(), data);
         c->on_event(c->arg, msg);
     }
     json_decref(msg);

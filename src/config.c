@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -20,6 +21,8 @@ void bh_config_defaults(struct bh_config *c)
     c->chromium = bh_xstrdup("/usr/lib/chromium/chromium");
     c->max_sessions = 50;
     c->workers = 8;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    c->max_starting = ncpu > 2 ? (int)ncpu : 2;
     c->memory_bytes = 1ull << 30;
     c->pids_max = 512;
     c->cpus = 1.0;

@@ -20,6 +20,7 @@ struct bh_config {
     char *chromium;           /* browser binary inside the sandbox */
     int max_sessions;
     int workers;
+    int max_starting;         /* browsers started at once; more wait in a queue */
     /* per-session defaults and maximums */
     uint64_t memory_bytes;
     uint64_t pids_max;

@@ -45,8 +45,18 @@ struct op {
     void *arg;
 };
 
+/* A GET waiting for the page's current title and URL. */
+struct refresh {
+    struct refresh *next;
+    struct bh_session *s;
+    bh_timer_t *timer;
+    void (*cb)(void *arg, struct bh_session *s);
+    void *arg;
+};
+
 struct bh_session {
     struct bh_session *next;
+    struct refresh *refreshes;
     struct bh_sessions *m;
     struct bh_session_row row;
     enum state state;
@@ -54,6 +64,9 @@ struct bh_session {
     int end_pending;  /* end() came while it was */
     int awaiting_load; /* first navigation sent; its load event makes us ready */
     int page_attached; /* cdp_session is attached and Page is enabled */
+    int queued;        /* waits in m->queue for a start slot */
+    int counted;       /* holds one of m->starting */
+    struct bh_session *qnext;
     int64_t t_start, t_sandbox, t_browser; /* monotonic ms: create, sandbox up, first reply */
     bh_session_created_cb created_cb;
     void *created_arg;
@@ -92,12 +105,17 @@ struct bh_sessions {
     char *image_dir;
     struct bh_session *list;
     int live;
+    struct bh_session *queue; /* FIFO of sessions waiting to start */
+    int starting;             /* browsers starting now */
+    int max_starting;
     void (*shutdown_cb)(void *);
     void *shutdown_arg;
 };
 
 static void session_end(struct bh_session *s, const char *reason, const char *detail);
 static void session_loaded(struct bh_session *s);
+static void start_finished(struct bh_session *s);
+static void refresh_done(struct refresh *r);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -334,6 +352,7 @@ static void became_ready(struct bh_session *s)
         return;
     bh_timer_cancel(s->start_timer);
     s->state = S_READY;
+    start_finished(s);
     struct bh_cdp_proxy_limits lim = {.max_queued = 64u << 20, .max_inflight = 1000};
     s->proxy = bh_cdp_proxy_new(s->cdp, &lim, &proxy_hooks, s);
     snprintf(s->row.status, sizeof s->row.status, "ready");
@@ -599,6 +618,69 @@ static void fail_now(bh_session_created_cb cb, void *arg, int status, const char
     bh_err_clear(&err);
 }
 
+/* Give a queued session its browser: pipes, CDP, the start job. Browser
+ * starts are CPU-heavy, so only cfg->max_starting run at once; the start
+ * timeout counts from here, not from the request. */
+static void begin_start(struct bh_session *s)
+{
+    struct bh_sessions *m = s->m;
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, plog[2] = {-1, -1};
+    m->starting++;
+    s->counted = 1;
+    s->t_start = bh_mono_ms();
+    if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(plog, O_CLOEXEC) < 0) {
+        int e = errno;
+        for (int i = 0; i < 2; i++) {
+            bh_closep(&pin[i]);
+            bh_closep(&pout[i]);
+            bh_closep(&plog[i]);
+        }
+        char *d = bh_xasprintf("pipe: %s", strerror(e));
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    s->cdp = bh_cdp_new(m->loop, pin[1], pout[0], on_cdp_event, on_cdp_closed, s);
+    s->log_w = bh_watch_add(m->loop, plog[0], on_log, s);
+    bh_timer_set(s->start_timer, m->cfg->start_timeout_ms);
+
+    struct start_job *j = bh_xcalloc(1, sizeof *j);
+    j->s = s;
+    j->m = m;
+    snprintf(j->id, sizeof j->id, "%s", s->row.id);
+    j->w = s->row.viewport_w;
+    j->h = s->row.viewport_h;
+    j->fd_in = pin[0];
+    j->fd_out = pout[1];
+    j->fd_log = plog[1];
+    s->job_running = 1;
+    bh_workers_submit(m->workers, start_work, start_done, j);
+}
+
+/* s leaves the start phase (ready, or ending): let the next one start. */
+static void start_finished(struct bh_session *s)
+{
+    struct bh_sessions *m = s->m;
+    if (s->queued) { /* ended while waiting: just leave the queue */
+        for (struct bh_session **pp = &m->queue; *pp; pp = &(*pp)->qnext)
+            if (*pp == s) {
+                *pp = s->qnext;
+                break;
+            }
+        s->queued = 0;
+    }
+    if (!s->counted)
+        return;
+    s->counted = 0;
+    m->starting--;
+    while (m->queue && m->starting < m->max_starting && !m->shutdown_cb) {
+        struct bh_session *next = m->queue;
+        m->queue = next->qnext;
+        next->queued = 0;
+        begin_start(next);
+    }
+}
+
 void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session_created_cb cb,
                        void *arg)
 {
@@ -621,24 +703,6 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
         free(opts->url);
         fail_now(cb, arg, 500, bh_err_msg(&err));
         bh_err_clear(&err);
-        return;
-    }
-    int pin[2], pout[2], plog[2];
-    if (pipe2(pin, O_CLOEXEC) < 0) {
-        free(opts->url);
-        fail_now(cb, arg, 500, "pipe failed");
-        return;
-    }
-    if (pipe2(pout, O_CLOEXEC) < 0) {
-        close(pin[0]), close(pin[1]);
-        free(opts->url);
-        fail_now(cb, arg, 500, "pipe failed");
-        return;
-    }
-    if (pipe2(plog, O_CLOEXEC) < 0) {
-        close(pin[0]), close(pin[1]), close(pout[0]), close(pout[1]);
-        free(opts->url);
-        fail_now(cb, arg, 500, "pipe failed");
         return;
     }
 
@@ -664,25 +728,18 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     }
     event(s, "created", json_pack("{s:s}", "url", r->url));
     bh_log(BH_LOG_INFO, id, "creating for %s", r->url);
-
     s->created_cb = cb;
     s->created_arg = arg;
-    s->t_start = bh_mono_ms();
-    s->cdp = bh_cdp_new(m->loop, pin[1], pout[0], on_cdp_event, on_cdp_closed, s);
-    s->log_w = bh_watch_add(m->loop, plog[0], on_log, s);
-    bh_timer_set(s->start_timer, cfg->start_timeout_ms);
 
-    struct start_job *j = bh_xcalloc(1, sizeof *j);
-    j->s = s;
-    j->m = m;
-    snprintf(j->id, sizeof j->id, "%s", id);
-    j->w = opts->viewport_w;
-    j->h = opts->viewport_h;
-    j->fd_in = pin[0];
-    j->fd_out = pout[1];
-    j->fd_log = plog[1];
-    s->job_running = 1;
-    bh_workers_submit(m->workers, start_work, start_done, j);
+    if (m->starting < m->max_starting) {
+        begin_start(s);
+        return;
+    }
+    s->queued = 1;
+    struct bh_session **pp = &m->queue;
+    while (*pp)
+        pp = &(*pp)->qnext;
+    *pp = s;
 }
 
 /* ---------------------------------------------------------------- end */
@@ -713,6 +770,14 @@ static void destroy_work(void *arg)
     struct destroy_job *j = arg;
     struct bh_sessions *m = j->s->m;
     bh_err_t e = BH_ERR_INIT;
+    /* The container's init is our child: kill and reap it first. Its death
+     * ends every process of its pid namespace, and an unreaped zombie would
+     * keep the cgroups busy for the runtime's delete. */
+    if (j->pid > 0) {
+        kill(j->pid, SIGKILL);
+        reap_init(j->pid);
+        j->pid = 0;
+    }
     if (bh_sandbox_destroy(&m->env, j->container_id, &e) < 0) {
         bh_err_wrap(&e, "sandbox");
         bh_err_set(&j->err, 0, "%s", bh_err_msg(&e));
@@ -804,6 +869,7 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
         return;
     }
     s->state = S_ENDING;
+    start_finished(s);
     bh_timer_cancel(s->start_timer);
     bh_timer_cancel(s->ttl_timer);
     char *why = bh_xasprintf("session ended: %s", s->end_reason);
@@ -817,6 +883,8 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
     bh_watch_remove(s->log_w);
     s->log_w = NULL;
     /* operations in flight fail now */
+    while (s->refreshes)
+        refresh_done(s->refreshes);
     while (s->ops) {
         struct op *o = s->ops;
         s->ops = o->next;
@@ -898,6 +966,57 @@ static void screenshot_reply(void *arg, json_t *reply)
     }
     free(png);
     free(o);
+}
+
+/* ---------------------------------------------------------------- refresh */
+
+static void refresh_done(struct refresh *r)
+{
+    struct bh_session *s = r->s;
+    for (struct refresh **pp = &s->refreshes; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    if (s->cdp)
+        bh_cdp_forget(s->cdp, r);
+    bh_timer_free(r->timer);
+    r->cb(r->arg, s);
+    free(r);
+}
+
+static void refresh_reply(void *arg, json_t *reply)
+{
+    struct refresh *r = arg;
+    json_t *ti = json_object_get(json_object_get(reply, "result"), "targetInfo");
+    if (ti) {
+        set_str(&r->s->title, bh_json_str(ti, "title"));
+        set_str(&r->s->page_url, bh_json_str(ti, "url"));
+    }
+    refresh_done(r);
+}
+
+static void refresh_timeout(void *arg) { refresh_done(arg); }
+
+void bh_session_refresh(bh_session_t *s, void (*cb)(void *arg, bh_session_t *s), void *arg)
+{
+    if (s->state != S_READY || !s->cdp || !s->target_id[0]) {
+        cb(arg, s);
+        return;
+    }
+    struct refresh *r = bh_xcalloc(1, sizeof *r);
+    r->s = s;
+    r->cb = cb;
+    r->arg = arg;
+    r->timer = bh_timer_new(s->m->loop, refresh_timeout, r);
+    r->next = s->refreshes;
+    s->refreshes = r;
+    /* Title changes reach the browser's event stream late or not at all
+     * (the first tab's never do), so ask for the current state. */
+    bh_timer_set(r->timer, 1000);
+    if (bh_cdp_call(s->cdp, "Target.getTargetInfo", json_pack("{s:s}", "targetId", s->target_id),
+                    NULL, refresh_reply, r) < 0)
+        refresh_done(r);
 }
 
 static void send_op(struct op *o)
@@ -1055,6 +1174,7 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
         return NULL;
     }
     m->workers = bh_workers_new(loop, cfg->workers);
+    m->max_starting = cfg->max_starting;
     return m;
 }
 

@@ -43,6 +43,10 @@ int bh_session_ready(const bh_session_t *s);
 void bh_session_end(bh_session_t *s, const char *reason, const char *detail, void (*cb)(void *),
                     void *arg);
 
+/* Bring the page's title and URL up to date (one CDP round trip, at most
+ * 1 s), then call cb — at once if the session is not ready. */
+void bh_session_refresh(bh_session_t *s, void (*cb)(void *arg, bh_session_t *s), void *arg);
+
 /* PNG of the page: cb gets the bytes (borrowed) or NULL and an error. */
 typedef void (*bh_session_png_cb)(void *arg, const char *png, size_t len, const bh_err_t *err);
 void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg);

@@ -3,7 +3,7 @@
 // everything. (2 cores: 20 Chromiums take about a minute.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { suiteEnv } from './lib/suite.js';
+import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
 import { findLeaks, sessionLeftovers } from './lib/leaks.js';
 import { checkSession } from './lib/check.js';
 
@@ -11,7 +11,7 @@ const N = Number(process.env.BULKHEAD_E2E_CONCURRENCY || 20);
 
 describe(`concurrency: ${N} sessions at once`, () => {
   const env = suiteEnv();
-  before(env.start, { timeout: 60000 });
+  before(env.start, { timeout: LOCK_WAIT });
   after(env.finish, { timeout: 300000 });
   let sessions = [];
 

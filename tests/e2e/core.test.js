@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { suiteEnv } from './lib/suite.js';
+import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
 import { startDaemon } from './lib/daemon.js';
 import { findLeaks, sessionLeftovers, cgroupDirOf } from './lib/leaks.js';
 import { checkSession, checkError } from './lib/check.js';
@@ -19,7 +19,7 @@ const T = { timeout: 120000 };
 
 describe('core: sessions through the API and the CLI', () => {
   const env = suiteEnv();
-  before(env.start, { timeout: 60000 });
+  before(env.start, { timeout: LOCK_WAIT });
   after(env.finish, { timeout: 240000 });
 
   let s1; // default session on the test page
@@ -170,10 +170,30 @@ describe('core: sessions through the API and the CLI', () => {
     checkSession(g.json, { status: 'ended' });
     assert.equal(g.json.endReason, 'deleted');
     checkError(await d.api('DELETE', `/api/v1/sessions/${s2.id}`), 409, 'not_running', 'second DELETE');
+    checkError(await d.api('GET', `/api/v1/sessions/${s2.id}/screenshot`), 409, null, 'screenshot of an ended session');
     const ready = await d.list('?status=ready');
     assert.deepEqual(ready.map((s) => s.id), [s1.id], 'only s1 is ready now');
     const ended = await d.list('?status=ended');
     assert.ok(ended.some((s) => s.id === s2.id), '?status=ended lists the deleted session');
+  });
+
+  it('the edges of the valid ranges are accepted: 2048-char URL, 3840x2160 and 200x200, timeouts of 86400 s', T, async () => {
+    const base = env.url('/title?t=edge&q=');
+    const url = base + 'a'.repeat(2048 - base.length);
+    assert.equal(url.length, 2048);
+    for (const [w, h] of [[3840, 2160], [200, 200]]) {
+      const s = await env.d.create({ url, viewport: { width: w, height: h }, idleTimeout: 86400, ttl: 86400 });
+      try {
+        checkSession(s, { status: 'ready', url, viewport: { width: w, height: h }, idleTimeout: 86400, ttl: 86400 });
+        assert.equal(s.page.title, 'edge');
+        const r = await env.d.api('GET', `/api/v1/sessions/${s.id}/screenshot`);
+        assert.equal(r.status, 200, `screenshot: ${r.status} ${r.text.slice(0, 200)}`);
+        const info = pngInfo(r.body);
+        assert.deepEqual([info.width, info.height], [w, h], 'PNG size = viewport');
+      } finally {
+        await env.d.del(s.id);
+      }
+    }
   });
 
   it('a page that never finishes loading: 500 create_failed naming the cause, nothing left behind', { timeout: 200000 }, async () => {

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { suiteEnv } from './lib/suite.js';
+import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
 import { ownCgroups, cgroupDirOf } from './lib/leaks.js';
 import { run } from './lib/sh.js';
 
@@ -77,7 +77,7 @@ describe('isolation: the sandbox baseline on a live session', () => {
       pid, comm: (read(`/proc/${pid}/comm`) || '').trim(), cmd: cmdlineOf(pid), status: statusOf(pid),
     })).filter((p) => p.status);
     process.stderr.write(`isolation: ${procs.length} processes in the sandbox:\n${procs.map((p) => `  ${p.pid} ${p.comm} uid=${p.status.Uid} ${p.cmd.join(' ').slice(0, 100)}`).join('\n')}\n`);
-  }, { timeout: 120000 });
+  }, { timeout: LOCK_WAIT + 120000 });
   after(env.finish, { timeout: 180000 });
 
   it('the container has Chromium processes, including its init', () => {

@@ -4,13 +4,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { suiteEnv } from './lib/suite.js';
+import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
 import { startDaemon } from './lib/daemon.js';
 import { findLeaks, sessionLeftovers } from './lib/leaks.js';
 
 describe('recovery: restart after a crash reaps the previous run\'s sandboxes', () => {
   const env = suiteEnv();
-  before(env.start, { timeout: 60000 });
+  before(env.start, { timeout: LOCK_WAIT });
   after(env.finish, { timeout: 180000 });
   let s;
 

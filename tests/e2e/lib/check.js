@@ -65,7 +65,7 @@ export function checkSession(s, want = {}) {
 }
 
 // Check an error answer: the status, the {"error":{"code","message"}} body and,
-// if given, the code.
+// if given, the code (or one of a list of codes).
 export function checkError(r, status, code, what = '') {
   const ctx = `${what}: got ${r.status} ${r.text.slice(0, 300)}`;
   assert.equal(r.status, status, ctx);
@@ -73,5 +73,6 @@ export function checkError(r, status, code, what = '') {
   assert.ok(r.json && r.json.error && typeof r.json.error === 'object', `${ctx} (no error object)`);
   assert.ok(typeof r.json.error.code === 'string' && r.json.error.code.length > 0, `${ctx} (no error.code)`);
   assert.ok(typeof r.json.error.message === 'string' && r.json.error.message.length > 0, `${ctx} (no error.message)`);
-  if (code) assert.equal(r.json.error.code, code, ctx);
+  if (Array.isArray(code)) assert.ok(code.includes(r.json.error.code), `${ctx} (expected one of ${code.join(', ')})`);
+  else if (code) assert.equal(r.json.error.code, code, ctx);
 }

@@ -1,7 +1,7 @@
 // suite.js — the per-file fixture: the test world plus one daemon.
 //
 //   const env = suiteEnv();
-//   before(env.start);                          // world + daemon
+//   before(env.start, {timeout: LOCK_WAIT});    // host lock, world, daemon
 //   it('...', async () => { await env.d.create({url: env.url('/')}) ... });
 //   it('stops cleanly and leaves nothing behind', env.finish);
 //   after(env.finish);                          // no-op if the test above ran
@@ -13,6 +13,11 @@
 import { startWorld, stopWorld, SITE } from './world.js';
 import { startDaemon, removeTestNetwork, removeDirs } from './daemon.js';
 import { findLeaks, forceCleanup } from './leaks.js';
+import { acquireLock } from './lock.js';
+
+// How long a suite's before() may take: waiting for another run's suite to
+// finish (the host lock) plus starting the world and the daemon.
+export const LOCK_WAIT = 35 * 60 * 1000;
 
 export function suiteEnv(daemonOpts = {}) {
   const env = {
@@ -23,6 +28,7 @@ export function suiteEnv(daemonOpts = {}) {
     url: (p = '/') => `${SITE}${p}`,
   };
   env.start = async () => {
+    if (!env.release) env.release = await acquireLock();
     env.world = await startWorld();
     try {
       env.d = await startDaemon(daemonOpts);
@@ -64,6 +70,8 @@ export function suiteEnv(daemonOpts = {}) {
       }
     }
     await stopWorld();
+    if (env.release) env.release();
+    env.release = null;
     for (const n of env.notes) process.stderr.write(`suite note: ${n}\n`);
     if (err) throw err;
   };
