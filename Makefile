@@ -11,7 +11,8 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD     ?= build
 CLI_SRCS  := src/main.c $(wildcard src/cmd_*.c)
 LIB_SRCS  := $(filter-out $(CLI_SRCS),$(wildcard src/*.c))
-LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/assets.o
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.ico web/*.png))
 CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -22,6 +23,19 @@ all: $(BUILD)/bulkhead
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
+
+# The web UI, embedded: tools/embed.c writes its files into a C source.
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	@$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	@echo "  EMBED $(WEB_FILES)"
+	@$(BUILD)/embed $@ $(WEB_FILES)
+
+$(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/assets.h
 	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libbulkhead.a: $(LIB_OBJS)

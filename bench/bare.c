@@ -23,7 +23,7 @@ static int one(const struct bh_sandbox_env *env, const char *image, int i, doubl
     if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(plog, O_CLOEXEC))
         return -1;
     struct bh_browser_cmd cmd;
-    bh_browser_cmd_init(&cmd, "/usr/lib/chromium/chromium", 1280, 720);
+    bh_browser_cmd_init(&cmd, "/usr/lib/chromium/chromium", 1280, 720, NULL);
     char *rootfs = bh_xasprintf("%s/rootfs", image), *etc = bh_xasprintf("%s/etc", image);
     char *cg = bh_xasprintf("bulkhead/%s", id);
     struct bh_spec_params p = {

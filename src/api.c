@@ -1,6 +1,8 @@
 /* api.c — see api.h. */
 #include "api.h"
 
+#include "assets.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,7 +309,7 @@ void bh_api_upgrade(void *ctx, bh_req_t *req)
     struct bh_api *a = ctx;
     char id[33];
     const char *sub = session_path(bh_req_path(req), id);
-    if (!sub || strcmp(sub, "/cdp") != 0) {
+    if (!sub || (strcmp(sub, "/cdp") != 0 && strcmp(sub, "/live") != 0)) {
         reply_error(req, 404, "not_found", "no such WebSocket endpoint");
         return;
     }
@@ -320,13 +322,30 @@ void bh_api_upgrade(void *ctx, bh_req_t *req)
         not_live(a, req, id);
         return;
     }
-    bh_session_cdp_accept(s, req);
+    if (!strcmp(sub, "/live"))
+        bh_session_live_accept(s, req);
+    else
+        bh_session_cdp_accept(s, req);
 }
 
-static const char index_html[] =
-    "<!doctype html><meta charset=utf-8><title>bulkhead</title>"
-    "<h1>bulkhead</h1><p>The REST API is at <code>/api/v1/sessions</code>. "
-    "See README.md for the CLI and the API.</p>\n";
+/* The embedded web UI file at path, or NULL. */
+static const struct bh_asset *asset(const char *path)
+{
+    for (const struct bh_asset *a = bh_assets; a->path; a++)
+        if (!strcmp(a->path, path))
+            return a;
+    return NULL;
+}
+
+static void serve_asset(bh_req_t *req, const struct bh_asset *a)
+{
+    static const char *const hdrs[] = {
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; "
+        "frame-ancestors 'none'",
+        "x-frame-options", "DENY", "referrer-policy", "no-referrer", NULL};
+    bh_req_reply(req, 200, a->content_type, a->data, a->len, hdrs);
+}
 
 void bh_api_request(void *ctx, bh_req_t *req)
 {
@@ -343,10 +362,14 @@ void bh_api_request(void *ctx, bh_req_t *req)
         reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
         return;
     }
-    if (!strcmp(path, "/") && get) {
-        bh_req_reply(req, 200, "text/html; charset=utf-8", index_html, sizeof index_html - 1,
-                     NULL);
-        return;
+    if (get && strncmp(path, "/api/", 5) != 0) {
+        /* the web UI: "/" and "/view/<id>" are the app, the rest its files */
+        const struct bh_asset *as =
+            (!strcmp(path, "/") || !strncmp(path, "/view/", 6)) ? asset("/index.html") : asset(path);
+        if (as) {
+            serve_asset(req, as);
+            return;
+        }
     }
     if (strncmp(path, "/api/", 5) != 0) {
         reply_error(req, 404, "not_found", "no such path");

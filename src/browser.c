@@ -6,7 +6,8 @@
 
 #include "util.h"
 
-void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w, int h)
+void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w, int h,
+                         const char *proxy)
 {
     memset(cmd, 0, sizeof *cmd);
     cmd->window = bh_xasprintf("--window-size=%d,%d", w, h);
@@ -36,6 +37,10 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
     for (size_t i = 0; flags[i]; i++)
         cmd->argv[n++] = flags[i];
     cmd->argv[n++] = cmd->window;
+    if (proxy) {
+        cmd->proxy = bh_xasprintf("--proxy-server=%s", proxy);
+        cmd->argv[n++] = cmd->proxy;
+    }
     cmd->argv[n++] = "about:blank";
     cmd->argv[n] = NULL;
     static const char *const env[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8",
@@ -48,5 +53,6 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
 void bh_browser_cmd_free(struct bh_browser_cmd *cmd)
 {
     free(cmd->window);
-    cmd->window = NULL;
+    free(cmd->proxy);
+    cmd->window = cmd->proxy = NULL;
 }

@@ -8,12 +8,15 @@ struct bh_browser_cmd {
     const char *argv[40]; /* NULL-terminated */
     const char *env[8];   /* NULL-terminated */
     char *window;         /* owned: "--window-size=W,H" */
+    char *proxy;          /* owned: "--proxy-server=URL" or NULL */
 };
 
 /* Fill cmd for the browser binary at `chromium` (a path inside the sandbox)
  * with a w×h window; the first page is about:blank. The sandbox of Chromium
- * itself stays on: there is no --no-sandbox here, ever. */
-void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w, int h);
+ * itself stays on: there is no --no-sandbox here, ever. proxy: NULL, or
+ * the upstream proxy URL every request goes through. */
+void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w, int h,
+                         const char *proxy);
 void bh_browser_cmd_free(struct bh_browser_cmd *cmd);
 
 #endif

@@ -295,6 +295,7 @@ void bh_cdp_forget(bh_cdp_t *c, void *arg)
 }
 
 size_t bh_cdp_queued(const bh_cdp_t *c) { return c->out_len - c->out_off; }
+bh_loop_t *bh_cdp_loop(const bh_cdp_t *c) { return c->loop; }
 
 void bh_cdp_free(bh_cdp_t *c)
 {

@@ -31,6 +31,8 @@ long bh_cdp_call(bh_cdp_t *c, const char *method, json_t *params, const char *se
 long bh_cdp_send(bh_cdp_t *c, json_t *msg, bh_cdp_reply_cb cb, void *arg);
 /* Forget the callbacks whose arg is `arg` (their owner is going away). */
 void bh_cdp_forget(bh_cdp_t *c, void *arg);
+/* The loop the pipes are watched on. */
+bh_loop_t *bh_cdp_loop(const bh_cdp_t *c);
 /* Bytes queued toward the browser. */
 size_t bh_cdp_queued(const bh_cdp_t *c);
 /* Close the pipes; pending callbacks get NULL. Safe inside callbacks. */

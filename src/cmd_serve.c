@@ -1,6 +1,7 @@
 /* cmd_serve.c — `bulkhead serve`: the daemon. Parses flags into a config,
  * prepares the state dir and token, recovers what a previous run left, then
  * runs the one event loop until SIGTERM/SIGINT, ending every session first. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,7 +32,9 @@ static const char usage[] =
     "  --runtime NAME       runc or crun (default runc)\n"
     "  --bridge NAME        host bridge for sessions (default bh0)\n"
     "  --subnet CIDR        session addresses (default 10.213.0.0/16)\n"
-    "  --dns ADDR           resolver given to sessions\n"
+    "  --dns ADDR           resolver given to sessions (reachable whatever their policy)\n"
+    "  --egress-allow CIDR  always let sessions reach CIDR (repeatable; e.g. a proxy)\n"
+    "  --egress-deny CIDR   never let sessions reach CIDR (repeatable; wins over allow)\n"
     "  --token TOKEN        API token (default: $BULKHEAD_TOKEN, else DIR/token, else new)\n"
     "  --max-sessions N     live sessions at most (default 50)\n"
     "  --memory BYTES       memory limit per session (default 1073741824)\n"
@@ -83,7 +86,7 @@ static int parse_u64(const char *v, uint64_t min, uint64_t *out)
 static int parse_flags(struct bh_config *c, int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
-           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG };
+           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"public-url", required_argument, 0, O_PUBLIC},
@@ -99,6 +102,8 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"pids", required_argument, 0, O_PIDS},
         {"cpus", required_argument, 0, O_CPUS},
         {"log-level", required_argument, 0, O_LOG},
+        {"egress-allow", required_argument, 0, O_EALLOW},
+        {"egress-deny", required_argument, 0, O_EDENY},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -146,7 +151,13 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
             free(c->subnet);
             c->subnet = bh_xstrdup(optarg);
             break;
-        case O_DNS:
+        case O_DNS: {
+            unsigned char a[16];
+            if (inet_pton(AF_INET, optarg, a) != 1 && inet_pton(AF_INET6, optarg, a) != 1) {
+                fprintf(stderr, "bulkhead serve: --dns wants an IP address, got '%s'\n", optarg);
+                return -1;
+            }
+        }
             free(c->dns);
             c->dns = bh_xstrdup(optarg);
             break;
@@ -199,6 +210,24 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 return -1;
             }
             break;
+        case O_EALLOW:
+        case O_EDENY: {
+            struct bh_net_rule **v = o == O_EALLOW ? &c->egress_allow : &c->egress_deny;
+            int *n = o == O_EALLOW ? &c->negress_allow : &c->negress_deny;
+            struct bh_net_rule *nv = realloc(*v, (size_t)(*n + 1) * sizeof *nv);
+            if (!nv)
+                abort();
+            *v = nv;
+            bh_err_t e = BH_ERR_INIT;
+            if (bh_net_rule_parse(optarg, NULL, 0, &nv[*n], &e) < 0) {
+                fprintf(stderr, "bulkhead serve: --egress-%s %s: %s\n",
+                        o == O_EALLOW ? "allow" : "deny", optarg, bh_err_msg(&e));
+                bh_err_clear(&e);
+                return -1;
+            }
+            (*n)++;
+            break;
+        }
         case 'h':
             fputs(usage, stdout);
             return 1;

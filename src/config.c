@@ -45,6 +45,8 @@ void bh_config_free(struct bh_config *c)
     free(c->bridge);
     free(c->subnet);
     free(c->dns);
+    free(c->egress_allow);
+    free(c->egress_deny);
     free(c->token);
     free(c->chromium);
 }

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "net.h"
 #include "sandbox.h"
 
 struct bh_config {
@@ -16,6 +17,10 @@ struct bh_config {
     char *bridge;             /* "bh0" */
     char *subnet;             /* "10.213.0.0/16" */
     char *dns;                /* resolver for sessions */
+    struct bh_net_rule *egress_allow; /* operator: always allowed destinations */
+    int negress_allow;
+    struct bh_net_rule *egress_deny;  /* operator: always denied destinations */
+    int negress_deny;
     char *token;              /* API token (never logged) */
     char *chromium;           /* browser binary inside the sandbox */
     int max_sessions;

@@ -164,6 +164,19 @@ static void bridge_mac(const char *name, uint8_t mac[6])
     mac[5] = (uint8_t)h;
 }
 
+/* The MAC of a session's eth0, derived from its address (06:62:a.b.c.d,
+ * locally administered unicast): the bridge's anti-spoofing set can then be
+ * rebuilt from the address alone, also by a teardown after a crash. */
+static void session_mac(uint32_t addr, uint8_t mac[6])
+{
+    mac[0] = 0x06;
+    mac[1] = 0x62; /* 'b' */
+    mac[2] = (uint8_t)(addr >> 24);
+    mac[3] = (uint8_t)(addr >> 16);
+    mac[4] = (uint8_t)(addr >> 8);
+    mac[5] = (uint8_t)addr;
+}
+
 /* ------------------------------------------------------------------ */
 /* rtnetlink                                                           */
 /* ------------------------------------------------------------------ */
@@ -412,7 +425,7 @@ static int route_add_default(struct nl *nl, int index, uint32_t gw, bh_err_t *er
 /* The host side `name` (up, MTU, port of bridge `master`) and its peer
  * PEER_NAME (down, same MTU) created directly in the netns `ns_fd`. */
 static int veth_create(struct nl *nl, const char *name, int master, unsigned mtu, int ns_fd,
-                       bh_err_t *err)
+                       const uint8_t peer_mac[6], bh_err_t *err)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, 1);
@@ -427,12 +440,34 @@ static int veth_create(struct nl *nl, const char *name, int master, unsigned mtu
     pifm->ifi_family = AF_UNSPEC; /* not up here: the kernel (6.x) refuses
                                    * with ENOTCONN, the pair is not linked yet */
     mnl_attr_put_strz(nlh, IFLA_IFNAME, PEER_NAME);
+    mnl_attr_put(nlh, IFLA_ADDRESS, 6, peer_mac);
     mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
     mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)ns_fd);
     mnl_attr_nest_end(nlh, peer);
     mnl_attr_nest_end(nlh, data);
     mnl_attr_nest_end(nlh, li);
     cleanup_free char *what = bh_xasprintf("create veth %s", name);
+    return nl_talk(nl, nlh, NULL, NULL, what, err);
+}
+
+/* Tag a session's host veth with its id (the ifalias) and make it an
+ * isolated bridge port: the bridge forwards nothing from one isolated port
+ * to another, so sessions cannot reach each other at layer 2 (not even with
+ * a forged neighbour entry); each still talks to the bridge itself, the
+ * gateway. */
+static int port_tag(struct nl *nl, const char *name, const char *alias, bh_err_t *err)
+{
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, 0, 0);
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+    struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
+    struct nlattr *sd = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
+    mnl_attr_put_u8(nlh, IFLA_BRPORT_ISOLATED, 1);
+    mnl_attr_nest_end(nlh, sd);
+    mnl_attr_nest_end(nlh, li);
+    cleanup_free char *what = bh_xasprintf("tag and isolate bridge port %s", name);
     return nl_talk(nl, nlh, NULL, NULL, what, err);
 }
 
@@ -723,6 +758,18 @@ static void *ns_create_thread(void *arg)
         bh_err_set(&job->err, errno, "unshare(CLONE_NEWNET)");
         return NULL;
     }
+    /* Sessions are IPv4 only: links made in this netns from now on (eth0)
+     * get no IPv6 at all, so no link-local address, router solicitation or
+     * any other IPv6 packet leaves. lo keeps ::1. /proc/sys/net is that of
+     * the calling thread's netns. Best effort: a kernel without IPv6 has no
+     * such file, and the bridge drops IPv6 from session ports anyway. */
+    int v6 = open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_WRONLY | O_CLOEXEC);
+    if (v6 >= 0) {
+        if (write(v6, "1\n", 2) != 2) {
+            /* ignored: see above */
+        }
+        close(v6);
+    }
     if (mount("/proc/thread-self/ns/net", job->path, "none", MS_BIND, NULL) < 0) {
         bh_err_set(&job->err, errno, "bind netns on %s", job->path);
         return NULL;
@@ -833,11 +880,13 @@ int bh_net_session_setup(const struct bh_net_config *cfg, const char *id,
     if (rc == 0)
         rc = netns_create(s.netns_path, &nsfd, &ns, err);
     have_netns = rc == 0;
+    uint8_t mac[6];
+    session_mac(addr, mac);
     if (rc == 0)
-        rc = veth_create(&host, s.veth_host, br.index, br.mtu, nsfd, err);
+        rc = veth_create(&host, s.veth_host, br.index, br.mtu, nsfd, mac, err);
     have_veth = rc == 0;
     if (rc == 0)
-        rc = link_set(&host, s.veth_host, 0, id, err);
+        rc = port_tag(&host, s.veth_host, id, err);
     if (rc == 0)
         rc = netns_configure(&ns, addr, &sn, err);
     bh_closep(&nsfd);

@@ -11,6 +11,31 @@
 
 #include "err.h"
 
+/* One allow or deny entry: a CIDR (IPv4 or IPv6), optionally limited to
+ * TCP/UDP ports. */
+struct bh_net_rule {
+    char cidr[64];      /* "198.51.100.0/24", "2001:db8::/32", "192.0.2.7" (= /32) */
+    uint16_t ports[16]; /* allowed destination ports; nports == 0: every port */
+    int nports;
+};
+
+enum bh_net_mode {
+    BH_NET_INTERNET = 0,  /* public addresses only (the default) */
+    BH_NET_NONE = 1,      /* no network at all (loopback inside only) */
+    BH_NET_ALLOWLIST = 2, /* exactly the listed destinations */
+};
+
+struct bh_net_policy {
+    enum bh_net_mode mode;
+    const struct bh_net_rule *allow; /* BH_NET_ALLOWLIST only */
+    int nallow;
+};
+
+/* Parse "CIDR" or "CIDR" with ports as given in the API into a rule; -1 and
+ * a message naming the problem if it is not one. */
+int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports,
+                      struct bh_net_rule *out, bh_err_t *err);
+
 struct bh_net_config {
     const char *bridge;   /* "bh0" */
     const char *subnet;   /* "10.213.0.0/16"; the bridge takes .0.1 */
@@ -19,6 +44,12 @@ struct bh_net_config {
                             * for bridge "bh0", else "bulkhead_<bridge>"
                             * ('-' and '.' as '_'), so daemons and tests with
                             * their own bridge never replace each other's. */
+    /* operator lists: always allowed (e.g. an internal proxy) and always
+     * denied, for every session whatever its policy (deny wins) */
+    const struct bh_net_rule *always_allow;
+    int nalways_allow;
+    const struct bh_net_rule *always_deny;
+    int nalways_deny;
 };
 
 /* Create the bridge, its address, ip_forward and the nft table with NAT.
@@ -45,7 +76,14 @@ struct bh_net_session {
  * Thread-safe; the calling thread's netns is never changed. Takes a few ms. */
 int bh_net_session_setup(const struct bh_net_config *cfg, const char *id,
                          struct bh_net_session *out, bh_err_t *err);
-/* Remove the veth, the namespace and the lease. Idempotent: whatever is
+/* Apply a session's egress policy (after setup, before its browser starts;
+ * until then the session may send nothing). Replaces what was applied
+ * before. */
+int bh_net_session_policy(const struct bh_net_config *cfg, const char *id,
+                          const struct bh_net_policy *policy, bh_err_t *err);
+
+/* Remove the veth, the namespace and the lease (and the session's rules).
+ * Idempotent: whatever is
  * already gone is skipped. Any thread. */
 int bh_net_session_teardown(const struct bh_net_config *cfg, const char *id, bh_err_t *err);
 

@@ -22,6 +22,7 @@
 #include "browser.h"
 #include "cdp.h"
 #include "cdp_proxy.h"
+#include "live.h"
 #include "log.h"
 #include "net.h"
 #include "sandbox.h"
@@ -57,6 +58,12 @@ struct refresh {
 struct bh_session {
     struct bh_session *next;
     struct refresh *refreshes;
+    enum bh_net_mode net_mode;
+    struct bh_net_rule *allow;
+    int nallow;
+    char *upstream; /* the browser's upstream proxy URL, or NULL */
+    struct bh_live_policy clip;
+    bh_live_t *live;  /* live view; while READY */
     struct bh_sessions *m;
     struct bh_session_row row;
     enum state state;
@@ -171,6 +178,8 @@ struct start_job {
     struct bh_sessions *m;
     char id[40];
     int w, h;
+    struct bh_net_policy policy; /* borrowed from the session, which outlives the job */
+    const char *proxy;
     int fd_in, fd_out, fd_log; /* the sandbox's ends */
     struct bh_sandbox sb;
     struct bh_net_session net;
@@ -188,8 +197,16 @@ static void start_work(void *arg)
         bh_err_wrap(&j->err, "network setup");
         return;
     }
+    if (bh_net_session_policy(&m->net, j->id, &j->policy, &j->err) < 0) {
+        bh_err_wrap(&j->err, "egress policy");
+        bh_err_t e2 = BH_ERR_INIT;
+        if (bh_net_session_teardown(&m->net, j->id, &e2) < 0)
+            bh_log(BH_LOG_ERROR, j->id, "network teardown: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+        return;
+    }
     struct bh_browser_cmd cmd;
-    bh_browser_cmd_init(&cmd, cfg->chromium, j->w, j->h);
+    bh_browser_cmd_init(&cmd, cfg->chromium, j->w, j->h, j->proxy);
     char cg[96];
     snprintf(cg, sizeof cg, "bulkhead/%s", j->id);
     char *rootfs = bh_xasprintf("%s/rootfs", m->image_dir);
@@ -298,6 +315,8 @@ static void on_cdp_event(void *arg, json_t *msg)
     struct bh_session *s = arg;
     if (s->proxy && bh_cdp_proxy_event(s->proxy, msg))
         return; /* a client's */
+    if (s->live && bh_live_event(s->live, msg))
+        return; /* a screencast frame */
     const char *method = bh_json_str(msg, "method");
     if (!method)
         return;
@@ -341,6 +360,29 @@ static void proxy_clients_changed(void *arg, int connected, int total)
           json_pack("{s:s, s:i}", "kind", "cdp", "clients", total));
 }
 
+static void live_viewers_changed(void *arg, int connected, int total)
+{
+    struct bh_session *s = arg;
+    event(s, connected ? "client_connected" : "client_disconnected",
+          json_pack("{s:s, s:i}", "kind", "live", "clients", total));
+}
+
+static json_t *live_hello(void *arg)
+{
+    struct bh_session *s = arg;
+    char *exp = bh_time_iso(s->row.expires_at);
+    json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "session", s->row.id, "url",
+                          s->page_url ? s->page_url : s->row.url, "title",
+                          s->title ? s->title : "", "expiresAt", exp);
+    free(exp);
+    return h;
+}
+
+static const struct bh_live_hooks live_hooks = {
+    .viewers_changed = live_viewers_changed,
+    .hello = live_hello,
+};
+
 static const struct bh_cdp_proxy_hooks proxy_hooks = {
     .browser_close = proxy_browser_close,
     .clients_changed = proxy_clients_changed,
@@ -355,6 +397,9 @@ static void became_ready(struct bh_session *s)
     start_finished(s);
     struct bh_cdp_proxy_limits lim = {.max_queued = 64u << 20, .max_inflight = 1000};
     s->proxy = bh_cdp_proxy_new(s->cdp, &lim, &proxy_hooks, s);
+    s->live = bh_live_new(s->cdp, &s->clip, s->row.viewport_w, s->row.viewport_h, &live_hooks, s);
+    if (s->page_attached)
+        bh_live_set_page(s->live, s->cdp_session);
     snprintf(s->row.status, sizeof s->row.status, "ready");
     store_update(s);
     int64_t now = bh_mono_ms();
@@ -429,6 +474,7 @@ static void page_enabled(void *arg, json_t *reply)
     }
     s->page_attached = 1;
     if (s->state == S_READY) { /* about:blank: ready before the attach */
+        bh_live_set_page(s->live, s->cdp_session);
         send_waiting_ops(s);
         return;
     }
@@ -597,6 +643,32 @@ static void start_done(void *arg)
 
 /* ---------------------------------------------------------------- create */
 
+/* The allow rule for a proxy URL that validation accepted
+ * (SCHEME://IP:PORT or SCHEME://[IPv6]:PORT). */
+static int proxy_rule(const char *url, struct bh_net_rule *out)
+{
+    const char *rest = strstr(url, "://");
+    if (!rest)
+        return -1;
+    rest += 3;
+    char host[64];
+    const char *colon;
+    if (*rest == '[') {
+        const char *close = strchr(rest, ']');
+        if (!close)
+            return -1;
+        snprintf(host, sizeof host, "%.*s", (int)(close - rest - 1), rest + 1);
+        colon = close + 1;
+    } else {
+        colon = strchr(rest, ':');
+        if (!colon)
+            return -1;
+        snprintf(host, sizeof host, "%.*s", (int)(colon - rest), rest);
+    }
+    uint16_t port = (uint16_t)atoi(colon + 1);
+    return bh_net_rule_parse(host, &port, 1, out, NULL);
+}
+
 static struct bh_session *session_new(struct bh_sessions *m)
 {
     struct bh_session *s = bh_xcalloc(1, sizeof *s);
@@ -650,6 +722,10 @@ static void begin_start(struct bh_session *s)
     snprintf(j->id, sizeof j->id, "%s", s->row.id);
     j->w = s->row.viewport_w;
     j->h = s->row.viewport_h;
+    j->policy.mode = s->net_mode;
+    j->policy.allow = s->allow;
+    j->policy.nallow = s->nallow;
+    j->proxy = s->upstream;
     j->fd_in = pin[0];
     j->fd_out = pout[1];
     j->fd_log = plog[1];
@@ -686,12 +762,12 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
 {
     const struct bh_config *cfg = m->cfg;
     if (m->shutdown_cb) {
-        free(opts->url);
+        bh_create_opts_clear(opts);
         fail_now(cb, arg, 503, "the daemon is shutting down");
         return;
     }
     if (m->live >= cfg->max_sessions) {
-        free(opts->url);
+        bh_create_opts_clear(opts);
         char *msg = bh_xasprintf("all %d session slots are in use", cfg->max_sessions);
         fail_now(cb, arg, 429, msg);
         free(msg);
@@ -700,7 +776,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     char id[33];
     bh_err_t err = BH_ERR_INIT;
     if (bh_random_hex(id, 16, &err) < 0) {
-        free(opts->url);
+        bh_create_opts_clear(opts);
         fail_now(cb, arg, 500, bh_err_msg(&err));
         bh_err_clear(&err);
         return;
@@ -712,6 +788,26 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     snprintf(r->type, sizeof r->type, "%s", opts->type);
     snprintf(r->status, sizeof r->status, "starting");
     r->url = steal_pointer(&opts->url);
+    r->network = bh_create_opts_network_json(opts);
+    /* the egress policy the start job applies: with an upstream proxy, the
+     * proxy is the only way out (and the allow-list, if one was given) */
+    s->net_mode = opts->net_mode;
+    s->nallow = opts->nallow;
+    s->allow = steal_pointer(&opts->allow);
+    s->upstream = steal_pointer(&opts->proxy);
+    s->clip.copy = opts->clip_copy;
+    s->clip.paste = opts->clip_paste;
+    if (s->upstream) {
+        struct bh_net_rule pr;
+        if (proxy_rule(s->upstream, &pr) == 0) {
+            struct bh_net_rule *nv = realloc(s->allow, (size_t)(s->nallow + 1) * sizeof *nv);
+            if (!nv)
+                abort();
+            nv[s->nallow++] = pr;
+            s->allow = nv;
+            s->net_mode = BH_NET_ALLOWLIST;
+        }
+    }
     r->created_at = bh_now_ms();
     r->expires_at = r->created_at + (int64_t)opts->ttl * 1000;
     r->viewport_w = opts->viewport_w;
@@ -808,6 +904,8 @@ static void session_free(struct bh_session *s)
     free(s->page_url);
     free(s->page_error);
     free(s->end_detail);
+    free(s->allow);
+    free(s->upstream);
     json_decref(s->version);
     free(s);
 }
@@ -874,8 +972,10 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
     bh_timer_cancel(s->ttl_timer);
     char *why = bh_xasprintf("session ended: %s", s->end_reason);
     bh_cdp_proxy_free(s->proxy, 1001, why);
+    bh_live_free(s->live, 1001, why);
     free(why);
     s->proxy = NULL;
+    s->live = NULL;
     bh_cdp_free(s->cdp);
     s->cdp = NULL;
     bh_watch_remove(s->exit_w);
@@ -1064,6 +1164,17 @@ void bh_session_cdp_accept(bh_session_t *s, bh_req_t *req)
     bh_cdp_proxy_accept(s->proxy, req);
 }
 
+void bh_session_live_accept(bh_session_t *s, bh_req_t *req)
+{
+    if (s->state != S_READY || !s->live) {
+        static const char msg[] = "{\"error\":{\"code\":\"not_ready\",\"message\":"
+                                  "\"the session is not ready\"}}";
+        bh_req_reply(req, 409, "application/json", msg, sizeof msg - 1, NULL);
+        return;
+    }
+    bh_live_accept(s->live, req);
+}
+
 json_t *bh_session_version_json(bh_session_t *s, const char *ws_url)
 {
     if (s->state != S_READY || !s->version)
@@ -1127,8 +1238,13 @@ json_t *bh_session_json(bh_sessions_t *m, const struct bh_session_row *r)
                             ? json_pack("{s:s, s:s, s:i}", "runtime", r->runtime, "id",
                                         r->container_id, "pid", r->pid)
                             : json_null());
-    json_object_set_new(o, "network",
-                        r->addr[0] ? json_pack("{s:s}", "address", r->addr) : json_null());
+    json_t *net = r->network ? json_loads(r->network, 0, NULL) : NULL;
+    if (!json_is_object(net)) {
+        json_decref(net);
+        net = json_pack("{s:s}", "policy", "internet");
+    }
+    json_object_set_new(net, "address", r->addr[0] ? json_string(r->addr) : json_null());
+    json_object_set_new(o, "network", net);
     json_object_set_new(o, "page", json_null());
     return o;
 }
@@ -1163,6 +1279,10 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
     m->net.bridge = cfg->bridge;
     m->net.subnet = cfg->subnet;
     m->net.dns = cfg->dns;
+    m->net.always_allow = cfg->egress_allow;
+    m->net.nalways_allow = cfg->negress_allow;
+    m->net.always_deny = cfg->egress_deny;
+    m->net.nalways_deny = cfg->negress_deny;
     if (bh_mkdir_p(m->runtime_root, 0700, err) < 0 || bh_mkdir_p(m->bundles_dir, 0700, err) < 0 ||
         bh_sandbox_prepare_image(&m->env, err) < 0 ||
         (cfg->dns && bh_sandbox_set_dns(&m->env, cfg->dns, err) < 0) ||

@@ -73,18 +73,20 @@ static const char *const migrations[] = {
     "  detail     TEXT"
     ");"
     "CREATE INDEX events_session ON events(session_id);",
+    /* 1 -> 2: the session's network settings, as JSON */
+    "ALTER TABLE sessions ADD COLUMN network TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define SESSION_COLS                                                                     \
     "id, type, status, url, created_at, expires_at, ended_at, end_reason, end_detail, " \
     "viewport_w, viewport_h, idle_timeout, ttl, memory_bytes, pids_max, cpus, runtime, " \
-    "container_id, pid, addr"
+    "container_id, pid, addr, network"
 
 static const char sql_session_insert[] =
     "INSERT INTO sessions (" SESSION_COLS ") "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-    "?18, ?19, ?20)";
+    "?18, ?19, ?20, ?21)";
 static const char sql_session_update[] =
     "UPDATE sessions SET status = ?2, expires_at = ?3, ended_at = ?4, end_reason = ?5, "
     "end_detail = ?6, url = ?7, runtime = ?8, container_id = ?9, pid = ?10, addr = ?11 "
@@ -212,6 +214,7 @@ static void row_from_stmt(sqlite3_stmt *s, struct bh_session_row *out)
     col_copy(s, 17, out->container_id, sizeof out->container_id);
     out->pid = sqlite3_column_int(s, 18);
     col_copy(s, 19, out->addr, sizeof out->addr);
+    out->network = col_dup(s, 20);
 }
 
 /* Run one or more statements without results. */
@@ -365,6 +368,8 @@ void bh_session_row_clear(struct bh_session_row *r)
     r->url = NULL;
     free(r->end_detail);
     r->end_detail = NULL;
+    free(r->network);
+    r->network = NULL;
 }
 
 void bh_store_rows_free(struct bh_session_row *rows, int n)
@@ -401,6 +406,7 @@ int bh_store_session_insert(bh_store_t *st, const struct bh_session_row *r, bh_e
     bind_text(s, 18, r->container_id);
     sqlite3_bind_int(s, 19, r->pid);
     bind_text(s, 20, r->addr);
+    bind_text(s, 21, r->network);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(st->db, err, "insert session %s", r->id);
     return 0;

@@ -31,6 +31,7 @@ struct bh_session_row {
     char container_id[80];
     int pid;
     char addr[64];         /* session network address */
+    char *network;         /* heap or NULL: network settings, JSON {"policy","allow","proxy"} */
 };
 
 /* Free the heap fields of a row (not the row itself). */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "net.h"
 
 struct bh_create_opts {
     char type[16];
@@ -14,7 +15,20 @@ struct bh_create_opts {
     int viewport_w, viewport_h;
     int idle_timeout;   /* seconds */
     int ttl;            /* seconds */
+    enum bh_net_mode net_mode;
+    struct bh_net_rule *allow; /* heap, BH_NET_ALLOWLIST */
+    int nallow;
+    char *proxy;        /* heap or NULL: upstream proxy URL for the browser */
+    int clip_copy;      /* live view: text may be copied out (default 1) */
+    int clip_paste;     /* live view: text may be pasted in (default 1) */
 };
+
+#define BH_ALLOW_MAX 64
+
+/* Free what bh_validate_create allocated in opts. */
+void bh_create_opts_clear(struct bh_create_opts *o);
+/* The network settings of opts as the JSON kept with the session. */
+char *bh_create_opts_network_json(const struct bh_create_opts *o);
 
 struct bh_invalid {
     const char *code;   /* "invalid_json", "unknown_field", "invalid_field", "invalid_url" */

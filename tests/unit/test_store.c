@@ -279,7 +279,24 @@ static int raw_user_version(const char *path)
 static void test_schema_version(const char *dir, const char *path)
 {
     bh_err_t err = BH_ERR_INIT;
-    CHECK(raw_user_version(path) == 1);
+    CHECK(raw_user_version(path) == 2);
+
+    /* the network settings (schema 2) round-trip */
+    bh_store_t *st0 = bh_store_open(path, &err);
+    CHECK(st0 != NULL);
+    struct bh_session_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "netcheck");
+    snprintf(r.type, sizeof r.type, "browser");
+    snprintf(r.status, sizeof r.status, "starting");
+    r.created_at = 1;
+    r.network = "{\"policy\":\"none\"}";
+    CHECK(bh_store_session_insert(st0, &r, &err) == 0);
+    struct bh_session_row back;
+    CHECK(bh_store_session_get(st0, "netcheck", &back, &err) == 1);
+    CHECK_STR(back.network, "{\"policy\":\"none\"}");
+    bh_session_row_clear(&back);
+    bh_store_close(st0);
 
     cleanup_free char *newer = bh_xasprintf("%s/newer.db", dir);
     sqlite3 *db = NULL;

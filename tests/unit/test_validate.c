@@ -14,7 +14,7 @@ static const char *create_code(const char *body)
     static struct bh_invalid why;
     struct bh_create_opts o;
     if (bh_validate_create(body, strlen(body), &cfg, &o, &why) == 0) {
-        free(o.url);
+        bh_create_opts_clear(&o);
         return "ok";
     }
     return why.code;
@@ -97,7 +97,40 @@ int main(void)
     CHECK_STR(o.url, "http://a/");
     CHECK(o.ttl == 5 && o.idle_timeout == cfg.idle_timeout);
     CHECK(o.viewport_w == 1280 && o.viewport_h == 720);
-    free(o.url);
+    CHECK(o.net_mode == BH_NET_INTERNET && o.nallow == 0 && !o.proxy);
+    bh_create_opts_clear(&o);
+
+    /* network settings */
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"none\"}}"), "ok");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"internet\"}}"), "ok");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"allowlist\",\"allow\":[{\"cidr\":"
+                          "\"198.51.100.0/24\",\"ports\":[80,443]}]}}"),
+              "ok");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"allowlist\"}}"), "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"allowlist\",\"allow\":[]}}"),
+              "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"allowlist\",\"allow\":[{\"cidr\":"
+                          "\"not-an-ip\"}]}}"),
+              "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"allowlist\",\"allow\":[{\"cidr\":"
+                          "\"10.0.0.0/8\",\"ports\":[0]}]}}"),
+              "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"internet\",\"allow\":[{\"cidr\":"
+                          "\"10.0.0.0/8\"}]}}"),
+              "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"open\"}}"), "invalid_field");
+    CHECK_STR(create_code("{\"network\":\"none\"}"), "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"mode\":\"none\"}}"), "unknown_field");
+    CHECK_STR(create_code("{\"network\":{\"proxy\":\"http://10.0.0.5:3128\"}}"), "ok");
+    CHECK_STR(create_code("{\"network\":{\"proxy\":\"socks5://[fd00::5]:1080\"}}"), "ok");
+    CHECK_STR(create_code("{\"network\":{\"proxy\":\"http://proxy.local:3128\"}}"),
+              "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"proxy\":\"http://10.0.0.5\"}}"), "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"proxy\":\"ftp://10.0.0.5:21\"}}"),
+              "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"policy\":\"none\",\"proxy\":\"http://10.0.0.5:"
+                          "3128\"}}"),
+              "invalid_field");
 
     /* token comparison */
     CHECK(bh_token_equal("abcdef0123456789", "abcdef0123456789"));

@@ -1,0 +1,833 @@
+/* live.c — see live.h and docs/live.md.
+ *
+ * One screencast per session, shared by its viewers. A frame goes to a
+ * viewer only when everything sent to it before was written and its maxFps
+ * allows; the frame is acknowledged to Chromium (which then produces the
+ * next) as soon as some viewer can take one, so the rate follows the
+ * fastest willing viewer and nothing queues up for slow ones. */
+#include "live.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define VIEWER_MAX_QUEUED (8u << 20)
+#define VIEWER_MAX_MSG 65536
+
+/* A viewer message that came before the page was attached. */
+struct early {
+    struct early *next;
+    struct viewer *v;
+    char *data;
+    size_t len;
+};
+
+struct viewer {
+    struct viewer *next;
+    struct bh_live *lv;
+    bh_ws_t *ws;
+    int quality;
+    int max_fps;
+    int64_t last_sent; /* monotonic ms of the last frame sent */
+    int closing;
+};
+
+struct bh_live {
+    bh_cdp_t *cdp;
+    char page[72];
+    struct bh_live_policy pol;
+    int width, height;
+    struct bh_live_hooks hooks;
+    void *arg;
+    struct viewer *viewers;
+    int nviewers;
+    int casting;
+    int cast_quality;
+    long ack_id;     /* frame to acknowledge; 0 = none */
+    bh_timer_t *ack_timer;
+    int ack_armed;
+    unsigned long long frames, bytes;
+    char *url, *title;
+    int can_back, can_forward;
+    int history_delta; /* of the back/forward in flight */
+    char *last;        /* the last frame (JPEG), for viewers who join */
+    size_t last_len;
+    int64_t cast_started;
+    int64_t last_frame_at;
+    bh_timer_t *kick_timer;
+    struct early *early, **early_tail;
+    int nearly;
+};
+
+/* ---------------------------------------------------------------- translation */
+
+static int bad(struct bh_invalid *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct bh_invalid *why, const char *fmt, ...)
+{
+    why->code = "invalid_input";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why->msg, sizeof why->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int num(json_t *m, const char *k, double lo, double hi, double dflt, double *out,
+               struct bh_invalid *why)
+{
+    json_t *v = json_object_get(m, k);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_number(v))
+        return bad(why, "%s must be a number", k);
+    double x = json_number_value(v);
+    if (!(x >= lo && x <= hi))
+        return bad(why, "%s must be between %g and %g", k, lo, hi);
+    *out = x;
+    return 0;
+}
+
+static int integer(json_t *m, const char *k, long lo, long hi, long dflt, long *out,
+                   struct bh_invalid *why)
+{
+    json_t *v = json_object_get(m, k);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return bad(why, "%s must be an integer between %ld and %ld", k, lo, hi);
+    *out = (long)json_integer_value(v);
+    return 0;
+}
+
+static const struct {
+    const char *key;
+    int vk;
+    const char *text; /* sent with keyDown (Enter submits forms) */
+} named_keys[] = {
+    {"Enter", 13, "\r"},   {"Backspace", 8, NULL}, {"Tab", 9, NULL},        {"Escape", 27, NULL},
+    {"ArrowLeft", 37, NULL}, {"ArrowUp", 38, NULL}, {"ArrowRight", 39, NULL}, {"ArrowDown", 40, NULL},
+    {"Delete", 46, NULL},  {"Home", 36, NULL},     {"End", 35, NULL},       {"PageUp", 33, NULL},
+    {"PageDown", 34, NULL}, {"Insert", 45, NULL},  {"Shift", 16, NULL},     {"Control", 17, NULL},
+    {"Alt", 18, NULL},     {"Meta", 91, NULL},     {"CapsLock", 20, NULL},  {"F1", 112, NULL},
+    {"F2", 113, NULL},     {"F3", 114, NULL},      {"F4", 115, NULL},       {"F5", 116, NULL},
+    {"F6", 117, NULL},     {"F7", 118, NULL},      {"F8", 119, NULL},       {"F9", 120, NULL},
+    {"F10", 121, NULL},    {"F11", 122, NULL},     {"F12", 123, NULL},      {" ", 32, " "},
+};
+
+/* Number of code points in a UTF-8 string (invalid bytes count as one). */
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+static int translate_key(json_t *msg, struct bh_live_cmd out[2], struct bh_invalid *why)
+{
+    const char *action = bh_json_str(msg, "action");
+    const char *key = bh_json_str(msg, "key");
+    json_t *jcode = json_object_get(msg, "code");
+    long mods;
+    if (!action || (strcmp(action, "down") && strcmp(action, "up")))
+        return bad(why, "key.action must be \"down\" or \"up\"");
+    if (!key || !*key || strlen(key) > 32)
+        return bad(why, "key.key must be a non-empty string of at most 32 bytes");
+    if (jcode && (!json_is_string(jcode) || strlen(json_string_value(jcode)) > 32))
+        return bad(why, "key.code must be a string of at most 32 bytes");
+    if (integer(msg, "modifiers", 0, 15, 0, &mods, why) < 0)
+        return -1;
+    const char *code = jcode ? json_string_value(jcode) : "";
+    int vk = 0;
+    const char *text = NULL;
+    int named = 0;
+    for (size_t i = 0; i < sizeof named_keys / sizeof named_keys[0]; i++)
+        if (!strcmp(key, named_keys[i].key)) {
+            vk = named_keys[i].vk;
+            text = named_keys[i].text;
+            named = 1;
+            break;
+        }
+    int printable = !named && utf8_len(key) == 1 && (unsigned char)key[0] >= 0x20;
+    if (printable) {
+        char c = key[0];
+        if (c >= 'a' && c <= 'z')
+            vk = c - 'a' + 'A';
+        else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            vk = c;
+        text = key;
+    }
+    /* with Ctrl, Alt or Meta held a key is a shortcut, not text */
+    if (mods & (1 | 2 | 4))
+        text = NULL;
+    const char *type = !strcmp(action, "up") ? "keyUp" : text ? "keyDown" : "rawKeyDown";
+    json_t *p = json_pack("{s:s, s:s, s:s, s:i, s:i}", "type", type, "key", key, "code", code,
+                          "windowsVirtualKeyCode", vk, "modifiers", (int)mods);
+    if (text && !strcmp(type, "keyDown")) {
+        json_object_set_new(p, "text", json_string(text));
+        json_object_set_new(p, "unmodifiedText", json_string(text));
+    }
+    snprintf(out[0].method, sizeof out[0].method, "Input.dispatchKeyEvent");
+    out[0].params = p;
+    out[0].special = BH_LIVE_CMD;
+    return 1;
+}
+
+int bh_live_translate(json_t *msg, const struct bh_live_policy *pol, struct bh_live_cmd out[2],
+                      struct bh_invalid *why)
+{
+    memset(out, 0, 2 * sizeof *out);
+    const char *type = json_is_object(msg) ? bh_json_str(msg, "type") : NULL;
+    if (!type)
+        return bad(why, "a message must be a JSON object with a string \"type\"");
+    struct bh_live_cmd *c = &out[0];
+    if (!strcmp(type, "mouse")) {
+        const char *action = bh_json_str(msg, "action");
+        const char *kind = !action                   ? NULL
+                           : !strcmp(action, "move") ? "mouseMoved"
+                           : !strcmp(action, "down") ? "mousePressed"
+                           : !strcmp(action, "up")   ? "mouseReleased"
+                                                     : NULL;
+        if (!kind)
+            return bad(why, "mouse.action must be \"move\", \"down\" or \"up\"");
+        double x, y;
+        long buttons, clicks, mods;
+        int press = strcmp(action, "move") != 0;
+        if (num(msg, "x", 0, 10000, -1, &x, why) < 0 || num(msg, "y", 0, 10000, -1, &y, why) < 0)
+            return -1;
+        if (x < 0 || y < 0)
+            return bad(why, "mouse needs x and y");
+        if (integer(msg, "buttons", 0, 7, 0, &buttons, why) < 0 ||
+            integer(msg, "clickCount", 0, 3, press ? 1 : 0, &clicks, why) < 0 ||
+            integer(msg, "modifiers", 0, 15, 0, &mods, why) < 0)
+            return -1;
+        json_t *jb = json_object_get(msg, "button");
+        const char *button = jb ? json_string_value(jb) : (press ? "left" : "none");
+        if (!button || (strcmp(button, "left") && strcmp(button, "middle") &&
+                        strcmp(button, "right") && strcmp(button, "none")))
+            return bad(why, "mouse.button must be \"left\", \"middle\", \"right\" or \"none\"");
+        snprintf(c->method, sizeof c->method, "Input.dispatchMouseEvent");
+        c->params = json_pack("{s:s, s:f, s:f, s:s, s:i, s:i, s:i}", "type", kind, "x", x, "y", y,
+                              "button", button, "buttons", (int)buttons, "clickCount",
+                              (int)clicks, "modifiers", (int)mods);
+        return 1;
+    }
+    if (!strcmp(type, "wheel")) {
+        double x, y, dx, dy;
+        long mods;
+        if (num(msg, "x", 0, 10000, 0, &x, why) < 0 || num(msg, "y", 0, 10000, 0, &y, why) < 0 ||
+            num(msg, "deltaX", -100000, 100000, 0, &dx, why) < 0 ||
+            num(msg, "deltaY", -100000, 100000, 0, &dy, why) < 0 ||
+            integer(msg, "modifiers", 0, 15, 0, &mods, why) < 0)
+            return -1;
+        snprintf(c->method, sizeof c->method, "Input.dispatchMouseEvent");
+        c->params = json_pack("{s:s, s:f, s:f, s:f, s:f, s:i}", "type", "mouseWheel", "x", x, "y",
+                              y, "deltaX", dx, "deltaY", dy, "modifiers", (int)mods);
+        return 1;
+    }
+    if (!strcmp(type, "key"))
+        return translate_key(msg, out, why);
+    if (!strcmp(type, "text") || !strcmp(type, "paste")) {
+        const char *text = bh_json_str(msg, "text");
+        if (!text || strlen(text) > 60000)
+            return bad(why, "%s.text must be a string of at most 60000 bytes", type);
+        if (!strcmp(type, "paste") && !pol->paste)
+            return bad(why, "pasting into this session is not allowed by its clipboard policy");
+        snprintf(c->method, sizeof c->method, "Input.insertText");
+        c->params = json_pack("{s:s}", "text", text);
+        return 1;
+    }
+    if (!strcmp(type, "copy")) {
+        if (!pol->copy)
+            return bad(why, "copying out of this session is not allowed by its clipboard policy");
+        c->special = BH_LIVE_COPY;
+        return 1;
+    }
+    if (!strcmp(type, "resize")) {
+        long w, h;
+        if (integer(msg, "width", BH_VIEWPORT_MIN, BH_VIEWPORT_MAX_W, -1, &w, why) < 0 ||
+            integer(msg, "height", BH_VIEWPORT_MIN, BH_VIEWPORT_MAX_H, -1, &h, why) < 0)
+            return -1;
+        if (w < 0 || h < 0)
+            return bad(why, "resize needs width and height");
+        snprintf(c->method, sizeof c->method, "Emulation.setDeviceMetricsOverride");
+        c->params = json_pack("{s:i, s:i, s:i, s:b}", "width", (int)w, "height", (int)h,
+                              "deviceScaleFactor", 1, "mobile", 0);
+        c->special = BH_LIVE_RESIZE;
+        return 1;
+    }
+    if (!strcmp(type, "navigate")) {
+        const char *url = bh_json_str(msg, "url");
+        if (bh_validate_url(url, why) < 0) {
+            why->code = "invalid_input";
+            return -1;
+        }
+        snprintf(c->method, sizeof c->method, "Page.navigate");
+        c->params = json_pack("{s:s}", "url", url);
+        return 1;
+    }
+    if (!strcmp(type, "back") || !strcmp(type, "forward")) {
+        c->special = !strcmp(type, "back") ? BH_LIVE_BACK : BH_LIVE_FORWARD;
+        return 1;
+    }
+    if (!strcmp(type, "reload")) {
+        snprintf(c->method, sizeof c->method, "Page.reload");
+        c->params = json_object();
+        return 1;
+    }
+    if (!strcmp(type, "settings")) {
+        long q, fps;
+        if (integer(msg, "quality", 10, 100, 0, &q, why) < 0 ||
+            integer(msg, "maxFps", 1, 60, 0, &fps, why) < 0)
+            return -1;
+        c->special = BH_LIVE_SETTINGS;
+        c->params = json_pack("{s:i, s:i}", "quality", (int)q, "maxFps", (int)fps);
+        return 1;
+    }
+    return bad(why, "unknown message type \"%.32s\"", type);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void send_text(struct viewer *v, json_t *msg)
+{
+    if (v->closing)
+        return;
+    char *s = bh_json_dump(msg);
+    bh_ws_send(v->ws, s, strlen(s), 0);
+    free(s);
+    if (bh_ws_queued(v->ws) > VIEWER_MAX_QUEUED) {
+        v->closing = 1;
+        bh_ws_close(v->ws, 1008, "viewer is not reading", 1);
+    }
+}
+
+static void broadcast(struct bh_live *lv, json_t *msg)
+{
+    for (struct viewer *v = lv->viewers; v; v = v->next)
+        send_text(v, msg);
+    json_decref(msg);
+}
+
+static void send_error(struct viewer *v, const char *message)
+{
+    json_t *m = json_pack("{s:s, s:s}", "type", "error", "message", message);
+    send_text(v, m);
+    json_decref(m);
+}
+
+static json_t *page_msg(struct bh_live *lv)
+{
+    return json_pack("{s:s, s:s, s:s, s:b, s:b}", "type", "page", "url",
+                     lv->url ? lv->url : "", "title", lv->title ? lv->title : "", "canGoBack",
+                     lv->can_back, "canGoForward", lv->can_forward);
+}
+
+/* ---------------------------------------------------------------- screencast */
+
+static int max_quality(struct bh_live *lv)
+{
+    int q = 10;
+    for (struct viewer *v = lv->viewers; v; v = v->next)
+        if (v->quality > q)
+            q = v->quality;
+    return q;
+}
+
+static void cast_reply(void *arg, json_t *reply)
+{
+    struct bh_live *lv = arg;
+    if (reply && json_object_get(reply, "error") && lv->casting) {
+        lv->casting = 0;
+        bh_timer_set(lv->kick_timer, 200);
+    }
+}
+
+static void cast_start(struct bh_live *lv)
+{
+    if (lv->casting || !lv->page[0] || !lv->nviewers)
+        return;
+    lv->casting = 1;
+    lv->cast_quality = max_quality(lv);
+    lv->cast_started = bh_mono_ms();
+    bh_timer_set(lv->kick_timer, 150);
+    bh_cdp_call(lv->cdp, "Page.startScreencast",
+                json_pack("{s:s, s:i, s:i, s:i, s:i}", "format", "jpeg", "quality",
+                          lv->cast_quality, "maxWidth", lv->width, "maxHeight", lv->height,
+                          "everyNthFrame", 1),
+                lv->page, cast_reply, lv);
+}
+
+static void cast_stop(struct bh_live *lv)
+{
+    if (!lv->casting)
+        return;
+    lv->casting = 0;
+    lv->ack_id = 0;
+    bh_timer_cancel(lv->ack_timer);
+    lv->ack_armed = 0;
+    bh_cdp_call(lv->cdp, "Page.stopScreencast", NULL, lv->page, NULL, NULL);
+}
+
+static void ack_now(void *arg)
+{
+    struct bh_live *lv = arg;
+    lv->ack_armed = 0;
+    if (!lv->ack_id || !lv->casting)
+        return;
+    bh_cdp_call(lv->cdp, "Page.screencastFrameAck", json_pack("{s:I}", "sessionId",
+                                                             (json_int_t)lv->ack_id),
+                lv->page, NULL, NULL);
+    lv->ack_id = 0;
+}
+
+/* Acknowledge the pending frame when the first viewer can take another. */
+static void schedule_ack(struct bh_live *lv)
+{
+    if (!lv->ack_id || lv->ack_armed)
+        return;
+    int64_t now = bh_mono_ms(), best = -1;
+    for (struct viewer *v = lv->viewers; v; v = v->next) {
+        if (v->closing || bh_ws_queued(v->ws) > 0)
+            continue;
+        int64_t at = v->last_sent + 1000 / v->max_fps;
+        if (best < 0 || at < best)
+            best = at;
+    }
+    if (best < 0)
+        return; /* nobody can take a frame: a viewer's drain brings us back */
+    lv->ack_armed = 1;
+    bh_timer_set(lv->ack_timer, best > now ? best - now : 0);
+}
+
+static void send_frame(struct viewer *v, const char *jpeg, size_t len, int64_t now)
+{
+    struct bh_live *lv = v->lv;
+    bh_ws_send(v->ws, jpeg, len, 1);
+    v->last_sent = now;
+    lv->frames++;
+    lv->bytes += len;
+}
+
+/* A new picture of the page (base64 JPEG) for every viewer that can take
+ * it now; kept for viewers who join later. */
+static void distribute(struct bh_live *lv, const char *data)
+{
+    int64_t now = bh_mono_ms();
+    int n = (int)strlen(data);
+    char *jpeg = bh_xmalloc((size_t)n * 3 / 4 + 4);
+    int len = bh_b64_decode(data, n, jpeg, n * 3 / 4 + 4);
+    if (len <= 0) {
+        free(jpeg);
+        return;
+    }
+    free(lv->last);
+    lv->last = jpeg;
+    lv->last_len = (size_t)len;
+    lv->last_frame_at = now;
+    for (struct viewer *v = lv->viewers; v; v = v->next) {
+        if (v->closing || bh_ws_queued(v->ws) > 0 || now - v->last_sent < 1000 / v->max_fps)
+            continue;
+        send_frame(v, jpeg, (size_t)len, now);
+    }
+}
+
+static void on_frame(struct bh_live *lv, json_t *params)
+{
+    const char *data = bh_json_str(params, "data");
+    json_t *fid = json_object_get(params, "sessionId");
+    if (!data || !json_is_integer(fid))
+        return;
+    lv->ack_id = (long)json_integer_value(fid);
+    lv->ack_armed = 0;
+    bh_timer_cancel(lv->ack_timer);
+    distribute(lv, data);
+    schedule_ack(lv);
+}
+
+/* Chromium's screencast sends frames only when the page changes: after a
+ * (re)start on a still page, take one picture ourselves. */
+static void kicked(void *arg, json_t *reply)
+{
+    struct bh_live *lv = arg;
+    const char *data = bh_json_str(json_object_get(reply, "result"), "data");
+    if (data && lv->last_frame_at < lv->cast_started)
+        distribute(lv, data);
+    else if (!data && lv->casting && lv->last_frame_at < lv->cast_started)
+        bh_timer_set(lv->kick_timer, 200); /* mid-navigation: again soon */
+}
+
+static void cast_start(struct bh_live *lv);
+
+static void kick(void *arg)
+{
+    struct bh_live *lv = arg;
+    if (!lv->casting) { /* the start failed (mid-navigation): try again */
+        cast_start(lv);
+        return;
+    }
+    if (lv->last_frame_at >= lv->cast_started)
+        return;
+    bh_cdp_call(lv->cdp, "Page.captureScreenshot",
+                json_pack("{s:s, s:i}", "format", "jpeg", "quality", lv->cast_quality), lv->page,
+                kicked, lv);
+}
+
+static void history_reply(void *arg, json_t *reply)
+{
+    struct bh_live *lv = arg;
+    json_t *r = json_object_get(reply, "result");
+    json_t *entries = json_object_get(r, "entries");
+    json_t *ci = json_object_get(r, "currentIndex");
+    if (!json_is_array(entries) || !json_is_integer(ci))
+        return;
+    size_t idx = (size_t)json_integer_value(ci);
+    json_t *e = json_array_get(entries, idx);
+    free(lv->url);
+    free(lv->title);
+    lv->url = bh_xstrdup(bh_json_str(e, "url") ? bh_json_str(e, "url") : "");
+    lv->title = bh_xstrdup(bh_json_str(e, "title") ? bh_json_str(e, "title") : "");
+    lv->can_back = idx > 0;
+    lv->can_forward = idx + 1 < json_array_size(entries);
+    broadcast(lv, page_msg(lv));
+}
+
+static void refresh_page(struct bh_live *lv)
+{
+    if (!lv->page[0] || !lv->nviewers)
+        return;
+    bh_cdp_call(lv->cdp, "Page.getNavigationHistory", NULL, lv->page, history_reply, lv);
+}
+
+int bh_live_event(bh_live_t *lv, json_t *msg)
+{
+    if (!lv || !lv->page[0])
+        return 0;
+    const char *sid = bh_json_str(msg, "sessionId");
+    if (!sid || strcmp(sid, lv->page) != 0)
+        return 0;
+    const char *method = bh_json_str(msg, "method");
+    if (!method)
+        return 0;
+    json_t *params = json_object_get(msg, "params");
+    if (!strcmp(method, "Page.screencastFrame")) {
+        on_frame(lv, params);
+        return 1;
+    }
+    if (!strcmp(method, "Page.frameNavigated")) {
+        if (!json_object_get(json_object_get(params, "frame"), "parentId"))
+            refresh_page(lv);
+    } else if (!strcmp(method, "Page.loadEventFired") ||
+               !strcmp(method, "Page.navigatedWithinDocument") ||
+               !strcmp(method, "Page.domContentEventFired")) {
+        refresh_page(lv);
+    }
+    return 0; /* the session may want these too */
+}
+
+/* ---------------------------------------------------------------- viewers */
+
+static void history_go(void *arg, json_t *reply);
+
+static void copied(void *arg, json_t *reply);
+
+static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int binary)
+{
+    struct viewer *v = arg;
+    struct bh_live *lv = v->lv;
+    (void)ws;
+    if (v->closing)
+        return 0;
+    if (binary || len > VIEWER_MAX_MSG) {
+        v->closing = 1;
+        bh_ws_close(v->ws, binary ? 1003 : 1009,
+                    binary ? "viewer messages are JSON text" : "message too large", 1);
+        return 0;
+    }
+    if (!lv->page[0]) { /* the page attaches within a second of ready */
+        if (lv->nearly >= 256) {
+            send_error(v, "the page is not ready yet");
+            return 0;
+        }
+        struct early *e = bh_xcalloc(1, sizeof *e);
+        e->v = v;
+        e->data = bh_xmalloc(len);
+        memcpy(e->data, data, len);
+        e->len = len;
+        *lv->early_tail = e;
+        lv->early_tail = &e->next;
+        lv->nearly++;
+        return 0;
+    }
+    json_t *msg = json_loadb(data, len, 0, NULL);
+    struct bh_live_cmd cmds[2];
+    struct bh_invalid why;
+    int n = bh_live_translate(msg, &lv->pol, cmds, &why);
+    json_decref(msg);
+    if (n < 0) {
+        send_error(v, why.msg);
+        return 0;
+    }
+    if (lv->hooks.activity)
+        lv->hooks.activity(lv->arg);
+    for (int i = 0; i < n; i++) {
+        struct bh_live_cmd *c = &cmds[i];
+        if (!lv->page[0]) {
+            send_error(v, "the page is not ready yet");
+            json_decref(c->params);
+            continue;
+        }
+        switch (c->special) {
+        case BH_LIVE_SETTINGS: {
+            long q = (long)json_integer_value(json_object_get(c->params, "quality"));
+            long fps = (long)json_integer_value(json_object_get(c->params, "maxFps"));
+            if (q)
+                v->quality = (int)q;
+            if (fps)
+                v->max_fps = (int)fps;
+            if (lv->casting && max_quality(lv) != lv->cast_quality) {
+                cast_stop(lv);
+                cast_start(lv);
+            }
+            json_decref(c->params);
+            break;
+        }
+        case BH_LIVE_BACK:
+        case BH_LIVE_FORWARD: {
+            lv->history_delta = c->special == BH_LIVE_BACK ? -1 : 1;
+            bh_cdp_call(lv->cdp, "Page.getNavigationHistory", NULL, lv->page, history_go, lv);
+            break;
+        }
+        case BH_LIVE_COPY:
+            bh_cdp_call(lv->cdp, "Runtime.evaluate",
+                        json_pack("{s:s, s:b}", "expression", "String(getSelection())",
+                                  "returnByValue", 1),
+                        lv->page, copied, v);
+            break;
+        case BH_LIVE_RESIZE:
+            lv->width = (int)json_integer_value(json_object_get(c->params, "width"));
+            lv->height = (int)json_integer_value(json_object_get(c->params, "height"));
+            bh_cdp_call(lv->cdp, c->method, c->params, lv->page, NULL, NULL);
+            if (lv->casting) { /* frames of the new size */
+                cast_stop(lv);
+                cast_start(lv);
+            }
+            broadcast(lv, json_pack("{s:s, s:i, s:i}", "type", "viewport", "width", lv->width,
+                                    "height", lv->height));
+            break;
+        default:
+            bh_cdp_call(lv->cdp, c->method, c->params, lv->page, NULL, NULL);
+        }
+    }
+    return 0;
+}
+
+static void history_go(void *arg, json_t *reply)
+{
+    struct bh_live *lv = arg;
+    json_t *r = json_object_get(reply, "result");
+    json_t *entries = json_object_get(r, "entries");
+    long idx = (long)json_integer_value(json_object_get(r, "currentIndex")) + lv->history_delta;
+    json_t *e = idx >= 0 ? json_array_get(entries, (size_t)idx) : NULL;
+    json_t *id = json_object_get(e, "id");
+    if (e && json_is_integer(id))
+        bh_cdp_call(lv->cdp, "Page.navigateToHistoryEntry",
+                    json_pack("{s:I}", "entryId", json_integer_value(id)), lv->page, NULL, NULL);
+}
+
+static void copied(void *arg, json_t *reply)
+{
+    struct viewer *v = arg;
+    json_t *val = json_object_get(json_object_get(json_object_get(reply, "result"), "result"),
+                                  "value");
+    json_t *m = json_pack("{s:s, s:s}", "type", "clipboard", "text",
+                          json_is_string(val) ? json_string_value(val) : "");
+    send_text(v, m);
+    json_decref(m);
+}
+
+static void early_drop(struct bh_live *lv, struct viewer *v)
+{
+    for (struct early **pp = &lv->early; *pp;) {
+        struct early *e = *pp;
+        if (v && e->v != v) {
+            pp = &e->next;
+            continue;
+        }
+        *pp = e->next;
+        free(e->data);
+        free(e);
+        lv->nearly--;
+    }
+    lv->early_tail = &lv->early;
+    while (*lv->early_tail)
+        lv->early_tail = &(*lv->early_tail)->next;
+}
+
+static void viewer_free(struct viewer *v)
+{
+    struct bh_live *lv = v->lv;
+    early_drop(lv, v);
+    for (struct viewer **pp = &lv->viewers; *pp; pp = &(*pp)->next)
+        if (*pp == v) {
+            *pp = v->next;
+            break;
+        }
+    lv->nviewers--;
+    bh_cdp_forget(lv->cdp, v);
+    free(v);
+}
+
+static void ws_closed(void *arg, bh_ws_t *ws)
+{
+    struct viewer *v = arg;
+    struct bh_live *lv = v->lv;
+    (void)ws;
+    viewer_free(v);
+    if (!lv->nviewers)
+        cast_stop(lv);
+    else
+        schedule_ack(lv);
+    if (lv->hooks.viewers_changed)
+        lv->hooks.viewers_changed(lv->arg, 0, lv->nviewers);
+}
+
+static void ws_drained(void *arg, bh_ws_t *ws)
+{
+    struct viewer *v = arg;
+    (void)ws;
+    schedule_ack(v->lv);
+}
+
+static const struct bh_ws_handlers viewer_handlers = {
+    .message = ws_message,
+    .closed = ws_closed,
+    .drained = ws_drained,
+};
+
+int bh_live_accept(bh_live_t *lv, bh_req_t *req)
+{
+    int quality = 70, fps = 30;
+    const char *q = bh_req_query(req, "quality");
+    const char *f = bh_req_query(req, "maxFps");
+    if (q)
+        quality = atoi(q);
+    if (f)
+        fps = atoi(f);
+    if (quality < 10 || quality > 100 || fps < 1 || fps > 60) {
+        static const char msg[] = "{\"error\":{\"code\":\"invalid_field\",\"message\":"
+                                  "\"quality must be 10-100 and maxFps 1-60\"}}";
+        bh_req_reply(req, 400, "application/json", msg, sizeof msg - 1, NULL);
+        return -1;
+    }
+    struct viewer *v = bh_xcalloc(1, sizeof *v);
+    v->lv = lv;
+    v->quality = quality;
+    v->max_fps = fps;
+    v->ws = bh_ws_accept(req, &viewer_handlers, v);
+    if (!v->ws) {
+        free(v);
+        return -1;
+    }
+    v->next = lv->viewers;
+    lv->viewers = v;
+    lv->nviewers++;
+    json_t *hello = lv->hooks.hello ? lv->hooks.hello(lv->arg) : json_object();
+    json_object_set_new(hello, "type", json_string("hello"));
+    json_object_set_new(hello, "viewport",
+                        json_pack("{s:i, s:i}", "width", lv->width, "height", lv->height));
+    json_object_set_new(hello, "clipboard",
+                        json_pack("{s:b, s:b}", "copy", lv->pol.copy, "paste", lv->pol.paste));
+    send_text(v, hello);
+    json_decref(hello);
+    if (lv->last)
+        send_frame(v, lv->last, lv->last_len, bh_mono_ms());
+    if (lv->casting && max_quality(lv) > lv->cast_quality) {
+        cast_stop(lv);
+        cast_start(lv);
+    } else if (lv->casting) {
+        schedule_ack(lv);
+    }
+    cast_start(lv);
+    refresh_page(lv);
+    if (lv->hooks.viewers_changed)
+        lv->hooks.viewers_changed(lv->arg, 1, lv->nviewers);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- object */
+
+bh_live_t *bh_live_new(bh_cdp_t *cdp, const struct bh_live_policy *pol, int width, int height,
+                       const struct bh_live_hooks *hooks, void *arg)
+{
+    struct bh_live *lv = bh_xcalloc(1, sizeof *lv);
+    lv->cdp = cdp;
+    lv->pol = *pol;
+    lv->width = width;
+    lv->height = height;
+    if (hooks)
+        lv->hooks = *hooks;
+    lv->arg = arg;
+    lv->ack_timer = bh_timer_new(bh_cdp_loop(cdp), ack_now, lv);
+    lv->early_tail = &lv->early;
+    lv->kick_timer = bh_timer_new(bh_cdp_loop(cdp), kick, lv);
+    return lv;
+}
+
+void bh_live_set_page(bh_live_t *lv, const char *cdp_session)
+{
+    if (!lv)
+        return;
+    snprintf(lv->page, sizeof lv->page, "%s", cdp_session);
+    cast_start(lv);
+    refresh_page(lv);
+    /* replay what viewers sent while the page was attaching */
+    struct early *e = lv->early;
+    lv->early = NULL;
+    lv->early_tail = &lv->early;
+    lv->nearly = 0;
+    while (e) {
+        struct early *next = e->next;
+        ws_message(e->v, e->v->ws, e->data, e->len, 0);
+        free(e->data);
+        free(e);
+        e = next;
+    }
+}
+
+int bh_live_viewers(const bh_live_t *lv) { return lv ? lv->nviewers : 0; }
+
+void bh_live_stats(const bh_live_t *lv, unsigned long long *frames, unsigned long long *bytes)
+{
+    *frames = lv ? lv->frames : 0;
+    *bytes = lv ? lv->bytes : 0;
+}
+
+void bh_live_free(bh_live_t *lv, int code, const char *reason)
+{
+    if (!lv)
+        return;
+    bh_cdp_forget(lv->cdp, lv);
+    while (lv->viewers) {
+        struct viewer *v = lv->viewers;
+        bh_ws_close(v->ws, code, reason, 1);
+        bh_ws_detach(v->ws);
+        viewer_free(v);
+    }
+    early_drop(lv, NULL);
+    bh_timer_free(lv->ack_timer);
+    bh_timer_free(lv->kick_timer);
+    free(lv->last);
+    free(lv->url);
+    free(lv->title);
+    free(lv);
+}

@@ -1,0 +1,62 @@
+/* live.h — the live view of one session (docs/live.md): Chromium's
+ * screencast of the session's page, fanned out to WebSocket viewers as JPEG
+ * frames with per-viewer flow control, and the viewers' input translated to
+ * CDP input, navigation and resize commands on that page. */
+#ifndef BH_LIVE_H
+#define BH_LIVE_H
+
+#include <stddef.h>
+
+#include "cdp.h"
+#include "http.h"
+#include "json.h"
+#include "validate.h"
+
+typedef struct bh_live bh_live_t;
+
+struct bh_live_hooks {
+    void (*activity)(void *arg); /* a viewer sent input */
+    void (*viewers_changed)(void *arg, int connected, int total);
+    /* the hello message's extra fields (session id, expiresAt…); new ref */
+    json_t *(*hello)(void *arg);
+};
+
+struct bh_live_policy {
+    int copy;  /* text selected in the page may be copied out */
+    int paste; /* text may be pasted in */
+};
+
+bh_live_t *bh_live_new(bh_cdp_t *cdp, const struct bh_live_policy *pol, int width, int height,
+                       const struct bh_live_hooks *hooks, void *arg);
+/* The page's CDP session (once attached); viewers wait until it is set. */
+void bh_live_set_page(bh_live_t *lv, const char *cdp_session);
+/* Close every viewer (code, reason) and free. */
+void bh_live_free(bh_live_t *lv, int code, const char *reason);
+
+/* Accept the upgrade in req as a viewer (inside the http upgrade handler);
+ * reads ?quality= and ?maxFps=. 0, or -1 after refusing (400). */
+int bh_live_accept(bh_live_t *lv, bh_req_t *req);
+/* Offer a browser event: 1 if the live view consumed it. */
+int bh_live_event(bh_live_t *lv, json_t *msg);
+int bh_live_viewers(const bh_live_t *lv);
+/* Frames and bytes sent to viewers so far (for metrics and benchmarks). */
+void bh_live_stats(const bh_live_t *lv, unsigned long long *frames, unsigned long long *bytes);
+
+/* ---- input translation: pure, unit-tested ---- */
+
+/* One CDP command a viewer message becomes. */
+struct bh_live_cmd {
+    char method[48];
+    json_t *params; /* owned */
+    int special;    /* 0: send as is; else one of BH_LIVE_* below */
+};
+enum { BH_LIVE_CMD = 0, BH_LIVE_BACK, BH_LIVE_FORWARD, BH_LIVE_COPY, BH_LIVE_SETTINGS,
+       BH_LIVE_RESIZE };
+
+/* Translate a viewer message into up to 2 commands (a printable key-down
+ * becomes keyDown with its text). Returns the count (>= 0), or -1 with why
+ * filled. Free params of the commands returned. */
+int bh_live_translate(json_t *msg, const struct bh_live_policy *pol, struct bh_live_cmd out[2],
+                      struct bh_invalid *why);
+
+#endif
