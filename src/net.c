@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "util.h"
 
 #define NETNS_DIR "/run/netns"
@@ -507,72 +508,399 @@ static int bridge_ports(struct nl *nl, int master, bh_err_t *err)
 }
 
 /* ------------------------------------------------------------------ */
-/* nftables                                                            */
+/* nftables: the egress policy                                         */
 /* ------------------------------------------------------------------ */
 
-/* libnftables contexts are not thread-safe and the library has had global
- * state; one context per call, one call at a time. */
-static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Layout. Everything lives in two tables of our own, "inet T" and
+ * "bridge T" (T from table_name()); init replaces both in one transaction,
+ * fini deletes both; nothing else on the host is touched.
+ *
+ *   inet T  forward hook: iifname BR -> session_egress
+ *             session_egress: clamp the MSS of SYNs to the route MTU, then
+ *               ip saddr vmap @sessions4 { ADDR : goto sess_<id> }; drop
+ *             sess_<id> (one per session with a network):
+ *               jump egress_common; <its allow rules> accept;
+ *               internet: goto egress_public   allowlist: drop
+ *             egress_common: never4/never6 drop; the resolver (udp/tcp 53)
+ *               accept; operator always_deny drop; always_allow accept;
+ *               link-local/metadata drop
+ *             egress_public: private4/private6 drop; accept
+ *           forward hook: oifname BR -> session_ingress: replies
+ *             (ct established,related) accept, anything else drop
+ *           input hook: iifname BR -> session_to_host: replies accept; the
+ *             resolver from @online4 accept; everything else drop (the
+ *             bridge address, the daemon's port, every host address)
+ *   bridge T prerouting: iifname @our_ports -> from_session: IPv4 whose
+ *             (port . MAC . source) and ARP whose (port . MAC . sender MAC
+ *             . sender IP) are in @ports pass; all else (spoofed, IPv6,
+ *             other ethertypes) drop.
+ *
+ * A session is "sessions4 element + online4 element + sess_<id> chain +
+ * bridge elements"; policy and teardown change them in one transaction
+ * each. Until bh_net_session_policy() a session has none of them, and its
+ * packets meet the default drop of session_egress and session_to_host.
+ * Policy `none` keeps only the bridge elements: everything drops. Every
+ * per-session name derives from the id and the lease's address, so a
+ * teardown after a crash finds the same names; should the lease be gone,
+ * teardown lists the tables and removes whatever names the id. */
 
-static int nft_run(const char *script, bh_err_t *err)
+/* Destinations no session ever reaches, whatever its policy or the
+ * operator's lists; the session subnet (the bridge, every other session) is
+ * added at init. The host's own addresses need no list: packets to them
+ * take the input hook, where only the resolver is open. */
+static const char NEVER4[] = "0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4, 240.0.0.0/4";
+static const char NEVER6[] = "::/96, ::ffff:0:0/96, ff00::/8";
+/* Link-local, incl. the cloud metadata services: only the operator's
+ * always_allow opens them, never a session's own allow-list or proxy. */
+static const char LINKLOCAL4[] = "169.254.0.0/16";
+static const char LINKLOCAL6[] = "fd00:ec2::254, fe80::/10";
+/* Not public: `internet` denies them; an allow-list entry or the operator's
+ * always_allow may open them. The documentation ranges (192.0.2.0/24,
+ * 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) count as public: the
+ * tests' "internet" lives there. */
+static const char PRIVATE4[] = "10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12, 192.0.0.0/24, "
+                               "192.168.0.0/16, 198.18.0.0/15";
+static const char PRIVATE6[] = "64:ff9b::/96, 64:ff9b:1::/48, 100::/64, 2001::/23, 2002::/16, "
+                               "fc00::/7, fec0::/10";
+
+#define CHAIN_PREFIX "sess_"
+#define MAX_RULES 256 /* per list: operator allow/deny, a session's allow */
+
+/* libnftables contexts are not thread-safe and the library has had global
+ * state: one call at a time. The context is kept for the life of the
+ * process: a new one fetches the whole ruleset into freshly allocated hash
+ * tables (128 KiB per table of every owner on the host), which made each
+ * policy change cost ~8 ms instead of <1 ms. The cache stays correct: nft
+ * checks the ruleset's generation before each command and refetches after
+ * any change (ours or another process's). A forked child makes its own (the
+ * parent's netlink socket is the parent's). */
+static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nft_ctx *nft_ctx_kept;
+static pid_t nft_ctx_pid;
+
+/* Run an nft script (one transaction). With out != NULL, the output of its
+ * list commands as JSON (caller frees). */
+static int nft_exec(const char *script, char **out, bh_err_t *err)
 {
     pthread_mutex_lock(&nft_lock);
     int rc = 0;
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!nft_ctx_kept || nft_ctx_pid != getpid()) {
+        nft_ctx_kept = nft_ctx_new(NFT_CTX_DEFAULT); /* an inherited one is left alone */
+        nft_ctx_pid = getpid();
+        if (nft_ctx_kept) {
+            nft_ctx_buffer_output(nft_ctx_kept);
+            nft_ctx_buffer_error(nft_ctx_kept);
+        }
+    }
+    struct nft_ctx *ctx = nft_ctx_kept;
     if (!ctx) {
         rc = bh_err_set(err, ENOMEM, "nft context");
     } else {
-        nft_ctx_buffer_output(ctx);
-        nft_ctx_buffer_error(ctx);
-        if (nft_run_cmd_from_buffer(ctx, script) != 0) {
-            const char *e = nft_ctx_get_error_buffer(ctx);
+        nft_ctx_output_set_flags(ctx, out ? NFT_CTX_OUTPUT_JSON : 0);
+        int failed = nft_run_cmd_from_buffer(ctx, script) != 0;
+        /* both buffers are read (and so emptied) on every call */
+        const char *o = nft_ctx_get_output_buffer(ctx);
+        const char *e = nft_ctx_get_error_buffer(ctx);
+        if (failed) {
             size_t n = e ? strlen(e) : 0;
             while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
                 n--;
             rc = bh_err_set(err, EINVAL, "nft: %.*s", (int)n, n ? e : "failed");
+        } else if (out) {
+            *out = bh_xstrdup(o ? o : "");
         }
-        nft_ctx_free(ctx);
     }
     pthread_mutex_unlock(&nft_lock);
     return rc;
 }
 
-/* Issue 5 adds the egress policy: rules and sets for traffic from sessions
- * go into session_egress (forwarded) and session_to_host (to the host
- * itself); the base chains only dispatch. Traffic between two sessions stays
- * on the bridge and never reaches these inet hooks. */
+static int nft_run(const char *script, bh_err_t *err) { return nft_exec(script, NULL, err); }
+
+/* A script under construction (open_memstream). */
+struct script {
+    FILE *f;
+    char *buf;
+    size_t len;
+};
+
+static void script_open(struct script *s)
+{
+    s->buf = NULL;
+    s->len = 0;
+    s->f = open_memstream(&s->buf, &s->len);
+    if (!s->f)
+        abort();
+}
+
+/* Close and return the text (caller frees). */
+static char *script_close(struct script *s)
+{
+    fclose(s->f);
+    s->f = NULL;
+    return steal_pointer(&s->buf);
+}
+
+/* ---- rules ---- */
+
+static int is_v6(const char *cidr) { return strchr(cidr, ':') != NULL; }
+
+int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports,
+                      struct bh_net_rule *out, bh_err_t *err)
+{
+    struct bh_net_rule r;
+    memset(&r, 0, sizeof r);
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!cidr || !*cidr)
+        return bh_err_set(err, EINVAL, "empty address");
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (strlen(cidr) >= sizeof buf)
+        return bh_err_set(err, EINVAL, "\"%.60s...\" is too long for an address/prefix", cidr);
+    strcpy(buf, cidr);
+    long prefix = -1;
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        *slash = 0;
+        const char *p = slash + 1;
+        size_t n = strlen(p);
+        if (n == 0 || n > 3 || strspn(p, "0123456789") != n || (n > 1 && p[0] == '0'))
+            return bh_err_set(err, EINVAL, "\"%s\": the prefix length after '/' must be a number",
+                              cidr);
+        prefix = strtol(p, NULL, 10);
+    }
+    unsigned char a[16];
+    int fam, bits;
+    /* inet_pton takes only the dotted-quad form for IPv4: no 3232289281,
+     * 0xc0a8d501, 0300.0250.0325.01 or 192.168.54281 spellings. */
+    if (inet_pton(AF_INET, buf, a) == 1) {
+        fam = AF_INET;
+        bits = 32;
+    } else if (inet_pton(AF_INET6, buf, a) == 1) {
+        fam = AF_INET6;
+        bits = 128;
+    } else {
+        return bh_err_set(err, EINVAL,
+                          "\"%s\" is not an address or CIDR (IPv4 as a.b.c.d[/n] in decimal, "
+                          "or IPv6)",
+                          cidr);
+    }
+    if (prefix < 0)
+        prefix = bits;
+    if (prefix > bits)
+        return bh_err_set(err, EINVAL, "\"%s\": prefix length %ld is more than %d", cidr, prefix,
+                          bits);
+    unsigned char net[16];
+    for (int i = 0; i < bits / 8; i++) {
+        long keep = prefix - 8L * i;
+        unsigned mask = keep >= 8 ? 0xffu : keep <= 0 ? 0u : (0xffu << (8 - keep)) & 0xffu;
+        net[i] = (unsigned char)(a[i] & mask);
+    }
+    char ns[INET6_ADDRSTRLEN];
+    inet_ntop(fam, net, ns, sizeof ns);
+    if (memcmp(net, a, (size_t)bits / 8) != 0)
+        return bh_err_set(err, EINVAL, "\"%s\" has bits set after the prefix (the network is %s/%ld)",
+                          cidr, ns, prefix);
+    snprintf(r.cidr, sizeof r.cidr, "%s/%ld", ns, prefix);
+    if (nports < 0 || nports > (int)(sizeof r.ports / sizeof r.ports[0]) || (nports && !ports))
+        return bh_err_set(err, EINVAL, "%s: at most %zu ports", cidr,
+                          sizeof r.ports / sizeof r.ports[0]);
+    for (int i = 0; i < nports; i++) {
+        if (ports[i] == 0)
+            return bh_err_set(err, EINVAL, "%s: port 0 is not a port", cidr);
+        int j = 0; /* insert sorted, without duplicates */
+        while (j < r.nports && r.ports[j] < ports[i])
+            j++;
+        if (j < r.nports && r.ports[j] == ports[i])
+            continue;
+        memmove(&r.ports[j + 1], &r.ports[j], (size_t)(r.nports - j) * sizeof r.ports[0]);
+        r.ports[j] = ports[i];
+        r.nports++;
+    }
+    if (out)
+        *out = r;
+    return 0;
+}
+
+/* A rule from a caller is only written into a script once it parses back
+ * to itself: nothing but a canonical CIDR and real ports gets in. */
+static int rule_check(const struct bh_net_rule *r, const char *what, int i, bh_err_t *err)
+{
+    struct bh_net_rule c;
+    char cidr[sizeof r->cidr + 1];
+    snprintf(cidr, sizeof cidr, "%.*s", (int)sizeof r->cidr, r->cidr);
+    if (r->nports < 0 || r->nports > (int)(sizeof r->ports / sizeof r->ports[0]))
+        return bh_err_set(err, EINVAL, "%s[%d]: bad port count %d", what, i, r->nports);
+    if (bh_net_rule_parse(cidr, r->ports, r->nports, &c, err) < 0)
+        return bh_err_wrap(err, "%s[%d]", what, i);
+    if (strcmp(c.cidr, cidr) != 0)
+        return bh_err_set(err, EINVAL, "%s[%d]: \"%s\" is not as bh_net_rule_parse() writes it",
+                          what, i, cidr);
+    return 0;
+}
+
+static int rules_check(const struct bh_net_rule *v, int n, const char *what, bh_err_t *err)
+{
+    if (n < 0 || n > MAX_RULES || (n && !v))
+        return bh_err_set(err, EINVAL, "%s: %d rules (at most %d)", what, n, MAX_RULES);
+    for (int i = 0; i < n; i++)
+        if (rule_check(&v[i], what, i, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* "ip daddr 10.0.0.0/8 meta l4proto { tcp, udp } th dport { 80, 443 }" */
+static void put_match(FILE *f, const struct bh_net_rule *r)
+{
+    fprintf(f, "%s daddr %s", is_v6(r->cidr) ? "ip6" : "ip", r->cidr);
+    if (r->nports) {
+        fputs(" meta l4proto { tcp, udp } th dport { ", f);
+        for (int i = 0; i < r->nports; i++)
+            fprintf(f, "%s%u", i ? ", " : "", r->ports[i]);
+        fputs(" }", f);
+    }
+}
+
+/* The resolver address from the config, if any: a literal IPv4 or IPv6
+ * address that sessions can reach (not loopback, not unspecified). */
+static int dns_addr(const struct bh_net_config *cfg, char out[INET6_ADDRSTRLEN], int *v6,
+                    bh_err_t *err)
+{
+    out[0] = 0;
+    if (!cfg->dns || !*cfg->dns)
+        return 0;
+    unsigned char a[16];
+    if (inet_pton(AF_INET, cfg->dns, a) == 1) {
+        *v6 = 0;
+        if (a[0] == 127 || a[0] == 0)
+            return bh_err_set(err, EINVAL,
+                              "resolver %s: sessions cannot reach the host's loopback (or 0/8); "
+                              "give an address of the resolver that sessions can reach",
+                              cfg->dns);
+        inet_ntop(AF_INET, a, out, INET6_ADDRSTRLEN);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, cfg->dns, a) == 1) {
+        static const unsigned char zero[15];
+        *v6 = 1;
+        if (!memcmp(a, zero, 15) && (a[15] == 0 || a[15] == 1))
+            return bh_err_set(err, EINVAL, "resolver %s: not reachable from sessions", cfg->dns);
+        inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN);
+        return 0;
+    }
+    return bh_err_set(err, EINVAL, "resolver \"%s\" is not an IP address", cfg->dns);
+}
+
+/* ---- tables ---- */
+
 static int nft_table_create(const struct bh_net_config *cfg, const struct subnet *sn, bh_err_t *err)
 {
     const char *br = cfg->bridge;
-    char t[TABLE_MAX + 1], net[INET_ADDRSTRLEN];
+    char t[TABLE_MAX + 1], net[INET_ADDRSTRLEN], dns[INET6_ADDRSTRLEN];
+    int dns6 = 0;
     table_name(cfg, t);
     addr_str(sn->net, net);
-    /* add + delete + define in one transaction: atomically replaces whatever
-     * an earlier run (or a crash halfway through one) left in our table. */
-    cleanup_free char *script = bh_xasprintf(
-        "add table inet %s\n"
-        "delete table inet %s\n"
-        "table inet %s {\n"
-        "  chain postrouting {\n"
-        "    type nat hook postrouting priority srcnat; policy accept;\n"
-        "    ip saddr %s/%u oifname != \"%s\" masquerade\n"
-        "  }\n"
-        "  chain forward {\n"
-        "    type filter hook forward priority filter; policy accept;\n"
-        "    iifname \"%s\" jump session_egress\n"
-        "  }\n"
-        "  chain session_egress {\n"
-        "  }\n"
-        "  chain input {\n"
-        "    type filter hook input priority filter; policy accept;\n"
-        "    iifname \"%s\" jump session_to_host\n"
-        "  }\n"
-        "  chain session_to_host {\n"
-        "  }\n"
-        "}\n",
-        t, t, t, net, sn->prefix, br, br, br);
-    if (nft_run(script, err) < 0)
+    if (dns_addr(cfg, dns, &dns6, err) < 0 ||
+        rules_check(cfg->always_allow, cfg->nalways_allow, "always_allow", err) < 0 ||
+        rules_check(cfg->always_deny, cfg->nalways_deny, "always_deny", err) < 0)
         return bh_err_wrap(err, "table inet %s", t);
+    struct script s;
+    script_open(&s);
+    FILE *f = s.f;
+    /* add + delete + define in one transaction: atomically replaces whatever
+     * an earlier run (or a crash halfway through one) left in our tables. */
+    fprintf(f, "add table inet %s\ndelete table inet %s\n", t, t);
+    fprintf(f, "add table bridge %s\ndelete table bridge %s\n", t, t);
+    fprintf(f, "table inet %s {\n", t);
+    fprintf(f,
+            "  set never4 { type ipv4_addr; flags interval; auto-merge; elements = { %s, %s/%u } }\n"
+            "  set never6 { type ipv6_addr; flags interval; auto-merge; elements = { %s } }\n"
+            "  set linklocal4 { type ipv4_addr; flags interval; auto-merge; elements = { %s } }\n"
+            "  set linklocal6 { type ipv6_addr; flags interval; auto-merge; elements = { %s } }\n"
+            "  set private4 { type ipv4_addr; flags interval; auto-merge; elements = { %s } }\n"
+            "  set private6 { type ipv6_addr; flags interval; auto-merge; elements = { %s } }\n"
+            "  map sessions4 { type ipv4_addr : verdict; }\n"
+            "  set online4 { type ipv4_addr; }\n",
+            NEVER4, net, sn->prefix, NEVER6, LINKLOCAL4, LINKLOCAL6, PRIVATE4, PRIVATE6);
+    fprintf(f,
+            "  chain postrouting {\n"
+            "    type nat hook postrouting priority srcnat; policy accept;\n"
+            "    ip saddr %s/%u oifname != \"%s\" masquerade\n"
+            "  }\n"
+            "  chain forward {\n"
+            "    type filter hook forward priority filter; policy accept;\n"
+            "    iifname \"%s\" jump session_egress\n"
+            "    oifname \"%s\" jump session_ingress\n"
+            "  }\n"
+            "  chain session_egress {\n"
+            "    tcp flags syn tcp option maxseg size set rt mtu\n"
+            "    ip saddr vmap @sessions4\n"
+            "    drop\n"
+            "  }\n"
+            "  chain session_ingress {\n"
+            "    ct state established,related accept\n"
+            "    drop\n"
+            "  }\n",
+            net, sn->prefix, br, br, br);
+    fputs("  chain egress_common {\n"
+          "    ip daddr @never4 drop\n"
+          "    ip6 daddr @never6 drop\n",
+          f);
+    if (dns[0])
+        fprintf(f, "    %s daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
+                dns6 ? "ip6" : "ip", dns);
+    for (int i = 0; i < cfg->nalways_deny; i++) {
+        fputs("    ", f);
+        put_match(f, &cfg->always_deny[i]);
+        fputs(" drop\n", f);
+    }
+    for (int i = 0; i < cfg->nalways_allow; i++) {
+        fputs("    ", f);
+        put_match(f, &cfg->always_allow[i]);
+        fputs(" accept\n", f);
+    }
+    fputs("    ip daddr @linklocal4 drop\n"
+          "    ip6 daddr @linklocal6 drop\n"
+          "  }\n"
+          "  chain egress_public {\n"
+          "    ip daddr @private4 drop\n"
+          "    ip6 daddr @private6 drop\n"
+          "    accept\n"
+          "  }\n",
+          f);
+    fprintf(f,
+            "  chain input {\n"
+            "    type filter hook input priority filter; policy accept;\n"
+            "    iifname \"%s\" jump session_to_host\n"
+            "  }\n"
+            "  chain session_to_host {\n"
+            "    ct state established,related accept\n",
+            br);
+    if (dns[0] && !dns6)
+        fprintf(f, "    ip saddr @online4 ip daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
+                dns);
+    fputs("    drop\n"
+          "  }\n"
+          "}\n",
+          f);
+    fprintf(f,
+            "table bridge %s {\n"
+            "  set our_ports { type ifname; }\n"
+            "  set ports { type ifname . ether_addr . ipv4_addr; }\n"
+            "  chain prerouting {\n"
+            "    type filter hook prerouting priority filter; policy accept;\n"
+            "    iifname @our_ports jump from_session\n"
+            "  }\n"
+            "  chain from_session {\n"
+            "    iifname . ether saddr . ip saddr @ports return\n"
+            "    arp htype 1 arp ptype ip arp hlen 6 arp plen 4 iifname . ether saddr . arp saddr ip "
+            "@ports iifname . arp saddr ether . arp saddr ip @ports return\n"
+            "    drop\n"
+            "  }\n"
+            "}\n",
+            t);
+    cleanup_free char *script = script_close(&s);
+    if (nft_run(script, err) < 0)
+        return bh_err_wrap(err, "tables inet/bridge %s", t);
     return 0;
 }
 
@@ -581,7 +909,9 @@ static int nft_table_delete(const struct bh_net_config *cfg, bh_err_t *err)
     char t[TABLE_MAX + 1];
     table_name(cfg, t);
     cleanup_free char *script =
-        bh_xasprintf("add table inet %s\ndelete table inet %s\n", t, t);
+        bh_xasprintf("add table inet %s\ndelete table inet %s\n"
+                     "add table bridge %s\ndelete table bridge %s\n",
+                     t, t, t, t);
     return nft_run(script, err);
 }
 
@@ -908,10 +1238,332 @@ int bh_net_session_setup(const struct bh_net_config *cfg, const char *id,
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Egress policy of a session                                          */
+/* ------------------------------------------------------------------ */
+
+struct lease_find {
+    const char *id;
+    uint32_t addr[4];
+    int n;
+};
+
+static int lease_find_cb(int dfd, const char *addr, const char *owner, void *data)
+{
+    (void)dfd;
+    struct lease_find *lf = data;
+    struct in_addr a;
+    if (!strcmp(owner, lf->id) && lf->n < 4 && inet_pton(AF_INET, addr, &a) == 1)
+        lf->addr[lf->n++] = ntohl(a.s_addr);
+    return 0;
+}
+
+static void mac_str(uint32_t addr, char out[18])
+{
+    uint8_t m[6];
+    session_mac(addr, m);
+    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+/* Script lines that take the inet part of session `id` at `addr` out of
+ * the tables, whether or not it is there: an element is added (a no-op if
+ * it is there) and then deleted, and the chain is created if missing and
+ * flushed. They fail only if `addr` maps to another session's chain. */
+static void put_inet_remove(FILE *f, const char *t, const char *id, uint32_t addr)
+{
+    char a[INET_ADDRSTRLEN];
+    addr_str(addr, a);
+    fprintf(f,
+            "add chain inet %s " CHAIN_PREFIX "%s\n"
+            "add element inet %s sessions4 { %s : goto " CHAIN_PREFIX "%s }\n"
+            "delete element inet %s sessions4 { %s }\n"
+            "add element inet %s online4 { %s }\n"
+            "delete element inet %s online4 { %s }\n"
+            "flush chain inet %s " CHAIN_PREFIX "%s\n",
+            t, id, t, a, id, t, a, t, a, t, a, t, id);
+}
+
+/* The same for the bridge part; the port's own element only if the veth
+ * is this session's (another id may share the veth name). */
+static void put_bridge_remove(FILE *f, const char *t, const char *veth, uint32_t addr,
+                              int port_ours)
+{
+    char a[INET_ADDRSTRLEN], m[18];
+    addr_str(addr, a);
+    mac_str(addr, m);
+    fprintf(f,
+            "add element bridge %s ports { \"%s\" . %s . %s }\n"
+            "delete element bridge %s ports { \"%s\" . %s . %s }\n",
+            t, veth, m, a, t, veth, m, a);
+    if (port_ours)
+        fprintf(f,
+                "add element bridge %s our_ports { \"%s\" }\n"
+                "delete element bridge %s our_ports { \"%s\" }\n",
+                t, veth, t, veth);
+}
+
+static int check_policy(const struct bh_net_policy *p, bh_err_t *err)
+{
+    if (!p)
+        return bh_err_set(err, EINVAL, "no policy");
+    if (p->mode != BH_NET_INTERNET && p->mode != BH_NET_NONE && p->mode != BH_NET_ALLOWLIST)
+        return bh_err_set(err, EINVAL, "unknown policy mode %d", (int)p->mode);
+    if (p->mode == BH_NET_NONE)
+        return 0;
+    return rules_check(p->allow, p->nallow, "allow", err);
+}
+
+int bh_net_session_policy(const struct bh_net_config *cfg, const char *id,
+                          const struct bh_net_policy *policy, bh_err_t *err)
+{
+    struct subnet sn;
+    if (check_config(cfg, &sn, err) < 0 || check_id(id, err) < 0 ||
+        check_policy(policy, err) < 0)
+        return bh_err_wrap(err, "net policy %s", id ? id : "");
+    struct bh_net_session s;
+    session_names(id, &s);
+
+    /* The veth must be this session's: its rules name the port. */
+    struct nl host;
+    if (nl_open(&host, err) < 0)
+        return bh_err_wrap(err, "net policy %s", id);
+    struct link_info veth;
+    int rc = link_get(&host, s.veth_host, &veth, err);
+    nl_close(&host);
+    if (rc < 0)
+        return bh_err_wrap(err, "net policy %s: not set up", id);
+    if (strcmp(veth.alias, id) != 0)
+        return bh_err_set(err, EEXIST, "net policy %s: %s belongs to session %s", id, s.veth_host,
+                          veth.alias[0] ? veth.alias : "(none)");
+    struct lease_find lf = {.id = id};
+    if (lease_each(lease_find_cb, &lf, err) < 0)
+        return bh_err_wrap(err, "net policy %s", id);
+    if (lf.n != 1)
+        return bh_err_set(err, lf.n ? EEXIST : ENOENT, "net policy %s: %d address leases, not 1",
+                          id, lf.n);
+    uint32_t addr = lf.addr[0];
+    if ((addr & ~(0xffffffffu >> sn.prefix)) != sn.net)
+        return bh_err_set(err, EINVAL, "net policy %s: its address is not in %s", id, cfg->subnet);
+
+    char t[TABLE_MAX + 1], a[INET_ADDRSTRLEN], m[18];
+    table_name(cfg, t);
+    addr_str(addr, a);
+    mac_str(addr, m);
+    struct script sc;
+    script_open(&sc);
+    FILE *f = sc.f;
+    put_inet_remove(f, t, id, addr);
+    fprintf(f,
+            "add element bridge %s our_ports { \"%s\" }\n"
+            "add element bridge %s ports { \"%s\" . %s . %s }\n",
+            t, s.veth_host, t, s.veth_host, m, a);
+    if (policy->mode == BH_NET_NONE) {
+        fprintf(f, "delete chain inet %s " CHAIN_PREFIX "%s\n", t, id);
+    } else {
+        fprintf(f, "add rule inet %s " CHAIN_PREFIX "%s jump egress_common\n", t, id);
+        for (int i = 0; i < policy->nallow; i++) {
+            fprintf(f, "add rule inet %s " CHAIN_PREFIX "%s ", t, id);
+            put_match(f, &policy->allow[i]);
+            fputs(" accept\n", f);
+        }
+        fprintf(f, "add rule inet %s " CHAIN_PREFIX "%s %s\n", t, id,
+                policy->mode == BH_NET_INTERNET ? "goto egress_public" : "drop");
+        fprintf(f,
+                "add element inet %s sessions4 { %s : goto " CHAIN_PREFIX "%s }\n"
+                "add element inet %s online4 { %s }\n",
+                t, a, id, t, a);
+    }
+    cleanup_free char *script = script_close(&sc);
+    if (nft_run(script, err) < 0)
+        return bh_err_wrap(err, "net policy %s", id);
+    return 0;
+}
+
+/* ---- removal ---- */
+
+static int json_has_table(json_t *root, const char *family, const char *name)
+{
+    json_t *items = json_object_get(root, "nftables"), *it;
+    size_t i;
+    json_array_foreach(items, i, it)
+    {
+        json_t *tb = json_object_get(it, "table");
+        const char *fam = bh_json_str(tb, "family"), *nm = bh_json_str(tb, "name");
+        if (fam && nm && !strcmp(fam, family) && !strcmp(nm, name))
+            return 1;
+    }
+    return 0;
+}
+
+/* Object `kind` ("set", "map", "chain") called `name` in a listing. */
+static json_t *json_find(json_t *root, const char *kind, const char *name)
+{
+    json_t *items = json_object_get(root, "nftables"), *it;
+    size_t i;
+    json_array_foreach(items, i, it)
+    {
+        json_t *o = json_object_get(it, kind);
+        const char *nm = bh_json_str(o, "name");
+        if (nm && !strcmp(nm, name))
+            return o;
+    }
+    return NULL;
+}
+
+static json_t *nft_list_json(const char *cmd, bh_err_t *err)
+{
+    cleanup_free char *out = NULL;
+    if (nft_exec(cmd, &out, err) < 0)
+        return NULL;
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j)
+        bh_err_set(err, EPROTO, "%s: unreadable JSON from nft (%s)", cmd, je.text);
+    return j;
+}
+
+static int ip_ok(const char *s)
+{
+    struct in_addr a;
+    return s && inet_pton(AF_INET, s, &a) == 1;
+}
+
+static int mac_ok(const char *s)
+{
+    return s && strlen(s) == 17 && strspn(s, "0123456789abcdefABCDEF:") == 17;
+}
+
+/* The slow way, for when the lease is gone or the quick removal failed:
+ * list our tables and remove whatever names session `id` — its chain, the
+ * addresses that lead to it, its port (if the veth is ours). */
+static int nft_session_sweep(const char *t, const char *id, const char *veth, int port_ours,
+                             bh_err_t *err)
+{
+    json_t *tables = nft_list_json("list tables", err);
+    if (!tables)
+        return -1;
+    int have_inet = json_has_table(tables, "inet", t), have_br = json_has_table(tables, "bridge", t);
+    json_decref(tables);
+    char chain[sizeof CHAIN_PREFIX + ID_MAX + 1];
+    snprintf(chain, sizeof chain, CHAIN_PREFIX "%s", id);
+    struct script sc;
+    script_open(&sc);
+    FILE *f = sc.f;
+    int n = 0, rc = 0;
+    const char *addrs[64];
+    int naddrs = 0;
+    json_t *inet = NULL, *brj = NULL;
+    if (have_inet) {
+        cleanup_free char *cmd = bh_xasprintf("list table inet %s", t);
+        inet = nft_list_json(cmd, err);
+        if (!inet)
+            rc = -1;
+    }
+    if (inet) {
+        json_t *map = json_find(inet, "map", "sessions4"), *el;
+        size_t i;
+        json_array_foreach(json_object_get(map, "elem"), i, el)
+        {
+            const char *key = json_string_value(json_array_get(el, 0));
+            json_t *v = json_array_get(el, 1);
+            json_t *g = json_object_get(v, "goto");
+            if (!g)
+                g = json_object_get(v, "jump");
+            const char *target = bh_json_str(g, "target");
+            if (ip_ok(key) && target && !strcmp(target, chain) && naddrs < 64) {
+                addrs[naddrs++] = key;
+                fprintf(f, "delete element inet %s sessions4 { %s }\n", t, key);
+                n++;
+            }
+        }
+        json_t *online = json_find(inet, "set", "online4");
+        json_array_foreach(json_object_get(online, "elem"), i, el)
+        {
+            const char *key = json_string_value(el);
+            for (int k = 0; key && k < naddrs; k++)
+                if (!strcmp(key, addrs[k])) {
+                    fprintf(f, "delete element inet %s online4 { %s }\n", t, key);
+                    n++;
+                }
+        }
+        if (json_find(inet, "chain", chain)) {
+            fprintf(f, "flush chain inet %s %s\ndelete chain inet %s %s\n", t, chain, t, chain);
+            n++;
+        }
+    }
+    if (rc == 0 && have_br) {
+        cleanup_free char *cmd = bh_xasprintf("list table bridge %s", t);
+        brj = nft_list_json(cmd, err);
+        if (!brj)
+            rc = -1;
+    }
+    if (brj) {
+        json_t *el;
+        size_t i;
+        json_array_foreach(json_object_get(json_find(brj, "set", "our_ports"), "elem"), i, el)
+        {
+            const char *name = json_string_value(el);
+            if (port_ours && name && !strcmp(name, veth)) {
+                fprintf(f, "delete element bridge %s our_ports { \"%s\" }\n", t, veth);
+                n++;
+            }
+        }
+        json_array_foreach(json_object_get(json_find(brj, "set", "ports"), "elem"), i, el)
+        {
+            json_t *c = json_object_get(el, "concat");
+            const char *name = json_string_value(json_array_get(c, 0));
+            const char *mac = json_string_value(json_array_get(c, 1));
+            const char *ip = json_string_value(json_array_get(c, 2));
+            if (!name || strcmp(name, veth) != 0 || !mac_ok(mac) || !ip_ok(ip))
+                continue;
+            int mine = port_ours;
+            for (int k = 0; k < naddrs; k++)
+                mine |= !strcmp(ip, addrs[k]);
+            if (mine) {
+                fprintf(f, "delete element bridge %s ports { \"%s\" . %s . %s }\n", t, veth, mac,
+                        ip);
+                n++;
+            }
+        }
+    }
+    cleanup_free char *script = script_close(&sc);
+    if (rc == 0 && n > 0)
+        rc = nft_run(script, err);
+    json_decref(inet);
+    json_decref(brj);
+    return rc;
+}
+
+/* Take session `id` out of the tables: quickly, by the names its lease
+ * gives, else by listing (see nft_session_sweep). Nothing there is success;
+ * so are tables that do not exist. */
+static int nft_session_remove(const struct bh_net_config *cfg, const char *id, const char *veth,
+                              int port_ours, bh_err_t *err)
+{
+    char t[TABLE_MAX + 1];
+    table_name(cfg, t);
+    struct lease_find lf = {.id = id};
+    if (lease_each(lease_find_cb, &lf, err) < 0)
+        return -1;
+    if (lf.n > 0) {
+        struct script sc;
+        script_open(&sc);
+        for (int i = 0; i < lf.n; i++) {
+            put_inet_remove(sc.f, t, id, lf.addr[i]);
+            put_bridge_remove(sc.f, t, veth, lf.addr[i], port_ours && i == 0);
+        }
+        fprintf(sc.f, "delete chain inet %s " CHAIN_PREFIX "%s\n", t, id);
+        cleanup_free char *script = script_close(&sc);
+        if (nft_run(script, NULL) == 0)
+            return 0;
+    }
+    return nft_session_sweep(t, id, veth, port_ours, err);
+}
+
 int bh_net_session_teardown(const struct bh_net_config *cfg, const char *id, bh_err_t *err)
 {
-    (void)cfg; /* names derive from the id alone */
-    if (check_id(id, err) < 0)
+    struct subnet sn;
+    if (check_config(cfg, &sn, err) < 0 || check_id(id, err) < 0)
         return bh_err_wrap(err, "net teardown");
     struct bh_net_session s;
     session_names(id, &s);
@@ -921,16 +1573,22 @@ int bh_net_session_teardown(const struct bh_net_config *cfg, const char *id, bh_
         return bh_err_wrap(err, "net teardown %s", id);
     struct link_info veth;
     bh_err_t e = BH_ERR_INIT;
-    int rc = 0;
+    int rc = 0, have_veth = 0, ours = 1;
     if (link_get(&host, s.veth_host, &veth, &e) == 0) {
-        /* Delete only our own: another id may share the 12-char name. An
-         * empty alias is a crash between veth creation and tagging. */
-        if (!veth.alias[0] || !strcmp(veth.alias, id))
-            rc = link_del(&host, s.veth_host, err);
+        /* Only our own: another id may share the 12-char name. An empty
+         * alias is a crash between veth creation and tagging. */
+        have_veth = 1;
+        ours = !veth.alias[0] || !strcmp(veth.alias, id);
     } else if (e.status != ENODEV) {
         rc = bh_err_set(err, e.status, "%s", bh_err_msg(&e));
     }
     bh_err_clear(&e);
+    /* Rules first, the lease last: while any rule of the session is left,
+     * its lease (which names its address) is too. */
+    if (rc == 0)
+        rc = nft_session_remove(cfg, id, s.veth_host, ours, err);
+    if (rc == 0 && have_veth && ours)
+        rc = link_del(&host, s.veth_host, err);
     nl_close(&host);
     if (rc == 0)
         rc = netns_remove(s.netns_path, err);

@@ -86,6 +86,9 @@ struct bh_session {
     bh_watch_t *log_w;
     bh_timer_t *start_timer;
     bh_timer_t *ttl_timer;
+    bh_timer_t *idle_timer;
+    bh_timer_t *grace_timer; /* between the pipe's and the process's end */
+    int64_t last_activity; /* epoch ms of the last CDP or live-view input */
     char logtail[2048];
     size_t loglen;
     char target_id[64];
@@ -153,22 +156,28 @@ static void set_str(char **dst, const char *v)
     *dst = v ? bh_xstrdup(v) : NULL;
 }
 
-/* The last lines the browser printed, for error messages. Caller frees. */
+/* The last lines the browser printed, for error messages, without the
+ * noise of its D-Bus client (there is no bus in the sandbox). Caller frees. */
 static char *log_tail(struct bh_session *s)
 {
-    size_t n = s->loglen;
-    const char *p = s->logtail;
-    while (n && (p[n - 1] == '\n' || p[n - 1] == ' '))
-        n--;
-    const char *start = p;
-    /* keep the last 3 lines */
-    int lines = 0;
-    for (size_t i = n; i > 0; i--)
-        if (p[i - 1] == '\n' && ++lines == 3) {
-            start = p + i;
-            break;
+    char *copy = bh_xasprintf("%.*s", (int)s->loglen, s->logtail);
+    const char *keep[3] = {NULL, NULL, NULL};
+    int n = 0;
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strstr(line, "dbus/") || strspn(line, " \t\r") == strlen(line))
+            continue;
+        if (n == 3) {
+            keep[0] = keep[1];
+            keep[1] = keep[2];
+            n = 2;
         }
-    return bh_xasprintf("%.*s", (int)(n - (size_t)(start - p)), start);
+        keep[n++] = line;
+    }
+    char *out = bh_xasprintf("%s%s%s%s%s", n > 0 ? keep[0] : "", n > 1 ? "\n" : "",
+                             n > 1 ? keep[1] : "", n > 2 ? "\n" : "", n > 2 ? keep[2] : "");
+    free(copy);
+    return out;
 }
 
 /* ---------------------------------------------------------------- start job */
@@ -286,9 +295,34 @@ static void browser_gone(struct bh_session *s, const char *what)
     char *tail = log_tail(s);
     char *detail = bh_xasprintf("browser %s%s%s", what, *tail ? ": " : "", tail);
     bh_log(BH_LOG_WARN, s->row.id, "%s", detail);
+    if (s->state == S_READY)
+        event(s, "crashed", json_pack("{s:s}", "cause", detail));
     session_end(s, s->state == S_STARTING ? "error" : "crashed", detail);
     free(detail);
     free(tail);
+}
+
+/* Whether the session's memory cgroup saw the OOM killer act. */
+static int oom_killed(struct bh_session *s)
+{
+    char cg[96];
+    snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
+    char **paths = NULL;
+    int n = bh_sandbox_cgroup_paths(cg, &paths, NULL);
+    int killed = 0;
+    for (int i = 0; i < n; i++) {
+        if (strstr(paths[i], "/memory/") && !killed) {
+            char *f = bh_xasprintf("%s/memory.oom_control", paths[i]);
+            char *text = bh_read_file(f, NULL, NULL);
+            const char *k = text ? strstr(text, "oom_kill ") : NULL;
+            killed = k && atol(k + 9) > 0;
+            free(text);
+            free(f);
+        }
+        free(paths[i]);
+    }
+    free(paths);
+    return killed;
 }
 
 static void on_exit_fd(void *arg, bh_watch_t *w, int events)
@@ -301,12 +335,35 @@ static void on_exit_fd(void *arg, bh_watch_t *w, int events)
         bh_watch_remove(s->exit_w);
         s->exit_w = NULL;
     }
-    browser_gone(s, "exited");
+    /* the container's init (the browser) is our child: its status says why */
+    int st = 0;
+    char what[96] = "exited";
+    if (s->row.pid > 0 && waitpid(s->row.pid, &st, WNOHANG) == s->row.pid) {
+        if (WIFSIGNALED(st))
+            snprintf(what, sizeof what, "was killed by signal %d (%s)", WTERMSIG(st),
+                     strsignal(WTERMSIG(st)));
+        else if (WIFEXITED(st))
+            snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(st));
+    }
+    if (oom_killed(s))
+        snprintf(what + strlen(what), sizeof what - strlen(what),
+                 ", out of memory (killed at its %lld-byte limit)", (long long)s->row.memory_bytes);
+    browser_gone(s, what);
+}
+
+static void pipe_grace_over(void *arg)
+{
+    browser_gone(arg, "closed its control pipe");
 }
 
 static void on_cdp_closed(void *arg)
 {
     struct bh_session *s = arg;
+    /* the exit of the browser usually follows at once and tells more */
+    if (s->exit_w && s->state != S_ENDING) {
+        bh_timer_set(s->grace_timer, 1000);
+        return;
+    }
     browser_gone(s, "closed its control pipe");
 }
 
@@ -360,6 +417,28 @@ static void proxy_clients_changed(void *arg, int connected, int total)
           json_pack("{s:s, s:i}", "kind", "cdp", "clients", total));
 }
 
+/* CDP messages and live-view input keep a session alive; so does a live
+ * viewer that is connected (a person reading a page sends no input). */
+static void activity(void *arg)
+{
+    struct bh_session *s = arg;
+    if (s->state != S_READY)
+        return;
+    s->last_activity = bh_now_ms();
+    bh_timer_set(s->idle_timer, (int64_t)s->row.idle_timeout * 1000);
+}
+
+static void idle_expired(void *arg)
+{
+    struct bh_session *s = arg;
+    if (bh_live_viewers(s->live) > 0) {
+        activity(s);
+        return;
+    }
+    bh_log(BH_LOG_INFO, s->row.id, "idle for %d s", s->row.idle_timeout);
+    session_end(s, "idle", NULL);
+}
+
 static void live_viewers_changed(void *arg, int connected, int total)
 {
     struct bh_session *s = arg;
@@ -379,11 +458,13 @@ static json_t *live_hello(void *arg)
 }
 
 static const struct bh_live_hooks live_hooks = {
+    .activity = activity,
     .viewers_changed = live_viewers_changed,
     .hello = live_hello,
 };
 
 static const struct bh_cdp_proxy_hooks proxy_hooks = {
+    .activity = activity,
     .browser_close = proxy_browser_close,
     .clients_changed = proxy_clients_changed,
 };
@@ -412,6 +493,7 @@ static void became_ready(struct bh_session *s)
     bh_log(BH_LOG_INFO, s->row.id, "ready (pid %d, %s)", s->row.pid, s->row.addr);
     int64_t left = s->row.expires_at - bh_now_ms();
     bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
+    activity(s); /* the idle clock starts at ready */
     bh_session_created_cb cb = s->created_cb;
     s->created_cb = NULL;
     if (cb)
@@ -440,6 +522,8 @@ static void session_loaded(struct bh_session *s)
 static void navigated(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
+    if (!reply)
+        return; /* the browser went away: browser_gone() ends the session */
     if (s->state != S_STARTING)
         return;
     const char *e = reply_error(reply);
@@ -463,6 +547,8 @@ static void send_waiting_ops(struct bh_session *s);
 static void page_enabled(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
+    if (!reply)
+        return; /* the browser went away: browser_gone() ends the session */
     if (s->state == S_ENDING)
         return;
     const char *e = reply_error(reply);
@@ -490,6 +576,8 @@ static void page_enabled(void *arg, json_t *reply)
 static void attached(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
+    if (!reply)
+        return; /* the browser went away: browser_gone() ends the session */
     if (s->state == S_ENDING)
         return;
     const char *e = reply_error(reply);
@@ -520,6 +608,8 @@ static void attach_to(struct bh_session *s, const char *target_id)
 static void created_target(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
+    if (!reply)
+        return; /* the browser went away: browser_gone() ends the session */
     if (s->state != S_STARTING)
         return;
     const char *tid = bh_json_str(json_object_get(reply, "result"), "targetId");
@@ -536,6 +626,8 @@ static void created_target(void *arg, json_t *reply)
 static void got_targets(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
+    if (!reply)
+        return; /* the browser went away: browser_gone() ends the session */
     if (s->state != S_STARTING)
         return;
     const char *e = reply_error(reply);
@@ -675,6 +767,8 @@ static struct bh_session *session_new(struct bh_sessions *m)
     s->m = m;
     s->start_timer = bh_timer_new(m->loop, start_timeout, s);
     s->ttl_timer = bh_timer_new(m->loop, ttl_expired, s);
+    s->idle_timer = bh_timer_new(m->loop, idle_expired, s);
+    s->grace_timer = bh_timer_new(m->loop, pipe_grace_over, s);
     s->next = m->list;
     m->list = s;
     m->live++;
@@ -899,6 +993,8 @@ static void session_free(struct bh_session *s)
     m->live--;
     bh_timer_free(s->start_timer);
     bh_timer_free(s->ttl_timer);
+    bh_timer_free(s->idle_timer);
+    bh_timer_free(s->grace_timer);
     bh_session_row_clear(&s->row);
     free(s->title);
     free(s->page_url);
@@ -970,6 +1066,8 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
     start_finished(s);
     bh_timer_cancel(s->start_timer);
     bh_timer_cancel(s->ttl_timer);
+    bh_timer_cancel(s->idle_timer);
+    bh_timer_cancel(s->grace_timer);
     char *why = bh_xasprintf("session ended: %s", s->end_reason);
     bh_cdp_proxy_free(s->proxy, 1001, why);
     bh_live_free(s->live, 1001, why);
@@ -1252,6 +1350,12 @@ json_t *bh_session_json(bh_sessions_t *m, const struct bh_session_row *r)
 json_t *bh_session_live_json(bh_session_t *s)
 {
     json_t *o = bh_session_json(s->m, &s->row);
+    if (s->state == S_READY && bh_live_viewers(s->live) == 0) {
+        /* the earlier of the ttl and the idle deadline */
+        int64_t idle_at = s->last_activity + (int64_t)s->row.idle_timeout * 1000;
+        if (idle_at < s->row.expires_at)
+            json_object_set_new(o, "expiresAt", time_or_null(idle_at));
+    }
     if (s->state == S_READY)
         json_object_set_new(o, "page",
                             json_pack("{s:o, s:o, s:o}", "url", str_or_null(s->page_url), "title",
