@@ -358,6 +358,17 @@ void bh_api_request(void *ctx, bh_req_t *req)
         reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
         return;
     }
+    if (!strcmp(path, "/metrics") && get) {
+        if (!authorized(a, req)) {
+            reply_error(req, 401, "unauthorized", "missing or wrong bearer token");
+            return;
+        }
+        size_t n;
+        char *text = bh_sessions_metrics(a->sessions, &n);
+        bh_req_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);
+        free(text);
+        return;
+    }
     if (!strcmp(path, "/readyz") && get) {
         reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
         return;

@@ -23,6 +23,7 @@
 #include "cdp.h"
 #include "cdp_proxy.h"
 #include "live.h"
+#include "metrics.h"
 #include "log.h"
 #include "net.h"
 #include "sandbox.h"
@@ -75,6 +76,7 @@ struct bh_session {
     int counted;       /* holds one of m->starting */
     struct bh_session *qnext;
     int64_t t_start, t_sandbox, t_browser; /* monotonic ms: create, sandbox up, first reply */
+    int64_t t_queued;                      /* monotonic ms of the create request */
     bh_session_created_cb created_cb;
     void *created_arg;
     /* loop-side resources */
@@ -118,6 +120,7 @@ struct bh_sessions {
     struct bh_session *queue; /* FIFO of sessions waiting to start */
     int starting;             /* browsers starting now */
     int max_starting;
+    struct bh_metrics metrics;
     void (*shutdown_cb)(void *);
     void *shutdown_arg;
 };
@@ -490,6 +493,7 @@ static void became_ready(struct bh_session *s)
                           (json_int_t)(s->t_browser - s->t_start), "ready",
                           (json_int_t)(now - s->t_start));
     event(s, "ready", d);
+    bh_metrics_create_latency(&s->m->metrics, (double)(now - s->t_queued) / 1000.0);
     bh_log(BH_LOG_INFO, s->row.id, "ready (pid %d, %s)", s->row.pid, s->row.addr);
     int64_t left = s->row.expires_at - bh_now_ms();
     bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
@@ -917,9 +921,11 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
         bh_err_clear(&err);
     }
     event(s, "created", json_pack("{s:s}", "url", r->url));
+    m->metrics.created++;
     bh_log(BH_LOG_INFO, id, "creating for %s", r->url);
     s->created_cb = cb;
     s->created_arg = arg;
+    s->t_queued = bh_mono_ms();
 
     if (m->starting < m->max_starting) {
         begin_start(s);
@@ -1023,6 +1029,7 @@ static void destroy_done(void *arg)
     store_update(s);
     event(s, "ended",
           json_pack("{s:s, s:s?}", "reason", s->end_reason, "detail", s->end_detail));
+    bh_metrics_session_ended(&m->metrics, s->end_reason);
     bh_log(BH_LOG_INFO, s->row.id, "ended (%s)", s->end_reason);
 
     bh_session_created_cb cb = s->created_cb;
@@ -1362,6 +1369,119 @@ json_t *bh_session_live_json(bh_session_t *s)
                                       json_string(s->title ? s->title : ""), "error",
                                       str_or_null(s->page_error)));
     return o;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+/* A cgroup file's first number of the session's controller dir, or -1. */
+static long long cg_value(char **paths, int n, const char *ctrl, const char *file,
+                          const char *key)
+{
+    for (int i = 0; i < n; i++) {
+        if (!strstr(paths[i], ctrl))
+            continue;
+        char *f = bh_xasprintf("%s/%s", paths[i], file);
+        char *text = bh_read_file(f, NULL, NULL);
+        free(f);
+        if (!text)
+            continue;
+        const char *at = text;
+        if (key) {
+            at = strstr(text, key);
+            at = at ? at + strlen(key) : NULL;
+        }
+        long long v = at ? atoll(at) : -1;
+        free(text);
+        return v;
+    }
+    return -1;
+}
+
+char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        abort();
+    int starting = 0, ready = 0, ending = 0, cdp = 0, viewers = 0, queued = 0;
+    unsigned long long frames = 0, bytes = 0;
+    for (struct bh_session *s = m->list; s; s = s->next) {
+        starting += s->state == S_STARTING;
+        ready += s->state == S_READY;
+        ending += s->state == S_ENDING;
+        cdp += bh_cdp_proxy_clients(s->proxy);
+        viewers += bh_live_viewers(s->live);
+        unsigned long long fr, by;
+        bh_live_stats(s->live, &fr, &by);
+        frames += fr;
+        bytes += by;
+    }
+    for (struct bh_session *q = m->queue; q; q = q->qnext)
+        queued++;
+    bh_metrics_write(&m->metrics, f);
+    fprintf(f,
+            "# HELP bulkhead_sessions Live sessions by status.\n"
+            "# TYPE bulkhead_sessions gauge\n"
+            "bulkhead_sessions{status=\"starting\"} %d\n"
+            "bulkhead_sessions{status=\"ready\"} %d\n"
+            "bulkhead_sessions{status=\"ending\"} %d\n",
+            starting, ready, ending);
+    fprintf(f,
+            "# HELP bulkhead_start_queue_length Sessions waiting for a browser start slot.\n"
+            "# TYPE bulkhead_start_queue_length gauge\n"
+            "bulkhead_start_queue_length %d\n",
+            queued);
+    fprintf(f,
+            "# HELP bulkhead_cdp_clients Connected CDP clients.\n"
+            "# TYPE bulkhead_cdp_clients gauge\n"
+            "bulkhead_cdp_clients %d\n"
+            "# HELP bulkhead_live_viewers Connected live-view viewers.\n"
+            "# TYPE bulkhead_live_viewers gauge\n"
+            "bulkhead_live_viewers %d\n",
+            cdp, viewers);
+    fprintf(f,
+            "# HELP bulkhead_live_frames Frames sent to the viewers of live sessions.\n"
+            "# TYPE bulkhead_live_frames gauge\n"
+            "bulkhead_live_frames %llu\n"
+            "# HELP bulkhead_live_bytes Bytes of frames sent to the viewers of live sessions.\n"
+            "# TYPE bulkhead_live_bytes gauge\n"
+            "bulkhead_live_bytes %llu\n",
+            frames, bytes);
+    char *cpu_lines = NULL;
+    size_t cpu_len = 0;
+    FILE *cf = open_memstream(&cpu_lines, &cpu_len);
+    if (!cf)
+        abort();
+    fprintf(f, "# HELP bulkhead_session_memory_bytes Memory in use by a session's cgroup.\n"
+               "# TYPE bulkhead_session_memory_bytes gauge\n");
+    for (struct bh_session *s = m->list; s; s = s->next) {
+        if (s->state != S_READY)
+            continue;
+        char cg[96];
+        snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
+        char **paths = NULL;
+        int np = bh_sandbox_cgroup_paths(cg, &paths, NULL);
+        long long mem = cg_value(paths, np, "/memory/", "memory.usage_in_bytes", NULL);
+        long long cpu = cg_value(paths, np, "/cpuacct", "cpuacct.usage", NULL);
+        if (mem >= 0)
+            fprintf(f, "bulkhead_session_memory_bytes{session=\"%s\"} %lld\n", s->row.id, mem);
+        if (cpu >= 0)
+            fprintf(cf, "bulkhead_session_cpu_seconds_total{session=\"%s\"} %.6f\n", s->row.id,
+                    (double)cpu / 1e9);
+        for (int i = 0; i < np; i++)
+            free(paths[i]);
+        free(paths);
+    }
+    fclose(cf);
+    fprintf(f,
+            "# HELP bulkhead_session_cpu_seconds_total CPU time used by a session's cgroup.\n"
+            "# TYPE bulkhead_session_cpu_seconds_total counter\n%s",
+            cpu_lines ? cpu_lines : "");
+    free(cpu_lines);
+    fclose(f);
+    *len = n;
+    return buf;
 }
 
 /* ---------------------------------------------------------------- manager */

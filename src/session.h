@@ -26,6 +26,8 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err);
 void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg);
 void bh_sessions_free(bh_sessions_t *m);
 int bh_sessions_live(const bh_sessions_t *m);
+/* The Prometheus text exposition of the daemon's metrics. Caller frees. */
+char *bh_sessions_metrics(bh_sessions_t *m, size_t *len);
 
 /* Result of create: s is the ready session, or NULL and err says why
  * (err->status is an HTTP status suggestion: 500, 503). */
