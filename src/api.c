@@ -304,9 +304,41 @@ static void discovery(struct bh_api *a, bh_req_t *req, const char *id)
     reply_json(req, 200, v);
 }
 
+/* WebSocket upgrades from browsers carry an Origin: only the daemon's own
+ * (its public URL, or loopback names of its port) and the operator's
+ * --allow-origin list may open one — a page elsewhere, or a DNS-rebound
+ * name pointing here, may not. Programs send no Origin. */
+static int origin_allowed(struct bh_api *a, const char *origin)
+{
+    if (!origin)
+        return 1;
+    const char *base = a->cfg->public_url;
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    if (strlen(origin) == n && !strncasecmp(origin, base, n))
+        return 1;
+    char buf[128];
+    snprintf(buf, sizeof buf, "http://localhost:%d", a->cfg->port);
+    if (!strcasecmp(origin, buf) && !strcmp(a->cfg->listen_host, "127.0.0.1"))
+        return 1;
+    snprintf(buf, sizeof buf, "http://127.0.0.1:%d", a->cfg->port);
+    if (!strcasecmp(origin, buf) && !strcmp(a->cfg->listen_host, "127.0.0.1"))
+        return 1;
+    for (int i = 0; i < a->cfg->nallowed_origins; i++)
+        if (!strcasecmp(origin, a->cfg->allowed_origins[i]))
+            return 1;
+    return 0;
+}
+
 void bh_api_upgrade(void *ctx, bh_req_t *req)
 {
     struct bh_api *a = ctx;
+    if (!origin_allowed(a, bh_req_header(req, "origin"))) {
+        reply_error(req, 403, "origin_not_allowed",
+                    "WebSocket connections from this Origin are not allowed (see --allow-origin)");
+        return;
+    }
     char id[33];
     const char *sub = session_path(bh_req_path(req), id);
     if (!sub || (strcmp(sub, "/cdp") != 0 && strcmp(sub, "/live") != 0)) {

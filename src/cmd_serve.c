@@ -37,6 +37,9 @@ static const char usage[] =
     "  --egress-deny CIDR   never let sessions reach CIDR (repeatable; wins over allow)\n"
     "  --token TOKEN        API token (default: $BULKHEAD_TOKEN, else DIR/token, else new)\n"
     "  --max-sessions N     live sessions at most (default 50)\n"
+    "  --queue-max N        creates that may wait for a free slot (default 100)\n"
+    "  --allow-origin URL   also accept WebSockets from this Origin (repeatable)\n"
+    "  --queue-timeout S    seconds they wait before a 429 (default 30)\n"
     "  --memory BYTES       memory limit per session (default 1073741824)\n"
     "  --pids N             process limit per session (default 512)\n"
     "  --cpus X             CPUs per session (default 1.0)\n"
@@ -86,7 +89,7 @@ static int parse_u64(const char *v, uint64_t min, uint64_t *out)
 static int parse_flags(struct bh_config *c, int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
-           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY };
+           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY, O_QMAX, O_QTIME, O_ORIGIN };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"public-url", required_argument, 0, O_PUBLIC},
@@ -104,6 +107,9 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"log-level", required_argument, 0, O_LOG},
         {"egress-allow", required_argument, 0, O_EALLOW},
         {"egress-deny", required_argument, 0, O_EDENY},
+        {"queue-max", required_argument, 0, O_QMAX},
+        {"queue-timeout", required_argument, 0, O_QTIME},
+        {"allow-origin", required_argument, 0, O_ORIGIN},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -171,6 +177,29 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 return -1;
             }
             c->max_sessions = (int)u;
+            break;
+        case O_ORIGIN: {
+            char **nv = realloc(c->allowed_origins,
+                                (size_t)(c->nallowed_origins + 1) * sizeof *nv);
+            if (!nv)
+                abort();
+            c->allowed_origins = nv;
+            nv[c->nallowed_origins++] = bh_xstrdup(optarg);
+            break;
+        }
+        case O_QMAX:
+            if (parse_u64(optarg, 0, &u) < 0 || u > 100000) {
+                fprintf(stderr, "bulkhead serve: --queue-max must be 0..100000\n");
+                return -1;
+            }
+            c->queue_max = (int)u;
+            break;
+        case O_QTIME:
+            if (parse_u64(optarg, 1, &u) < 0 || u > 3600) {
+                fprintf(stderr, "bulkhead serve: --queue-timeout must be 1..3600 seconds\n");
+                return -1;
+            }
+            c->queue_timeout_ms = (int)u * 1000;
             break;
         case O_MEM:
             if (parse_u64(optarg, 64ull << 20, &u) < 0) {

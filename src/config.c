@@ -20,6 +20,8 @@ void bh_config_defaults(struct bh_config *c)
     c->token = NULL;
     c->chromium = bh_xstrdup("/usr/lib/chromium/chromium");
     c->max_sessions = 50;
+    c->queue_max = 100;
+    c->queue_timeout_ms = 30000;
     c->workers = 8;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     c->max_starting = ncpu > 2 ? (int)ncpu : 2;
@@ -45,6 +47,9 @@ void bh_config_free(struct bh_config *c)
     free(c->bridge);
     free(c->subnet);
     free(c->dns);
+    for (int i = 0; i < c->nallowed_origins; i++)
+        free(c->allowed_origins[i]);
+    free(c->allowed_origins);
     free(c->egress_allow);
     free(c->egress_deny);
     free(c->token);

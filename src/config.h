@@ -23,7 +23,11 @@ struct bh_config {
     int negress_deny;
     char *token;              /* API token (never logged) */
     char *chromium;           /* browser binary inside the sandbox */
+    char **allowed_origins;   /* extra Origins allowed to open WebSockets */
+    int nallowed_origins;
     int max_sessions;
+    int queue_max;            /* creates that may wait for a free slot */
+    int queue_timeout_ms;     /* how long they wait before a 429 */
     int workers;
     int max_starting;         /* browsers started at once; more wait in a queue */
     /* per-session defaults and maximums */

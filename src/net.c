@@ -6,7 +6,8 @@
  * with a bind mount on /run/netns/bh-<id> and opens a netlink socket in it,
  * then exits. The caller configures the namespace through that socket (a
  * netlink socket stays in the netns it was created in). Each call opens its
- * own netlink sockets; libnftables runs under one process-wide mutex.
+ * own netlink sockets; libnftables runs under one process-wide mutex with
+ * one context kept for the process.
  *
  * Leases. /run/bulkhead/net/leases/<addr> is a symlink whose target is the
  * owning session id. symlink() is atomic and fails when the name exists, so
@@ -17,9 +18,14 @@
  * id (IFNAMSIZ), so two ids may share a name; the host side carries the full
  * id as its ifalias and teardown deletes only a veth whose alias is its id.
  *
- * Order of setup: lease, netns, veth, address, route; teardown undoes them in
- * reverse. A crash in between leaves a lease or a netns named after the id,
- * and bh_net_list() reports both, so recovery can finish the teardown. */
+ * Order of setup: lease, netns, veth (its peer's MAC derived from the
+ * address; an isolated bridge port), address, route; then the policy's nft
+ * elements. Teardown undoes them in reverse: rules first, lease last. A crash
+ * in between leaves a lease or a netns named after the id, and bh_net_list()
+ * reports both, so recovery can finish the teardown (while a session has
+ * rules it has its lease, which names its address).
+ *
+ * Egress policy: see "nftables: the egress policy" below for the layout. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -472,16 +478,12 @@ static int port_tag(struct nl *nl, const char *name, const char *alias, bh_err_t
     return nl_talk(nl, nlh, NULL, NULL, what, err);
 }
 
-/* Up a link by index, optionally setting its alias (NULL: leave it). */
-static int link_set(struct nl *nl, const char *name, int index, const char *alias, bh_err_t *err)
+/* Up a link (by index; `name` is for messages). */
+static int link_up(struct nl *nl, const char *name, int index, bh_err_t *err)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, index, 1);
-    if (!index)
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    if (alias)
-        mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
-    cleanup_free char *what = bh_xasprintf("set link %s", name);
+    cleanup_free char *what = bh_xasprintf("set link %s up", name);
     return nl_talk(nl, nlh, NULL, NULL, what, err);
 }
 
@@ -1174,9 +1176,9 @@ static void session_names(const char *id, struct bh_net_session *s)
 static int netns_configure(struct nl *nl, uint32_t addr, const struct subnet *sn, bh_err_t *err)
 {
     struct link_info eth;
-    if (link_set(nl, "lo", 1 /* LOOPBACK_IFINDEX */, NULL, err) < 0 ||
+    if (link_up(nl, "lo", 1 /* LOOPBACK_IFINDEX */, err) < 0 ||
         link_get(nl, PEER_NAME, &eth, err) < 0 ||
-        link_set(nl, PEER_NAME, eth.index, NULL, err) < 0 ||
+        link_up(nl, PEER_NAME, eth.index, err) < 0 ||
         addr_add(nl, eth.index, addr, sn, 0, err) < 0 ||
         route_add_default(nl, eth.index, sn->net + 1, err) < 0)
         return -1;

@@ -121,6 +121,8 @@ struct bh_sessions {
     int starting;             /* browsers starting now */
     int max_starting;
     struct bh_metrics metrics;
+    struct waiting *waiting; /* FIFO of creates waiting for a free slot */
+    int nwaiting;
     void (*shutdown_cb)(void *);
     void *shutdown_arg;
 };
@@ -779,6 +781,52 @@ static struct bh_session *session_new(struct bh_sessions *m)
     return s;
 }
 
+/* A create that waits for a session slot (all --max-sessions in use). */
+struct waiting {
+    struct waiting *next;
+    struct bh_sessions *m;
+    struct bh_create_opts opts;
+    bh_session_created_cb cb;
+    void *arg;
+    bh_timer_t *timer;
+};
+
+static void fail_now(bh_session_created_cb cb, void *arg, int status, const char *msg);
+
+static void waiting_unlink(struct waiting *w)
+{
+    for (struct waiting **pp = &w->m->waiting; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    w->m->nwaiting--;
+    bh_timer_free(w->timer);
+}
+
+static void waiting_timeout(void *arg)
+{
+    struct waiting *w = arg;
+    waiting_unlink(w);
+    bh_create_opts_clear(&w->opts);
+    char *msg = bh_xasprintf("no session slot became free within %d s (all %d in use)",
+                             w->m->cfg->queue_timeout_ms / 1000, w->m->cfg->max_sessions);
+    fail_now(w->cb, w->arg, 429, msg);
+    free(msg);
+    free(w);
+}
+
+/* A slot is free: the longest-waiting create goes ahead. */
+static void admit_waiting(struct bh_sessions *m)
+{
+    if (!m->waiting || m->shutdown_cb || m->live >= m->cfg->max_sessions)
+        return;
+    struct waiting *w = m->waiting;
+    waiting_unlink(w);
+    bh_session_create(m, &w->opts, w->cb, w->arg);
+    free(w);
+}
+
 static void fail_now(bh_session_created_cb cb, void *arg, int status, const char *msg)
 {
     bh_err_t err = BH_ERR_INIT;
@@ -865,10 +913,28 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
         return;
     }
     if (m->live >= cfg->max_sessions) {
-        bh_create_opts_clear(opts);
-        char *msg = bh_xasprintf("all %d session slots are in use", cfg->max_sessions);
-        fail_now(cb, arg, 429, msg);
-        free(msg);
+        if (m->nwaiting >= cfg->queue_max) {
+            bh_create_opts_clear(opts);
+            char *msg = bh_xasprintf("all %d session slots are in use and %d creates wait",
+                                     cfg->max_sessions, m->nwaiting);
+            fail_now(cb, arg, 429, msg);
+            free(msg);
+            return;
+        }
+        /* wait (FIFO) for a slot, up to the queue timeout */
+        struct waiting *w = bh_xcalloc(1, sizeof *w);
+        w->m = m;
+        w->opts = *opts;
+        memset(opts, 0, sizeof *opts);
+        w->cb = cb;
+        w->arg = arg;
+        w->timer = bh_timer_new(m->loop, waiting_timeout, w);
+        bh_timer_set(w->timer, cfg->queue_timeout_ms);
+        struct waiting **pp = &m->waiting;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = w;
+        m->nwaiting++;
         return;
     }
     char id[33];
@@ -997,6 +1063,7 @@ static void session_free(struct bh_session *s)
             break;
         }
     m->live--;
+    admit_waiting(m);
     bh_timer_free(s->start_timer);
     bh_timer_free(s->ttl_timer);
     bh_timer_free(s->idle_timer);
@@ -1419,6 +1486,11 @@ char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
     }
     for (struct bh_session *q = m->queue; q; q = q->qnext)
         queued++;
+    fprintf(f,
+            "# HELP bulkhead_capacity_queue_length Creates waiting for a free session slot.\n"
+            "# TYPE bulkhead_capacity_queue_length gauge\n"
+            "bulkhead_capacity_queue_length %d\n",
+            m->nwaiting);
     bh_metrics_write(&m->metrics, f);
     fprintf(f,
             "# HELP bulkhead_sessions Live sessions by status.\n"
@@ -1604,6 +1676,13 @@ void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
 {
     m->shutdown_cb = done;
     m->shutdown_arg = arg;
+    while (m->waiting) {
+        struct waiting *w = m->waiting;
+        waiting_unlink(w);
+        bh_create_opts_clear(&w->opts);
+        fail_now(w->cb, w->arg, 503, "the daemon is shutting down");
+        free(w);
+    }
     if (m->live == 0) {
         done(arg);
         return;
