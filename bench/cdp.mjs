@@ -4,6 +4,7 @@
 // Workload per run: WORK navigations on the local test site, each followed by
 // an evaluation and a screenshot. usage: node cdp.mjs BASE_URL TOKEN
 import { startWorld, stopWorld } from '../tests/e2e/lib/world.js';
+import { acquireLock } from '../tests/e2e/lib/lock.js';
 import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
 
 const [base, token] = process.argv.slice(2);
@@ -30,6 +31,7 @@ async function workload(page, site) {
 
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
 
+const release = await acquireLock(); // the test world's names are shared with the e2e suites
 const world = await startWorld();
 let session = null;
 try {
@@ -58,4 +60,5 @@ try {
 } finally {
   if (session?.id) await fetch(`${base}/api/v1/sessions/${session.id}`, { method: 'DELETE', headers: H });
   await stopWorld();
+  release();
 }
