@@ -700,8 +700,9 @@ int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports,
     char ns[INET6_ADDRSTRLEN];
     inet_ntop(fam, net, ns, sizeof ns);
     if (memcmp(net, a, (size_t)bits / 8) != 0)
-        return bh_err_set(err, EINVAL, "\"%s\" has bits set after the prefix (the network is %s/%ld)",
-                          cidr, ns, prefix);
+        return bh_err_set(err, EINVAL,
+                          "\"%s\" has bits set after the prefix (the network is %s/%ld)", cidr, ns,
+                          prefix);
     snprintf(r.cidr, sizeof r.cidr, "%s/%ld", ns, prefix);
     if (nports < 0 || nports > (int)(sizeof r.ports / sizeof r.ports[0]) || (nports && !ports))
         return bh_err_set(err, EINVAL, "%s: at most %zu ports", cidr,
@@ -814,7 +815,8 @@ static int nft_table_create(const struct bh_net_config *cfg, const struct subnet
     fprintf(f, "add table bridge %s\ndelete table bridge %s\n", t, t);
     fprintf(f, "table inet %s {\n", t);
     fprintf(f,
-            "  set never4 { type ipv4_addr; flags interval; auto-merge; elements = { %s, %s/%u } }\n"
+            "  set never4 { type ipv4_addr; flags interval; auto-merge;\n"
+            "    elements = { %s, %s/%u } }\n"
             "  set never6 { type ipv6_addr; flags interval; auto-merge; elements = { %s } }\n"
             "  set linklocal4 { type ipv4_addr; flags interval; auto-merge; elements = { %s } }\n"
             "  set linklocal6 { type ipv6_addr; flags interval; auto-merge; elements = { %s } }\n"
@@ -878,7 +880,9 @@ static int nft_table_create(const struct bh_net_config *cfg, const struct subnet
             "    ct state established,related accept\n",
             br);
     if (dns[0] && !dns6)
-        fprintf(f, "    ip saddr @online4 ip daddr %s meta l4proto { tcp, udp } th dport 53 accept\n",
+        fprintf(f,
+                "    ip saddr @online4 ip daddr %s meta l4proto { tcp, udp } th dport 53 "
+                "accept\n",
                 dns);
     fputs("    drop\n"
           "  }\n"
@@ -894,8 +898,9 @@ static int nft_table_create(const struct bh_net_config *cfg, const struct subnet
             "  }\n"
             "  chain from_session {\n"
             "    iifname . ether saddr . ip saddr @ports return\n"
-            "    arp htype 1 arp ptype ip arp hlen 6 arp plen 4 iifname . ether saddr . arp saddr ip "
-            "@ports iifname . arp saddr ether . arp saddr ip @ports return\n"
+            "    arp htype 1 arp ptype ip arp hlen 6 arp plen 4\n"
+            "      iifname . ether saddr . arp saddr ip @ports\n"
+            "      iifname . arp saddr ether . arp saddr ip @ports return\n"
             "    drop\n"
             "  }\n"
             "}\n",
@@ -1444,7 +1449,8 @@ static int nft_session_sweep(const char *t, const char *id, const char *veth, in
     json_t *tables = nft_list_json("list tables", err);
     if (!tables)
         return -1;
-    int have_inet = json_has_table(tables, "inet", t), have_br = json_has_table(tables, "bridge", t);
+    int have_inet = json_has_table(tables, "inet", t);
+    int have_br = json_has_table(tables, "bridge", t);
     json_decref(tables);
     char chain[sizeof CHAIN_PREFIX + ID_MAX + 1];
     snprintf(chain, sizeof chain, CHAIN_PREFIX "%s", id);
