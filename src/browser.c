@@ -20,6 +20,9 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
+        "AutofillServerCommunication,CertificateTransparencyComponentUpdater",
+        "--no-pings",
         "--disable-breakpad",
         "--disable-domain-reliability",
         "--disable-client-side-phishing-detection",
