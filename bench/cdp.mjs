@@ -14,7 +14,9 @@ const H = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json'
 const FLAGS = ['--disable-gpu', '--no-first-run', '--no-default-browser-check',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater',
-  '--no-pings',
+  '--no-pings', '--disable-back-forward-cache', '--disable-renderer-backgrounding',
+  '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows',
+  '--disable-ipc-flooding-protection',
   '--disable-breakpad', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
   '--disable-default-apps', '--metrics-recording-only', '--password-store=basic', '--mute-audio',
   '--hide-scrollbars', '--window-size=1280,720'];

@@ -207,7 +207,10 @@ static void screenshot_done(void *arg, const char *png, size_t len, const bh_err
     bh_req_t *req = arg;
     if (!png) {
         reply_error(req, err->status ? err->status : 500,
-                    err->status == 409 ? "not_ready" : "screenshot_failed", bh_err_msg(err));
+                    err->status == 409   ? "not_ready"
+                    : err->status == 504 ? "timeout"
+                                         : "screenshot_failed",
+                    bh_err_msg(err));
         return;
     }
     bh_req_reply(req, 200, "image/png", png, len, NULL);

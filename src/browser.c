@@ -23,6 +23,13 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
         "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
         "AutofillServerCommunication,CertificateTransparencyComponentUpdater",
         "--no-pings",
+        /* pages restored from the back/forward cache fire no load event, and
+         * background tabs stop rendering: both stall automation */
+        "--disable-back-forward-cache",
+        "--disable-renderer-backgrounding",
+        "--disable-background-timer-throttling",
+        "--disable-backgrounding-occluded-windows",
+        "--disable-ipc-flooding-protection",
         "--disable-breakpad",
         "--disable-domain-reliability",
         "--disable-client-side-phishing-detection",

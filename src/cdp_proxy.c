@@ -62,6 +62,8 @@ static const char *const refused_methods[] = {
     "Browser.crashGpuProcess",
     "Browser.executeBrowserCommand",
     "Browser.setPermission", /* only with an origin check; see below */
+    /* non-flat sessions would carry any command past this policy */
+    "Target.sendMessageToTarget",
     NULL,
 };
 
@@ -94,6 +96,16 @@ const char *bh_cdp_policy_check(json_t *msg)
     for (const char *const *d = refused_domains; *d; d++)
         if (!strncmp(method, *d, strlen(*d)))
             return "this domain is not allowed in a bulkhead session";
+    if (!strcmp(method, "Target.attachToTarget") || !strcmp(method, "Target.setAutoAttach") ||
+        !strcmp(method, "Target.attachToBrowserTarget")) {
+        /* only flat sessions: their messages pass through this policy */
+        json_t *params = json_object_get(msg, "params");
+        json_t *flat = json_object_get(params, "flatten");
+        int attaching = strcmp(method, "Target.setAutoAttach") != 0 ||
+                        json_is_true(json_object_get(params, "autoAttach"));
+        if (strcmp(method, "Target.attachToBrowserTarget") != 0 && attaching && !json_is_true(flat))
+            return "only flat sessions (\"flatten\": true) are allowed in a bulkhead session";
+    }
     if (!strcmp(method, "Browser.setDownloadBehavior") ||
         !strcmp(method, "Page.setDownloadBehavior")) {
         json_t *params = json_object_get(msg, "params");

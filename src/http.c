@@ -377,6 +377,18 @@ void bh_ws_close(bh_ws_t *ws, int code, const char *reason, int now)
     ws->close_now = now;
     ws->close_code = code;
     snprintf(ws->close_reason, sizeof ws->close_reason, "%s", reason ? reason : "");
+    if (now) {
+        /* drop what is queued: its memory goes now, and a peer that does not
+         * read gets the connection cut if the close cannot be sent in 2 s */
+        while (ws->head) {
+            struct wsmsg *m = ws->head;
+            ws->head = m->next;
+            free(m);
+        }
+        ws->tail = &ws->head;
+        ws->queued = 0;
+        lws_set_timeout(ws->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+    }
     lws_callback_on_writable(ws->wsi);
 }
 

@@ -45,6 +45,7 @@ struct op {
     int sent; /* waits for the page attach while 0 */
     bh_session_png_cb cb;
     void *arg;
+    bh_timer_t *timer; /* a hung capture must not hang the request */
 };
 
 /* A GET waiting for the page's current title and URL. */
@@ -91,7 +92,7 @@ struct bh_session {
     bh_timer_t *idle_timer;
     bh_timer_t *grace_timer; /* between the pipe's and the process's end */
     int64_t last_activity; /* epoch ms of the last CDP or live-view input */
-    char logtail[2048];
+    char logtail[8192];
     size_t loglen;
     char target_id[64];
     char cdp_session[64];
@@ -1163,6 +1164,7 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
         bh_err_t err = BH_ERR_INIT;
         bh_err_set(&err, 0, "session ended");
         err.status = 409;
+        bh_timer_free(o->timer);
         o->cb(o->arg, NULL, 0, &err);
         bh_err_clear(&err);
         free(o);
@@ -1214,6 +1216,7 @@ static void screenshot_reply(void *arg, json_t *reply)
 {
     struct op *o = arg;
     unlink_op(o);
+    bh_timer_free(o->timer);
     bh_err_t err = BH_ERR_INIT;
     const char *e = reply_error(reply);
     const char *data = bh_json_str(json_object_get(reply, "result"), "data");
@@ -1291,6 +1294,21 @@ void bh_session_refresh(bh_session_t *s, void (*cb)(void *arg, bh_session_t *s),
         refresh_done(r);
 }
 
+static void op_timeout(void *arg)
+{
+    struct op *o = arg;
+    unlink_op(o);
+    if (o->s->cdp)
+        bh_cdp_forget(o->s->cdp, o);
+    bh_timer_free(o->timer);
+    bh_err_t err = BH_ERR_INIT;
+    bh_err_set(&err, 0, "the browser did not take the screenshot within 20 s");
+    err.status = 504;
+    o->cb(o->arg, NULL, 0, &err);
+    bh_err_clear(&err);
+    free(o);
+}
+
 static void send_op(struct op *o)
 {
     o->sent = 1;
@@ -1314,6 +1332,8 @@ void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg)
     o->arg = arg;
     o->next = s->ops;
     s->ops = o;
+    o->timer = bh_timer_new(s->m->loop, op_timeout, o);
+    bh_timer_set(o->timer, 20000);
     if (s->page_attached)
         send_op(o);
 }

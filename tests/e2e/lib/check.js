@@ -26,9 +26,12 @@ export function checkSession(s, want = {}) {
   assert.ok(isTime(s.createdAt), `session.createdAt ${JSON.stringify(s.createdAt)}`);
   if (s.status !== 'ended' || s.expiresAt != null) {
     assert.ok(isTime(s.expiresAt), `session.expiresAt ${JSON.stringify(s.expiresAt)}`);
+    // expiresAt is the earlier of the ttl deadline and the idle deadline
     const ttl = want.ttl ?? s.ttl;
     const dt = (toMs(s.expiresAt) - toMs(s.createdAt)) / 1000;
-    assert.ok(Math.abs(dt - ttl) <= 5, `expiresAt - createdAt = ${dt} s, expected the ttl ${ttl} s (${j})`);
+    const upper = Math.min(ttl, (Date.now() - toMs(s.createdAt)) / 1000 + s.idleTimeout);
+    assert.ok(dt <= ttl + 5 && dt >= Math.min(ttl, s.idleTimeout) - 5 && dt <= upper + 5,
+      `expiresAt - createdAt = ${dt} s, expected min(ttl ${ttl}, last activity + idleTimeout ${s.idleTimeout}) (${j})`);
   }
   assert.ok(Math.abs(toMs(s.createdAt) - Date.now()) < 3600e3, `createdAt ${s.createdAt} is not about now`);
   if (s.status === 'ended') {
