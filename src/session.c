@@ -267,7 +267,7 @@ static void on_log(void *arg, bh_watch_t *w, int events)
         s->log_w = NULL;
         return;
     }
-    char buf[4096];
+    char buf[sizeof s->logtail];
     for (;;) {
         ssize_t n = read(bh_watch_fd(w), buf, sizeof buf);
         if (n <= 0)
