@@ -106,6 +106,14 @@ const char *bh_cdp_policy_check(json_t *msg)
         if (strcmp(method, "Target.attachToBrowserTarget") != 0 && attaching && !json_is_true(flat))
             return "only flat sessions (\"flatten\": true) are allowed in a bulkhead session";
     }
+    if (!strcmp(method, "Target.createTarget")) {
+        /* Every page in a window of its own: a tab opened over another
+         * hides it, and hidden pages stop rendering (screenshots and the
+         * live view of the session's page would stall). */
+        json_t *params = json_object_get(msg, "params");
+        if (json_is_object(params))
+            json_object_set_new(params, "newWindow", json_true());
+    }
     if (!strcmp(method, "Browser.setDownloadBehavior") ||
         !strcmp(method, "Page.setDownloadBehavior")) {
         json_t *params = json_object_get(msg, "params");

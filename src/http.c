@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -378,8 +379,10 @@ void bh_ws_close(bh_ws_t *ws, int code, const char *reason, int now)
     ws->close_code = code;
     snprintf(ws->close_reason, sizeof ws->close_reason, "%s", reason ? reason : "");
     if (now) {
-        /* drop what is queued: its memory goes now, and a peer that does not
-         * read gets the connection cut if the close cannot be sent in 2 s */
+        /* drop what is queued: its memory goes now; a peer that is not
+         * reading (output still pending) cannot take a close frame either,
+         * so its connection is cut at once */
+        int stalled = ws->head != NULL || lws_partial_buffered(ws->wsi);
         while (ws->head) {
             struct wsmsg *m = ws->head;
             ws->head = m->next;
@@ -387,7 +390,16 @@ void bh_ws_close(bh_ws_t *ws, int code, const char *reason, int now)
         }
         ws->tail = &ws->head;
         ws->queued = 0;
-        lws_set_timeout(ws->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+        if (stalled) {
+            /* the library would wait to flush its pending output first:
+             * end the TCP connection under it, its next write fails */
+            int fd = lws_get_socket_fd(ws->wsi);
+            if (fd >= 0)
+                shutdown(fd, SHUT_RDWR);
+            lws_set_timeout(ws->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+            lws_callback_on_writable(ws->wsi);
+            return;
+        }
     }
     lws_callback_on_writable(ws->wsi);
 }

@@ -1212,7 +1212,10 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
       const rssAfter = rssOf(pid);
       const got = A.messages.length;
       process.stderr.write(`cdp: slow reader: closed ${JSON.stringify(c)} after ${got} of ${K} replies; dropped while stalled: ${dropped}; daemon RSS ${Math.round(rss0 / MiB)} → peak ${Math.round(peak / MiB)} → stalled ${Math.round(rssStalled / MiB)} → after ${Math.round(rssAfter / MiB)} MiB; other client 5 calls in ${bLatency} ms\n`);
-      assert.equal(c.code, 1008, `the slow reader's close: ${JSON.stringify(c)}`);
+      // A peer that does not read cannot take a close frame: the daemon cuts
+      // the connection (1006 when it reads again); one that drained in time
+      // sees the 1008 close.
+      assert.ok(c.code === 1008 || c.code === 1006, `the slow reader's close: ${JSON.stringify(c)}`);
       assert.ok(got < K, `the slow reader got all ${K} replies: nothing was dropped`);
       assert.ok(peak - rss0 < 200 * MiB, `daemon RSS grew by ${Math.round((peak - rss0) / MiB)} MiB for one slow reader`);
       assert.ok(bLatency < 5000, `the other client waited ${bLatency} ms for 5 calls`);
