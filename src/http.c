@@ -433,7 +433,10 @@ static int ws_writable(struct bh_ws *ws)
     struct wsmsg *m = ws->head;
     if (!m)
         return 0;
-    if (lws_send_pipe_choked(ws->wsi)) {
+    /* one message at a time: what the library still holds from the last
+     * write counts as not written (so a peer that stops reading makes our
+     * queue grow, where the limits can see it) */
+    if (lws_send_pipe_choked(ws->wsi) || lws_partial_buffered(ws->wsi)) {
         lws_callback_on_writable(ws->wsi);
         return 0;
     }
