@@ -59,6 +59,8 @@ struct bh_live {
     int64_t cast_started;
     int64_t last_frame_at;
     bh_timer_t *kick_timer;
+    bh_timer_t *poll_timer;
+    int resized; /* a viewer set the size */
     struct early *early, **early_tail;
     int nearly;
 };
@@ -460,6 +462,7 @@ static void kicked(void *arg, json_t *reply)
 {
     struct bh_live *lv = arg;
     const char *data = bh_json_str(json_object_get(reply, "result"), "data");
+    bh_live_reapply_viewport(lv);
     if (data && lv->last_frame_at < lv->cast_started)
         distribute(lv, data);
     else if (!data && lv->casting && lv->last_frame_at < lv->cast_started)
@@ -492,13 +495,45 @@ static void history_reply(void *arg, json_t *reply)
         return;
     size_t idx = (size_t)json_integer_value(ci);
     json_t *e = json_array_get(entries, idx);
+    const char *url = bh_json_str(e, "url") ? bh_json_str(e, "url") : "";
+    const char *title = bh_json_str(e, "title") ? bh_json_str(e, "title") : "";
+    int back = idx > 0, fwd = idx + 1 < json_array_size(entries);
+    if (lv->url && !strcmp(lv->url, url) && lv->title && !strcmp(lv->title, title) &&
+        lv->can_back == back && lv->can_forward == fwd)
+        return; /* nothing new */
     free(lv->url);
     free(lv->title);
-    lv->url = bh_xstrdup(bh_json_str(e, "url") ? bh_json_str(e, "url") : "");
-    lv->title = bh_xstrdup(bh_json_str(e, "title") ? bh_json_str(e, "title") : "");
-    lv->can_back = idx > 0;
-    lv->can_forward = idx + 1 < json_array_size(entries);
+    lv->url = bh_xstrdup(url);
+    lv->title = bh_xstrdup(title);
+    lv->can_back = back;
+    lv->can_forward = fwd;
+    if (lv->hooks.page_changed)
+        lv->hooks.page_changed(lv->arg, lv->url, lv->title);
     broadcast(lv, page_msg(lv));
+}
+
+/* Title changes after a load raise no event: look once a second while
+ * someone watches. */
+static void poll_page(void *arg)
+{
+    struct bh_live *lv = arg;
+    if (!lv->nviewers)
+        return;
+    if (lv->page[0])
+        bh_cdp_call(lv->cdp, "Page.getNavigationHistory", NULL, lv->page, history_reply, lv);
+    bh_timer_set(lv->poll_timer, 1000);
+}
+
+/* A screenshot puts the emulated size it found back when it ends: after
+ * one, the viewers' size is set again. */
+void bh_live_reapply_viewport(bh_live_t *lv)
+{
+    if (!lv || !lv->page[0] || !lv->resized)
+        return;
+    bh_cdp_call(lv->cdp, "Emulation.setDeviceMetricsOverride",
+                json_pack("{s:i, s:i, s:i, s:b}", "width", lv->width, "height", lv->height,
+                          "deviceScaleFactor", 1, "mobile", 0),
+                lv->page, NULL, NULL);
 }
 
 static void refresh_page(struct bh_live *lv)
@@ -616,6 +651,7 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
         case BH_LIVE_RESIZE:
             lv->width = (int)json_integer_value(json_object_get(c->params, "width"));
             lv->height = (int)json_integer_value(json_object_get(c->params, "height"));
+            lv->resized = 1;
             bh_cdp_call(lv->cdp, c->method, c->params, lv->page, NULL, NULL);
             if (lv->casting) { /* frames of the new size */
                 cast_stop(lv);
@@ -759,6 +795,7 @@ int bh_live_accept(bh_live_t *lv, bh_req_t *req)
     }
     cast_start(lv);
     refresh_page(lv);
+    bh_timer_set(lv->poll_timer, 1000);
     if (lv->hooks.viewers_changed)
         lv->hooks.viewers_changed(lv->arg, 1, lv->nviewers);
     return 0;
@@ -780,6 +817,7 @@ bh_live_t *bh_live_new(bh_cdp_t *cdp, const struct bh_live_policy *pol, int widt
     lv->ack_timer = bh_timer_new(bh_cdp_loop(cdp), ack_now, lv);
     lv->early_tail = &lv->early;
     lv->kick_timer = bh_timer_new(bh_cdp_loop(cdp), kick, lv);
+    lv->poll_timer = bh_timer_new(bh_cdp_loop(cdp), poll_page, lv);
     return lv;
 }
 
@@ -826,6 +864,7 @@ void bh_live_free(bh_live_t *lv, int code, const char *reason)
     early_drop(lv, NULL);
     bh_timer_free(lv->ack_timer);
     bh_timer_free(lv->kick_timer);
+    bh_timer_free(lv->poll_timer);
     free(lv->last);
     free(lv->url);
     free(lv->title);

@@ -17,6 +17,8 @@ typedef struct bh_live bh_live_t;
 struct bh_live_hooks {
     void (*activity)(void *arg); /* a viewer sent input */
     void (*viewers_changed)(void *arg, int connected, int total);
+    /* the page's URL or title changed (as the live view saw it) */
+    void (*page_changed)(void *arg, const char *url, const char *title);
     /* the hello message's extra fields (session id, expiresAt…); new ref */
     json_t *(*hello)(void *arg);
 };
@@ -39,6 +41,9 @@ int bh_live_accept(bh_live_t *lv, bh_req_t *req);
 /* Offer a browser event: 1 if the live view consumed it. */
 int bh_live_event(bh_live_t *lv, json_t *msg);
 int bh_live_viewers(const bh_live_t *lv);
+/* Set the viewers' page size again (a screenshot restores the size it
+ * started with when it ends). */
+void bh_live_reapply_viewport(bh_live_t *lv);
 /* Frames and bytes sent to viewers so far (for metrics and benchmarks). */
 void bh_live_stats(const bh_live_t *lv, unsigned long long *frames, unsigned long long *bytes);
 

@@ -463,7 +463,15 @@ static json_t *live_hello(void *arg)
     return h;
 }
 
+static void live_page_changed(void *arg, const char *url, const char *title)
+{
+    struct bh_session *s = arg;
+    set_str(&s->page_url, url);
+    set_str(&s->title, title);
+}
+
 static const struct bh_live_hooks live_hooks = {
+    .page_changed = live_page_changed,
     .activity = activity,
     .viewers_changed = live_viewers_changed,
     .hello = live_hello,
@@ -522,6 +530,9 @@ static void got_target_info(void *arg, json_t *reply)
 
 static void session_loaded(struct bh_session *s)
 {
+    /* the first page starts the history: no "back" to the blank start */
+    if (s->cdp_session[0])
+        bh_cdp_call(s->cdp, "Page.resetNavigationHistory", NULL, s->cdp_session, NULL, NULL);
     bh_cdp_call(s->cdp, "Target.getTargetInfo", json_pack("{s:s}", "targetId", s->target_id),
                 NULL, got_target_info, s);
 }
@@ -1217,6 +1228,7 @@ static void screenshot_reply(void *arg, json_t *reply)
     struct op *o = arg;
     unlink_op(o);
     bh_timer_free(o->timer);
+    bh_live_reapply_viewport(o->s->live);
     bh_err_t err = BH_ERR_INIT;
     const char *e = reply_error(reply);
     const char *data = bh_json_str(json_object_get(reply, "result"), "data");

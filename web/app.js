@@ -398,6 +398,7 @@
     fit: localStorage.getItem(FIT_KEY) !== '0',
     resizeTimer: null,
     lastResize: null,
+    mismatch: { since: 0, tries: 0 },
   };
 
   function liveStart(id) {
@@ -407,6 +408,7 @@
     live.id = id;
     live.page = { url: '', title: '', canGoBack: true, canGoForward: true };
     live.viewport = null;
+    live.mismatch = { since: 0, tries: 0 };
     live.expiresAt = null;
     $('address').value = '';
     document.title = `${id.slice(0, 8)} — bulkhead`;
@@ -443,21 +445,26 @@
     $('fps').textContent = '';
   }
 
-  function liveConnect() {
+  // Ask the API first: a WebSocket refused at the upgrade cannot say why
+  // (and the browser logs it as an error), the API can.
+  async function liveConnect() {
     const gen = ++live.gen;
     const id = live.id;
     live.ended = false;
     live.lastResize = null;
     overlay('Connecting…', { spinner: true });
+    updateNavButtons();
+    try {
+      if (await sessionReady(id, gen)) openSocket(id, gen);
+    } catch (e) {
+      overlay(`Cannot connect: ${e.message}`, { reconnect: true, list: true });
+    }
+  }
+
+  function openSocket(id, gen) {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const url = `${proto}//${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live?token=${encodeURIComponent(token)}`;
-    let ws;
-    try {
-      ws = new WebSocket(url);
-    } catch (e) {
-      overlay(`Cannot connect: ${e.message}`, { reconnect: true });
-      return;
-    }
+    const ws = new WebSocket(url);
     ws.binaryType = 'blob';
     live.ws = ws;
     let opened = false;
@@ -467,15 +474,48 @@
       if (typeof ev.data === 'string') onText(ev.data);
       else onFrame(ev.data, gen);
     };
-    ws.onerror = () => { /* the close event follows and explains */ };
-    ws.onclose = (ev) => {
+    ws.onerror = () => { /* the close event follows */ };
+    ws.onclose = async (ev) => {
       if (gen !== live.gen) return;
       live.ws = null;
       if (opened) onClosed(ev);
-      else explainRefusal(id, gen);
+      else if (await sessionReady(id, gen)) overlay('Cannot connect to the live view.', { reconnect: true, list: true });
+      updateNavButtons();
     };
-    // a session that is already over has no use for a reconnect button
     updateNavButtons();
+  }
+
+  // true if the session is ready; else says why not on the overlay (and
+  // tries again while it is starting).
+  async function sessionReady(id, gen) {
+    let msg;
+    let opts = { list: true };
+    try {
+      const s = await api('GET', `/sessions/${encodeURIComponent(id)}`);
+      if (gen !== live.gen) return false;
+      if (s.status === 'ready') {
+        live.expiresAt = s.expiresAt || live.expiresAt;
+        return true;
+      }
+      if (s.status === 'starting') {
+        overlay('The session is starting…', { spinner: true });
+        setTimeout(() => { if (gen === live.gen) liveConnect(); }, 1000);
+        return false;
+      }
+      live.ended = true;
+      msg = `The session has ended${s.endReason ? ` (${s.endReason})` : ''}.`;
+    } catch (e) {
+      if (gen !== live.gen || e.status === 401) return false;
+      if (e.status === 404) {
+        msg = `There is no session ${id}.`;
+      } else {
+        msg = `Cannot reach the session: ${e.message}`;
+        opts = { reconnect: true, list: true };
+      }
+    }
+    overlay(msg, opts);
+    updateNavButtons();
+    return false;
   }
 
   function send(msg) {
@@ -494,7 +534,6 @@
         live.expiresAt = m.expiresAt || null;
         if (m.clipboard) live.clipboard = m.clipboard;
         setPage({ url: m.url, title: m.title });
-        if (live.viewport) sizeCanvas();
         overlay(null);
         liveTick();
         sendResize(true);
@@ -504,7 +543,7 @@
         break;
       case 'viewport':
         live.viewport = { width: m.width, height: m.height };
-        sizeCanvas();
+        live.mismatch = { since: 0, tries: 0 };
         break;
       case 'clipboard':
         copyOut(m.text);
@@ -523,9 +562,15 @@
     live.decoding = true;
     createImageBitmap(blob).then((bmp) => {
       if (gen === live.gen) {
-        if (!live.viewport) live.viewport = { width: bmp.width, height: bmp.height };
-        if (screen.width !== live.viewport.width || screen.height !== live.viewport.height) sizeCanvas();
-        ctx.drawImage(bmp, 0, 0, screen.width, screen.height);
+        // The canvas takes each frame's size: a frame is the page's viewport
+        // in CSS pixels, so input maps through it even mid-resize.
+        if (screen.width !== bmp.width || screen.height !== bmp.height) {
+          screen.width = bmp.width;
+          screen.height = bmp.height;
+          layoutCanvas();
+        }
+        ctx.drawImage(bmp, 0, 0);
+        checkFrameSize(bmp);
         live.frames++;
         live.fpsFrames++;
       }
@@ -543,8 +588,7 @@
     const now = performance.now();
     if (live.fpsT0) {
       const fps = (live.fpsFrames * 1000) / (now - live.fpsT0);
-      const vp = live.viewport ? ` · ${live.viewport.width}×${live.viewport.height}` : '';
-      $('fps').textContent = live.ws && live.viewport ? `${fps.toFixed(0)} fps${vp}` : '';
+      $('fps').textContent = live.ws && live.viewport ? `${fps.toFixed(0)} fps · ${screen.width}×${screen.height}` : '';
     }
     live.fpsT0 = now;
     live.fpsFrames = 0;
@@ -587,35 +631,6 @@
     updateNavButtons();
   }
 
-  // A WebSocket that never opened says nothing about why: ask the API.
-  async function explainRefusal(id, gen) {
-    let msg = 'Cannot connect to the live view.';
-    let opts = { reconnect: true, list: true };
-    try {
-      const s = await api('GET', `/sessions/${encodeURIComponent(id)}`);
-      if (gen !== live.gen) return;
-      if (s.status === 'ended') {
-        live.ended = true;
-        msg = `The session has ended${s.endReason ? ` (${s.endReason})` : ''}.`;
-        opts = { list: true };
-      } else if (s.status === 'starting') {
-        overlay('The session is starting…', { spinner: true });
-        setTimeout(() => { if (gen === live.gen) liveConnect(); }, 1000);
-        return;
-      }
-    } catch (e) {
-      if (gen !== live.gen || e.status === 401) return;
-      if (e.status === 404) {
-        msg = `There is no session ${id}.`;
-        opts = { list: true };
-      } else {
-        msg = `Cannot connect to the live view: ${e.message}`;
-      }
-    }
-    overlay(msg, opts);
-    updateNavButtons();
-  }
-
   function overlay(msg, { reconnect = false, list: toListBtn = false, spinner = false } = {}) {
     const o = $('overlay');
     o.hidden = !msg;
@@ -626,28 +641,30 @@
     $('overlay-list').hidden = !toListBtn;
   }
 
-  // The canvas holds the page at its viewport's size; CSS scales it to fit
-  // the stage (never up, except in fit mode where it already matches).
-  function sizeCanvas() {
-    const vp = live.viewport;
-    if (!vp) return;
-    if (screen.width !== vp.width || screen.height !== vp.height) {
-      screen.width = vp.width;
-      screen.height = vp.height;
-      ctx.fillStyle = '#1b1d22';
-      ctx.fillRect(0, 0, vp.width, vp.height);
-    }
-    layoutCanvas();
+  // The canvas is shown at its size, scaled down (never up) to fit the stage.
+  function layoutCanvas() {
+    const k = Math.min(stage.clientWidth / screen.width, stage.clientHeight / screen.height, 1);
+    screen.style.width = `${Math.floor(screen.width * k)}px`;
+    screen.style.height = `${Math.floor(screen.height * k)}px`;
   }
 
-  function layoutCanvas() {
+  // Frames that stay at another size than the daemon said the viewport has
+  // mean a resize was lost on the way (docs: web/README.md): ask again, a
+  // few times at most.
+  function checkFrameSize(bmp) {
     const vp = live.viewport;
-    if (!vp) return;
-    const sw = stage.clientWidth;
-    const sh = stage.clientHeight;
-    const k = Math.min(sw / vp.width, sh / vp.height, 1);
-    screen.style.width = `${Math.floor(vp.width * k)}px`;
-    screen.style.height = `${Math.floor(vp.height * k)}px`;
+    const mm = live.mismatch;
+    if (!live.fit || !vp || (bmp.width === vp.width && bmp.height === vp.height)) {
+      mm.since = 0;
+      return;
+    }
+    const now = performance.now();
+    if (!mm.since) mm.since = now;
+    else if (now - mm.since > 1500 && mm.tries < 3) {
+      mm.since = 0;
+      mm.tries++;
+      sendResize(true, true);
+    }
   }
 
   function stageSize() {
@@ -657,12 +674,12 @@
     };
   }
 
-  function sendResize(force) {
+  function sendResize(force, again = false) {
     if (!live.fit || !live.viewport) return;
     const s = stageSize();
     const last = live.lastResize;
     if (!force && last && last.width === s.width && last.height === s.height) return;
-    if (s.width === live.viewport.width && s.height === live.viewport.height) {
+    if (!again && s.width === live.viewport.width && s.height === live.viewport.height) {
       live.lastResize = s;
       return;
     }
@@ -697,12 +714,11 @@
   // Viewer pixels → page CSS pixels.
   function point(e) {
     const r = screen.getBoundingClientRect();
-    const vp = live.viewport;
-    const x = ((e.clientX - r.left) * vp.width) / r.width;
-    const y = ((e.clientY - r.top) * vp.height) / r.height;
+    const x = ((e.clientX - r.left) * screen.width) / r.width;
+    const y = ((e.clientY - r.top) * screen.height) / r.height;
     return {
-      x: Math.round(clamp(x, 0, vp.width - 1)),
-      y: Math.round(clamp(y, 0, vp.height - 1)),
+      x: Math.round(clamp(x, 0, screen.width - 1)),
+      y: Math.round(clamp(y, 0, screen.height - 1)),
     };
   }
 
@@ -794,7 +810,7 @@
     if (!live.viewport) return;
     let k = 1;
     if (e.deltaMode === 1) k = 40; // lines
-    else if (e.deltaMode === 2) k = live.viewport.height; // pages
+    else if (e.deltaMode === 2) k = screen.height; // pages
     const p = point(e);
     const w = live.wheelQueued || { type: 'wheel', deltaX: 0, deltaY: 0 };
     Object.assign(w, { x: p.x, y: p.y, modifiers: modifiers(e) });
