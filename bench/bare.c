@@ -30,7 +30,9 @@ static int one(const struct bh_sandbox_env *env, const char *image, int i, doubl
         .id = id, .rootfs = rootfs, .etc_dir = etc, .netns_path = NULL, .cgroups_path = cg,
         .argv = cmd.argv, .env = cmd.env, .uid = 1000, .gid = 1000,
         .memory_bytes = 1ull << 30, .pids_max = 512, .cpu_period_us = 100000,
-        .cpu_quota_us = 100000, .tmp_bytes = 256ull << 20, .shm_bytes = 256ull << 20,
+        /* as many CPUs as the daemon's sessions get in the benchmark */
+        .cpu_quota_us = 100000 * (uint64_t)sysconf(_SC_NPROCESSORS_ONLN),
+        .tmp_bytes = 256ull << 20, .shm_bytes = 256ull << 20,
     };
     struct bh_sandbox sb;
     bh_err_t err = BH_ERR_INIT;

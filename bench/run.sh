@@ -9,7 +9,11 @@
 #            through the session's CDP endpoint, against a Chromium that
 #            Playwright launches itself over a pipe with the same flags.
 #
-# Environment: BENCH_RUNS (default 10) runs per side, after one warm-up each.
+# The daemon's sessions get as many CPUs as the machine has (--cpus), like the
+# baselines, which run without a limit: what is measured is bulkhead's own
+# cost, not the per-session CPU quota an operator chooses.
+# Environment: BENCH_RUNS (default 10) runs per side, after one warm-up each;
+# BENCH_SKIP_CDP=1 skips the CDP workload.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/bulkhead}
@@ -34,7 +38,7 @@ cc -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc bench/bare.c build/l
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo "bench: starting the daemon on 127.0.0.1:$port"
 "$BIN" serve --listen "127.0.0.1:$port" --state-dir "$work/state" --run-dir "$work/run" \
-    --bridge bhbench0 --subnet 10.218.0.0/16 --log-level warn >"$work/daemon.out" 2>"$work/daemon.err" &
+    --bridge bhbench0 --subnet 10.218.0.0/16 --log-level warn --cpus "$(nproc)" >"$work/daemon.out" 2>"$work/daemon.err" &
 daemon_pid=$!
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
