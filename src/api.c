@@ -450,20 +450,12 @@ void bh_api_request(void *ctx, bh_req_t *req)
             reply_error(req, 405, "method_not_allowed", "use GET or POST");
         return;
     }
-    if (*rest != '/') {
-        reply_error(req, 404, "not_found", "no such path");
-        return;
-    }
-    rest++;
-    size_t idlen = strcspn(rest, "/");
-    if (!valid_id(rest, idlen)) {
-        reply_error(req, 404, "not_found", "no such session");
-        return;
-    }
     char id[33];
-    memcpy(id, rest, 32);
-    id[32] = 0;
-    const char *sub = rest + idlen;
+    const char *sub = session_path(path, id);
+    if (!sub) {
+        reply_error(req, 404, "not_found", *rest == '/' ? "no such session" : "no such path");
+        return;
+    }
     if (!*sub) {
         if (get)
             get_session(a, req, id);

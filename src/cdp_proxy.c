@@ -61,7 +61,6 @@ static const char *const refused_methods[] = {
     "Browser.crash",
     "Browser.crashGpuProcess",
     "Browser.executeBrowserCommand",
-    "Browser.setPermission", /* only with an origin check; see below */
     /* non-flat sessions would carry any command past this policy */
     "Target.sendMessageToTarget",
     NULL,
@@ -87,11 +86,8 @@ const char *bh_cdp_policy_check(json_t *msg)
     if (!method)
         return NULL;
     for (const char *const *m = refused_methods; *m; m++) {
-        if (!strcmp(method, *m)) {
-            if (!strcmp(method, "Browser.setPermission"))
-                break; /* allowed: it only grants web permissions inside */
+        if (!strcmp(method, *m))
             return "this method is not allowed in a bulkhead session";
-        }
     }
     for (const char *const *d = refused_domains; *d; d++)
         if (!strncmp(method, *d, strlen(*d)))

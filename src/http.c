@@ -247,50 +247,20 @@ void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void 
         lws_callback_on_writable(r->wsi);
 }
 
-/* Refuse an upgrade: the reply is written at once, then the connection
- * closes (the caller returns -1 to the library). */
-static void refuse_upgrade(struct bh_req *r)
+/* Write r's status line and headers, for a body of len bytes. -1 if the
+ * library refused them (the connection is then closed). */
+static int write_headers(struct bh_req *r, size_t len)
 {
     struct lws *wsi = r->wsi;
     unsigned char buf[LWS_PRE + 4096];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    size_t n = r->rlen < 2048 ? r->rlen : 2048;
-    if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, n, &p, end))
-        return;
-    for (char **h = r->rhdrs; h && h[0] && h[1]; h += 2) {
-        char name[128];
-        snprintf(name, sizeof name, "%s:", h[0]);
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-                                        (const unsigned char *)h[1], (int)strlen(h[1]), &p, end))
-            return;
-    }
-    if (lws_finalize_write_http_header(wsi, start, &p, end))
-        return;
-    if (n) {
-        memcpy(buf + LWS_PRE, r->rbody, n);
-        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) < 0)
-            return;
-    }
-}
-
-/* Write the next piece of r's reply. Returns -1 to close the connection. */
-static int req_write(struct bh_req *r, struct pss *pss)
-{
-    struct lws *wsi = r->wsi;
-    if (!r->headers_sent) {
-        unsigned char buf[LWS_PRE + 4096];
-        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-        if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, r->rlen, &p, end))
-            return -1;
-        static const char nosniff[] = "nosniff", nocache[] = "no-store";
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
-                                        (const unsigned char *)nosniff, sizeof nosniff - 1, &p,
-                                        end) ||
-            lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                        (const unsigned char *)nocache, sizeof nocache - 1, &p,
-                                        end))
-            return -1;
-        for (char **h = r->rhdrs; h && h[0] && h[1]; h += 2) {
+    static const char *const fixed[] = {"x-content-type-options", "nosniff", "cache-control",
+                                        "no-store", NULL};
+    if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, len, &p, end))
+        return -1;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const *h = pass == 0 ? fixed : (const char *const *)r->rhdrs;
+        for (; h && h[0] && h[1]; h += 2) {
             char name[128];
             snprintf(name, sizeof name, "%s:", h[0]);
             if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
@@ -298,7 +268,29 @@ static int req_write(struct bh_req *r, struct pss *pss)
                                             end))
                 return -1;
         }
-        if (lws_finalize_write_http_header(wsi, start, &p, end))
+    }
+    return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+}
+
+/* Refuse an upgrade: the reply is written at once, then the connection
+ * closes (the caller returns -1 to the library). */
+static void refuse_upgrade(struct bh_req *r)
+{
+    size_t n = r->rlen < 2048 ? r->rlen : 2048;
+    unsigned char buf[LWS_PRE + 2048];
+    if (write_headers(r, n) < 0 || !n)
+        return;
+    memcpy(buf + LWS_PRE, r->rbody, n);
+    if (lws_write(r->wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) < 0)
+        return;
+}
+
+/* Write the next piece of r's reply. Returns -1 to close the connection. */
+static int req_write(struct bh_req *r, struct pss *pss)
+{
+    struct lws *wsi = r->wsi;
+    if (!r->headers_sent) {
+        if (write_headers(r, r->rlen) < 0)
             return -1;
         r->headers_sent = 1;
         if (r->rlen == 0 || !strcmp(r->method, "HEAD"))

@@ -308,6 +308,9 @@ static void browser_gone(struct bh_session *s, const char *what)
     free(tail);
 }
 
+static long long cg_value(char **paths, int n, const char *ctrl, const char *file,
+                          const char *key);
+
 /* Whether the session's memory cgroup saw the OOM killer act. */
 static int oom_killed(struct bh_session *s)
 {
@@ -315,18 +318,9 @@ static int oom_killed(struct bh_session *s)
     snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
     char **paths = NULL;
     int n = bh_sandbox_cgroup_paths(cg, &paths, NULL);
-    int killed = 0;
-    for (int i = 0; i < n; i++) {
-        if (strstr(paths[i], "/memory/") && !killed) {
-            char *f = bh_xasprintf("%s/memory.oom_control", paths[i]);
-            char *text = bh_read_file(f, NULL, NULL);
-            const char *k = text ? strstr(text, "oom_kill ") : NULL;
-            killed = k && atol(k + 9) > 0;
-            free(text);
-            free(f);
-        }
+    int killed = cg_value(paths, n, "/memory/", "memory.oom_control", "oom_kill ") > 0;
+    for (int i = 0; i < n; i++)
         free(paths[i]);
-    }
     free(paths);
     return killed;
 }
