@@ -1192,7 +1192,10 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     try {
       const pa = await A.newPage();
       await A.evaluate(pa.sessionId, `window.s = 'z'.repeat(${8 * MiB}); 1`);
-      A.ws.pause(); // stop reading: TCP fills, then the daemon's queue
+      // stop reading at the socket (ws.pause() alone lets the socket keep
+      // draining into the process): TCP fills, then the daemon's queue
+      A.ws.pause();
+      A.ws._socket.pause();
       const K = 16; // 16 × 8 MiB replies = 128 MiB
       for (let i = 0; i < K; i++) A.send('Runtime.evaluate', { expression: 'window.s', returnByValue: true }, pa.sessionId);
       step('slow reader: 16 × 8 MiB requested');
@@ -1205,6 +1208,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
         { timeout: 10000, interval: 250, what: 'a client_disconnected event while the slow reader still does not read' }).then(() => true, () => false);
       const rssStalled = rssOf(pid);
       step(`slow reader: dropped while stalled: ${dropped}; daemon RSS ${Math.round(rssStalled / MiB)} MiB`);
+      A.ws._socket.resume();
       A.ws.resume();
       const c = await A.waitClosed(20000);
       clearInterval(sampler);
