@@ -20,7 +20,8 @@
  *
  * Order of setup: lease, netns, veth (its peer's MAC derived from the
  * address; an isolated bridge port), address, route; then the policy's nft
- * elements. Teardown undoes them in reverse: rules first, lease last. A crash
+ * elements. Teardown undoes them in reverse: rules first, lease last (its
+ * address's conntrack entries just before it, see "Conntrack"). A crash
  * in between leaves a lease or a netns named after the id, and bh_net_list()
  * reports both, so recovery can finish the teardown (while a session has
  * rules it has its lease, which names its address).
@@ -37,6 +38,8 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
@@ -50,6 +53,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "log.h"
 #include "util.h"
 
 #define NETNS_DIR "/run/netns"
@@ -202,10 +206,11 @@ static void nl_close(struct nl *nl)
     nl->sock = NULL;
 }
 
-static int nl_open(struct nl *nl, bh_err_t *err)
+/* A socket of netlink family `bus` (NETLINK_ROUTE, NETLINK_NETFILTER). */
+static int nl_open_bus(struct nl *nl, int bus, bh_err_t *err)
 {
     memset(nl, 0, sizeof *nl);
-    nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    nl->sock = mnl_socket_open2(bus, SOCK_CLOEXEC);
     if (!nl->sock)
         return bh_err_set(err, errno, "netlink socket");
     if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -220,6 +225,8 @@ static int nl_open(struct nl *nl, bh_err_t *err)
     nl->portid = mnl_socket_get_portid(nl->sock);
     return 0;
 }
+
+static int nl_open(struct nl *nl, bh_err_t *err) { return nl_open_bus(nl, NETLINK_ROUTE, err); }
 
 /* Fill err from an NLMSG_ERROR carrying a non-zero error. */
 static int nl_error(const struct nlmsghdr *nlh, const char *what, bh_err_t *err)
@@ -983,6 +990,148 @@ int bh_net_fini(const struct bh_net_config *cfg, bh_err_t *err)
 }
 
 /* ------------------------------------------------------------------ */
+/* Conntrack                                                           */
+/* ------------------------------------------------------------------ */
+
+/* The host's conntrack table keeps a session's flows (its NAT mappings
+ * among them) for minutes after the session is gone: TCP in TIME_WAIT for
+ * 2 min, an established one idle for days. An address is cleaned of them
+ * before its lease is freed, so the next session given the address starts
+ * with none. Over ctnetlink: one dump of the IPv4 table, filtered here (an
+ * entry names the address in any of its four tuple addresses), then one
+ * delete per entry, by its original tuple, zone and id (so a new entry that
+ * reuses a tuple is not hit). */
+
+struct ct_entry {
+    uint8_t tuple[160]; /* payload of CTA_TUPLE_ORIG, as dumped */
+    uint16_t tuple_len;
+    int has_zone, has_id;
+    uint16_t zone; /* network order */
+    uint32_t id;   /* network order */
+};
+
+struct ct_match {
+    uint32_t addr; /* network order */
+    struct ct_entry *v;
+    int n, cap;
+};
+
+/* Attributes by type, for types up to max (others are skipped). */
+struct ct_attrs {
+    const struct nlattr **tb;
+    int max;
+};
+
+static int ct_attr_cb(const struct nlattr *a, void *data)
+{
+    const struct ct_attrs *at = data;
+    int type = mnl_attr_get_type(a);
+    if (type <= at->max)
+        at->tb[type] = a;
+    return MNL_CB_OK;
+}
+
+static int ct_parse_nested(const struct nlattr *nest, const struct nlattr **tb, int max)
+{
+    struct ct_attrs at = {tb, max};
+    return mnl_attr_parse_nested(nest, ct_attr_cb, &at);
+}
+
+static int ct_tuple_names(const struct nlattr *tuple, uint32_t addr)
+{
+    const struct nlattr *tb[CTA_TUPLE_MAX + 1] = {0}, *ip[CTA_IP_MAX + 1] = {0};
+    if (!tuple || ct_parse_nested(tuple, tb, CTA_TUPLE_MAX) < 0 || !tb[CTA_TUPLE_IP] ||
+        ct_parse_nested(tb[CTA_TUPLE_IP], ip, CTA_IP_MAX) < 0)
+        return 0;
+    for (int t = CTA_IP_V4_SRC; t <= CTA_IP_V4_DST; t++)
+        if (ip[t] && mnl_attr_validate(ip[t], MNL_TYPE_U32) == 0 && mnl_attr_get_u32(ip[t]) == addr)
+            return 1;
+    return 0;
+}
+
+static int ct_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+    struct ct_match *m = data;
+    const struct nlattr *tb[CTA_MAX + 1] = {0};
+    struct ct_attrs at = {tb, CTA_MAX};
+    if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), ct_attr_cb, &at) < 0)
+        return MNL_CB_ERROR;
+    const struct nlattr *orig = tb[CTA_TUPLE_ORIG];
+    if (!orig || (!ct_tuple_names(orig, m->addr) && !ct_tuple_names(tb[CTA_TUPLE_REPLY], m->addr)))
+        return MNL_CB_OK;
+    struct ct_entry e = {0};
+    uint16_t len = mnl_attr_get_payload_len(orig);
+    if (len > sizeof e.tuple)
+        return MNL_CB_OK; /* not an IPv4 tuple as we know it */
+    memcpy(e.tuple, mnl_attr_get_payload(orig), len);
+    e.tuple_len = len;
+    if (tb[CTA_ZONE] && mnl_attr_validate(tb[CTA_ZONE], MNL_TYPE_U16) == 0) {
+        e.has_zone = 1;
+        e.zone = mnl_attr_get_u16(tb[CTA_ZONE]);
+    }
+    if (tb[CTA_ID] && mnl_attr_validate(tb[CTA_ID], MNL_TYPE_U32) == 0) {
+        e.has_id = 1;
+        e.id = mnl_attr_get_u32(tb[CTA_ID]);
+    }
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 16;
+        struct ct_entry *nv = realloc(m->v, (size_t)m->cap * sizeof *nv);
+        if (!nv)
+            abort();
+        m->v = nv;
+    }
+    m->v[m->n++] = e;
+    return MNL_CB_OK;
+}
+
+static struct nlmsghdr *ct_msg(char *buf, uint8_t type, uint16_t flags)
+{
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+    struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof *nfg);
+    nfg->nfgen_family = AF_INET;
+    nfg->version = NFNETLINK_V0;
+    nfg->res_id = 0;
+    return nlh;
+}
+
+/* Delete every entry of the host's conntrack table that names `addr`
+ * (host order). Returns the number deleted, or -1. An entry that expires
+ * meanwhile is not an error. */
+static int ct_flush(uint32_t addr, bh_err_t *err)
+{
+    char s[INET_ADDRSTRLEN];
+    addr_str(addr, s);
+    struct nl nl;
+    if (nl_open_bus(&nl, NETLINK_NETFILTER, err) < 0)
+        return bh_err_wrap(err, "conntrack flush %s", s);
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct ct_match m = {.addr = htonl(addr)};
+    struct nlmsghdr *nlh = ct_msg(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP);
+    int rc = nl_talk(&nl, nlh, ct_dump_cb, &m, "conntrack dump", err);
+    int deleted = 0;
+    for (int i = 0; rc == 0 && i < m.n; i++) {
+        const struct ct_entry *e = &m.v[i];
+        nlh = ct_msg(buf, IPCTNL_MSG_CT_DELETE, 0);
+        mnl_attr_put(nlh, CTA_TUPLE_ORIG | NLA_F_NESTED, e->tuple_len, e->tuple);
+        if (e->has_zone)
+            mnl_attr_put_u16(nlh, CTA_ZONE, e->zone);
+        if (e->has_id)
+            mnl_attr_put_u32(nlh, CTA_ID, e->id);
+        bh_err_t de = BH_ERR_INIT;
+        if (nl_talk(&nl, nlh, NULL, NULL, "conntrack delete", &de) == 0)
+            deleted++;
+        else if (de.status != ENOENT)
+            rc = bh_err_set(err, de.status, "%s", bh_err_msg(&de));
+        bh_err_clear(&de);
+    }
+    free(m.v);
+    nl_close(&nl);
+    return rc < 0 ? bh_err_wrap(err, "conntrack flush %s", s) : deleted;
+}
+
+/* ------------------------------------------------------------------ */
 /* Leases                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1039,10 +1188,22 @@ static int lease_each(int (*fn)(int dfd, const char *addr, const char *owner, vo
     return rc < 0 ? bh_err_set(err, -rc, "release lease") : 0;
 }
 
+/* Free the lease on `addr` if `owner` is the id in data, cleaning the
+ * address of conntrack state first (see "Conntrack"): while the lease is
+ * held no other session can get the address, so nothing new can appear
+ * under it once the session's veth is gone. A failed flush is logged; the
+ * lease is freed all the same. */
 static int lease_free_cb(int dfd, const char *addr, const char *owner, void *data)
 {
     if (strcmp(owner, data) != 0)
         return 0;
+    struct in_addr a;
+    if (inet_pton(AF_INET, addr, &a) == 1) {
+        bh_err_t e = BH_ERR_INIT;
+        if (ct_flush(ntohl(a.s_addr), &e) < 0)
+            bh_log(BH_LOG_WARN, owner, "network teardown: %s", bh_err_msg(&e));
+        bh_err_clear(&e);
+    }
     if (unlinkat(dfd, addr, 0) < 0 && errno != ENOENT)
         return -errno;
     return 0;

@@ -130,10 +130,13 @@ int bh_net_session_policy(const struct bh_net_config *cfg, const char *id,
                           const struct bh_net_policy *policy, bh_err_t *err);
 
 /* Remove the session's rules (one nft transaction), then the veth, the
- * namespace and the lease. Idempotent: whatever is already gone is skipped.
- * Needs only the id (and the config naming the tables): also after a crash
- * of whoever set it up, and even if its lease was lost (then the tables are
- * searched for the id). Any thread. */
+ * namespace and the lease: before the lease is freed, every entry of the
+ * host's conntrack table naming its address is deleted (so the next session
+ * given the address inherits no NAT or connection state; a failure there is
+ * logged, and does not fail the teardown). Idempotent: whatever is already
+ * gone is skipped. Needs only the id (and the config naming the tables):
+ * also after a crash of whoever set it up, and even if its lease was lost
+ * (then the tables are searched for the id). Any thread. */
 int bh_net_session_teardown(const struct bh_net_config *cfg, const char *id, bh_err_t *err);
 
 /* Session ids of every bh-* namespace that exists, and of every address

@@ -1,7 +1,8 @@
 /* test_net.c — net.c for real, as root: bridge + nft tables, concurrent
  * session setups (with their egress policy) getting distinct addresses,
  * sessions reaching a "test internet" host through the bridge and NAT,
- * failure rollback, lease exhaustion, teardown, fini, nothing left behind;
+ * failure rollback, lease exhaustion, teardown (conntrack entries of the
+ * address go with its lease), fini, nothing left behind;
  * and the egress policy packet by packet: rule parsing, nothing before the
  * policy, `internet`, `none`, allow-lists (ports too), the operator's
  * always-allow/always-deny lists, the resolver, the host, other sessions
@@ -17,7 +18,8 @@
  * metadata traffic is untouched). Traffic goes only to those, to the host's
  * addresses and to the test's sessions; routes are checked before any
  * packet is sent. Names and addresses differ from the e2e suites' (which
- * use bhtest-inet and 198.51.100.0/24), so both may run at once. */
+ * use bhtest-inet and 198.51.100.0/24), so both may run at once; two runs
+ * of this test take turns (flock on /run/lock/bulkhead-test-net.lock). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -893,6 +896,67 @@ static void test_connectivity(struct server *world)
     CHECK(first && strstr(first + 1, "tcp " PUB ":8081 from " PUB_HOST "\n"));
 }
 
+/* Entries of the host's conntrack table that name addr (as a source or
+ * destination of either direction); -1 if the table cannot be read. */
+static int ct_entries_of(const char *addr)
+{
+    cleanup_free char *t = bh_read_file("/proc/net/nf_conntrack", NULL, NULL);
+    if (!t) {
+        fprintf(stderr, "/proc/net/nf_conntrack: %s\n", strerror(errno));
+        return -1;
+    }
+    char src[80], dst[80];
+    snprintf(src, sizeof src, "src=%s ", addr); /* "10.214.0.2 " must not match .20 */
+    snprintf(dst, sizeof dst, "dst=%s ", addr);
+    int n = 0;
+    for (char *line = t, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        if (!end)
+            end = line + strlen(line) - 1;
+        char save = end[1];
+        end[1] = 0;
+        if (strstr(line, src) || strstr(line, dst))
+            n++;
+        end[1] = save;
+        if (!save)
+            break;
+    }
+    return n;
+}
+
+/* A session's flows (TCP through the NAT, now in TIME_WAIT; UDP never
+ * answered) leave the host's conntrack table with its lease, so the next
+ * session given the address inherits none of them. */
+static void test_conntrack(void)
+{
+    char id[64], id2[64];
+    struct bh_net_session s, s2;
+    test_id(id, sizeof id);
+    test_id(id2, sizeof id2);
+    if (setup(id, &s) < 0) {
+        CHECK(0);
+        return;
+    }
+    CHECK(apply(id, BH_NET_INTERNET, NULL, 0) == 0);
+    CHECK(ct_entries_of(s.addr) == 0);
+    CHECK(tcp_ok(s.netns_path, NULL, PUB, P1, OK_MS));
+    CHECK(udp_send(s.netns_path, NULL, PUB, PU, "conntrack"));
+    CHECK(ct_entries_of(s.addr) >= 2);
+    CHECK(teardown(id) == 0);
+    int left = ct_entries_of(s.addr);
+    CHECK(left == 0);
+    if (left != 0)
+        fprintf(stderr, "%d conntrack entries of %s are left\n", left, s.addr);
+    /* The lowest free address: the same one again, clean. */
+    if (setup(id2, &s2) == 0) {
+        CHECK_STR(s2.addr, s.addr);
+        CHECK(ct_entries_of(s2.addr) == 0);
+        CHECK(teardown(id2) == 0);
+    } else {
+        CHECK(0);
+    }
+}
+
 /* Packet by packet, with sessions of the first config (resolver PRIV, no
  * operator lists). */
 static void test_policies(struct server *world)
@@ -1370,6 +1434,11 @@ int main(void)
         return T_DONE();
     }
     signal(SIGPIPE, SIG_IGN);
+    /* One run per host at a time: runs share bhtest0, bhtest-unet and the
+     * 7e57 ids (clean_leftovers() would take another run's sessions away). */
+    int lock = open("/run/lock/bulkhead-test-net.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX) < 0)
+        perror("test_net: lock");
     char *fwd = read_ip_forward();
     clean_leftovers();
     test_rule_parse();
@@ -1383,6 +1452,7 @@ int main(void)
     test_concurrent_setup();
     if (up && world.pid > 0) {
         test_connectivity(&world);
+        test_conntrack();
         test_policies(&world);
     }
     test_failures();
@@ -1400,5 +1470,7 @@ int main(void)
     CHECK(!path_exists("/run/netns/" UNET_NS) && !link_exists(UNET_VETH));
     write_ip_forward(fwd); /* leave the host as we found it */
     free(fwd);
+    if (lock >= 0)
+        close(lock);
     return T_DONE();
 }
