@@ -2,7 +2,7 @@
 PREFIX    ?= /usr/local
 STATE_DIR ?= /var/lib/bulkhead
 CC        ?= cc
-PKGS      := libwebsockets jansson sqlite3 libcurl libnftables libmnl
+PKGS      := libwebsockets jansson sqlite3 libcurl libnftables libmnl libcrypto
 CFLAGS    ?= -O2 -g
 BH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc
 BH_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -49,7 +49,7 @@ try {
     direct.push(await workload(p1, world.site));
     await b1.close();
 
-    const b2 = await chromium.connectOverCDP(`${session.urls.cdp}?token=${token}`);
+    const b2 = await chromium.connectOverCDP(session.urls.cdp); // carries its session token
     const p2 = await b2.contexts()[0].newPage();
     via.push(await workload(p2, world.site));
     await p2.close();

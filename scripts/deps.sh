@@ -16,6 +16,7 @@ PKGS=(
     libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
     libnftables-dev libmnl-dev libseccomp-dev libcap-dev
     runc crun chromium nftables iproute2 util-linux curl
+    prometheus wrk
 )
 
 installed() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh BIN STATE_DIR — serve bulkhead in the foreground on 127.0.0.1:8420
-# (BULKHEAD_LISTEN overrides) with its state in STATE_DIR. The daemon prints
-# its URL and API token when it starts; the token stays in STATE_DIR/token.
+# (BULKHEAD_LISTEN overrides) with its state in STATE_DIR. Prints the URL and
+# the admin API token, which stays in STATE_DIR/token (the daemon keeps only
+# its hash and never prints it).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -22,7 +23,17 @@ if [ ! -x "$bin" ]; then
 fi
 mkdir -p "$state"
 chmod 0700 "$state"
+# The daemon never prints or logs a token; it is the operator's to see, so
+# make one here the first time (as the daemon would) and show it.
+if [ -z "${BULKHEAD_TOKEN:-}" ] && [ ! -s "$state/token" ]; then
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$state/token" && echo >>"$state/token")
+fi
 echo "run: bulkhead on http://$listen/ — state in $state"
-echo "run: API token: see $state/token (BULKHEAD_TOKEN overrides); the CLI finds both:"
+if [ -n "${BULKHEAD_TOKEN:-}" ]; then
+    echo "run: admin API token: the one in BULKHEAD_TOKEN"
+else
+    echo "run: admin API token: $(head -n 1 "$state/token") (in $state/token)"
+fi
+echo "run: the CLI finds the daemon and the token by itself:"
 echo "       $bin create --state-dir $state --url http://example.test/"
 exec "$bin" serve --state-dir "$state" --listen "$listen"

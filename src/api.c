@@ -3,6 +3,7 @@
 
 #include "assets.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,35 +18,50 @@ struct bh_api {
     const struct bh_config *cfg;
     bh_sessions_t *sessions;
     bh_store_t *store;
+    bh_keyring_t *keys; /* the tokens in force, as hashes */
 };
 
-bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store)
+bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store,
+                     bh_err_t *err)
 {
     struct bh_api *a = bh_xcalloc(1, sizeof *a);
     a->cfg = cfg;
     a->sessions = sessions;
     a->store = store;
+    a->keys = bh_keyring_new();
+    if (cfg->no_auth)
+        return a;
+    if (bh_keyring_put(a->keys, BH_ADMIN_ID, BH_ADMIN_ID, BH_ROLE_ADMIN, cfg->admin_hash, 0) <
+        0) {
+        bh_err_set(err, EINVAL, "the admin token's hash is not set");
+        bh_api_free(a);
+        return NULL;
+    }
+    struct bh_token_row *rows = NULL;
+    int n = bh_store_token_list(store, &rows, err);
+    if (n < 0) {
+        bh_err_wrap(err, "load tokens");
+        bh_api_free(a);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (bh_keyring_put(a->keys, rows[i].id, rows[i].name, bh_role_parse(rows[i].role),
+                           rows[i].hash, rows[i].max_sessions) < 0)
+            bh_log(BH_LOG_WARN, NULL, "token %s: stored hash is not a SHA-256; ignored",
+                   rows[i].id);
+    free(rows);
     return a;
 }
 
-void bh_api_free(bh_api_t *api) { free(api); }
-
-int bh_token_equal(const char *presented, const char *expected)
+void bh_api_free(bh_api_t *api)
 {
-    if (!presented || !expected)
-        return 0;
-    size_t lp = strlen(presented), le = strlen(expected);
-    /* run over the expected length whatever was presented */
-    unsigned char diff = (unsigned char)(lp != le);
-    for (size_t i = 0; i < le; i++) {
-        unsigned char c = i < lp ? (unsigned char)presented[i] : 0;
-        diff |= c ^ (unsigned char)expected[i];
-    }
-    return diff == 0;
+    if (!api)
+        return;
+    bh_keyring_free(api->keys);
+    free(api);
 }
 
 static int valid_id(const char *id, size_t n);
-static void not_live(struct bh_api *a, bh_req_t *req, const char *id);
 
 /* ---------------------------------------------------------------- replies */
 
@@ -65,7 +81,7 @@ static void reply_error(bh_req_t *req, int status, const char *code, const char 
     if (status == 401)
         bh_req_reply(req, status, "application/json", s, strlen(s),
                      (const char *const[]){"www-authenticate", "Bearer realm=\"bulkhead\"", NULL});
-    else if (status == 429 || status == 503)
+    else if ((status == 429 && strcmp(code, "quota_exceeded")) || status == 503)
         bh_req_reply(req, status, "application/json", s, strlen(s),
                      (const char *const[]){"retry-after", "5", NULL});
     else
@@ -73,24 +89,190 @@ static void reply_error(bh_req_t *req, int status, const char *code, const char 
     free(s);
 }
 
+static void unauthorized(bh_req_t *req)
+{
+    reply_error(req, 401, "unauthorized", "missing or wrong token");
+}
+
+/* ---------------------------------------------------------------- who */
+
+/* Where a request's credential may come from. */
+enum cred_from {
+    CRED_HEADER,       /* Authorization: Bearer */
+    CRED_QUERY,        /* ?token=, else the header (WebSockets, discovery) */
+    CRED_QUERY_SCOPED, /* the header, or a scoped ?token= (GET of one session) */
+};
+
+static int64_t now_s(void) { return bh_now_ms() / 1000; }
+
+/* Who sent req. With --no-auth, everyone is the admin. */
+static enum bh_role identify(struct bh_api *a, bh_req_t *req, enum cred_from from,
+                             struct bh_identity *who)
+{
+    if (a->cfg->no_auth) {
+        memset(who, 0, sizeof *who);
+        who->role = BH_ROLE_ADMIN;
+        snprintf(who->id, sizeof who->id, BH_ADMIN_ID);
+        snprintf(who->name, sizeof who->name, BH_ADMIN_ID);
+        return who->role;
+    }
+    const char *q = from != CRED_HEADER ? bh_req_query(req, "token") : NULL;
+    if (q && (from == CRED_QUERY || bh_scoped_like(q)))
+        return bh_keyring_identify(a->keys, q, who);
+    const char *h = bh_req_header(req, "authorization");
+    return bh_keyring_identify(a->keys, h && !strncasecmp(h, "Bearer ", 7) ? h + 7 : NULL, who);
+}
+
+/* The owner (token id) of session id, live or ended: 1, or 0 if unknown. */
+static int owner_of(struct bh_api *a, const char *id, char owner[40])
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (s) {
+        snprintf(owner, 40, "%s", bh_session_info(s)->owner);
+        return 1;
+    }
+    struct bh_session_row row;
+    memset(&row, 0, sizeof row);
+    if (bh_store_session_get(a->store, id, &row, NULL) <= 0)
+        return 0;
+    snprintf(owner, 40, "%s", row.owner);
+    bh_session_row_clear(&row);
+    return 1;
+}
+
+/* May who reach session id? 1, or 0 after replying: 401 for a scoped token
+ * that is not valid for it, 404 for a user token's foreign (or unknown)
+ * session — a user cannot tell another's session from none. An admin
+ * always may (the handler then says 404 for unknown ids). */
+static int may_access(struct bh_api *a, bh_req_t *req, const struct bh_identity *who,
+                      const char *id)
+{
+    char owner[40] = "";
+    if (who->role == BH_ROLE_USER && !owner_of(a, id, owner)) {
+        reply_error(req, 404, "not_found", "no such session");
+        return 0;
+    }
+    if (bh_may_access(who, a->cfg->secret, id, owner, now_s()))
+        return 1;
+    if (who->role == BH_ROLE_SCOPED)
+        reply_error(req, 401, "unauthorized",
+                    "this session token is expired, altered or for another session");
+    else
+        reply_error(req, 404, "not_found", "no such session");
+    return 0;
+}
+
+/* Refuse what a scoped token may not do (everything but one session's
+ * GET, cdp, live and discovery): 1 after replying 401. */
+static int scoped_refused(bh_req_t *req, const struct bh_identity *who)
+{
+    if (who->role != BH_ROLE_SCOPED)
+        return 0;
+    reply_error(req, 401, "unauthorized",
+                "a session token only opens its session (GET, cdp, live, view); use an API "
+                "token");
+    return 1;
+}
+
+/* 1 after replying 401/403 unless who is an admin. */
+static int admin_refused(bh_req_t *req, const struct bh_identity *who)
+{
+    if (who->role == BH_ROLE_ADMIN)
+        return 0;
+    if (who->role == BH_ROLE_USER)
+        reply_error(req, 403, "forbidden", "this needs an admin token");
+    else
+        unauthorized(req);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- sessions */
+
+/* A session's JSON as who may see it: the owner for admins, and urls that
+ * carry a session token (a fresh one; a scoped caller gets its own back, so
+ * a link cannot extend itself) while the session is live. Takes o. */
+static json_t *present(struct bh_api *a, const struct bh_identity *who,
+                       const struct bh_session_row *r, json_t *o)
+{
+    if (who->role == BH_ROLE_ADMIN) {
+        const char *owner = r->owner[0] ? r->owner : BH_ADMIN_ID;
+        struct bh_token_row t;
+        memset(&t, 0, sizeof t);
+        if (strcmp(owner, BH_ADMIN_ID) && bh_store_token_get(a->store, owner, &t, NULL) <= 0)
+            t.name[0] = 0;
+        else if (!strcmp(owner, BH_ADMIN_ID))
+            snprintf(t.name, sizeof t.name, BH_ADMIN_ID);
+        json_object_set_new(o, "owner",
+                            json_pack("{s:s, s:o}", "id", owner, "name",
+                                      t.name[0] ? json_string(t.name) : json_null()));
+    }
+    if (a->cfg->no_auth || !strcmp(r->status, "ended"))
+        return o;
+    char *tok = NULL;
+    if (who->role == BH_ROLE_SCOPED) {
+        tok = bh_xstrdup(who->scoped);
+    } else {
+        int64_t now = now_s(), exp = now + a->cfg->url_token_ttl;
+        int64_t end = (r->expires_at + 999) / 1000; /* the session's own deadline */
+        if (r->expires_at && end < exp)
+            exp = end;
+        if (exp > now)
+            tok = bh_scoped_mint(a->cfg->secret, r->id, exp);
+    }
+    json_t *urls = json_object_get(o, "urls");
+    const char *k;
+    json_t *v;
+    json_object_foreach(urls, k, v)
+    {
+        if (tok && json_is_string(v)) {
+            char *u = bh_xasprintf("%s?token=%s", json_string_value(v), tok);
+            json_string_set(v, u);
+            free(u);
+        }
+    }
+    free(tok);
+    return o;
+}
+
+static json_t *live_json(struct bh_api *a, const struct bh_identity *who, bh_session_t *s)
+{
+    return present(a, who, bh_session_info(s), bh_session_live_json(s));
+}
+
+/* A request waiting for the sessions module. */
+struct pending {
+    struct bh_api *a;
+    bh_req_t *req;
+    struct bh_identity who;
+};
+
+static struct pending *pending_new(struct bh_api *a, bh_req_t *req,
+                                   const struct bh_identity *who)
+{
+    struct pending *p = bh_xcalloc(1, sizeof *p);
+    p->a = a;
+    p->req = req;
+    p->who = *who;
+    return p;
+}
 
 static void created(void *arg, bh_session_t *s, const bh_err_t *err)
 {
-    bh_req_t *req = arg;
+    struct pending *p = arg;
     if (!s) {
         int st = err->status ? err->status : 500;
-        reply_error(req, st,
+        reply_error(p->req, st,
                     st == 429   ? "too_many_sessions"
                     : st == 503 ? "unavailable"
                                 : "create_failed",
                     bh_err_msg(err));
-        return;
+    } else {
+        reply_json(p->req, 201, live_json(p->a, &p->who, s));
     }
-    reply_json(req, 201, bh_session_live_json(s));
+    free(p);
 }
 
-static void create_session(struct bh_api *a, bh_req_t *req)
+static void create_session(struct bh_api *a, bh_req_t *req, const struct bh_identity *who)
 {
     size_t len;
     const char *body = bh_req_body(req, &len);
@@ -100,7 +282,24 @@ static void create_session(struct bh_api *a, bh_req_t *req)
         reply_error(req, 400, why.code, why.msg);
         return;
     }
-    bh_session_create(a->sessions, &opts, created, req);
+    /* the quota: refused at once, never queued */
+    int max = who->max_sessions;
+    if (!max && who->role == BH_ROLE_USER)
+        max = a->cfg->user_max_sessions;
+    if (max > 0) {
+        int have = bh_sessions_owned(a->sessions, who->id);
+        if (have >= max) {
+            bh_create_opts_clear(&opts);
+            char *msg = bh_xasprintf("token '%s' may have at most %d live session%s and has %d; "
+                                     "end one first",
+                                     who->name, max, max == 1 ? "" : "s", have);
+            reply_error(req, 429, "quota_exceeded", msg);
+            free(msg);
+            return;
+        }
+    }
+    snprintf(opts.owner, sizeof opts.owner, "%s", who->id);
+    bh_session_create(a->sessions, &opts, created, pending_new(a, req, who));
 }
 
 static int valid_id(const char *id, size_t n)
@@ -113,7 +312,7 @@ static int valid_id(const char *id, size_t n)
     return 1;
 }
 
-static void list_sessions(struct bh_api *a, bh_req_t *req)
+static void list_sessions(struct bh_api *a, bh_req_t *req, const struct bh_identity *who)
 {
     const char *status = bh_req_query(req, "status");
     if (status && strcmp(status, "starting") && strcmp(status, "ready") &&
@@ -131,9 +330,12 @@ static void list_sessions(struct bh_api *a, bh_req_t *req)
     }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
+        if (who->role != BH_ROLE_ADMIN && strcmp(rows[i].owner, who->id))
+            continue;
         bh_session_t *s = bh_session_find(a->sessions, rows[i].id);
-        json_array_append_new(arr, s ? bh_session_live_json(s)
-                                     : bh_session_json(a->sessions, &rows[i]));
+        json_array_append_new(arr, s ? live_json(a, who, s)
+                                     : present(a, who, &rows[i],
+                                               bh_session_json(a->sessions, &rows[i])));
     }
     bh_store_rows_free(rows, n);
     reply_json(req, 200, json_pack("{s:o}", "sessions", arr));
@@ -141,15 +343,18 @@ static void list_sessions(struct bh_api *a, bh_req_t *req)
 
 static void refreshed(void *arg, bh_session_t *s)
 {
-    reply_json(arg, 200, bh_session_live_json(s));
+    struct pending *p = arg;
+    reply_json(p->req, 200, live_json(p->a, &p->who, s));
+    free(p);
 }
 
 /* Reply with the session's JSON; 404 if unknown. */
-static void get_session(struct bh_api *a, bh_req_t *req, const char *id)
+static void get_session(struct bh_api *a, bh_req_t *req, const char *id,
+                        const struct bh_identity *who)
 {
     bh_session_t *s = bh_session_find(a->sessions, id);
     if (s) {
-        bh_session_refresh(s, refreshed, req);
+        bh_session_refresh(s, refreshed, pending_new(a, req, who));
         return;
     }
     struct bh_session_row row;
@@ -165,7 +370,7 @@ static void get_session(struct bh_api *a, bh_req_t *req, const char *id)
         reply_error(req, 404, "not_found", "no such session");
         return;
     }
-    reply_json(req, 200, bh_session_json(a->sessions, &row));
+    reply_json(req, 200, present(a, who, &row, bh_session_json(a->sessions, &row)));
     bh_session_row_clear(&row);
 }
 
@@ -249,25 +454,186 @@ static void events(struct bh_api *a, bh_req_t *req, const char *id)
     free(list);
 }
 
+/* ---------------------------------------------------------------- tokens */
+
+static json_t *token_json(const struct bh_token_row *t)
+{
+    char *created = t->created_at ? bh_time_iso(t->created_at) : NULL;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", t->id, "name", t->name, "role",
+                          t->role, "maxSessions",
+                          t->max_sessions ? json_integer(t->max_sessions) : json_null(),
+                          "createdAt", created ? json_string(created) : json_null());
+    free(created);
+    return o;
+}
+
+/* 1 if name is 1..64 of [A-Za-z0-9._-]. */
+static int valid_token_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > BH_TOKEN_NAME_MAX)
+        return 0;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+           n;
+}
+
+static void create_token(struct bh_api *a, bh_req_t *req)
+{
+    size_t len;
+    const char *body = bh_req_body(req, &len);
+    json_error_t je;
+    json_auto_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "name") && strcmp(k, "role") && strcmp(k, "maxSessions")) {
+            char *msg = bh_xasprintf("unknown field '%.64s' (name, role, maxSessions)", k);
+            reply_error(req, 400, "unknown_field", msg);
+            free(msg);
+            return;
+        }
+    }
+    json_t *jn = json_object_get(j, "name"), *jr = json_object_get(j, "role"),
+           *jm = json_object_get(j, "maxSessions");
+    if (!json_is_string(jn) || !valid_token_name(json_string_value(jn))) {
+        reply_error(req, 400, "invalid_field",
+                    "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+        return;
+    }
+    enum bh_role role = jr ? bh_role_parse(json_string_value(jr)) : BH_ROLE_USER;
+    if (role != BH_ROLE_USER && role != BH_ROLE_ADMIN) {
+        reply_error(req, 400, "invalid_field", "role must be \"user\" or \"admin\"");
+        return;
+    }
+    json_int_t max = 0;
+    if (jm && !json_is_null(jm)) {
+        if (!json_is_integer(jm) || json_integer_value(jm) < 1 ||
+            json_integer_value(jm) > 10000) {
+            reply_error(req, 400, "invalid_field", "maxSessions must be an integer, 1 to 10000");
+            return;
+        }
+        max = json_integer_value(jm);
+    }
+    const char *name = json_string_value(jn);
+    if (!strcmp(name, BH_ADMIN_ID)) {
+        reply_error(req, 409, "name_taken", "the name 'admin' is the operator's token");
+        return;
+    }
+    struct bh_token_row t;
+    memset(&t, 0, sizeof t);
+    bh_err_t err = BH_ERR_INIT;
+    char *secret = NULL;
+    if (bh_random_hex(t.id, 8, &err) < 0 || !(secret = bh_token_generate(&err))) {
+        reply_error(req, 500, "internal", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    snprintf(t.name, sizeof t.name, "%s", name);
+    snprintf(t.role, sizeof t.role, "%s", bh_role_name(role));
+    bh_sha256_hex(secret, strlen(secret), t.hash);
+    t.max_sessions = (int)max;
+    t.created_at = bh_now_ms();
+    if (bh_store_token_insert(a->store, &t, &err) < 0) {
+        int dup = err.status == EEXIST;
+        if (dup) {
+            char *msg = bh_xasprintf("a token named '%s' exists; revoke it or pick another name",
+                                     name);
+            reply_error(req, 409, "name_taken", msg);
+            free(msg);
+        } else {
+            reply_error(req, 500, "internal", bh_err_msg(&err));
+        }
+        bh_err_clear(&err);
+        bh_secret_free(secret);
+        return;
+    }
+    bh_keyring_put(a->keys, t.id, t.name, role, t.hash, t.max_sessions);
+    bh_log(BH_LOG_INFO, NULL, "token %s (%s, %s) created", t.id, t.name, t.role);
+    json_t *o = token_json(&t);
+    json_object_set_new(o, "token", json_string(secret));
+    bh_secret_free(secret);
+    char *s = bh_json_dump(o);
+    json_decref(o);
+    bh_req_reply(req, 201, "application/json", s, strlen(s), NULL);
+    bh_secret_free(s);
+}
+
+static void list_tokens(struct bh_api *a, bh_req_t *req)
+{
+    struct bh_token_row *rows = NULL;
+    bh_err_t err = BH_ERR_INIT;
+    int n = bh_store_token_list(a->store, &rows, &err);
+    if (n < 0) {
+        reply_error(req, 500, "internal", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    json_t *arr = json_array();
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:n, s:n, s:b}", "id", BH_ADMIN_ID,
+                                         "name", BH_ADMIN_ID, "role", "admin", "maxSessions",
+                                         "createdAt", "builtin", 1));
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, token_json(&rows[i]));
+    free(rows);
+    reply_json(req, 200, json_pack("{s:o}", "tokens", arr));
+}
+
+static void revoke_token(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    if (!strcmp(id, BH_ADMIN_ID)) {
+        reply_error(req, 409, "not_revocable",
+                    "the operator's admin token cannot be revoked; change it with --token, "
+                    "$BULKHEAD_TOKEN or the state dir's token file and restart");
+        return;
+    }
+    bh_err_t err = BH_ERR_INIT;
+    int r = bh_store_token_revoke(a->store, id, bh_now_ms(), &err);
+    if (r < 0) {
+        reply_error(req, 500, "internal", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    if (!r) {
+        reply_error(req, 404, "not_found", "no such token");
+        return;
+    }
+    bh_keyring_remove(a->keys, id);
+    bh_log(BH_LOG_INFO, NULL, "token %s revoked", id);
+    bh_req_reply(req, 204, "application/json", "", 0, NULL);
+}
+
+static void tokens_route(struct bh_api *a, bh_req_t *req, const char *rest)
+{
+    const char *m = bh_req_method(req);
+    int get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
+    if (!*rest || !strcmp(rest, "/")) {
+        if (!strcmp(m, "POST"))
+            create_token(a, req);
+        else if (get)
+            list_tokens(a, req);
+        else
+            reply_error(req, 405, "method_not_allowed", "use GET or POST");
+        return;
+    }
+    const char *id = rest + 1;
+    size_t n = strlen(id);
+    if (*rest != '/' || n < 1 || n > 32 ||
+        (strcmp(id, BH_ADMIN_ID) && strspn(id, "0123456789abcdef") != n)) {
+        reply_error(req, 404, "not_found", "no such token");
+        return;
+    }
+    if (!strcmp(m, "DELETE"))
+        revoke_token(a, req, id);
+    else
+        reply_error(req, 405, "method_not_allowed", "use DELETE");
+}
+
 /* ---------------------------------------------------------------- routing */
-
-static int authorized(struct bh_api *a, bh_req_t *req)
-{
-    const char *h = bh_req_header(req, "authorization");
-    if (h && !strncasecmp(h, "Bearer ", 7))
-        return bh_token_equal(h + 7, a->cfg->token);
-    return 0;
-}
-
-/* WebSocket clients and discovery may carry the token in the query, as
- * browsers cannot set headers on WebSockets. */
-static int authorized_ws(struct bh_api *a, bh_req_t *req)
-{
-    const char *t = bh_req_query(req, "token");
-    if (t)
-        return bh_token_equal(t, a->cfg->token);
-    return authorized(a, req);
-}
 
 /* Path /api/v1/sessions/<id><sub>: copies the id, returns sub (NULL if the
  * path is not of that shape). */
@@ -348,10 +714,13 @@ void bh_api_upgrade(void *ctx, bh_req_t *req)
         reply_error(req, 404, "not_found", "no such WebSocket endpoint");
         return;
     }
-    if (!authorized_ws(a, req)) {
-        reply_error(req, 401, "unauthorized", "missing or wrong token");
+    struct bh_identity who;
+    if (identify(a, req, CRED_QUERY, &who) == BH_ROLE_NONE) {
+        unauthorized(req);
         return;
     }
+    if (!may_access(a, req, &who, id))
+        return;
     bh_session_t *s = bh_session_find(a->sessions, id);
     if (!s) {
         not_live(a, req, id);
@@ -388,16 +757,16 @@ void bh_api_request(void *ctx, bh_req_t *req)
     const char *m = bh_req_method(req);
     const char *path = bh_req_path(req);
     int get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
+    struct bh_identity who;
 
     if (!strcmp(path, "/healthz") && get) {
         reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
         return;
     }
     if (!strcmp(path, "/metrics") && get) {
-        if (!authorized(a, req)) {
-            reply_error(req, 401, "unauthorized", "missing or wrong bearer token");
+        identify(a, req, CRED_HEADER, &who);
+        if (admin_refused(req, &who))
             return;
-        }
         size_t n;
         char *text = bh_sessions_metrics(a->sessions, &n);
         bh_req_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);
@@ -405,7 +774,10 @@ void bh_api_request(void *ctx, bh_req_t *req)
         return;
     }
     if (!strcmp(path, "/readyz") && get) {
-        reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
+        int ready;
+        json_t *checks = bh_sessions_readiness(a->sessions, &ready);
+        reply_json(req, ready ? 200 : 503,
+                   json_pack("{s:s, s:o}", "status", ready ? "ready" : "not_ready", "checks", checks));
         return;
     }
     if (get && strncmp(path, "/api/", 5) != 0) {
@@ -421,18 +793,38 @@ void bh_api_request(void *ctx, bh_req_t *req)
         reply_error(req, 404, "not_found", "no such path");
         return;
     }
-    char sid[33];
-    const char *dsub = session_path(path, sid);
-    if (dsub && get && (!strcmp(dsub, "/json/version") || !strcmp(dsub, "/json/version/"))) {
-        if (!authorized_ws(a, req)) {
-            reply_error(req, 401, "unauthorized", "missing or wrong token");
+    char id[33];
+    const char *sub = session_path(path, id);
+    if (sub && get && (!strcmp(sub, "/json/version") || !strcmp(sub, "/json/version/"))) {
+        if (identify(a, req, CRED_QUERY, &who) == BH_ROLE_NONE) {
+            unauthorized(req);
             return;
         }
-        discovery(a, req, sid);
+        if (may_access(a, req, &who, id))
+            discovery(a, req, id);
         return;
     }
-    if (!authorized(a, req)) {
+    if (sub && !*sub && get) {
+        /* one session: a session token may read it, also as ?token= */
+        if (identify(a, req, CRED_QUERY_SCOPED, &who) == BH_ROLE_NONE) {
+            unauthorized(req);
+            return;
+        }
+        if (may_access(a, req, &who, id))
+            get_session(a, req, id, &who);
+        return;
+    }
+    if (identify(a, req, CRED_HEADER, &who) == BH_ROLE_NONE) {
         reply_error(req, 401, "unauthorized", "missing or wrong bearer token");
+        return;
+    }
+    if (scoped_refused(req, &who))
+        return;
+    static const char tprefix[] = "/api/v1/tokens";
+    if (!strncmp(path, tprefix, sizeof tprefix - 1) &&
+        (!path[sizeof tprefix - 1] || path[sizeof tprefix - 1] == '/')) {
+        if (!admin_refused(req, &who))
+            tokens_route(a, req, path + sizeof tprefix - 1);
         return;
     }
     static const char prefix[] = "/api/v1/sessions";
@@ -443,23 +835,21 @@ void bh_api_request(void *ctx, bh_req_t *req)
     const char *rest = path + sizeof prefix - 1;
     if (!*rest || !strcmp(rest, "/")) {
         if (!strcmp(m, "POST"))
-            create_session(a, req);
+            create_session(a, req, &who);
         else if (get)
-            list_sessions(a, req);
+            list_sessions(a, req, &who);
         else
             reply_error(req, 405, "method_not_allowed", "use GET or POST");
         return;
     }
-    char id[33];
-    const char *sub = session_path(path, id);
     if (!sub) {
         reply_error(req, 404, "not_found", *rest == '/' ? "no such session" : "no such path");
         return;
     }
+    if (!may_access(a, req, &who, id))
+        return;
     if (!*sub) {
-        if (get)
-            get_session(a, req, id);
-        else if (!strcmp(m, "DELETE"))
+        if (!strcmp(m, "DELETE"))
             delete_session(a, req, id);
         else
             reply_error(req, 405, "method_not_allowed", "use GET or DELETE");

@@ -1,9 +1,11 @@
-/* api.h — the REST API v1 (DESIGN.md): routing, authentication, JSON
- * errors. Translates requests into session calls; owns no state but the
- * references it is given. */
+/* api.h — the REST API v1 (DESIGN.md): routing, authentication and roles
+ * (auth.h), the token endpoints, JSON errors. Translates requests into
+ * session calls; owns the keyring of tokens in force and nothing else but
+ * the references it is given. */
 #ifndef BH_API_H
 #define BH_API_H
 
+#include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "session.h"
@@ -11,14 +13,14 @@
 
 typedef struct bh_api bh_api_t;
 
-bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store);
+/* Loads the tokens in force from store (the admin token's hash from cfg). */
+bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store,
+                     bh_err_t *err);
 void bh_api_free(bh_api_t *api);
 /* The handler to give bh_http_new (ctx = the api). */
 void bh_api_request(void *api, bh_req_t *req);
 /* The WebSocket upgrade handler (ctx = the api). */
 void bh_api_upgrade(void *api, bh_req_t *req);
 
-/* Constant-time comparison of a presented token with the expected one. */
-int bh_token_equal(const char *presented, const char *expected);
 
 #endif

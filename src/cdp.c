@@ -235,6 +235,8 @@ bh_cdp_t *bh_cdp_new(bh_loop_t *loop, int to_fd, int from_fd, bh_cdp_event_cb on
     return c;
 }
 
+void bh_cdp_first_id(bh_cdp_t *c, long id) { c->next_id = id; }
+
 long bh_cdp_send(bh_cdp_t *c, json_t *msg, bh_cdp_reply_cb cb, void *arg)
 {
     if (c->closed || c->dead) {

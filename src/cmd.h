@@ -26,5 +26,6 @@ int bh_cmd_ls(int argc, char **argv);
 int bh_cmd_get(int argc, char **argv);
 int bh_cmd_rm(int argc, char **argv);
 int bh_cmd_screenshot(int argc, char **argv);
+int bh_cmd_token(int argc, char **argv);
 
 #endif

@@ -35,7 +35,15 @@ static const char usage[] =
     "  --dns ADDR           resolver given to sessions (reachable whatever their policy)\n"
     "  --egress-allow CIDR  always let sessions reach CIDR (repeatable; e.g. a proxy)\n"
     "  --egress-deny CIDR   never let sessions reach CIDR (repeatable; wins over allow)\n"
-    "  --token TOKEN        API token (default: $BULKHEAD_TOKEN, else DIR/token, else new)\n"
+    "  --token TOKEN        the operator's admin API token (default: $BULKHEAD_TOKEN, else\n"
+    "                       DIR/token, else a new one written there, 0600); the daemon\n"
+    "                       keeps only its SHA-256. Visible in ps: prefer the others\n"
+    "  --url-token-ttl S    lifetime of the session tokens in urls.cdp/live/view\n"
+    "                       (default 3600; never past the session's own end)\n"
+    "  --user-max-sessions N  live sessions a user token may have when it was created\n"
+    "                       without maxSessions (default: no limit of its own)\n"
+    "  --no-auth            no tokens: every request is admin. Only with a loopback\n"
+    "                       --listen (127.0.0.0/8, ::1, localhost); for development\n"
     "  --max-sessions N     live sessions at most (default 50)\n"
     "  --queue-max N        creates that may wait for a free slot (default 100)\n"
     "  --allow-origin URL   also accept WebSockets from this Origin (repeatable)\n"
@@ -43,7 +51,11 @@ static const char usage[] =
     "  --memory BYTES       memory limit per session (default 1073741824)\n"
     "  --pids N             process limit per session (default 512)\n"
     "  --cpus X             CPUs per session (default 1.0)\n"
-    "  --log-level LEVEL    debug, info, warn or error (default info)\n";
+    "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+    "  --on-restart MODE    at start, sessions a previous run left running: adopt\n"
+    "                       (re-attach, default) or end (reason shutdown)\n"
+    "  --on-shutdown MODE   on SIGTERM/SIGINT: end sessions (default) or leave them\n"
+    "                       running for the next start to adopt\n";
 
 struct serve {
     struct bh_config cfg;
@@ -89,7 +101,9 @@ static int parse_u64(const char *v, uint64_t min, uint64_t *out)
 static int parse_flags(struct bh_config *c, int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
-           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY, O_QMAX, O_QTIME, O_ORIGIN };
+           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY, O_QMAX, O_QTIME, O_ORIGIN,
+           O_NOAUTH, O_URLTTL, O_USERMAX,
+           O_ONRESTART, O_ONSHUTDOWN };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"public-url", required_argument, 0, O_PUBLIC},
@@ -110,6 +124,11 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"queue-max", required_argument, 0, O_QMAX},
         {"queue-timeout", required_argument, 0, O_QTIME},
         {"allow-origin", required_argument, 0, O_ORIGIN},
+        {"no-auth", no_argument, 0, O_NOAUTH},
+        {"url-token-ttl", required_argument, 0, O_URLTTL},
+        {"user-max-sessions", required_argument, 0, O_USERMAX},
+        {"on-restart", required_argument, 0, O_ONRESTART},
+        {"on-shutdown", required_argument, 0, O_ONSHUTDOWN},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -123,6 +142,22 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 fprintf(stderr, "bulkhead serve: --listen wants HOST:PORT, got '%s'\n", optarg);
                 return -1;
             }
+            break;
+        case O_ONRESTART:
+            if (strcmp(optarg, "adopt") != 0 && strcmp(optarg, "end") != 0) {
+                fprintf(stderr, "bulkhead serve: --on-restart wants adopt or end, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            c->adopt_on_restart = !strcmp(optarg, "adopt");
+            break;
+        case O_ONSHUTDOWN:
+            if (strcmp(optarg, "end") != 0 && strcmp(optarg, "leave") != 0) {
+                fprintf(stderr, "bulkhead serve: --on-shutdown wants end or leave, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            c->leave_on_shutdown = !strcmp(optarg, "leave");
             break;
         case O_PUBLIC:
             free(c->public_url);
@@ -170,6 +205,25 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         case O_TOKEN:
             free(c->token);
             c->token = bh_xstrdup(optarg);
+            /* out of /proc/PID/cmdline (ps) from now on */
+            memset(optarg, 'x', strlen(optarg));
+            break;
+        case O_NOAUTH:
+            c->no_auth = 1;
+            break;
+        case O_URLTTL:
+            if (parse_u64(optarg, 1, &u) < 0 || u > 86400 * 7) {
+                fprintf(stderr, "bulkhead serve: --url-token-ttl must be 1..604800 seconds\n");
+                return -1;
+            }
+            c->url_token_ttl = (int)u;
+            break;
+        case O_USERMAX:
+            if (parse_u64(optarg, 1, &u) < 0 || u > 10000) {
+                fprintf(stderr, "bulkhead serve: --user-max-sessions must be 1..10000\n");
+                return -1;
+            }
+            c->user_max_sessions = (int)u;
             break;
         case O_MAX:
             if (parse_u64(optarg, 1, &u) < 0 || u > 10000) {
@@ -272,14 +326,17 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
     return 0;
 }
 
-/* The token: flag, then $BULKHEAD_TOKEN, then DIR/token, else a new one
- * written there (0600). The file always holds the token in force, so that
- * the CLI finds it. */
+/* The operator's admin token: flag, then $BULKHEAD_TOKEN, then DIR/token,
+ * else a new one written there (0600). The file always holds the token in
+ * force: it is the operator's credential file (like a kubeconfig), which the
+ * CLI reads. The daemon keeps only the token's SHA-256: the plaintext is
+ * wiped once hashed, and taken out of the environment its children inherit. */
 static int setup_token(struct bh_config *c, bh_err_t *err)
 {
     cleanup_free char *path = bh_xasprintf("%s/token", c->state_dir);
     if (!c->token && getenv("BULKHEAD_TOKEN") && *getenv("BULKHEAD_TOKEN"))
         c->token = bh_xstrdup(getenv("BULKHEAD_TOKEN"));
+    unsetenv("BULKHEAD_TOKEN");
     if (!c->token) {
         char *t = bh_read_file(path, NULL, NULL);
         if (t) {
@@ -287,7 +344,7 @@ static int setup_token(struct bh_config *c, bh_err_t *err)
             if (strlen(t) >= 16)
                 c->token = t;
             else
-                free(t);
+                bh_secret_free(t);
         }
     }
     if (!c->token) {
@@ -298,8 +355,61 @@ static int setup_token(struct bh_config *c, bh_err_t *err)
     }
     if (strlen(c->token) < 16)
         return bh_err_set(err, 0, "the API token must be at least 16 characters");
-    cleanup_free char *line = bh_xasprintf("%s\n", c->token);
-    return bh_write_file(path, line, strlen(line), 0600, err);
+    char *line = bh_xasprintf("%s\n", c->token);
+    int rc = bh_write_file(path, line, strlen(line), 0600, err);
+    bh_secret_free(line);
+    bh_sha256_hex(c->token, strlen(c->token), c->admin_hash);
+    bh_secret_free(c->token);
+    c->token = NULL;
+    return rc;
+}
+
+/* Hex text of exactly 2*n digits into out[n]: 0, or -1. */
+static int parse_hex(const char *t, unsigned char *out, size_t n)
+{
+    if (strlen(t) != 2 * n || strspn(t, "0123456789abcdef") != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        sscanf(t + 2 * i, "%2x", &v);
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+/* The key that signs the session tokens in session urls: DIR/secret (0600,
+ * 32 random bytes as hex), made at first start and kept, so that links
+ * survive a restart. */
+static int setup_secret(struct bh_config *c, bh_err_t *err)
+{
+    cleanup_free char *path = bh_xasprintf("%s/secret", c->state_dir);
+    char *t = bh_read_file(path, NULL, NULL);
+    if (t) {
+        t[strcspn(t, "\r\n")] = 0;
+        int rc = parse_hex(t, c->secret, sizeof c->secret);
+        bh_secret_free(t);
+        if (rc < 0)
+            return bh_err_set(err, 0, "%s is not 64 hex digits (remove it to make a new one; "
+                                      "session links given out before stop working)", path);
+        return 0;
+    }
+    char hex[2 * sizeof c->secret + 2];
+    if (bh_random_hex(hex, sizeof c->secret, err) < 0)
+        return -1;
+    parse_hex(hex, c->secret, sizeof c->secret);
+    strcat(hex, "\n");
+    int rc = bh_write_file(path, hex, strlen(hex), 0600, err);
+    memset(hex, 0, sizeof hex);
+    return rc;
+}
+
+/* 1 if host is a loopback address or name. */
+static int loopback(const char *host)
+{
+    unsigned char a[16];
+    if (!strcmp(host, "localhost") || !strcmp(host, "::1"))
+        return 1;
+    return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
 }
 
 static void shutdown_done(void *arg)
@@ -321,7 +431,8 @@ static void on_signal(void *arg, bh_watch_t *w, int events)
             continue;
         }
         sv->stopping = 1;
-        bh_log(BH_LOG_INFO, NULL, "signal %u: ending %d session(s) and stopping", si.ssi_signo,
+        bh_log(BH_LOG_INFO, NULL, "signal %u: %s %d session(s) and stopping", si.ssi_signo,
+               sv->cfg.leave_on_shutdown ? "leaving running" : "ending",
                bh_sessions_live(sv->sessions));
         bh_sessions_shutdown(sv->sessions, shutdown_done, sv);
     }
@@ -337,6 +448,13 @@ int bh_cmd_serve(int argc, char **argv)
     if (rc != 0) {
         bh_config_free(c);
         return rc > 0 ? BH_EXIT_OK : BH_EXIT_USAGE;
+    }
+    if (c->no_auth && !loopback(c->listen_host)) {
+        fprintf(stderr, "bulkhead serve: refusing --no-auth on %s: without auth the daemon "
+                        "listens only on a loopback address (127.0.0.0/8, ::1, localhost)\n",
+                c->listen_host);
+        bh_config_free(c);
+        return BH_EXIT_USAGE;
     }
     if (geteuid() != 0) {
         fprintf(stderr, "bulkhead serve: must run as root (it creates containers, namespaces "
@@ -367,7 +485,8 @@ int bh_cmd_serve(int argc, char **argv)
     char *db = NULL, *urlfile = NULL, *urlline = NULL;
     umask(022);
     if (bh_mkdir_p(c->state_dir, 0700, &err) < 0 || chmod(c->state_dir, 0700) < 0 ||
-        bh_mkdir_p(c->run_dir, 0700, &err) < 0 || setup_token(c, &err) < 0)
+        bh_mkdir_p(c->run_dir, 0700, &err) < 0 || (!c->no_auth && setup_token(c, &err) < 0) ||
+        setup_secret(c, &err) < 0)
         goto out;
     db = bh_xasprintf("%s/bulkhead.db", c->state_dir);
     if (!(sv.store = bh_store_open(db, &err)))
@@ -389,7 +508,8 @@ int bh_cmd_serve(int argc, char **argv)
         bh_err_wrap(&err, "recovery");
         goto out;
     }
-    sv.api = bh_api_new(c, sv.sessions, sv.store);
+    if (!(sv.api = bh_api_new(c, sv.sessions, sv.store, &err)))
+        goto out;
     bh_http_set_context(sv.http, sv.api);
 
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -404,10 +524,15 @@ int bh_cmd_serve(int argc, char **argv)
 
     bh_log(BH_LOG_INFO, NULL, "listening on %s (runtime %s, state %s)", c->public_url,
            bh_runtime_name(c->runtime), c->state_dir);
-    printf("bulkhead %s listening on %s\n"
-           "  API token: %s\n"
-           "  (stored in %s/token; the CLI reads it from there)\n",
-           BH_VERSION, c->public_url, c->token, c->state_dir);
+    /* the token itself is never printed or logged: it is in the file */
+    if (c->no_auth)
+        printf("bulkhead %s listening on %s\n"
+               "  NO AUTH (--no-auth): every request is admin; loopback only\n",
+               BH_VERSION, c->public_url);
+    else
+        printf("bulkhead %s listening on %s\n"
+               "  admin API token: in %s/token (0600; the CLI reads it from there)\n",
+               BH_VERSION, c->public_url, c->state_dir);
     fflush(stdout);
 
     if (bh_http_run(sv.http) < 0) {
@@ -422,7 +547,9 @@ out:
         fprintf(stderr, "bulkhead serve: %s\n", bh_err_msg(&err));
     }
     bh_err_clear(&err);
-    if (sv.sessions && status == BH_EXIT_OK && bh_sessions_live(sv.sessions) == 0) {
+    /* the bridge and firewall tables stay while sessions were left running */
+    if (sv.sessions && status == BH_EXIT_OK && bh_sessions_live(sv.sessions) == 0 &&
+        bh_sessions_left(sv.sessions) == 0) {
         struct bh_net_config nc = {.bridge = c->bridge, .subnet = c->subnet, .dns = c->dns};
         bh_err_t e2 = BH_ERR_INIT;
         if (bh_net_fini(&nc, &e2) < 0)

@@ -18,6 +18,7 @@ void bh_config_defaults(struct bh_config *c)
     c->subnet = bh_xstrdup("10.213.0.0/16");
     c->dns = NULL;
     c->token = NULL;
+    c->url_token_ttl = 3600;
     c->chromium = bh_xstrdup("/usr/lib/chromium/chromium");
     c->max_sessions = 50;
     c->queue_max = 100;
@@ -36,6 +37,8 @@ void bh_config_defaults(struct bh_config *c)
     c->ttl = 1800;
     c->max_timeout = 86400;
     c->start_timeout_ms = 30000;
+    c->adopt_on_restart = 1;
+    c->leave_on_shutdown = 0;
 }
 
 void bh_config_free(struct bh_config *c)

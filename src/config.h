@@ -21,7 +21,12 @@ struct bh_config {
     int negress_allow;
     struct bh_net_rule *egress_deny;  /* operator: always denied destinations */
     int negress_deny;
-    char *token;              /* API token (never logged) */
+    char *token;              /* API token from --token/env/file; freed once hashed (never logged) */
+    char admin_hash[72];      /* SHA-256 (hex) of the operator's admin token */
+    unsigned char secret[32]; /* HMAC key of scoped url tokens (STATE/secret) */
+    int no_auth;              /* --no-auth: every request is admin (loopback only) */
+    int url_token_ttl;        /* seconds a scoped url token lives (capped at the session's end) */
+    int user_max_sessions;    /* live sessions a user token may have when it sets none; 0 = no limit */
     char *chromium;           /* browser binary inside the sandbox */
     char **allowed_origins;   /* extra Origins allowed to open WebSockets */
     int nallowed_origins;
@@ -41,6 +46,8 @@ struct bh_config {
     int ttl;                  /* seconds */
     int max_timeout;          /* upper bound for idleTimeout and ttl */
     int start_timeout_ms;     /* browser start + first page load */
+    int adopt_on_restart;     /* 1: a restart re-attaches to live sessions; 0: ends them */
+    int leave_on_shutdown;    /* 1: SIGTERM leaves sessions running for the next start */
 };
 
 void bh_config_defaults(struct bh_config *c);

@@ -20,6 +20,7 @@ static const struct command {
     {"get", bh_cmd_get, "show one session"},
     {"rm", bh_cmd_rm, "end sessions"},
     {"screenshot", bh_cmd_screenshot, "save a PNG of a session's page"},
+    {"token", bh_cmd_token, "create, list and revoke API tokens (admin)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help, or a command's help"},
 };

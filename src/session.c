@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +77,7 @@ struct bh_session {
     int page_attached; /* cdp_session is attached and Page is enabled */
     int queued;        /* waits in m->queue for a start slot */
     int counted;       /* holds one of m->starting */
+    int adopting;      /* a previous run's session, being re-attached */
     struct bh_session *qnext;
     int64_t t_start, t_sandbox, t_browser; /* monotonic ms: create, sandbox up, first reply */
     int64_t t_queued;                      /* monotonic ms of the create request */
@@ -116,6 +119,9 @@ struct bh_sessions {
     char *runtime_root;
     char *bundles_dir;
     char *image_dir;
+    char *sessions_dir; /* <run>/sessions/<id>: CDP FIFOs, adoption settings */
+    int left;           /* sessions left running at shutdown, for the next start */
+    bh_timer_t *flush_timer; /* lets the close frames of left clients go out */
     struct bh_session *list;
     int live;
     struct bh_session *queue; /* FIFO of sessions waiting to start */
@@ -129,6 +135,7 @@ struct bh_sessions {
 };
 
 static void session_end(struct bh_session *s, const char *reason, const char *detail);
+static void detach(struct bh_session *s, int code, const char *why);
 static void session_loaded(struct bh_session *s);
 static void start_finished(struct bh_session *s);
 static void refresh_done(struct refresh *r);
@@ -491,6 +498,15 @@ static void became_ready(struct bh_session *s)
         bh_live_set_page(s->live, s->cdp_session);
     snprintf(s->row.status, sizeof s->row.status, "ready");
     store_update(s);
+    int64_t left = s->row.expires_at - bh_now_ms();
+    bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
+    activity(s); /* the idle clock starts at ready */
+    if (s->adopting) {
+        event(s, "adopted", json_pack("{s:i, s:I}", "pid", s->row.pid, "ms",
+                                      (json_int_t)(bh_mono_ms() - s->t_start)));
+        bh_log(BH_LOG_INFO, s->row.id, "adopted (pid %d, %s)", s->row.pid, s->row.addr);
+        return;
+    }
     int64_t now = bh_mono_ms();
     json_t *d = json_pack("{s:s, s:s?, s:{s:I, s:I, s:I}}", "title", s->title ? s->title : "",
                           "error", s->page_error, "timingsMs", "sandbox",
@@ -500,9 +516,6 @@ static void became_ready(struct bh_session *s)
     event(s, "ready", d);
     bh_metrics_create_latency(&s->m->metrics, (double)(now - s->t_queued) / 1000.0);
     bh_log(BH_LOG_INFO, s->row.id, "ready (pid %d, %s)", s->row.pid, s->row.addr);
-    int64_t left = s->row.expires_at - bh_now_ms();
-    bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
-    activity(s); /* the idle clock starts at ready */
     bh_session_created_cb cb = s->created_cb;
     s->created_cb = NULL;
     if (cb)
@@ -576,7 +589,7 @@ static void page_enabled(void *arg, json_t *reply)
         send_waiting_ops(s);
         return;
     }
-    if (!strcmp(s->row.url, "about:blank")) {
+    if (!strcmp(s->row.url, "about:blank") || s->adopting) {
         session_loaded(s);
         return;
     }
@@ -659,7 +672,8 @@ static void got_targets(void *arg, json_t *reply)
         if (type && tid && !strcmp(type, "page")) {
             attach_to(s, tid);
             const char *url = bh_json_str(ti, "url");
-            if (!strcmp(s->row.url, "about:blank") && url && !strcmp(url, "about:blank")) {
+            if (s->adopting ||
+                (!strcmp(s->row.url, "about:blank") && url && !strcmp(url, "about:blank"))) {
                 /* The first page is already loaded: the session is ready
                  * now; the attach completes in the background (daemon
                  * operations wait for it). */
@@ -773,6 +787,30 @@ static int proxy_rule(const char *url, struct bh_net_rule *out)
     return bh_net_rule_parse(host, &port, 1, out, NULL);
 }
 
+/* The session's egress policy, upstream proxy and clipboard policy from
+ * validated create options (taken over). With an upstream proxy, the proxy
+ * is the only way out (and the allow-list, if one was given). */
+static void take_policy(struct bh_session *s, struct bh_create_opts *opts)
+{
+    s->net_mode = opts->net_mode;
+    s->nallow = opts->nallow;
+    s->allow = steal_pointer(&opts->allow);
+    s->upstream = steal_pointer(&opts->proxy);
+    s->clip.copy = opts->clip_copy;
+    s->clip.paste = opts->clip_paste;
+    if (s->upstream) {
+        struct bh_net_rule pr;
+        if (proxy_rule(s->upstream, &pr) == 0) {
+            struct bh_net_rule *nv = realloc(s->allow, (size_t)(s->nallow + 1) * sizeof *nv);
+            if (!nv)
+                abort();
+            nv[s->nallow++] = pr;
+            s->allow = nv;
+            s->net_mode = BH_NET_ALLOWLIST;
+        }
+    }
+}
+
 static struct bh_session *session_new(struct bh_sessions *m)
 {
     struct bh_session *s = bh_xcalloc(1, sizeof *s);
@@ -842,29 +880,96 @@ static void fail_now(bh_session_created_cb cb, void *arg, int status, const char
     bh_err_clear(&err);
 }
 
+static char *session_dir(const struct bh_sessions *m, const char *id)
+{
+    return bh_xasprintf("%s/%s", m->sessions_dir, id);
+}
+
+/* The settings a later run needs to adopt the session (its network policy,
+ * proxy and clipboard policy), as a create body: <session dir>/adopt.json. */
+static int write_adopt_settings(struct bh_session *s, const char *dir, bh_err_t *err)
+{
+    json_t *o = json_pack("{s:{s:b, s:b}}", "clipboard", "copy", s->clip.copy, "paste",
+                          s->clip.paste);
+    /* the stored form names every field; a create body only those in use */
+    json_t *net = s->row.network ? json_loads(s->row.network, 0, NULL) : NULL;
+    if (json_is_object(net)) {
+        json_t *allow = json_object_get(net, "allow");
+        if (!json_is_array(allow) || json_array_size(allow) == 0)
+            json_object_del(net, "allow");
+        if (!json_is_string(json_object_get(net, "proxy")))
+            json_object_del(net, "proxy");
+        json_object_set(o, "network", net);
+    }
+    json_decref(net);
+    char *text = bh_json_dump(o);
+    json_decref(o);
+    cleanup_free char *path = bh_xasprintf("%s/adopt.json", dir);
+    int rc = bh_write_file(path, text, strlen(text), 0600, err);
+    free(text);
+    return rc;
+}
+
+/* The CDP channel is a pair of FIFOs in the session's run dir rather than
+ * anonymous pipes, so that the browser keeps its ends across a daemon
+ * restart and the next daemon can open them again (adoption). The browser's
+ * ends are opened read-write: it then never sees end-of-file or EPIPE while
+ * no daemon is attached, and ours still see its exit (no writer / no reader
+ * left). fds: [0] the browser's fd 3, [1] its fd 4, [2] ours to write,
+ * [3] ours to read. */
+static int cdp_fifos(struct bh_session *s, int fds[4], bh_err_t *err)
+{
+    struct bh_sessions *m = s->m;
+    cleanup_free char *dir = session_dir(m, s->row.id);
+    cleanup_free char *in = bh_xasprintf("%s/in", dir);
+    cleanup_free char *out = bh_xasprintf("%s/out", dir);
+    if (bh_mkdir_p(m->sessions_dir, 0700, err) < 0)
+        return -1;
+    if (mkdir(dir, 0700) < 0)
+        return bh_err_set(err, errno, "session dir %s", dir);
+    if (mkfifo(in, 0600) < 0 || mkfifo(out, 0600) < 0) {
+        bh_err_set(err, errno, "mkfifo in %s", dir);
+        bh_rm_rf(dir, NULL);
+        return -1;
+    }
+    fds[0] = open(in, O_RDWR | O_CLOEXEC);
+    fds[1] = open(out, O_RDWR | O_CLOEXEC);
+    fds[2] = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    fds[3] = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || fds[3] < 0) {
+        bh_err_set(err, errno, "open the CDP FIFOs in %s", dir);
+    } else if (write_adopt_settings(s, dir, err) == 0) {
+        return 0;
+    }
+    for (int i = 0; i < 4; i++)
+        bh_closep(&fds[i]);
+    bh_rm_rf(dir, NULL);
+    return -1;
+}
+
 /* Give a queued session its browser: pipes, CDP, the start job. Browser
  * starts are CPU-heavy, so only cfg->max_starting run at once; the start
  * timeout counts from here, not from the request. */
 static void begin_start(struct bh_session *s)
 {
     struct bh_sessions *m = s->m;
-    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, plog[2] = {-1, -1};
+    int fifo[4] = {-1, -1, -1, -1}, plog[2] = {-1, -1};
     m->starting++;
     s->counted = 1;
     s->t_start = bh_mono_ms();
-    if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(plog, O_CLOEXEC) < 0) {
-        int e = errno;
-        for (int i = 0; i < 2; i++) {
-            bh_closep(&pin[i]);
-            bh_closep(&pout[i]);
-            bh_closep(&plog[i]);
-        }
-        char *d = bh_xasprintf("pipe: %s", strerror(e));
-        session_end(s, "error", d);
-        free(d);
+    bh_err_t err = BH_ERR_INIT;
+    if (cdp_fifos(s, fifo, &err) < 0 || pipe2(plog, O_CLOEXEC) < 0) {
+        if (!err.msg)
+            bh_err_set(&err, errno, "pipe");
+        for (int i = 0; i < 4; i++)
+            bh_closep(&fifo[i]);
+        bh_closep(&plog[0]);
+        bh_closep(&plog[1]);
+        session_end(s, "error", bh_err_msg(&err));
+        bh_err_clear(&err);
         return;
     }
-    s->cdp = bh_cdp_new(m->loop, pin[1], pout[0], on_cdp_event, on_cdp_closed, s);
+    s->cdp = bh_cdp_new(m->loop, fifo[2], fifo[3], on_cdp_event, on_cdp_closed, s);
     s->log_w = bh_watch_add(m->loop, plog[0], on_log, s);
     bh_timer_set(s->start_timer, m->cfg->start_timeout_ms);
 
@@ -878,8 +983,8 @@ static void begin_start(struct bh_session *s)
     j->policy.allow = s->allow;
     j->policy.nallow = s->nallow;
     j->proxy = s->upstream;
-    j->fd_in = pin[0];
-    j->fd_out = pout[1];
+    j->fd_in = fifo[0];
+    j->fd_out = fifo[1];
     j->fd_log = plog[1];
     s->job_running = 1;
     bh_workers_submit(m->workers, start_work, start_done, j);
@@ -959,25 +1064,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     snprintf(r->status, sizeof r->status, "starting");
     r->url = steal_pointer(&opts->url);
     r->network = bh_create_opts_network_json(opts);
-    /* the egress policy the start job applies: with an upstream proxy, the
-     * proxy is the only way out (and the allow-list, if one was given) */
-    s->net_mode = opts->net_mode;
-    s->nallow = opts->nallow;
-    s->allow = steal_pointer(&opts->allow);
-    s->upstream = steal_pointer(&opts->proxy);
-    s->clip.copy = opts->clip_copy;
-    s->clip.paste = opts->clip_paste;
-    if (s->upstream) {
-        struct bh_net_rule pr;
-        if (proxy_rule(s->upstream, &pr) == 0) {
-            struct bh_net_rule *nv = realloc(s->allow, (size_t)(s->nallow + 1) * sizeof *nv);
-            if (!nv)
-                abort();
-            nv[s->nallow++] = pr;
-            s->allow = nv;
-            s->net_mode = BH_NET_ALLOWLIST;
-        }
-    }
+    take_policy(s, opts);
     r->created_at = bh_now_ms();
     r->expires_at = r->created_at + (int64_t)opts->ttl * 1000;
     r->viewport_w = opts->viewport_w;
@@ -988,6 +1075,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     r->pids_max = (int64_t)cfg->pids_max;
     r->cpus = cfg->cpus;
     snprintf(r->runtime, sizeof r->runtime, "%s", bh_runtime_name(cfg->runtime));
+    snprintf(r->owner, sizeof r->owner, "%s", opts->owner[0] ? opts->owner : "admin");
     if (bh_store_session_insert(m->store, r, &err) < 0) {
         bh_log(BH_LOG_ERROR, id, "store insert: %s", bh_err_msg(&err));
         bh_err_clear(&err);
@@ -1052,6 +1140,8 @@ static void destroy_work(void *arg)
         bh_err_clear(&e);
     }
     reap_init(j->pid);
+    cleanup_free char *dir = session_dir(m, j->s->row.id);
+    bh_rm_rf(dir, NULL);
     if (bh_net_session_teardown(&m->net, j->s->row.id, &e) < 0) {
         bh_log(BH_LOG_ERROR, j->s->row.id, "network teardown: %s", bh_err_msg(&e));
         if (!j->err.msg)
@@ -1144,14 +1234,27 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
     }
     s->state = S_ENDING;
     start_finished(s);
+    char *why = bh_xasprintf("session ended: %s", s->end_reason);
+    detach(s, 1001, why);
+    free(why);
+    struct destroy_job *j = bh_xcalloc(1, sizeof *j);
+    j->s = s;
+    snprintf(j->container_id, sizeof j->container_id, "bh-%s", s->row.id);
+    j->pid = s->row.pid;
+    bh_workers_submit(s->m->workers, destroy_work, destroy_done, j);
+}
+
+/* Drop everything of s on the loop's side: timers, clients (closed with
+ * code and why), the CDP channel, watches, operations in flight. The
+ * sandbox itself is left alone. */
+static void detach(struct bh_session *s, int code, const char *why)
+{
     bh_timer_cancel(s->start_timer);
     bh_timer_cancel(s->ttl_timer);
     bh_timer_cancel(s->idle_timer);
     bh_timer_cancel(s->grace_timer);
-    char *why = bh_xasprintf("session ended: %s", s->end_reason);
-    bh_cdp_proxy_free(s->proxy, 1001, why);
-    bh_live_free(s->live, 1001, why);
-    free(why);
+    bh_cdp_proxy_free(s->proxy, code, why);
+    bh_live_free(s->live, code, why);
     s->proxy = NULL;
     s->live = NULL;
     bh_cdp_free(s->cdp);
@@ -1174,11 +1277,6 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
         bh_err_clear(&err);
         free(o);
     }
-    struct destroy_job *j = bh_xcalloc(1, sizeof *j);
-    j->s = s;
-    snprintf(j->container_id, sizeof j->container_id, "bh-%s", s->row.id);
-    j->pid = s->row.pid;
-    bh_workers_submit(s->m->workers, destroy_work, destroy_done, j);
 }
 
 void bh_session_end(bh_session_t *s, const char *reason, const char *detail, void (*cb)(void *),
@@ -1207,6 +1305,19 @@ bh_session_t *bh_session_find(bh_sessions_t *m, const char *id)
 const char *bh_session_id(const bh_session_t *s) { return s->row.id; }
 int bh_session_ready(const bh_session_t *s) { return s->state == S_READY; }
 int bh_sessions_live(const bh_sessions_t *m) { return m->live; }
+const struct bh_session_row *bh_session_info(const bh_session_t *s) { return &s->row; }
+
+int bh_sessions_owned(const bh_sessions_t *m, const char *owner)
+{
+    int n = 0;
+    for (const struct bh_session *s = m->list; s; s = s->next)
+        if (s->state != S_ENDING && !strcmp(s->row.owner, owner))
+            n++;
+    for (const struct waiting *w = m->waiting; w; w = w->next)
+        if (!strcmp(w->opts.owner, owner))
+            n++;
+    return n;
+}
 
 static void unlink_op(struct op *o)
 {
@@ -1582,6 +1693,70 @@ char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
     return buf;
 }
 
+/* ---------------------------------------------------------------- readiness */
+
+/* Whether name is an executable file in $PATH (or a path to one). */
+static int in_path(const char *name)
+{
+    if (strchr(name, '/'))
+        return access(name, X_OK) == 0;
+    const char *path = getenv("PATH");
+    cleanup_free char *copy = bh_xstrdup(path && *path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        cleanup_free char *p = bh_xasprintf("%s/%s", dir, name);
+        if (access(p, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void check(json_t *checks, int *ready, const char *name, const char *problem)
+{
+    json_object_set_new(checks, name, json_string(problem ? problem : "ok"));
+    if (problem)
+        *ready = 0;
+}
+
+json_t *bh_sessions_readiness(bh_sessions_t *m, int *ready)
+{
+    json_t *checks = json_object();
+    *ready = 1;
+    /* the store answers a query */
+    struct bh_session_row row;
+    memset(&row, 0, sizeof row);
+    bh_err_t err = BH_ERR_INIT;
+    int rc = bh_store_session_get(m->store, "readyz", &row, &err);
+    bh_session_row_clear(&row);
+    check(checks, ready, "store", rc < 0 ? bh_err_msg(&err) : NULL);
+    bh_err_clear(&err);
+    /* the runtime can be run, its state dir is there */
+    const char *rt = bh_runtime_name(m->cfg->runtime);
+    char *problem = NULL;
+    struct stat st;
+    if (!in_path(rt))
+        problem = bh_xasprintf("%s not found in PATH", rt);
+    else if (stat(m->runtime_root, &st) < 0 || !S_ISDIR(st.st_mode))
+        problem = bh_xasprintf("runtime root %s: %s", m->runtime_root, strerror(errno ? errno : ENOTDIR));
+    check(checks, ready, "runtime", problem);
+    free(problem);
+    problem = NULL;
+    /* the sessions' bridge is up and the host forwards their packets */
+    cleanup_free char *flags_path = bh_xasprintf("/sys/class/net/%s/flags", m->cfg->bridge);
+    cleanup_free char *flags = bh_read_file(flags_path, NULL, NULL);
+    cleanup_free char *fwd = bh_read_file("/proc/sys/net/ipv4/ip_forward", NULL, NULL);
+    if (!flags)
+        problem = bh_xasprintf("bridge %s is missing", m->cfg->bridge);
+    else if (!(strtoul(flags, NULL, 16) & 1))
+        problem = bh_xasprintf("bridge %s is down", m->cfg->bridge);
+    else if (!fwd || fwd[0] != '1')
+        problem = bh_xstrdup("net.ipv4.ip_forward is off");
+    check(checks, ready, "network", problem);
+    free(problem);
+    check(checks, ready, "accepting", m->shutdown_cb ? "the daemon is shutting down" : NULL);
+    return checks;
+}
+
 /* ---------------------------------------------------------------- manager */
 
 bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_store_t *store,
@@ -1594,6 +1769,7 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
     m->runtime_root = bh_xasprintf("%s/%s", cfg->run_dir, bh_runtime_name(cfg->runtime));
     m->bundles_dir = bh_xasprintf("%s/bundles", cfg->state_dir);
     m->image_dir = bh_xasprintf("%s/image", cfg->state_dir);
+    m->sessions_dir = bh_xasprintf("%s/sessions", cfg->run_dir);
     m->env.runtime = cfg->runtime;
     m->env.runtime_root = m->runtime_root;
     m->env.bundles_dir = m->bundles_dir;
@@ -1612,6 +1788,7 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
         free(m->runtime_root);
         free(m->bundles_dir);
         free(m->image_dir);
+        free(m->sessions_dir);
         free(m);
         return NULL;
     }
@@ -1633,6 +1810,132 @@ static void reap(struct bh_sessions *m, const char *id)
         bh_log(BH_LOG_ERROR, id, "recovery: network: %s", bh_err_msg(&err));
         bh_err_clear(&err);
     }
+    cleanup_free char *dir = session_dir(m, id);
+    bh_rm_rf(dir, NULL);
+}
+
+/* Whether pid is the init of session id's container: alive, and in the
+ * session's cgroup (a recycled pid is not). */
+static int is_session_init(pid_t pid, const char *id)
+{
+    if (pid <= 1)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    cleanup_free char *stat = bh_read_file(path, NULL, NULL);
+    const char *st = stat ? strrchr(stat, ')') : NULL;
+    if (!st || st[1] != ' ' || st[2] == 'Z' || st[2] == 'X')
+        return 0; /* gone, or a zombie */
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    cleanup_free char *cg = bh_read_file(path, NULL, NULL);
+    cleanup_free char *want = bh_xasprintf("/bulkhead/%s\n", id);
+    return cg && strstr(cg, want) != NULL;
+}
+
+/* Re-attach to a session a previous run left running (its row r is taken
+ * over on success): re-open its CDP FIFOs, re-apply its egress policy (the
+ * daemon's start rebuilt the firewall tables without it, so until now its
+ * packets were dropped), then drive it to READY like a start. On failure
+ * returns -1 with *reason and err saying why; nothing is changed. */
+static int adopt(struct bh_sessions *m, struct bh_session_row *r, const char **reason,
+                 bh_err_t *err)
+{
+    *reason = "shutdown";
+    if (r->expires_at && r->expires_at <= bh_now_ms()) {
+        *reason = "ttl";
+        return bh_err_set(err, 0, "its ttl ran out while the daemon was down");
+    }
+    if (!is_session_init(r->pid, r->id)) {
+        *reason = "crashed";
+        return bh_err_set(err, 0, "its browser (pid %d) exited while the daemon was down", r->pid);
+    }
+    cleanup_free char *dir = session_dir(m, r->id);
+    cleanup_free char *in = bh_xasprintf("%s/in", dir);
+    cleanup_free char *out = bh_xasprintf("%s/out", dir);
+    cleanup_free char *settings_path = bh_xasprintf("%s/adopt.json", dir);
+    size_t len = 0;
+    cleanup_free char *settings = bh_read_file(settings_path, &len, err);
+    if (!settings)
+        return -1;
+    struct bh_create_opts opts;
+    struct bh_invalid why;
+    if (bh_validate_create(settings, len, m->cfg, &opts, &why) < 0)
+        return bh_err_set(err, EINVAL, "%s: %s", settings_path, why.msg);
+    /* a reader of "in" is the browser: ENXIO if it no longer holds it */
+    cleanup_close int fd_in = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    cleanup_close int fd_out = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_in < 0 || fd_out < 0) {
+        if (errno == ENXIO)
+            *reason = "crashed";
+        bh_err_set(err, errno, "open its CDP FIFOs");
+        bh_create_opts_clear(&opts);
+        return -1;
+    }
+    /* What the browser wrote for the previous daemon is of no use; a
+     * message that daemon left half-written is ended by a NUL (the browser
+     * answers the garbage with an error, which nobody waits for). */
+    char buf[65536];
+    while (read(fd_out, buf, sizeof buf) > 0)
+        ;
+    if (write(fd_in, "", 1) != 1) {
+        bh_err_set(err, errno, "write to its CDP FIFO");
+        bh_create_opts_clear(&opts);
+        return -1;
+    }
+    struct bh_session *s = session_new(m);
+    take_policy(s, &opts);
+    bh_create_opts_clear(&opts);
+    struct bh_net_policy policy = {.mode = s->net_mode, .allow = s->allow, .nallow = s->nallow};
+    if (bh_net_session_policy(&m->net, r->id, &policy, err) < 0) {
+        session_free(s);
+        return -1;
+    }
+    int pfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+    if (pfd < 0) {
+        bh_err_set(err, errno, "pidfd_open %d", r->pid);
+        session_free(s);
+        return -1;
+    }
+    s->row = *r;
+    memset(r, 0, sizeof *r); /* its heap fields are the session's now */
+    s->state = S_STARTING;
+    s->adopting = 1;
+    s->t_start = s->t_queued = bh_mono_ms();
+    s->cdp = bh_cdp_new(m->loop, fd_in, fd_out, on_cdp_event, on_cdp_closed, s);
+    fd_in = fd_out = -1; /* the cdp's now */
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd = (uint32_t)bh_mono_ms();
+    bh_cdp_first_id(s->cdp, (1L << 30) + (long)(rnd % (1u << 29)));
+    s->exit_w = bh_watch_add(m->loop, pfd, on_exit_fd, s);
+    bh_timer_set(s->start_timer, m->cfg->start_timeout_ms);
+    bh_cdp_call(s->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
+                NULL, NULL);
+    bh_cdp_call(s->cdp, "Browser.getVersion", NULL, NULL, got_version, s);
+    bh_cdp_call(s->cdp, "Target.getTargets", NULL, NULL, got_targets, s);
+    return 0;
+}
+
+/* The row of a session that could not be adopted, or was not to be: its
+ * sandbox and network removed, the row ended with reason and detail. */
+static int end_row(struct bh_sessions *m, struct bh_session_row *r, const char *reason,
+                   const char *detail, bh_err_t *err)
+{
+    reap(m, r->id);
+    snprintf(r->status, sizeof r->status, "ended");
+    snprintf(r->end_reason, sizeof r->end_reason, "%s", reason);
+    free(r->end_detail);
+    r->end_detail = bh_xstrdup(detail);
+    r->ended_at = bh_now_ms();
+    if (bh_store_session_update(m->store, r, err) < 0)
+        return -1;
+    json_t *d = json_pack("{s:s, s:s}", "reason", reason, "detail", detail);
+    char *text = bh_json_dump(d);
+    json_decref(d);
+    bh_store_event_add(m->store, r->id, "ended", text, NULL);
+    free(text);
+    bh_metrics_session_ended(&m->metrics, reason);
+    return 0;
 }
 
 int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
@@ -1641,23 +1944,33 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
     int n = bh_store_session_list(m->store, NULL, &rows, err);
     if (n < 0)
         return -1;
-    int reaped = 0;
+    int reaped = 0, adopted = 0;
     for (int i = 0; i < n; i++) {
         struct bh_session_row *r = &rows[i];
         if (!strcmp(r->status, "ended"))
             continue;
-        reap(m, r->id);
-        snprintf(r->status, sizeof r->status, "ended");
-        snprintf(r->end_reason, sizeof r->end_reason, "shutdown");
-        free(r->end_detail);
-        r->end_detail = bh_xstrdup("the daemon restarted while the session was live");
-        r->ended_at = bh_now_ms();
-        if (bh_store_session_update(m->store, r, err) < 0) {
+        const char *reason = "shutdown";
+        char *detail = NULL;
+        if (m->cfg->adopt_on_restart && !strcmp(r->status, "ready")) {
+            bh_err_t e = BH_ERR_INIT;
+            if (adopt(m, r, &reason, &e) == 0) {
+                adopted++;
+                continue;
+            }
+            detail = bh_xasprintf("not adopted after a daemon restart: %s", bh_err_msg(&e));
+            bh_log(BH_LOG_WARN, r->id, "recovery: %s", detail);
+            bh_err_clear(&e);
+        } else {
+            detail = bh_xstrdup(m->cfg->adopt_on_restart
+                                    ? "the daemon restarted while the session was starting"
+                                    : "the daemon restarted while the session was live");
+        }
+        int rc = end_row(m, r, reason, detail, err);
+        free(detail);
+        if (rc < 0) {
             bh_store_rows_free(rows, n);
             return -1;
         }
-        bh_store_event_add(m->store, r->id, "ended",
-                           "{\"reason\":\"shutdown\",\"detail\":\"recovered at start\"}", NULL);
         reaped++;
     }
     bh_store_rows_free(rows, n);
@@ -1667,7 +1980,7 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
     if (k < 0)
         return -1;
     for (int i = 0; i < k; i++) {
-        if (!strncmp(ids[i], "bh-", 3)) {
+        if (!strncmp(ids[i], "bh-", 3) && !bh_session_find(m, ids[i] + 3)) {
             reap(m, ids[i] + 3);
             reaped++;
         }
@@ -1682,7 +1995,7 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
     for (int i = 0; i < k; i++) {
         struct bh_session_row row;
         memset(&row, 0, sizeof row);
-        if (bh_store_session_get(m->store, ids[i], &row, NULL) > 0) {
+        if (!bh_session_find(m, ids[i]) && bh_store_session_get(m->store, ids[i], &row, NULL) > 0) {
             bh_err_t e = BH_ERR_INIT;
             if (bh_net_session_teardown(&m->net, ids[i], &e) < 0)
                 bh_log(BH_LOG_ERROR, ids[i], "recovery: network: %s", bh_err_msg(&e));
@@ -1695,7 +2008,26 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
     free(ids);
     if (reaped)
         bh_log(BH_LOG_INFO, NULL, "recovery: removed %d leftover(s) of a previous run", reaped);
+    if (adopted)
+        bh_log(BH_LOG_INFO, NULL, "recovery: adopting %d session(s) of a previous run", adopted);
     return 0;
+}
+
+/* Stop serving s but leave its sandbox running for the next start to adopt
+ * (--on-shutdown leave): its clients are told to come back (1012). */
+static void leave(struct bh_session *s)
+{
+    detach(s, 1012, "the daemon is restarting; reconnect");
+    event(s, "left", json_pack("{s:s}", "detail", "the daemon stopped and left it running"));
+    bh_log(BH_LOG_INFO, s->row.id, "left running for the next start");
+    s->m->left++;
+    session_free(s);
+}
+
+static void flushed(void *arg)
+{
+    struct bh_sessions *m = arg;
+    m->shutdown_cb(m->shutdown_arg);
 }
 
 void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
@@ -1715,19 +2047,31 @@ void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
     }
     for (struct bh_session *s = m->list, *next; s; s = next) {
         next = s->next;
-        session_end(s, "shutdown", "the daemon stopped");
+        if (m->cfg->leave_on_shutdown && s->state == S_READY)
+            leave(s);
+        else
+            session_end(s, "shutdown", "the daemon stopped");
+    }
+    if (m->live == 0) {
+        /* nothing is being destroyed that would give the closes time */
+        m->flush_timer = bh_timer_new(m->loop, flushed, m);
+        bh_timer_set(m->flush_timer, 300);
     }
 }
+
+int bh_sessions_left(const bh_sessions_t *m) { return m->left; }
 
 void bh_sessions_free(bh_sessions_t *m)
 {
     if (!m)
         return;
     bh_workers_free(m->workers);
+    bh_timer_free(m->flush_timer);
     while (m->list)
         session_free(m->list);
     free(m->runtime_root);
     free(m->bundles_dir);
     free(m->image_dir);
+    free(m->sessions_dir);
     free(m);
 }

@@ -19,13 +19,25 @@ typedef struct bh_session bh_session_t;
 
 bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_store_t *store,
                                bh_err_t *err);
-/* End what a previous run left (rows still live, containers, namespaces):
- * rows are ended with reason "shutdown". Blocking; call before serving. */
+/* Reconcile what a previous run left (rows still live, containers,
+ * namespaces) before serving: with cfg->adopt_on_restart, sessions whose
+ * browser still runs are re-attached (they become ready again shortly);
+ * everything else is removed and its row ended (reason "shutdown", or
+ * "crashed"/"ttl" when the browser died or the ttl ran out meanwhile).
+ * Blocking, except the adopted sessions' CDP handshake on the loop. */
 int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err);
-/* End every live session (reason "shutdown"); done() runs when all are gone. */
+/* End every live session (reason "shutdown"), or with cfg->leave_on_shutdown
+ * leave the ready ones running for the next start to adopt; done() runs
+ * when the daemon holds no session any more. */
 void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg);
+/* How many sessions the shutdown left running. */
+int bh_sessions_left(const bh_sessions_t *m);
 void bh_sessions_free(bh_sessions_t *m);
 int bh_sessions_live(const bh_sessions_t *m);
+/* /readyz: {"store","runtime","network","accepting"} each "ok" or the
+ * problem; *ready is 1 when all are ok. Cheap (no process is started).
+ * Caller owns the result. */
+json_t *bh_sessions_readiness(bh_sessions_t *m, int *ready);
 /* The Prometheus text exposition of the daemon's metrics. Caller frees. */
 char *bh_sessions_metrics(bh_sessions_t *m, size_t *len);
 
@@ -40,6 +52,11 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
 bh_session_t *bh_session_find(bh_sessions_t *m, const char *id);
 const char *bh_session_id(const bh_session_t *s);
 int bh_session_ready(const bh_session_t *s);
+/* The session's row as kept in the store (borrowed; live while s is). */
+const struct bh_session_row *bh_session_info(const bh_session_t *s);
+/* Sessions owned by token id owner that count against its quota: starting
+ * or ready ones, and creates waiting for a slot. */
+int bh_sessions_owned(const bh_sessions_t *m, const char *owner);
 
 /* End a session; cb (may be NULL) runs once its resources are gone. */
 void bh_session_end(bh_session_t *s, const char *reason, const char *detail, void (*cb)(void *),

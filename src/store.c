@@ -32,6 +32,10 @@ struct bh_store {
     sqlite3_stmt *session_list_status;
     sqlite3_stmt *event_add;
     sqlite3_stmt *event_list;
+    sqlite3_stmt *token_insert;
+    sqlite3_stmt *token_get;
+    sqlite3_stmt *token_list;
+    sqlite3_stmt *token_revoke;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -75,18 +79,32 @@ static const char *const migrations[] = {
     "CREATE INDEX events_session ON events(session_id);",
     /* 1 -> 2: the session's network settings, as JSON */
     "ALTER TABLE sessions ADD COLUMN network TEXT;",
+    /* 2 -> 3: API tokens (hashes only) and the token that owns a session;
+     * sessions from before are the operator's */
+    "ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT 'admin';"
+    "CREATE INDEX sessions_owner ON sessions(owner, status);"
+    "CREATE TABLE tokens ("
+    "  id           TEXT PRIMARY KEY NOT NULL,"
+    "  name         TEXT NOT NULL,"
+    "  role         TEXT NOT NULL CHECK (role IN ('admin', 'user')),"
+    "  hash         TEXT NOT NULL UNIQUE,"
+    "  max_sessions INTEGER NOT NULL DEFAULT 0,"
+    "  created_at   INTEGER NOT NULL,"
+    "  revoked_at   INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE UNIQUE INDEX tokens_name_live ON tokens(name) WHERE revoked_at = 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define SESSION_COLS                                                                     \
     "id, type, status, url, created_at, expires_at, ended_at, end_reason, end_detail, " \
     "viewport_w, viewport_h, idle_timeout, ttl, memory_bytes, pids_max, cpus, runtime, " \
-    "container_id, pid, addr, network"
+    "container_id, pid, addr, network, owner"
 
 static const char sql_session_insert[] =
     "INSERT INTO sessions (" SESSION_COLS ") "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-    "?18, ?19, ?20, ?21)";
+    "?18, ?19, ?20, ?21, ?22)";
 static const char sql_session_update[] =
     "UPDATE sessions SET status = ?2, expires_at = ?3, ended_at = ?4, end_reason = ?5, "
     "end_detail = ?6, url = ?7, runtime = ?8, container_id = ?9, pid = ?10, addr = ?11 "
@@ -97,6 +115,14 @@ static const char sql_session_list_all[] =
 static const char sql_session_list_status[] = "SELECT " SESSION_COLS
                                               " FROM sessions WHERE status = ?1 "
                                               "ORDER BY created_at DESC, rowid DESC";
+#define TOKEN_COLS "id, name, role, hash, max_sessions, created_at, revoked_at"
+static const char sql_token_insert[] =
+    "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char sql_token_get[] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1";
+static const char sql_token_list[] =
+    "SELECT " TOKEN_COLS " FROM tokens WHERE revoked_at = 0 ORDER BY created_at, rowid";
+static const char sql_token_revoke[] =
+    "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at = 0";
 static const char sql_event_add[] =
     "INSERT INTO events (session_id, ts, type, detail) VALUES (?1, ?2, ?3, ?4)";
 static const char sql_event_list[] =
@@ -215,6 +241,7 @@ static void row_from_stmt(sqlite3_stmt *s, struct bh_session_row *out)
     out->pid = sqlite3_column_int(s, 18);
     col_copy(s, 19, out->addr, sizeof out->addr);
     out->network = col_dup(s, 20);
+    col_copy(s, 21, out->owner, sizeof out->owner);
 }
 
 /* Run one or more statements without results. */
@@ -332,7 +359,11 @@ bh_store_t *bh_store_open(const char *path, bh_err_t *err)
         prepare(st->db, sql_session_list_all, &st->session_list_all, err) < 0 ||
         prepare(st->db, sql_session_list_status, &st->session_list_status, err) < 0 ||
         prepare(st->db, sql_event_add, &st->event_add, err) < 0 ||
-        prepare(st->db, sql_event_list, &st->event_list, err) < 0) {
+        prepare(st->db, sql_event_list, &st->event_list, err) < 0 ||
+        prepare(st->db, sql_token_insert, &st->token_insert, err) < 0 ||
+        prepare(st->db, sql_token_get, &st->token_get, err) < 0 ||
+        prepare(st->db, sql_token_list, &st->token_list, err) < 0 ||
+        prepare(st->db, sql_token_revoke, &st->token_revoke, err) < 0) {
         bh_err_wrap(err, "%s", path);
         goto fail;
     }
@@ -353,6 +384,10 @@ void bh_store_close(bh_store_t *st)
     sqlite3_finalize(st->session_list_status);
     sqlite3_finalize(st->event_add);
     sqlite3_finalize(st->event_list);
+    sqlite3_finalize(st->token_insert);
+    sqlite3_finalize(st->token_get);
+    sqlite3_finalize(st->token_list);
+    sqlite3_finalize(st->token_revoke);
     sqlite3_close(st->db); /* NULL is a no-op */
     free(st);
 }
@@ -407,6 +442,7 @@ int bh_store_session_insert(bh_store_t *st, const struct bh_session_row *r, bh_e
     sqlite3_bind_int(s, 19, r->pid);
     bind_text(s, 20, r->addr);
     bind_text(s, 21, r->network);
+    bind_text(s, 22, r->owner[0] ? r->owner : "admin");
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(st->db, err, "insert session %s", r->id);
     return 0;
@@ -472,6 +508,85 @@ int bh_store_session_list(bh_store_t *st, const char *status, struct bh_session_
     }
     *rows = v;
     return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tokens */
+
+static void token_from_stmt(sqlite3_stmt *s, struct bh_token_row *out)
+{
+    memset(out, 0, sizeof *out);
+    col_copy(s, 0, out->id, sizeof out->id);
+    col_copy(s, 1, out->name, sizeof out->name);
+    col_copy(s, 2, out->role, sizeof out->role);
+    col_copy(s, 3, out->hash, sizeof out->hash);
+    out->max_sessions = sqlite3_column_int(s, 4);
+    out->created_at = sqlite3_column_int64(s, 5);
+    out->revoked_at = sqlite3_column_int64(s, 6);
+}
+
+int bh_store_token_insert(bh_store_t *st, const struct bh_token_row *r, bh_err_t *err)
+{
+    if (!r->id[0] || !r->name[0] || !r->hash[0])
+        return bh_err_set(err, EINVAL, "insert token: empty id, name or hash");
+    cleanup_stmt sqlite3_stmt *s = st->token_insert;
+    bind_text(s, 1, r->id);
+    bind_text(s, 2, r->name);
+    bind_text(s, 3, r->role);
+    bind_text(s, 4, r->hash);
+    sqlite3_bind_int(s, 5, r->max_sessions);
+    sqlite3_bind_int64(s, 6, r->created_at);
+    sqlite3_bind_int64(s, 7, r->revoked_at);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(st->db, err, "insert token %s", r->id);
+    return 0;
+}
+
+int bh_store_token_get(bh_store_t *st, const char *id, struct bh_token_row *out, bh_err_t *err)
+{
+    cleanup_stmt sqlite3_stmt *s = st->token_get;
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_err(st->db, err, "get token %s", id);
+    token_from_stmt(s, out);
+    return 1;
+}
+
+int bh_store_token_list(bh_store_t *st, struct bh_token_row **rows, bh_err_t *err)
+{
+    *rows = NULL;
+    cleanup_stmt sqlite3_stmt *s = st->token_list;
+    struct bh_token_row *v = NULL;
+    int n = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct bh_token_row *nv = realloc(v, (size_t)cap * sizeof *v);
+            if (!nv)
+                abort();
+            v = nv;
+        }
+        token_from_stmt(s, &v[n++]);
+    }
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return db_err(st->db, err, "list tokens");
+    }
+    *rows = v;
+    return n;
+}
+
+int bh_store_token_revoke(bh_store_t *st, const char *id, int64_t when, bh_err_t *err)
+{
+    cleanup_stmt sqlite3_stmt *s = st->token_revoke;
+    bind_text(s, 1, id);
+    sqlite3_bind_int64(s, 2, when ? when : 1);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(st->db, err, "revoke token %s", id);
+    return sqlite3_changes(st->db) > 0;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -32,6 +32,7 @@ struct bh_session_row {
     int pid;
     char addr[64];         /* session network address */
     char *network;         /* heap or NULL: network settings, JSON {"policy","allow","proxy"} */
+    char owner[40];        /* id of the token that created it ("admin"; "" is stored as "admin") */
 };
 
 /* Free the heap fields of a row (not the row itself). */
@@ -55,6 +56,29 @@ int bh_store_session_get(bh_store_t *st, const char *id, struct bh_session_row *
 int bh_store_session_list(bh_store_t *st, const char *status, struct bh_session_row **rows,
                           bh_err_t *err);
 void bh_store_rows_free(struct bh_session_row *rows, int n);
+
+/* API tokens: only their SHA-256 hashes are stored. A revoked token keeps
+ * its row (sessions name it as their owner); revoked_at != 0. */
+struct bh_token_row {
+    char id[40];
+    char name[72];
+    char role[8];          /* "admin" | "user" */
+    char hash[72];         /* SHA-256 of the token, hex */
+    int max_sessions;      /* 0: none of its own */
+    int64_t created_at;    /* epoch ms */
+    int64_t revoked_at;    /* epoch ms; 0 = in force */
+};
+
+/* Insert a token. A name already used by a token in force (or a duplicate
+ * id or hash): err->status EEXIST. */
+int bh_store_token_insert(bh_store_t *st, const struct bh_token_row *r, bh_err_t *err);
+/* One token by id (revoked ones too); 1 found, 0 not, -1 error. */
+int bh_store_token_get(bh_store_t *st, const char *id, struct bh_token_row *out, bh_err_t *err);
+/* Tokens in force, oldest first. Caller frees *rows. Returns count or -1. */
+int bh_store_token_list(bh_store_t *st, struct bh_token_row **rows, bh_err_t *err);
+/* Revoke token id at `when` (epoch ms); 1 revoked, 0 unknown or already
+ * revoked, -1 error. */
+int bh_store_token_revoke(bh_store_t *st, const char *id, int64_t when, bh_err_t *err);
 
 /* Append an event {ts, type, detail-json-or-NULL} to a session's log. The
  * session row must exist (err->status ENOENT otherwise) and detail, when not

@@ -21,6 +21,7 @@ struct bh_create_opts {
     char *proxy;        /* heap or NULL: upstream proxy URL for the browser */
     int clip_copy;      /* live view: text may be copied out (default 1) */
     int clip_paste;     /* live view: text may be pasted in (default 1) */
+    char owner[40];     /* id of the token creating it: set by the API, not the body */
 };
 
 #define BH_ALLOW_MAX 64

@@ -29,13 +29,26 @@
 
   let token = localStorage.getItem(TOKEN_KEY) || '';
 
-  // A ?token= in the address (viewer links) logs in and is then removed.
+  // Session links (a session's urls.view) carry a session token ("st1.…")
+  // that opens only that session, for a while: it is kept for that session
+  // in this tab, and never used as the login.
+  const SCOPED_KEY = 'bulkhead.scoped.';
+  const scopedToken = (id) => (id && sessionStorage.getItem(SCOPED_KEY + id)) || '';
+  const tokenFor = (id) => scopedToken(id) || token;
+
+  // A ?token= in the address (viewer links) logs in — or, a session token,
+  // opens its session — and is then removed.
   {
     const u = new URL(location.href);
     const t = u.searchParams.get('token');
     if (t) {
-      token = t;
-      localStorage.setItem(TOKEN_KEY, t);
+      if (t.startsWith('st1.')) {
+        const id = viewId();
+        if (id) sessionStorage.setItem(SCOPED_KEY + id, t);
+      } else {
+        token = t;
+        localStorage.setItem(TOKEN_KEY, t);
+      }
       u.searchParams.delete('token');
       history.replaceState(history.state, '', u.pathname + u.search + u.hash);
     }
@@ -49,8 +62,9 @@
     }
   }
 
-  async function api(method, path, body) {
-    const headers = { Authorization: `Bearer ${token}` };
+  // tok: a session's token instead of the login (a 401 then does not log out).
+  async function api(method, path, body, tok = token) {
+    const headers = { Authorization: `Bearer ${tok}` };
     const init = { method, headers };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -68,7 +82,8 @@
     if (!r.ok) {
       const err = json && json.error;
       const e = new ApiError(r.status, err ? err.code : 'http', err && err.message ? err.message : `HTTP ${r.status}`);
-      if (r.status === 401) loggedOut('The token was refused. Log in again.');
+      e.scoped = tok !== token;
+      if (r.status === 401 && !e.scoped) loggedOut('The token was refused. Log in again.');
       throw e;
     }
     return json;
@@ -152,7 +167,7 @@
 
   function route() {
     const id = viewId();
-    if (!token) {
+    if (!token && !scopedToken(id)) {
       liveStop();
       listStop();
       show('login');
@@ -403,6 +418,9 @@
 
   function liveStart(id) {
     show('live');
+    // a session link alone cannot end the session or list the others
+    $('live-end').hidden = !token;
+    $('logout').hidden = !token;
     if (live.id === id && live.ws) return;
     liveStop();
     live.id = id;
@@ -463,7 +481,7 @@
 
   function openSocket(id, gen) {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${proto}//${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live?token=${encodeURIComponent(token)}`;
+    const url = `${proto}//${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live?token=${encodeURIComponent(tokenFor(id))}`;
     const ws = new WebSocket(url);
     ws.binaryType = 'blob';
     live.ws = ws;
@@ -491,7 +509,7 @@
     let msg;
     let opts = { list: true };
     try {
-      const s = await api('GET', `/sessions/${encodeURIComponent(id)}`);
+      const s = await api('GET', `/sessions/${encodeURIComponent(id)}`, undefined, tokenFor(id));
       if (gen !== live.gen) return false;
       if (s.status === 'ready') {
         live.expiresAt = s.expiresAt || live.expiresAt;
@@ -505,8 +523,16 @@
       live.ended = true;
       msg = `The session has ended${s.endReason ? ` (${s.endReason})` : ''}.`;
     } catch (e) {
-      if (gen !== live.gen || e.status === 401) return false;
-      if (e.status === 404) {
+      if (gen !== live.gen || (e.status === 401 && !e.scoped)) return false;
+      if (e.status === 401) {
+        // the session link expired (or was altered): the login may still do
+        sessionStorage.removeItem(SCOPED_KEY + id);
+        if (token) {
+          setTimeout(() => { if (gen === live.gen) liveConnect(); }, 0);
+          return false;
+        }
+        msg = 'This session link has expired or is not valid; ask for a new one.';
+      } else if (e.status === 404) {
         msg = `There is no session ${id}.`;
       } else {
         msg = `Cannot reach the session: ${e.message}`;

@@ -216,7 +216,9 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
 
   let S; // the main session (most tests)
   const tok = () => env.d.token;
-  const wsUrl = (s = S) => `${s.urls.cdp}?token=${encodeURIComponent(tok())}`;
+  // urls.cdp without the session token it carries (these tests bring the API token)
+  const cdpBare = (s = S) => s.urls.cdp.split('?')[0];
+  const wsUrl = (s = S) => `${cdpBare(s)}?token=${encodeURIComponent(tok())}`;
   const httpUrl = (s = S) => `${env.d.base}/api/v1/sessions/${s.id}`;
   const bearer = () => ({ Authorization: `Bearer ${tok()}` });
   const pwConnect = (url = wsUrl(), o = {}) => chromium.connectOverCDP(url, { timeout: 30000, ...o });
@@ -257,7 +259,8 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     S = await env.d.create({ url: env.url('/?from=cdp'), viewport: VIEW });
     assert.equal(S.status, 'ready');
     assert.deepEqual(S.viewport, VIEW);
-    assert.equal(S.urls.cdp, `ws://127.0.0.1:${env.d.port}/api/v1/sessions/${S.id}/cdp`, 'urls.cdp');
+    assert.equal(cdpBare(S), `ws://127.0.0.1:${env.d.port}/api/v1/sessions/${S.id}/cdp`, 'urls.cdp');
+    assert.match(S.urls.cdp, /\?token=st1\./, 'urls.cdp carries a session token');
     const A = await Raw.open(wsUrl());
     try {
       const pages = (await A.call('Target.getTargets')).targetInfos.filter((t) => t.type === 'page');
@@ -301,10 +304,10 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     assert.match(a.json.Browser, /Chrom/, 'Browser');
     assert.match(a.json['User-Agent'], /Chrome\//, 'User-Agent');
     assert.equal(a.json['Protocol-Version'], '1.3');
-    assert.equal(a.json.webSocketDebuggerUrl, S.urls.cdp, 'webSocketDebuggerUrl without a query token = urls.cdp');
+    assert.equal(a.json.webSocketDebuggerUrl, cdpBare(S), 'webSocketDebuggerUrl without a query token = urls.cdp without its token');
     const b = await env.d.api('GET', `${path}/?token=${encodeURIComponent(tok())}`, undefined, { token: null });
     assert.equal(b.status, 200, `${path}/?token=: ${b.status} ${b.text}`);
-    assert.equal(b.json.webSocketDebuggerUrl, `${S.urls.cdp}?token=${tok()}`, 'webSocketDebuggerUrl carries the query token');
+    assert.equal(b.json.webSocketDebuggerUrl, `${cdpBare(S)}?token=${tok()}`, 'webSocketDebuggerUrl carries the query token');
     assert.equal(b.json.Browser, a.json.Browser);
   });
 
@@ -335,10 +338,10 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     checkError(await d.api('GET', `${ver}?token=wrong`, undefined, { token: null }), 401, null, 'json/version with a wrong ?token=');
     checkError(await d.api('GET', `/api/v1/sessions/${unknown}/json/version`), 404, null, 'json/version of an unknown session');
     // the clients themselves see the refusal
-    await assert.rejects(chromium.connectOverCDP(S.urls.cdp, { timeout: 10000 }), /401/, 'Playwright without a token');
+    await assert.rejects(chromium.connectOverCDP(cdpBare(S), { timeout: 10000 }), /401/, 'Playwright without a token');
     await assert.rejects(chromium.connectOverCDP(httpUrl(), { timeout: 10000, headers: { Authorization: 'Bearer nope' } }), /401/, 'Playwright discovery with a wrong token');
     // (Puppeteer rejects with the ws ErrorEvent, not an Error)
-    await assert.rejects(puppeteer.connect({ browserWSEndpoint: `${S.urls.cdp}?token=nope` }),
+    await assert.rejects(puppeteer.connect({ browserWSEndpoint: `${cdpBare(S)}?token=nope` }),
       (e) => /401/.test(e.message || String(e)), 'Puppeteer with a wrong token');
     await assertSessionFine('after refused connections');
   });
@@ -572,7 +575,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
       [httpUrl(), { headers: bearer() }, 'bearer header'],
       [`${httpUrl()}/`, { headers: bearer() }, 'bearer header, trailing slash'],
       [`${httpUrl()}?token=${encodeURIComponent(tok())}`, {}, '?token='],
-      [S.urls.cdp, { headers: bearer() }, 'ws url + bearer header'],
+      [cdpBare(S), { headers: bearer() }, 'ws url + bearer header'],
     ]) {
       const browser = await pwConnect(url, o).catch((e) => { throw new Error(`${what}: ${e.message}`); });
       try {
@@ -668,7 +671,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
   });
 
   it('Puppeteer: connect with headers (bearer) instead of ?token=', T, async () => {
-    const browser = await puppeteer.connect({ browserWSEndpoint: S.urls.cdp, headers: bearer(), protocolTimeout: 30000 });
+    const browser = await puppeteer.connect({ browserWSEndpoint: cdpBare(S), headers: bearer(), protocolTimeout: 30000 });
     try {
       const page = await browser.newPage();
       await page.goto(env.url('/title?t=headers'));

@@ -39,6 +39,25 @@ describe('core: sessions through the API and the CLI', () => {
     assert.ok(fs.existsSync(path.join(d.stateDir, 'bulkhead.db')), 'no bulkhead.db in the state dir');
   });
 
+  it('/readyz: 200 with every check ok; 503 naming the problem while the sessions\' bridge is down', async () => {
+    const { d } = env;
+    let r = await d.api('GET', '/readyz', undefined, { token: null });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { status: 'ready', checks: { store: 'ok', runtime: 'ok', network: 'ok', accepting: 'ok' } });
+    await run('ip', ['link', 'set', d.bridge, 'down']); // the test bridge, this daemon's
+    try {
+      r = await d.api('GET', '/readyz', undefined, { token: null });
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json.status, 'not_ready');
+      assert.match(r.json.checks.network, /bridge bht0 is down/);
+      assert.equal(r.json.checks.store, 'ok');
+    } finally {
+      await run('ip', ['link', 'set', d.bridge, 'up']);
+    }
+    r = await d.api('GET', '/readyz', undefined, { token: null });
+    assert.equal(r.status, 200, r.text);
+  });
+
   it('creates a session that has loaded the page from the test world', T, async () => {
     const { d } = env;
     await env.world.clearRequests();

@@ -67,7 +67,7 @@ function unexpectedErrors(page, allowed = []) {
 }
 
 async function remotePage(s) {
-  const browser = await chromium.connectOverCDP(`${s.urls.cdp}?token=${env.d.token}`);
+  const browser = await chromium.connectOverCDP(`${s.urls.cdp.split('?')[0]}?token=${env.d.token}`);
   const ctx = browser.contexts()[0];
   const page = ctx.pages()[0] || await waitFor(() => ctx.pages()[0], { what: 'the session page over CDP' });
   return { browser, page };
@@ -151,7 +151,7 @@ async function waitMsg(ws, pred, what, timeout = 10000) {
 // A raw live-view client (ws): messages kept, frames counted.
 function openLive(s, query = '') {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${s.urls.live}?token=${env.d.token}${query}`, { perMessageDeflate: false, maxPayload: 64 * MiB });
+    const ws = new WebSocket(`${s.urls.live.split('?')[0]}?token=${env.d.token}${query}`, { perMessageDeflate: false, maxPayload: 64 * MiB });
     ws.texts = [];
     ws.frames = 0;
     ws.frameBytes = 0;
@@ -469,7 +469,7 @@ describe('web UI', () => {
   it('opens a viewer link with ?token= directly, drops the token from the address, shows a ttl end', T, async () => {
     const s3 = await env.d.create({ url: env.url('/title?t=direct'), ttl: 12 });
     const p = await viewerPage({ width: 1000, height: 700 });
-    await p.goto(`${s3.urls.view}?token=${encodeURIComponent(env.d.token)}`);
+    await p.goto(`${s3.urls.view.split('?')[0]}?token=${encodeURIComponent(env.d.token)}`);
     await waitFrames(p);
     assert.equal(new URL(p.url()).search, '', 'the token is removed from the address bar');
     assert.equal(new URL(p.url()).pathname, `/view/${s3.id}`);
@@ -482,6 +482,25 @@ describe('web UI', () => {
       && !document.getElementById('overlay').hidden, null, { timeout: 30000 });
     assert.deepEqual(unexpectedErrors(p), []);
     await p.context().close();
+  });
+
+  it('a session link alone (urls.view with its session token) opens the live view; no login is kept, End and Log out are hidden', T, async () => {
+    const s4 = await env.d.create({ url: env.url('/title?t=linked') });
+    assert.match(s4.urls.view, /\?token=st1\./, 'urls.view carries a session token');
+    const p = await viewerPage({ width: 1000, height: 700 });
+    await p.goto(s4.urls.view);
+    await waitFrames(p, 'frames through a session link');
+    assert.equal(new URL(p.url()).search, '', 'the token is removed from the address bar');
+    await p.waitForFunction(() => document.title.startsWith('linked'), null, { timeout: 10000 });
+    assert.equal(await p.evaluate(() => localStorage.getItem('bulkhead.token')), null, 'a session token is not kept as the login');
+    assert.equal(await p.isHidden('#live-end'), true, 'End session is hidden without a login');
+    assert.equal(await p.isHidden('#logout'), true, 'Log out is hidden without a login');
+    // a reload (the token only in this tab now) still opens it
+    await p.reload();
+    await waitFrames(p, 'frames after a reload');
+    assert.deepEqual(unexpectedErrors(p), []);
+    await p.context().close();
+    await env.d.del(s4.id);
   });
 
   it('a view of an unknown session says so', T, async () => {

@@ -1,6 +1,8 @@
 /* test_store.c — the SQLite store: sessions round-trip every field, list
  * filters and orders, events keep their JSON detail, data survives reopening,
- * and misuse (unknown ids, duplicates, bad detail) is reported, not hidden. */
+ * a schema-2 database migrates (its sessions become the admin's), tokens are
+ * kept as given (hashes) and revoked, and misuse (unknown ids, duplicates,
+ * bad detail) is reported, not hidden. */
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -279,7 +281,7 @@ static int raw_user_version(const char *path)
 static void test_schema_version(const char *dir, const char *path)
 {
     bh_err_t err = BH_ERR_INIT;
-    CHECK(raw_user_version(path) == 2);
+    CHECK(raw_user_version(path) == 3);
 
     /* the network settings (schema 2) round-trip */
     bh_store_t *st0 = bh_store_open(path, &err);
@@ -307,6 +309,171 @@ static void test_schema_version(const char *dir, const char *path)
     CHECK(st == NULL);
     CHECK(err.status == EPROTO);
     CHECK(err.msg && strstr(err.msg, "99"));
+    bh_store_close(st);
+    bh_err_clear(&err);
+}
+
+/* A database as bulkhead wrote it at schema 2, with one session. */
+static void make_v2(const char *path)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    const char *sql =
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL,"
+        " status TEXT NOT NULL, url TEXT, created_at INTEGER NOT NULL,"
+        " expires_at INTEGER NOT NULL DEFAULT 0, ended_at INTEGER NOT NULL DEFAULT 0,"
+        " end_reason TEXT NOT NULL DEFAULT '', end_detail TEXT,"
+        " viewport_w INTEGER NOT NULL DEFAULT 0, viewport_h INTEGER NOT NULL DEFAULT 0,"
+        " idle_timeout INTEGER NOT NULL DEFAULT 0, ttl INTEGER NOT NULL DEFAULT 0,"
+        " memory_bytes INTEGER NOT NULL DEFAULT 0, pids_max INTEGER NOT NULL DEFAULT 0,"
+        " cpus REAL NOT NULL DEFAULT 0, runtime TEXT NOT NULL DEFAULT '',"
+        " container_id TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0,"
+        " addr TEXT NOT NULL DEFAULT '');"
+        "CREATE INDEX sessions_status_created ON sessions(status, created_at);"
+        "CREATE INDEX sessions_created ON sessions(created_at);"
+        "CREATE TABLE events (id INTEGER PRIMARY KEY,"
+        " session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+        " ts INTEGER NOT NULL, type TEXT NOT NULL, detail TEXT);"
+        "CREATE INDEX events_session ON events(session_id);"
+        "ALTER TABLE sessions ADD COLUMN network TEXT;"
+        "INSERT INTO sessions (id, type, status, url, created_at, network)"
+        " VALUES ('old1', 'browser', 'ended', 'https://old.test/', 7, '{\"policy\":\"none\"}');"
+        "INSERT INTO events (session_id, ts, type) VALUES ('old1', 8, 'created');"
+        "PRAGMA user_version = 2;";
+    char *msg = NULL;
+    CHECK(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK);
+    if (msg)
+        fprintf(stderr, "make_v2: %s\n", msg);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+static void test_migrate_v2(const char *dir)
+{
+    bh_err_t err = BH_ERR_INIT;
+    cleanup_free char *path = bh_xasprintf("%s/v2.db", dir);
+    make_v2(path);
+    CHECK(raw_user_version(path) == 2);
+    bh_store_t *st = bh_store_open(path, &err);
+    CHECK(st != NULL);
+    if (!st) {
+        fprintf(stderr, "open v2: %s\n", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    CHECK(raw_user_version(path) == 3);
+    /* the old session is there, every field kept, and is the admin's */
+    struct bh_session_row got;
+    CHECK(bh_store_session_get(st, "old1", &got, &err) == 1);
+    CHECK_STR(got.url, "https://old.test/");
+    CHECK_STR(got.network, "{\"policy\":\"none\"}");
+    CHECK_STR(got.status, "ended");
+    CHECK_STR(got.owner, "admin");
+    bh_session_row_clear(&got);
+    char *events = NULL;
+    CHECK(bh_store_event_list(st, "old1", &events, &err) == 1);
+    free(events);
+    /* new sessions carry their owner; an empty one is the admin's */
+    struct bh_session_row r;
+    row_init(&r, "new1", "ready", 9);
+    snprintf(r.owner, sizeof r.owner, "0123456789abcdef");
+    CHECK(bh_store_session_insert(st, &r, &err) == 0);
+    bh_session_row_clear(&r);
+    row_init(&r, "new2", "ready", 10);
+    CHECK(bh_store_session_insert(st, &r, &err) == 0);
+    bh_session_row_clear(&r);
+    CHECK(bh_store_session_get(st, "new1", &got, &err) == 1);
+    CHECK_STR(got.owner, "0123456789abcdef");
+    bh_session_row_clear(&got);
+    CHECK(bh_store_session_get(st, "new2", &got, &err) == 1);
+    CHECK_STR(got.owner, "admin");
+    bh_session_row_clear(&got);
+    struct bh_session_row *rows = NULL;
+    int n = bh_store_session_list(st, NULL, &rows, &err);
+    CHECK(n == 3);
+    CHECK(n == 3 && !strcmp(rows[0].owner, "admin") && !strcmp(rows[1].owner, "0123456789abcdef"));
+    bh_store_rows_free(rows, n);
+    bh_store_close(st);
+    /* and opening it again changes nothing */
+    st = bh_store_open(path, &err);
+    CHECK(st != NULL);
+    CHECK(raw_user_version(path) == 3);
+    bh_store_close(st);
+    bh_err_clear(&err);
+}
+
+static void token_init(struct bh_token_row *t, const char *id, const char *name,
+                       const char *role, char hashc, int max)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->id, sizeof t->id, "%s", id);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->role, sizeof t->role, "%s", role);
+    memset(t->hash, hashc, 64);
+    t->max_sessions = max;
+    t->created_at = 1000 + hashc;
+}
+
+static void test_tokens(const char *dir)
+{
+    bh_err_t err = BH_ERR_INIT;
+    cleanup_free char *path = bh_xasprintf("%s/tokens.db", dir);
+    bh_store_t *st = bh_store_open(path, &err);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    struct bh_token_row a, b, c, got, *rows = NULL;
+    CHECK(bh_store_token_list(st, &rows, &err) == 0);
+    free(rows);
+    token_init(&a, "aaaaaaaaaaaaaaaa", "alice", "user", 'a', 2);
+    token_init(&b, "bbbbbbbbbbbbbbbb", "bob", "admin", 'b', 0);
+    CHECK(bh_store_token_insert(st, &a, &err) == 0);
+    CHECK(bh_store_token_insert(st, &b, &err) == 0);
+    /* every field round-trips */
+    CHECK(bh_store_token_get(st, "aaaaaaaaaaaaaaaa", &got, &err) == 1);
+    CHECK_STR(got.name, "alice");
+    CHECK_STR(got.role, "user");
+    CHECK_STR(got.hash, a.hash);
+    CHECK(got.max_sessions == 2);
+    CHECK(got.created_at == a.created_at);
+    CHECK(got.revoked_at == 0);
+    CHECK(bh_store_token_get(st, "nope", &got, &err) == 0);
+    /* a name in force, an id or a hash twice: EEXIST; a bad role: refused */
+    token_init(&c, "cccccccccccccccc", "alice", "user", 'c', 0);
+    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.status == EEXIST);
+    bh_err_clear(&err);
+    token_init(&c, "cccccccccccccccc", "carol", "user", 'a', 0);
+    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.status == EEXIST);
+    bh_err_clear(&err);
+    token_init(&c, "aaaaaaaaaaaaaaaa", "carol", "user", 'c', 0);
+    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.status == EEXIST);
+    bh_err_clear(&err);
+    token_init(&c, "cccccccccccccccc", "carol", "root", 'c', 0);
+    CHECK(bh_store_token_insert(st, &c, &err) < 0);
+    bh_err_clear(&err);
+    /* list: in force, oldest first */
+    int n = bh_store_token_list(st, &rows, &err);
+    CHECK(n == 2);
+    CHECK(n == 2 && !strcmp(rows[0].name, "alice") && !strcmp(rows[1].name, "bob"));
+    free(rows);
+    /* revoke: once; the row stays (owners name it), the list drops it, and
+     * the name is free again */
+    CHECK(bh_store_token_revoke(st, "aaaaaaaaaaaaaaaa", 5000, &err) == 1);
+    CHECK(bh_store_token_revoke(st, "aaaaaaaaaaaaaaaa", 6000, &err) == 0);
+    CHECK(bh_store_token_revoke(st, "nope", 6000, &err) == 0);
+    CHECK(bh_store_token_get(st, "aaaaaaaaaaaaaaaa", &got, &err) == 1);
+    CHECK(got.revoked_at == 5000);
+    n = bh_store_token_list(st, &rows, &err);
+    CHECK(n == 1 && !strcmp(rows[0].name, "bob"));
+    free(rows);
+    token_init(&c, "cccccccccccccccc", "alice", "user", 'c', 0);
+    CHECK(bh_store_token_insert(st, &c, &err) == 0);
+    bh_store_close(st);
+    /* it all survives reopening */
+    st = bh_store_open(path, &err);
+    n = bh_store_token_list(st, &rows, &err);
+    CHECK(n == 2 && !strcmp(rows[0].name, "bob") && !strcmp(rows[1].id, "cccccccccccccccc"));
+    free(rows);
     bh_store_close(st);
     bh_err_clear(&err);
 }
@@ -351,6 +518,8 @@ int main(void)
     bh_store_close(s2);
 
     test_schema_version(dir, path);
+    test_migrate_v2(dir);
+    test_tokens(dir);
     test_bad_paths(dir);
     bh_err_clear(&err);
     bh_rm_rf(dir, NULL);

@@ -6,6 +6,7 @@
 //   * netns:       /run/netns/bh-<id>
 //   * veths:       bhv<id prefix> links in `ip -o link`
 //   * bundles:     entries under STATE/bundles
+//   * session dirs: entries under RUN/sessions (CDP FIFOs, adoption settings)
 //   * cgroups:     directories under <daemon's cgroup>/bulkhead/ in every hierarchy
 //   * processes:   any process in a .../bulkhead/<id> cgroup, any chromium outside
 //                  our pid namespace
@@ -137,6 +138,10 @@ export async function findLeaks(d) {
     leaks.push(`bundle dir: ${path.join(d.stateDir, 'bundles', b)}`);
     ids.add(b);
   }
+  for (const b of readdir(path.join(d.runDir, 'sessions'))) {
+    leaks.push(`session dir: ${path.join(d.runDir, 'sessions', b)}`);
+    ids.add(b);
+  }
   const known = (id) => ids.has(id) || [...ids].some((x) => x.startsWith(id) || id.startsWith(x));
   const blame = (id, line) => {
     if (!others.length || (id && known(id))) leaks.push(line);
@@ -238,6 +243,7 @@ export async function sessionLeftovers(d, s) {
   if (fs.existsSync(`/run/netns/bh-${id}`)) out.push(`netns /run/netns/bh-${id}`);
   for (const l of await bhvLinks()) if (l.startsWith(`bhv${id.slice(0, 8)}`)) out.push(`veth ${l}`);
   for (const b of readdir(path.join(d.stateDir, 'bundles'))) if (b.includes(id)) out.push(`bundle dir ${path.join(d.stateDir, 'bundles', b)}`);
+  for (const b of readdir(path.join(d.runDir, 'sessions'))) if (b.includes(id)) out.push(`session dir ${path.join(d.runDir, 'sessions', b)}`);
   const cgs = d.cgroups && d.cgroups.length ? d.cgroups : ownCgroups('self');
   for (const cg of cgs) {
     for (const name of [id, cid]) {
