@@ -14,8 +14,8 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
     build-essential pkg-config
     libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
-    libnftables-dev libmnl-dev libseccomp-dev libcap-dev
-    runc crun chromium nftables iproute2 util-linux curl
+    libnftables-dev libmnl-dev libseccomp-dev libcap-dev libssl-dev
+    runc crun chromium nftables iproute2 util-linux curl sqlite3
     prometheus wrk
 )
 
