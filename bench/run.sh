@@ -8,17 +8,44 @@
 #   cdp      a Playwright workload (navigations, evaluations, screenshots)
 #            through the session's CDP endpoint, against a Chromium that
 #            Playwright launches itself over a pipe with the same flags.
+#   net      a session's network: create→ready with policy `none` against the
+#            default `internet` (the cost of its egress rules); download MB/s
+#            and small page loads from inside a session (bridge, rules, NAT)
+#            against a Playwright-launched Chromium on the host.
+#   live     the live view on an animated 1280×720 test page: frames/s for one
+#            and for four viewers, click→frame latency, bytes/s and the
+#            daemon's CPU per viewer, against Chromium's own screencast
+#            (Page.startScreencast) in a Playwright-launched Chromium.
+#   daemon   the daemon process's RSS and fds at 0, 20 and 50 live sessions,
+#            after deleting them and after a 100-session churn (KiB per live
+#            session); REST req/s (wrk) on GET /api/v1/sessions against the
+#            same daemon's /healthz (bench/daemon.mjs; holds the e2e lock).
 #
 # The daemon's sessions get as many CPUs as the machine has (--cpus), like the
 # baselines, which run without a limit: what is measured is bulkhead's own
 # cost, not the per-session CPU quota an operator chooses.
 # Environment: BENCH_RUNS (default 10) runs per side, after one warm-up each;
-# BENCH_SKIP_CDP=1 skips the CDP workload.
+# BENCH_SKIP_CDP=1 skips the CDP workload; BENCH_SKIP_NET=1 skips the network
+# (BENCH_NET_MIB, default 128, MiB downloaded per side; BENCH_NET_PAGES,
+# default 100, small page loads per side); BENCH_SKIP_LIVE=1 skips the live
+# view (BENCH_LIVE_SECONDS, default 10, is its measuring window;
+# BENCH_LIVE_CLICKS, default 20, its latency samples per side);
+# BENCH_SKIP_DAEMON=1 skips the daemon's footprint and REST throughput
+# (BENCH_DAEMON_CHURN, default 100, sessions churned; BENCH_WRK_SECONDS,
+# default 10, per wrk run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/bulkhead}
 RUNS=${BENCH_RUNS:-10}
-CFLAGS_PKGS="libwebsockets jansson sqlite3 libcurl libnftables libmnl"
+CFLAGS_PKGS="libwebsockets jansson sqlite3 libcurl libnftables libmnl libcrypto"
+
+# One benchmark run at a time on a host: they share the bridge and subnet
+# below (and their figures would disturb each other).
+exec 9>/run/lock/bulkhead-bench.lock
+if ! flock -n 9; then
+    echo "bench: waiting for another benchmark run to finish (/run/lock/bulkhead-bench.lock)"
+    flock 9
+fi
 
 work=$(mktemp -d /tmp/bhbench-XXXXXX)
 daemon_pid=""
@@ -69,3 +96,15 @@ awk -v a="$api50" -v b="$bare50" -v c="$api95" -v d="$bare95" \
 echo
 echo "bench: CDP workload, bulkhead endpoint vs a Playwright-launched Chromium"
 [ "${BENCH_SKIP_CDP:-0}" = 1 ] || node bench/cdp.mjs "http://127.0.0.1:$port" "$token"
+
+echo
+echo "bench: network, policy none vs internet; in a session vs on the host"
+[ "${BENCH_SKIP_NET:-0}" = 1 ] || node bench/net.mjs "http://127.0.0.1:$port" "$token" "$RUNS"
+
+echo
+echo "bench: live view, bulkhead viewers vs Chromium's own screencast"
+[ "${BENCH_SKIP_LIVE:-0}" = 1 ] || node bench/live.mjs "http://127.0.0.1:$port" "$token" "$daemon_pid"
+
+echo
+echo "bench: daemon footprint (RSS, fds) by live sessions and after churn; REST req/s vs /healthz"
+[ "${BENCH_SKIP_DAEMON:-0}" = 1 ] || node bench/daemon.mjs "http://127.0.0.1:$port" "$token" "$daemon_pid"

@@ -48,6 +48,7 @@ struct bh_live {
     int casting;
     int cast_quality;
     long ack_id;     /* frame to acknowledge; 0 = none */
+    int unacked;     /* frames received since the last acknowledgement */
     bh_timer_t *ack_timer;
     int ack_armed;
     unsigned long long frames, bytes;
@@ -375,6 +376,7 @@ static void cast_stop(struct bh_live *lv)
         return;
     lv->casting = 0;
     lv->ack_id = 0;
+    lv->unacked = 0;
     bh_timer_cancel(lv->ack_timer);
     lv->ack_armed = 0;
     bh_cdp_call(lv->cdp, "Page.stopScreencast", NULL, lv->page, NULL, NULL);
@@ -386,10 +388,14 @@ static void ack_now(void *arg)
     lv->ack_armed = 0;
     if (!lv->ack_id || !lv->casting)
         return;
-    bh_cdp_call(lv->cdp, "Page.screencastFrameAck", json_pack("{s:I}", "sessionId",
-                                                             (json_int_t)lv->ack_id),
-                lv->page, NULL, NULL);
+    /* Chromium keeps a few frames in flight and counts one down per ack:
+     * every frame received gets its ack, or the pipeline shrinks to one
+     * frame at a time for good. */
+    for (int i = 0; i < lv->unacked; i++)
+        bh_cdp_call(lv->cdp, "Page.screencastFrameAck",
+                    json_pack("{s:I}", "sessionId", (json_int_t)lv->ack_id), lv->page, NULL, NULL);
     lv->ack_id = 0;
+    lv->unacked = 0;
 }
 
 /* Acknowledge the pending frame when the first viewer can take another. */
@@ -450,6 +456,7 @@ static void on_frame(struct bh_live *lv, json_t *params)
     if (!data || !json_is_integer(fid))
         return;
     lv->ack_id = (long)json_integer_value(fid);
+    lv->unacked++;
     lv->ack_armed = 0;
     bh_timer_cancel(lv->ack_timer);
     distribute(lv, data);

@@ -11,9 +11,18 @@
 //   /title?t=X        a page whose title is X
 //   /late-title?ms=N  loads with title "before", sets it to "after" N ms after load
 //   /color?c=RRGGBB   the whole viewport in one color (for screenshot pixel checks)
+//   /animated         the live-view benchmark's page: its left half animates on
+//                     every requestAnimationFrame (a moving box, a frame counter),
+//                     its right half (x ≥ 50%) is a click target that is blue
+//                     (#0000ff) and flips to yellow (#ffff00) and back on each
+//                     mousedown; title "animated"
+//   /bytes?n=N        N bytes (max 1 GiB) of incompressible data
+//                     (application/octet-stream, with content-length): one
+//                     random 1 MiB block, repeated; for throughput benchmarks
 //   /healthz          text "ok"
 //   /_requests        JSON list of the requests seen so far ({method, url, ua, at})
 //   /_requests/clear  forgets them
+import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { URL, fileURLToPath } from 'node:url';
@@ -38,6 +47,32 @@ function page(title, body, head = '') {
 }
 
 const requests = [];
+const BLOCK = crypto.randomBytes(1 << 20); // /bytes repeats it
+
+// /animated: something new in every frame on the left, a flat target on the
+// right whose color tells whether an even or odd number of presses landed.
+const ANIMATED_HEAD = `<style>
+html,body{margin:0;padding:0;width:100%;height:100%;overflow:hidden;background:#202020;font:bold 48px sans-serif}
+#box{position:fixed;left:0;top:0;width:120px;height:120px;background:#e04040;will-change:transform}
+#n{position:fixed;left:24px;bottom:24px;color:#f0f0f0}
+#target{position:fixed;left:50%;top:0;width:50%;height:100%;background:#0000ff}
+#target.on{background:#ffff00}
+</style>`;
+const ANIMATED_BODY = `<div id="box"></div><div id="n">0</div><div id="target"></div>
+<script>
+const box = document.getElementById('box'), n = document.getElementById('n'), target = document.getElementById('target');
+let frames = 0;
+function tick(t) {
+  frames++;
+  const w = innerWidth / 2 - 120, h = innerHeight - 120;
+  const x = (Math.sin(t / 700) + 1) / 2 * w, y = (Math.cos(t / 430) + 1) / 2 * h;
+  box.style.transform = 'translate(' + x.toFixed(1) + 'px,' + y.toFixed(1) + 'px)';
+  n.textContent = frames;
+  requestAnimationFrame(tick);
+}
+requestAnimationFrame(tick);
+target.addEventListener('mousedown', () => target.classList.toggle('on'));
+</script>`;
 
 export function handler(req, res) {
   const u = new URL(req.url, 'http://site.invalid');
@@ -79,6 +114,27 @@ export function handler(req, res) {
       const c = /^[0-9a-fA-F]{6}$/.test(u.searchParams.get('c') || '') ? u.searchParams.get('c') : 'ff0000';
       return send(200, page(`color ${c}`, '',
         `<style>html,body{margin:0;padding:0;height:100%;background:#${c};overflow:hidden}</style>`));
+    }
+    case '/animated':
+      return send(200, page('animated', ANIMATED_BODY, ANIMATED_HEAD));
+    case '/bytes': {
+      const n = Math.min(Math.max(parseInt(u.searchParams.get('n') || '0', 10) || 0, 0), 1 << 30);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n,
+        'cache-control': 'no-store' });
+      let left = n;
+      const more = () => {
+        while (left > 0) {
+          const k = Math.min(left, BLOCK.length);
+          left -= k;
+          if (!res.write(k === BLOCK.length ? BLOCK : BLOCK.subarray(0, k))) {
+            res.once('drain', more);
+            return;
+          }
+        }
+        res.end();
+      };
+      more();
+      return undefined;
     }
     case '/healthz':
       return send(200, 'ok\n', 'text/plain');
