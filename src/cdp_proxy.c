@@ -364,6 +364,8 @@ static void ws_closed(void *arg, bh_ws_t *ws)
 static void root_attached(void *arg, json_t *reply)
 {
     struct client *c = arg;
+    if (!reply)
+        return; /* the browser is gone: the session's end closes the client (1001) */
     const char *sid = bh_json_str(json_object_get(reply, "result"), "sessionId");
     if (!sid || strlen(sid) >= sizeof c->root) {
         c->closing = 1;

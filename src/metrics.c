@@ -4,8 +4,9 @@
 #include <string.h>
 
 static const char *const reasons[] = {BH_END_REASONS};
-static const double bounds[] = {0.5, 1, 2, 3, 5, 10, 30, 60};
-#define NB (sizeof bounds / sizeof bounds[0])
+static const double create_bounds[] = {0.5, 1, 2, 3, 5, 10, 30, 60};
+static const double wait_bounds[] = {0.1, 0.5, 1, 2, 5, 10, 30, 60};
+#define NB 8
 
 void bh_metrics_session_ended(struct bh_metrics *m, const char *reason)
 {
@@ -14,13 +15,31 @@ void bh_metrics_session_ended(struct bh_metrics *m, const char *reason)
             m->ended[i]++;
 }
 
-void bh_metrics_create_latency(struct bh_metrics *m, double s)
+static void observe(struct bh_hist *h, const double *bounds, double s)
 {
     for (size_t i = 0; i < NB; i++)
         if (s <= bounds[i])
-            m->lat_buckets[i]++;
-    m->lat_count++;
-    m->lat_sum += s;
+            h->buckets[i]++;
+    h->count++;
+    h->sum += s;
+}
+
+void bh_metrics_create_latency(struct bh_metrics *m, double s)
+{
+    observe(&m->create, create_bounds, s);
+}
+
+void bh_metrics_queue_wait(struct bh_metrics *m, double s) { observe(&m->queue_wait, wait_bounds, s); }
+
+static void write_hist(FILE *f, const char *name, const char *help, const struct bh_hist *h,
+                       const double *bounds)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (size_t i = 0; i < NB; i++)
+        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], h->buckets[i]);
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, h->count);
+    fprintf(f, "%s_sum %.6f\n", name, h->sum);
+    fprintf(f, "%s_count %llu\n", name, h->count);
 }
 
 void bh_metrics_write(const struct bh_metrics *m, FILE *f)
@@ -33,12 +52,9 @@ void bh_metrics_write(const struct bh_metrics *m, FILE *f)
                "# TYPE bulkhead_sessions_ended_total counter\n");
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
         fprintf(f, "bulkhead_sessions_ended_total{reason=\"%s\"} %llu\n", reasons[i], m->ended[i]);
-    fprintf(f, "# HELP bulkhead_session_create_seconds Time from create request to ready.\n"
-               "# TYPE bulkhead_session_create_seconds histogram\n");
-    for (size_t i = 0; i < NB; i++)
-        fprintf(f, "bulkhead_session_create_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
-                m->lat_buckets[i]);
-    fprintf(f, "bulkhead_session_create_seconds_bucket{le=\"+Inf\"} %llu\n", m->lat_count);
-    fprintf(f, "bulkhead_session_create_seconds_sum %.6f\n", m->lat_sum);
-    fprintf(f, "bulkhead_session_create_seconds_count %llu\n", m->lat_count);
+    write_hist(f, "bulkhead_session_create_seconds", "Time from create request to ready.",
+               &m->create, create_bounds);
+    write_hist(f, "bulkhead_capacity_queue_wait_seconds",
+               "Time creates waited for a free session slot (admitted or refused).",
+               &m->queue_wait, wait_bounds);
 }

@@ -8,17 +8,25 @@
 
 #define BH_END_REASONS "deleted", "closed", "idle", "ttl", "crashed", "error", "shutdown"
 
+/* A histogram of seconds over fixed buckets (see metrics.c). */
+struct bh_hist {
+    unsigned long long buckets[8];
+    unsigned long long count;
+    double sum;
+};
+
 struct bh_metrics {
     unsigned long long created;
     unsigned long long ended[7]; /* by BH_END_REASONS */
-    /* create→ready latency histogram, seconds */
-    unsigned long long lat_buckets[8];
-    unsigned long long lat_count;
-    double lat_sum;
+    struct bh_hist create;       /* create request → ready */
+    struct bh_hist queue_wait;   /* time a create waited for a session slot */
 };
 
 void bh_metrics_session_ended(struct bh_metrics *m, const char *reason);
 void bh_metrics_create_latency(struct bh_metrics *m, double seconds);
+/* A create that waited for a slot left the capacity queue (admitted or
+ * refused) after seconds. */
+void bh_metrics_queue_wait(struct bh_metrics *m, double seconds);
 /* Write the counters and histogram (HELP/TYPE included) to f. */
 void bh_metrics_write(const struct bh_metrics *m, FILE *f);
 

@@ -122,6 +122,7 @@ struct bh_sessions {
     char *sessions_dir; /* <run>/sessions/<id>: CDP FIFOs, adoption settings */
     int left;           /* sessions left running at shutdown, for the next start */
     bh_timer_t *flush_timer; /* lets the close frames of left clients go out */
+    unsigned long long live_frames_done, live_bytes_done; /* of live views closed */
     struct bh_session *list;
     int live;
     struct bh_session *queue; /* FIFO of sessions waiting to start */
@@ -833,6 +834,7 @@ struct waiting {
     bh_session_created_cb cb;
     void *arg;
     bh_timer_t *timer;
+    int64_t since; /* monotonic ms it began to wait */
 };
 
 static void fail_now(bh_session_created_cb cb, void *arg, int status, const char *msg);
@@ -846,6 +848,7 @@ static void waiting_unlink(struct waiting *w)
         }
     w->m->nwaiting--;
     bh_timer_free(w->timer);
+    bh_metrics_queue_wait(&w->m->metrics, (double)(bh_mono_ms() - w->since) / 1000.0);
 }
 
 static void waiting_timeout(void *arg)
@@ -1040,6 +1043,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
         w->cb = cb;
         w->arg = arg;
         w->timer = bh_timer_new(m->loop, waiting_timeout, w);
+        w->since = bh_mono_ms();
         bh_timer_set(w->timer, cfg->queue_timeout_ms);
         struct waiting **pp = &m->waiting;
         while (*pp)
@@ -1254,6 +1258,10 @@ static void detach(struct bh_session *s, int code, const char *why)
     bh_timer_cancel(s->idle_timer);
     bh_timer_cancel(s->grace_timer);
     bh_cdp_proxy_free(s->proxy, code, why);
+    unsigned long long frames, bytes;
+    bh_live_stats(s->live, &frames, &bytes);
+    s->m->live_frames_done += frames;
+    s->m->live_bytes_done += bytes;
     bh_live_free(s->live, code, why);
     s->proxy = NULL;
     s->live = NULL;
@@ -1650,13 +1658,13 @@ char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
             "bulkhead_live_viewers %d\n",
             cdp, viewers);
     fprintf(f,
-            "# HELP bulkhead_live_frames Frames sent to the viewers of live sessions.\n"
-            "# TYPE bulkhead_live_frames gauge\n"
-            "bulkhead_live_frames %llu\n"
-            "# HELP bulkhead_live_bytes Bytes of frames sent to the viewers of live sessions.\n"
-            "# TYPE bulkhead_live_bytes gauge\n"
-            "bulkhead_live_bytes %llu\n",
-            frames, bytes);
+            "# HELP bulkhead_live_frames_total Frames sent to live-view viewers.\n"
+            "# TYPE bulkhead_live_frames_total counter\n"
+            "bulkhead_live_frames_total %llu\n"
+            "# HELP bulkhead_live_bytes_total Bytes of frames sent to live-view viewers.\n"
+            "# TYPE bulkhead_live_bytes_total counter\n"
+            "bulkhead_live_bytes_total %llu\n",
+            m->live_frames_done + frames, m->live_bytes_done + bytes);
     char *cpu_lines = NULL;
     size_t cpu_len = 0;
     FILE *cf = open_memstream(&cpu_lines, &cpu_len);
