@@ -78,6 +78,9 @@ struct bh_session {
     int queued;        /* waits in m->queue for a start slot */
     int counted;       /* holds one of m->starting */
     int adopting;      /* a previous run's session, being re-attached */
+    int page_crashes;  /* renderer crashes of its page (reloaded up to 3) */
+    int refresh_inflight; /* a Target.getTargetInfo for GETs is on its way */
+    int64_t refreshed_at; /* monotonic ms of its last answer */
     struct bh_session *qnext;
     int64_t t_start, t_sandbox, t_browser; /* monotonic ms: create, sandbox up, first reply */
     int64_t t_queued;                      /* monotonic ms of the create request */
@@ -375,6 +378,26 @@ static void on_cdp_closed(void *arg)
     browser_gone(s, "closed its control pipe");
 }
 
+/* The renderer of the session's page died (killed at the memory limit, or
+ * crashed): the browser lives on. Say so (event, page error) and load the
+ * page again, so the session is usable, rather than keep a dead page. */
+static void page_crashed(struct bh_session *s, json_t *params)
+{
+    const char *status = bh_json_str(params, "status");
+    json_t *code = json_object_get(params, "errorCode");
+    char cause[160];
+    snprintf(cause, sizeof cause, "the page's renderer %s%s (code %lld)%s",
+             status && *status ? "ended: " : "crashed", status ? status : "",
+             (long long)json_integer_value(code),
+             oom_killed(s) ? "; the session's memory cgroup has OOM kills" : "");
+    bh_log(BH_LOG_WARN, s->row.id, "%s", cause);
+    event(s, "page_crashed", json_pack("{s:s}", "cause", cause));
+    set_str(&s->page_error, cause);
+    /* a page that crashes as it loads is not reloaded for ever */
+    if (s->cdp_session[0] && ++s->page_crashes <= 3)
+        bh_cdp_call(s->cdp, "Page.reload", NULL, s->cdp_session, NULL, NULL);
+}
+
 static void on_cdp_event(void *arg, json_t *msg)
 {
     struct bh_session *s = arg;
@@ -393,6 +416,10 @@ static void on_cdp_event(void *arg, json_t *msg)
             set_str(&s->title, bh_json_str(ti, "title"));
             set_str(&s->page_url, bh_json_str(ti, "url"));
         }
+    } else if (!strcmp(method, "Target.targetCrashed") && s->state == S_READY) {
+        const char *tid = bh_json_str(params, "targetId");
+        if (tid && !strcmp(tid, s->target_id))
+            page_crashed(s, params);
     } else if (!strcmp(method, "Page.loadEventFired") && s->state == S_STARTING) {
         const char *sid = bh_json_str(msg, "sessionId");
         /* the load of the first page: read its title, then ready */
@@ -1378,29 +1405,33 @@ static void refresh_done(struct refresh *r)
             *pp = r->next;
             break;
         }
-    if (s->cdp)
-        bh_cdp_forget(s->cdp, r);
     bh_timer_free(r->timer);
     r->cb(r->arg, s);
     free(r);
 }
 
+/* One answer serves every GET that waits for it. */
 static void refresh_reply(void *arg, json_t *reply)
 {
-    struct refresh *r = arg;
+    struct bh_session *s = arg;
+    s->refresh_inflight = 0;
     json_t *ti = json_object_get(json_object_get(reply, "result"), "targetInfo");
     if (ti) {
-        set_str(&r->s->title, bh_json_str(ti, "title"));
-        set_str(&r->s->page_url, bh_json_str(ti, "url"));
+        set_str(&s->title, bh_json_str(ti, "title"));
+        set_str(&s->page_url, bh_json_str(ti, "url"));
+        s->refreshed_at = bh_mono_ms();
     }
-    refresh_done(r);
+    while (s->refreshes)
+        refresh_done(s->refreshes);
 }
 
 static void refresh_timeout(void *arg) { refresh_done(arg); }
 
 void bh_session_refresh(bh_session_t *s, void (*cb)(void *arg, bh_session_t *s), void *arg)
 {
-    if (s->state != S_READY || !s->cdp || !s->target_id[0]) {
+    /* an answer of the last 250 ms is current enough */
+    if (s->state != S_READY || !s->cdp || !s->target_id[0] ||
+        (s->refreshed_at && bh_mono_ms() - s->refreshed_at < 250)) {
         cb(arg, s);
         return;
     }
@@ -1414,9 +1445,14 @@ void bh_session_refresh(bh_session_t *s, void (*cb)(void *arg, bh_session_t *s),
     /* Title changes reach the browser's event stream late or not at all
      * (the first tab's never do), so ask for the current state. */
     bh_timer_set(r->timer, 1000);
+    if (s->refresh_inflight)
+        return;
     if (bh_cdp_call(s->cdp, "Target.getTargetInfo", json_pack("{s:s}", "targetId", s->target_id),
-                    NULL, refresh_reply, r) < 0)
+                    NULL, refresh_reply, s) < 0) {
         refresh_done(r);
+        return;
+    }
+    s->refresh_inflight = 1;
 }
 
 static void op_timeout(void *arg)

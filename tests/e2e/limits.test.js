@@ -348,12 +348,25 @@ describe('limits: metrics lint, fork and memory bombs, churn', () => {
         const p2 = await bb.contexts()[0].newPage();
         assert.equal(await p2.evaluate(() => 6 * 7), 42, 'a new page in the bombed session');
         await p2.close();
-        // Not asserted (the daemon does not notice a dead renderer yet), only
-        // reported: what the REST API makes of the session's crashed page.
-        const shot = await env.d.api('GET', `/api/v1/sessions/${bomb.id}/screenshot`, undefined, { timeout: 30000 });
-        const ev = (await env.d.api('GET', `/api/v1/sessions/${bomb.id}/events`)).json.events;
-        process.stderr.write(`limits: memory bomb: only the renderer died; the session's browser lives; its screenshot now gives ${shot.status}` +
-          `${shot.status === 200 ? '' : ` ${shot.text.slice(0, 120)}`}; last event: ${ev.length ? ev[ev.length - 1].type : 'none'}\n`);
+        // The daemon noticed the dead renderer: a page_crashed event naming
+        // the OOM, the page's error, and the page reloaded, so the REST
+        // screenshot works again.
+        let ev = [];
+        await waitFor(async () => {
+          ev = (await env.d.api('GET', `/api/v1/sessions/${bomb.id}/events`)).json.events;
+          return ev.some((e) => e.type === 'page_crashed');
+        }, { timeout: 15000, interval: 250, what: 'a page_crashed event' });
+        const pc = ev.find((e) => e.type === 'page_crashed');
+        assert.match(pc.detail.cause, /OOM/, JSON.stringify(pc));
+        const g2 = (await env.d.api('GET', `/api/v1/sessions/${bomb.id}`)).json;
+        assert.equal(g2.status, 'ready');
+        assert.match(String(g2.page.error), /renderer/, JSON.stringify(g2.page));
+        let shot;
+        await waitFor(async () => {
+          shot = await env.d.api('GET', `/api/v1/sessions/${bomb.id}/screenshot`, undefined, { timeout: 30000 });
+          return shot.status === 200;
+        }, { timeout: 30000, interval: 500, what: 'a screenshot of the reloaded page' });
+        process.stderr.write(`limits: memory bomb: only the renderer died; ${pc.detail.cause}; the page was reloaded\n`);
       }
     } finally {
       for (const b of browsers) await b.close().catch(() => {});
