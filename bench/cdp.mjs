@@ -3,6 +3,7 @@
 // flags), in the same run; prints both times and the ratio.
 // Workload per run: WORK navigations on the local test site, each followed by
 // an evaluation and a screenshot. usage: node cdp.mjs BASE_URL TOKEN
+import { CHROMIUM, browserFlags } from './flags.mjs';
 import { startWorld, stopWorld } from '../tests/e2e/lib/world.js';
 import { acquireLock } from '../tests/e2e/lib/lock.js';
 import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
@@ -11,15 +12,7 @@ const [base, token] = process.argv.slice(2);
 const WORK = Number(process.env.BENCH_CDP_WORK || 50);
 const ROUNDS = Number(process.env.BENCH_CDP_ROUNDS || 3);
 const H = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-const FLAGS = ['--disable-gpu', '--no-first-run', '--no-default-browser-check',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater',
-  '--no-pings', '--disable-back-forward-cache', '--disable-renderer-backgrounding',
-  '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows',
-  '--disable-ipc-flooding-protection',
-  '--disable-breakpad', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
-  '--disable-default-apps', '--metrics-recording-only', '--password-store=basic', '--mute-audio',
-  '--hide-scrollbars', '--window-size=1280,720'];
+const FLAGS = browserFlags();
 
 async function workload(page, site) {
   await page.setViewportSize({ width: 1280, height: 720 });
@@ -44,7 +37,7 @@ try {
   if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(session)}`);
   const direct = [], via = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const b1 = await chromium.launch({ executablePath: '/usr/lib/chromium/chromium', args: FLAGS });
+    const b1 = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     const p1 = await b1.newPage();
     direct.push(await workload(p1, world.site));
     await b1.close();

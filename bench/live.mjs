@@ -21,6 +21,7 @@
 // usage: node live.mjs BASE_URL TOKEN DAEMON_PID
 // env: BENCH_LIVE_SECONDS (default 10) per fps window, BENCH_LIVE_CLICKS
 // (default 20) latency samples per side.
+import { CHROMIUM, browserFlags } from './flags.mjs';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
@@ -72,15 +73,7 @@ async function main() {
   const SECONDS = Number(process.env.BENCH_LIVE_SECONDS || 10);
   const CLICKS = Number(process.env.BENCH_LIVE_CLICKS || 20);
   const AUTH = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-  const FLAGS = ['--disable-gpu', '--no-first-run', '--no-default-browser-check',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater',
-    '--no-pings', '--disable-back-forward-cache', '--disable-renderer-backgrounding',
-    '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows',
-    '--disable-ipc-flooding-protection',
-    '--disable-breakpad', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
-    '--disable-default-apps', '--metrics-recording-only', '--password-store=basic', '--mute-audio',
-    '--hide-scrollbars', `--window-size=${W},${H}`];
+  const FLAGS = browserFlags(W, H);
   const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -148,7 +141,7 @@ async function main() {
 
   // ---- the baseline: Playwright's own Chromium and Page.startScreencast
   async function baseline(site) {
-    const browser = await chromium.launch({ executablePath: '/usr/lib/chromium/chromium', args: FLAGS });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     try {
       const page = await browser.newPage({ viewport: { width: W, height: H } });
       await page.goto(`${site}/animated`);

@@ -16,6 +16,7 @@
 // usage: node net.mjs BASE_URL TOKEN RUNS
 // BENCH_NET_MIB (default 128): MiB downloaded per side, in 32 MiB fetches;
 // BENCH_NET_PAGES (default 100): small loads per side and kind.
+import { CHROMIUM, browserFlags } from './flags.mjs';
 import { startWorld, stopWorld } from '../tests/e2e/lib/world.js';
 import { acquireLock } from '../tests/e2e/lib/lock.js';
 import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
@@ -26,15 +27,7 @@ const MIB = Number(process.env.BENCH_NET_MIB || 128);
 const PAGES = Number(process.env.BENCH_NET_PAGES || 100);
 const CHUNK_MIB = Math.min(32, MIB);
 const H = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-const FLAGS = ['--disable-gpu', '--no-first-run', '--no-default-browser-check',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater',
-  '--no-pings', '--disable-back-forward-cache', '--disable-renderer-backgrounding',
-  '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows',
-  '--disable-ipc-flooding-protection',
-  '--disable-breakpad', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
-  '--disable-default-apps', '--metrics-recording-only', '--password-store=basic', '--mute-audio',
-  '--hide-scrollbars', '--window-size=1280,720'];
+const FLAGS = browserFlags();
 
 // Nearest rank, like stats.sh.
 function pct(a, p) {
@@ -127,7 +120,7 @@ try {
   if (!cdp.searchParams.has('token')) cdp.searchParams.set('token', token);
   remote = await chromium.connectOverCDP(cdp.href);
   const rp = await remote.contexts()[0].newPage();
-  host = await chromium.launch({ executablePath: '/usr/lib/chromium/chromium', args: FLAGS });
+  host = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   const hp = await host.newPage();
   for (const p of [rp, hp]) await p.goto(`${world.site}/`);
   const side = { host: { page: hp, bytes: 0, ms: 0, goto: 0, fetch: 0 },

@@ -271,6 +271,13 @@ static char *rt_find(enum bh_runtime rt, bh_err_t *err)
     return NULL;
 }
 
+int bh_runtime_found(enum bh_runtime rt, bh_err_t *err)
+{
+    char *p = rt_find(rt, err);
+    free(p);
+    return p ? 0 : -1;
+}
+
 /* A runtime child to start. fds[i] is placed at fd i (i < nfds); -1 means
  * /dev/null for 0..2. Every other fd is closed in the child. */
 struct rt_spawn {

@@ -37,6 +37,9 @@ int bh_sandbox_set_dns(const struct bh_sandbox_env *env, const char *nameserver,
 /* Name of a runtime ("runc"/"crun"); parse one (-1 if unknown). */
 const char *bh_runtime_name(enum bh_runtime rt);
 int bh_runtime_parse(const char *name);
+/* Whether the runtime's binary is where the daemon would run it from
+ * (cheap: nothing is started). */
+int bh_runtime_found(enum bh_runtime rt, bh_err_t *err);
 /* Whether a runtime works on this host (binary found, cgroup layout usable). */
 int bh_runtime_usable(enum bh_runtime rt, bh_err_t *err);
 

@@ -1739,22 +1739,6 @@ char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
 
 /* ---------------------------------------------------------------- readiness */
 
-/* Whether name is an executable file in $PATH (or a path to one). */
-static int in_path(const char *name)
-{
-    if (strchr(name, '/'))
-        return access(name, X_OK) == 0;
-    const char *path = getenv("PATH");
-    cleanup_free char *copy = bh_xstrdup(path && *path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-    char *save = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-        cleanup_free char *p = bh_xasprintf("%s/%s", dir, name);
-        if (access(p, X_OK) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static void check(json_t *checks, int *ready, const char *name, const char *problem)
 {
     json_object_set_new(checks, name, json_string(problem ? problem : "ok"));
@@ -1775,13 +1759,13 @@ json_t *bh_sessions_readiness(bh_sessions_t *m, int *ready)
     check(checks, ready, "store", rc < 0 ? bh_err_msg(&err) : NULL);
     bh_err_clear(&err);
     /* the runtime can be run, its state dir is there */
-    const char *rt = bh_runtime_name(m->cfg->runtime);
     char *problem = NULL;
     struct stat st;
-    if (!in_path(rt))
-        problem = bh_xasprintf("%s not found in PATH", rt);
+    if (bh_runtime_found(m->cfg->runtime, &err) < 0)
+        problem = bh_xstrdup(bh_err_msg(&err));
     else if (stat(m->runtime_root, &st) < 0 || !S_ISDIR(st.st_mode))
         problem = bh_xasprintf("runtime root %s: %s", m->runtime_root, strerror(errno ? errno : ENOTDIR));
+    bh_err_clear(&err);
     check(checks, ready, "runtime", problem);
     free(problem);
     problem = NULL;
