@@ -282,6 +282,13 @@ static void create_session(struct bh_api *a, bh_req_t *req, const struct bh_iden
         reply_error(req, 400, why.code, why.msg);
         return;
     }
+    /* only the admin may open non-public ranges (beyond the operator's
+     * --egress-allow): refused before anything is made */
+    if (who->role != BH_ROLE_ADMIN && bh_validate_network_public(&opts, a->cfg, &why) < 0) {
+        bh_create_opts_clear(&opts);
+        reply_error(req, 403, why.code, why.msg);
+        return;
+    }
     /* the quota: refused at once, never queued */
     int max = who->max_sessions;
     if (!max && who->role == BH_ROLE_USER)

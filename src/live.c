@@ -243,8 +243,14 @@ int bh_live_translate(json_t *msg, const struct bh_live_policy *pol, struct bh_l
         const char *text = bh_json_str(msg, "text");
         if (!text || strlen(text) > 60000)
             return bad(why, "%s.text must be a string of at most 60000 bytes", type);
-        if (!strcmp(type, "paste") && !pol->paste)
+        /* paste:false governs all outside text: `paste`, and `text` of more
+         * than the one character a keystroke types (`key` messages never
+         * carry more). Typing stays possible, one key at a time. */
+        if (!pol->paste && !strcmp(type, "paste"))
             return bad(why, "pasting into this session is not allowed by its clipboard policy");
+        if (!pol->paste && utf8_len(text) > 1)
+            return bad(why, "text of more than one character is pasting, which this session's "
+                            "clipboard policy does not allow (type it key by key)");
         snprintf(c->method, sizeof c->method, "Input.insertText");
         c->params = json_pack("{s:s}", "text", text);
         return 1;

@@ -758,6 +758,141 @@ static int rules_check(const struct bh_net_rule *v, int n, const char *what, bh_
     return 0;
 }
 
+/* ---- public space: what a session's owner may open ---- */
+
+/* An address and prefix length, from a canonical rule or a table entry. */
+struct prefix {
+    int v6;
+    unsigned char a[16];
+    int len;
+};
+
+static int prefix_parse(const char *s, size_t n, struct prefix *p)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = 0;
+    memset(p, 0, sizeof *p);
+    if (inet_pton(AF_INET, buf, p->a) == 1)
+        p->len = 32;
+    else if (inet_pton(AF_INET6, buf, p->a) == 1)
+        p->v6 = 1, p->len = 128;
+    else
+        return -1;
+    if (slash)
+        p->len = atoi(slash + 1);
+    return 0;
+}
+
+static int bit_at(const unsigned char *a, int i) { return (a[i / 8] >> (7 - i % 8)) & 1; }
+
+/* 1 if the first n bits of a and b are the same. */
+static int same_bits(const unsigned char *a, const unsigned char *b, int n)
+{
+    if (memcmp(a, b, (size_t)n / 8))
+        return 0;
+    for (int i = n / 8 * 8; i < n; i++)
+        if (bit_at(a, i) != bit_at(b, i))
+            return 0;
+    return 1;
+}
+
+/* 1 if inner lies within outer. */
+static int prefix_within(const struct prefix *inner, const struct prefix *outer)
+{
+    return inner->v6 == outer->v6 && inner->len >= outer->len &&
+           same_bits(inner->a, outer->a, outer->len);
+}
+
+/* 1 if g opens every port that r names (r without ports: every port). */
+static int ports_cover(const struct bh_net_rule *g, const struct bh_net_rule *r)
+{
+    if (g->nports == 0)
+        return 1;
+    if (r->nports == 0)
+        return 0;
+    for (int i = 0; i < r->nports; i++) {
+        int found = 0;
+        for (int k = 0; k < g->nports; k++)
+            found |= g->ports[k] == r->ports[i];
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 if the union of the granted rules (those that open r's ports) covers
+ * all of p. Splits p in halves only where a granted rule lies strictly
+ * inside it, so it visits at most ngranted prefixes per bit. */
+static int granted_cover(const struct prefix *p, const struct bh_net_rule *r,
+                         const struct bh_net_rule *granted, int ngranted)
+{
+    int inside = 0;
+    for (int i = 0; i < ngranted; i++) {
+        struct prefix g;
+        if (!ports_cover(&granted[i], r) ||
+            prefix_parse(granted[i].cidr, strlen(granted[i].cidr), &g) < 0 || g.v6 != p->v6)
+            continue;
+        if (prefix_within(p, &g))
+            return 1;
+        if (prefix_within(&g, p))
+            inside = 1;
+    }
+    int bits = p->v6 ? 128 : 32;
+    if (!inside || p->len >= bits)
+        return 0;
+    struct prefix half = *p;
+    half.len = p->len + 1;
+    half.a[p->len / 8] &= (unsigned char)~(0x80u >> (p->len % 8));
+    if (!granted_cover(&half, r, granted, ngranted))
+        return 0;
+    half.a[p->len / 8] |= (unsigned char)(0x80u >> (p->len % 8));
+    return granted_cover(&half, r, granted, ngranted);
+}
+
+int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *granted,
+                       int ngranted, bh_err_t *err)
+{
+    struct prefix rp;
+    if (!r || prefix_parse(r->cidr, strnlen(r->cidr, sizeof r->cidr), &rp) < 0)
+        return bh_err_set(err, EINVAL, "not an address or CIDR");
+    /* The same tables as the nft sets: private first, so that 0.0.0.0/0
+     * names 10.0.0.0/8 rather than 0.0.0.0/8. */
+    static const struct {
+        const char *list, *what;
+    } tables[] = {
+        {PRIVATE4, "private"}, {PRIVATE6, "private"},   {LINKLOCAL4, "link-local"},
+        {LINKLOCAL6, "link-local"}, {NEVER4, "reserved"}, {NEVER6, "reserved"},
+    };
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        for (const char *s = tables[t].list; *s;) {
+            size_t n = strcspn(s, ", ");
+            struct prefix np;
+            if (prefix_parse(s, n, &np) < 0)
+                return bh_err_set(err, EINVAL, "bad entry in the %s table", tables[t].what);
+            if (np.v6 == rp.v6 && (prefix_within(&rp, &np) || prefix_within(&np, &rp))) {
+                /* the overlap is the smaller of the two */
+                const struct prefix *o = rp.len >= np.len ? &rp : &np;
+                if (!granted_cover(o, r, granted, ngranted)) {
+                    bh_err_set(err, 0, "%s overlaps %s range %.*s", r->cidr, tables[t].what,
+                               (int)n, s);
+                    if (err) /* EACCES, without strerror's words in the message */
+                        err->status = EACCES;
+                    return -1;
+                }
+            }
+            s += n;
+            s += strspn(s, ", ");
+        }
+    }
+    return 0;
+}
+
 /* "ip daddr 10.0.0.0/8 meta l4proto { tcp, udp } th dport { 80, 443 }" */
 static void put_match(FILE *f, const struct bh_net_rule *r)
 {

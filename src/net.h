@@ -72,6 +72,21 @@ struct bh_net_policy {
 int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports,
                       struct bh_net_rule *out, bh_err_t *err);
 
+/* 0 if rule r (from bh_net_rule_parse) names only public address space, or
+ * where it does not, only what `granted` (the operator's always_allow list)
+ * already opens to every session: what someone other than the operator may
+ * put in a session's allow-list or name as its proxy. Not public is every
+ * range of the tables at the top of this file that the nft sets are made
+ * of: the private ones (RFC1918, CGNAT, 192.0.0.0/24, 198.18.0.0/15, ULA,
+ * site-local, NAT64, 6to4, Teredo, 100::/64), link-local and metadata, and
+ * the "never" ranges (0/8, loopback, multicast, 240/4, ::/96, mapped IPv4).
+ * A granted rule counts for r only if it opens every port r names (a rule
+ * without ports names every port); several granted rules may cover one
+ * range together. Otherwise -1 with EACCES and a message naming the first
+ * range r overlaps, e.g. "0.0.0.0/0 overlaps private range 10.0.0.0/8". */
+int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *granted,
+                       int ngranted, bh_err_t *err);
+
 struct bh_net_config {
     const char *bridge;   /* "bh0" */
     const char *subnet;   /* "10.213.0.0/16"; the bridge takes .0.1 */

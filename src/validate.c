@@ -159,8 +159,9 @@ char *bh_create_opts_network_json(const struct bh_create_opts *o)
 }
 
 /* An upstream proxy: http://, https:// or socks5:// with an IP literal host
- * and a port (the egress policy admits it by address, before any DNS). */
-static int check_proxy(const char *p, struct bh_invalid *why)
+ * and a port (the egress policy admits it by address, before any DNS).
+ * rule (may be NULL): the proxy's address and port as an allow rule. */
+static int check_proxy(const char *p, struct bh_net_rule *rule, struct bh_invalid *why)
 {
     const char *rest;
     if (!strncmp(p, "http://", 7))
@@ -192,6 +193,9 @@ static int check_proxy(const char *p, struct bh_invalid *why)
     long port = strtol(colon + 1, &end, 10);
     if (end == colon + 1 || (*end && strcmp(end, "/")) || port < 1 || port > 65535)
         return invalid(why, "invalid_field", "network.proxy needs a port 1-65535");
+    uint16_t pv = (uint16_t)port;
+    if (rule && bh_net_rule_parse(host, &pv, 1, rule, NULL) < 0)
+        return invalid(why, "invalid_field", "network.proxy host must be an IP address");
     return 0;
 }
 
@@ -275,9 +279,38 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
             return invalid(why, "invalid_field", "network.proxy must be a string");
         if (out->net_mode == BH_NET_NONE)
             return invalid(why, "invalid_field", "network.proxy cannot be used with policy \"none\"");
-        if (check_proxy(json_string_value(proxy), why) < 0)
+        if (check_proxy(json_string_value(proxy), NULL, why) < 0)
             return -1;
         out->proxy = bh_xstrdup(json_string_value(proxy));
+    }
+    return 0;
+}
+
+int bh_validate_network_public(const struct bh_create_opts *o, const struct bh_config *cfg,
+                               struct bh_invalid *why)
+{
+    bh_err_t err = BH_ERR_INIT;
+    for (int i = 0; i < o->nallow; i++)
+        if (bh_net_rule_public(&o->allow[i], cfg->egress_allow, cfg->negress_allow, &err) < 0) {
+            invalid(why, "forbidden_network",
+                    "network.allow[%d]: %s; only an admin token or the operator's "
+                    "--egress-allow may open it",
+                    i, bh_err_msg(&err));
+            bh_err_clear(&err);
+            return -1;
+        }
+    struct bh_net_rule pr;
+    if (o->proxy) {
+        if (check_proxy(o->proxy, &pr, why) < 0)
+            return -1;
+        if (bh_net_rule_public(&pr, cfg->egress_allow, cfg->negress_allow, &err) < 0) {
+            invalid(why, "forbidden_network",
+                    "network.proxy: %s; only an admin token or the operator's --egress-allow "
+                    "may open it",
+                    bh_err_msg(&err));
+            bh_err_clear(&err);
+            return -1;
+        }
     }
     return 0;
 }

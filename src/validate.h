@@ -32,7 +32,8 @@ void bh_create_opts_clear(struct bh_create_opts *o);
 char *bh_create_opts_network_json(const struct bh_create_opts *o);
 
 struct bh_invalid {
-    const char *code;   /* "invalid_json", "unknown_field", "invalid_field", "invalid_url" */
+    const char *code;   /* "invalid_json", "unknown_field", "invalid_field", "invalid_url",
+                         * "forbidden_network" */
     char msg[256];
 };
 
@@ -49,5 +50,14 @@ int bh_validate_url(const char *url, struct bh_invalid *why);
  * 0 and *out filled (free out->url), or -1 and *why filled. */
 int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg,
                        struct bh_create_opts *out, struct bh_invalid *why);
+
+/* The network settings of validated opts as a caller who is not the admin
+ * may ask for them: every allow-list entry and the proxy's address (with its
+ * port) must lie in public address space or within what the operator's
+ * --egress-allow (cfg->egress_allow) opens anyway (bh_net_rule_public).
+ * 0, or -1 with why->code "forbidden_network" and a message naming the
+ * entry and the range it overlaps (the API answers 403). */
+int bh_validate_network_public(const struct bh_create_opts *o, const struct bh_config *cfg,
+                               struct bh_invalid *why);
 
 #endif

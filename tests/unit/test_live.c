@@ -120,6 +120,33 @@ int main(void)
     clear(c);
     CHECK(tr("{\"type\":\"paste\",\"text\":\"x\"}", &deny_all, c, &why) < 0);
     CHECK(strstr(why.msg, "clipboard") != NULL);
+    /* paste:false governs every way outside text gets in: `text` of more
+     * than one character is refused too; one character (what a key types)
+     * and key messages are typing, and pass */
+    static struct bh_live_policy no_paste = {1, 0};
+    CHECK(tr("{\"type\":\"paste\",\"text\":\"x\"}", &no_paste, c, &why) < 0);
+    CHECK(tr("{\"type\":\"text\",\"text\":\"hello\"}", &no_paste, c, &why) < 0);
+    CHECK(strstr(why.msg, "clipboard policy") != NULL);
+    CHECK(tr("{\"type\":\"text\",\"text\":\"ab\"}", &no_paste, c, &why) < 0);
+    CHECK(tr("{\"type\":\"text\",\"text\":\"e\\u0301\"}", &no_paste, c, &why) < 0);
+    CHECK(tr("{\"type\":\"text\",\"text\":\"\\u65e5\\u672c\"}", &no_paste, c, &why) < 0);
+    CHECK(tr("{\"type\":\"text\",\"text\":\"\\u65e5\"}", &no_paste, c, &why) == 1);
+    CHECK_STR(pstr(&c[0], "text"), "\xe6\x97\xa5");
+    clear(c);
+    CHECK(tr("{\"type\":\"text\",\"text\":\"q\"}", &no_paste, c, &why) == 1);
+    CHECK_STR(c[0].method, "Input.insertText");
+    clear(c);
+    CHECK(tr("{\"type\":\"key\",\"action\":\"down\",\"key\":\"q\"}", &no_paste, c, &why) == 1);
+    CHECK_STR(pstr(&c[0], "text"), "q");
+    clear(c);
+    /* a key that is not one character types nothing */
+    CHECK(tr("{\"type\":\"key\",\"action\":\"down\",\"key\":\"hello\"}", &no_paste, c,
+             &why) == 1);
+    CHECK_STR(pstr(&c[0], "type"), "rawKeyDown");
+    CHECK(!json_object_get(c[0].params, "text"));
+    clear(c);
+    CHECK(tr("{\"type\":\"text\",\"text\":\"hello\"}", &allow_all, c, &why) == 1);
+    clear(c);
     CHECK(tr("{\"type\":\"copy\"}", &allow_all, c, &why) == 1 && c[0].special == BH_LIVE_COPY);
     CHECK(tr("{\"type\":\"copy\"}", &deny_all, c, &why) < 0);
 

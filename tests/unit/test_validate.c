@@ -1,4 +1,5 @@
 /* test_validate.c — the create-body and URL checks, and the token compare. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,53 @@ static const char *url_code(const char *url)
 {
     static struct bh_invalid why;
     return bh_validate_url(url, &why) == 0 ? "ok" : why.code;
+}
+
+/* bh_net_rule_public of cidr (with ports) against the granted CIDRs (a
+ * NULL-terminated list, "CIDR" or "CIDR:PORT"): "ok", or its message. */
+static const char *public_msg(const char *cidr, const uint16_t *ports, int nports,
+                              const char *const *granted)
+{
+    static char msg[256];
+    struct bh_net_rule r, g[8];
+    int ng = 0;
+    if (bh_net_rule_parse(cidr, ports, nports, &r, NULL) < 0)
+        return "unparsed";
+    for (; granted && *granted; granted++, ng++) {
+        char c[64];
+        snprintf(c, sizeof c, "%s", *granted);
+        char *colon = strrchr(c, ':');
+        uint16_t port = 0;
+        if (colon && strchr(c, '.')) { /* IPv4 with a port */
+            *colon = 0;
+            port = (uint16_t)atoi(colon + 1);
+        }
+        if (bh_net_rule_parse(c, port ? &port : NULL, port ? 1 : 0, &g[ng], NULL) < 0)
+            return "unparsed granted";
+    }
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_net_rule_public(&r, g, ng, &err) == 0)
+        return "ok";
+    snprintf(msg, sizeof msg, "%s", bh_err_msg(&err));
+    bh_err_clear(&err);
+    return msg;
+}
+
+/* bh_validate_network_public of a create body: "ok", a validation error
+ * code, or "forbidden_network: <message>". */
+static const char *user_net(const char *body)
+{
+    static char out[300];
+    struct bh_invalid why;
+    struct bh_create_opts o;
+    if (bh_validate_create(body, strlen(body), &cfg, &o, &why) < 0)
+        return why.code;
+    int rc = bh_validate_network_public(&o, &cfg, &why);
+    bh_create_opts_clear(&o);
+    if (rc == 0)
+        return "ok";
+    snprintf(out, sizeof out, "%s: %s", why.code, why.msg);
+    return out;
 }
 
 int main(void)
@@ -131,6 +179,119 @@ int main(void)
     CHECK_STR(create_code("{\"network\":{\"policy\":\"none\",\"proxy\":\"http://10.0.0.5:"
                           "3128\"}}"),
               "invalid_field");
+
+    /* what someone other than the admin may open: public space only, plus
+     * what the operator's --egress-allow opens anyway */
+    static const uint16_t p3128[] = {3128}, p80[] = {80}, p80_443[] = {80, 443};
+    CHECK_STR(public_msg("198.51.100.0/24", NULL, 0, NULL), "ok");
+    CHECK_STR(public_msg("203.0.113.65", p80, 1, NULL), "ok");
+    CHECK_STR(public_msg("8.8.8.8/32", NULL, 0, NULL), "ok");
+    CHECK_STR(public_msg("11.0.0.0/8", NULL, 0, NULL), "ok");
+    CHECK_STR(public_msg("100.128.0.0/9", NULL, 0, NULL), "ok"); /* just past CGNAT */
+    CHECK_STR(public_msg("2001:db8::/32", NULL, 0, NULL), "ok");
+    CHECK_STR(public_msg("2a00::/8", NULL, 0, NULL), "ok");
+    CHECK_STR(public_msg("0.0.0.0/0", NULL, 0, NULL), "0.0.0.0/0 overlaps private range 10.0.0.0/8");
+    CHECK_STR(public_msg("10.0.0.0/8", NULL, 0, NULL),
+              "10.0.0.0/8 overlaps private range 10.0.0.0/8");
+    CHECK_STR(public_msg("10.78.0.10", p3128, 1, NULL),
+              "10.78.0.10/32 overlaps private range 10.0.0.0/8");
+    CHECK_STR(public_msg("100.100.100.200", NULL, 0, NULL),
+              "100.100.100.200/32 overlaps private range 100.64.0.0/10");
+    CHECK_STR(public_msg("172.0.0.0/8", NULL, 0, NULL),
+              "172.0.0.0/8 overlaps private range 172.16.0.0/12");
+    CHECK_STR(public_msg("192.168.1.1", NULL, 0, NULL),
+              "192.168.1.1/32 overlaps private range 192.168.0.0/16");
+    CHECK_STR(public_msg("198.19.0.0/16", NULL, 0, NULL),
+              "198.19.0.0/16 overlaps private range 198.18.0.0/15");
+    CHECK_STR(public_msg("169.254.169.254", NULL, 0, NULL),
+              "169.254.169.254/32 overlaps link-local range 169.254.0.0/16");
+    CHECK_STR(public_msg("127.0.0.1", NULL, 0, NULL),
+              "127.0.0.1/32 overlaps reserved range 127.0.0.0/8");
+    CHECK_STR(public_msg("224.0.0.0/3", NULL, 0, NULL),
+              "224.0.0.0/3 overlaps reserved range 224.0.0.0/4");
+    CHECK_STR(public_msg("::/0", NULL, 0, NULL), "::/0 overlaps private range 64:ff9b::/96");
+    CHECK_STR(public_msg("fd12:3456::/32", NULL, 0, NULL),
+              "fd12:3456::/32 overlaps private range fc00::/7");
+    CHECK_STR(public_msg("fd00:ec2::254", NULL, 0, NULL),
+              "fd00:ec2::254/128 overlaps private range fc00::/7");
+    CHECK_STR(public_msg("fe80::/64", NULL, 0, NULL),
+              "fe80::/64 overlaps link-local range fe80::/10");
+    CHECK_STR(public_msg("::1", NULL, 0, NULL), "::1/128 overlaps reserved range ::/96");
+    CHECK_STR(public_msg("::ffff:10.0.0.1", NULL, 0, NULL),
+              "::ffff:10.0.0.1/128 overlaps reserved range ::ffff:0:0/96");
+    CHECK_STR(public_msg("2002::/16", NULL, 0, NULL),
+              "2002::/16 overlaps private range 2002::/16");
+    /* the operator's --egress-allow: what it covers, and no more */
+    static const char *const g10_78[] = {"10.78.0.0/16", NULL};
+    CHECK_STR(public_msg("10.78.0.10", p3128, 1, g10_78), "ok");
+    CHECK_STR(public_msg("10.78.0.0/16", NULL, 0, g10_78), "ok");
+    CHECK_STR(public_msg("10.78.0.0/15", NULL, 0, g10_78),
+              "10.78.0.0/15 overlaps private range 10.0.0.0/8");
+    CHECK_STR(public_msg("10.0.0.0/8", NULL, 0, g10_78),
+              "10.0.0.0/8 overlaps private range 10.0.0.0/8");
+    /* covered by two granted halves together */
+    static const char *const halves[] = {"10.78.0.0/17", "10.78.128.0/17", NULL};
+    CHECK_STR(public_msg("10.78.0.0/16", NULL, 0, halves), "ok");
+    static const char *const half[] = {"10.78.0.0/17", NULL};
+    CHECK_STR(public_msg("10.78.0.0/16", NULL, 0, half),
+              "10.78.0.0/16 overlaps private range 10.0.0.0/8");
+    /* a wide user range: its public part is fine, its private parts must
+     * each be granted; granting all of 10/8 still leaves 100.64/10 */
+    static const char *const all10[] = {"10.0.0.0/8", NULL};
+    CHECK_STR(public_msg("10.0.0.0/7", NULL, 0, all10), "ok"); /* 11/8 is public */
+    CHECK_STR(public_msg("0.0.0.0/0", NULL, 0, all10),
+              "0.0.0.0/0 overlaps private range 100.64.0.0/10");
+    static const char *const g_meta[] = {"169.254.169.254/32", NULL};
+    CHECK_STR(public_msg("169.254.169.254", p80, 1, g_meta), "ok");
+    CHECK_STR(public_msg("169.254.0.0/16", NULL, 0, g_meta),
+              "169.254.0.0/16 overlaps link-local range 169.254.0.0/16");
+    /* ports: a granted rule with ports covers only those ports */
+    static const char *const g_port[] = {"10.78.0.10:3128", NULL};
+    CHECK_STR(public_msg("10.78.0.10", p3128, 1, g_port), "ok");
+    CHECK_STR(public_msg("10.78.0.10", p80_443, 2, g_port),
+              "10.78.0.10/32 overlaps private range 10.0.0.0/8");
+    CHECK_STR(public_msg("10.78.0.10", NULL, 0, g_port),
+              "10.78.0.10/32 overlaps private range 10.0.0.0/8");
+    static const char *const g_ula[] = {"fd00::/8", NULL};
+    CHECK_STR(public_msg("fd12::/16", NULL, 0, g_ula), "ok");
+    CHECK_STR(public_msg("fc00::/7", NULL, 0, g_ula),
+              "fc00::/7 overlaps private range fc00::/7");
+    /* an IPv4 grant never covers IPv6 */
+    CHECK_STR(public_msg("fd12::/16", NULL, 0, all10), "fd12::/16 overlaps private range fc00::/7");
+
+    /* the same for a create body (allow-list entries and the proxy) */
+    CHECK_STR(user_net("{}"), "ok");
+    CHECK_STR(user_net("{\"network\":{\"policy\":\"none\"}}"), "ok");
+    CHECK_STR(user_net("{\"network\":{\"policy\":\"allowlist\",\"allow\":[{\"cidr\":"
+                       "\"198.51.100.0/24\"},{\"cidr\":\"2001:db8::/32\"}]}}"),
+              "ok");
+    CHECK_STR(user_net("{\"network\":{\"policy\":\"allowlist\",\"allow\":[{\"cidr\":"
+                       "\"198.51.100.0/24\"},{\"cidr\":\"0.0.0.0/0\"}]}}"),
+              "forbidden_network: network.allow[1]: 0.0.0.0/0 overlaps private range "
+              "10.0.0.0/8; only an admin token or the operator's --egress-allow may open it");
+    CHECK_STR(user_net("{\"network\":{\"proxy\":\"http://10.78.0.10:3128\"}}"),
+              "forbidden_network: network.proxy: 10.78.0.10/32 overlaps private range "
+              "10.0.0.0/8; only an admin token or the operator's --egress-allow may open it");
+    CHECK_STR(user_net("{\"network\":{\"proxy\":\"socks5://[fd00::5]:1080\"}}"),
+              "forbidden_network: network.proxy: fd00::5/128 overlaps private range fc00::/7; "
+              "only an admin token or the operator's --egress-allow may open it");
+    CHECK_STR(user_net("{\"network\":{\"proxy\":\"http://203.0.113.5:3128\"}}"), "ok");
+    CHECK_STR(user_net("{\"network\":{\"proxy\":\"http://proxy.local:3128\"}}"),
+              "invalid_field");
+    struct bh_net_rule grant;
+    CHECK(bh_net_rule_parse("10.78.0.0/16", NULL, 0, &grant, NULL) == 0);
+    cfg.egress_allow = &grant;
+    cfg.negress_allow = 1;
+    CHECK_STR(user_net("{\"network\":{\"proxy\":\"http://10.78.0.10:3128\"}}"), "ok");
+    CHECK_STR(user_net("{\"network\":{\"policy\":\"allowlist\",\"allow\":[{\"cidr\":"
+                       "\"10.78.1.0/24\",\"ports\":[80]}]}}"),
+              "ok");
+    CHECK_STR(user_net("{\"network\":{\"policy\":\"allowlist\",\"allow\":[{\"cidr\":"
+                       "\"10.79.0.0/16\"}]}}"),
+              "forbidden_network: network.allow[0]: 10.79.0.0/16 overlaps private range "
+              "10.0.0.0/8; only an admin token or the operator's --egress-allow may open it");
+    cfg.egress_allow = NULL;
+    cfg.negress_allow = 0;
 
     /* token comparison */
     CHECK(bh_token_equal("abcdef0123456789", "abcdef0123456789"));
