@@ -82,8 +82,8 @@ function spellings(ip) {
   return all;
 }
 
-async function create(network, d = env.d) {
-  const s = await d.create(network === undefined ? {} : { network });
+async function create(network, d = env.d, o = {}) {
+  const s = await d.create(network === undefined ? {} : { network }, o);
   assert.ok(s.network && typeof s.network === 'object', `session.network in ${JSON.stringify(s)}`);
   assert.equal(typeof s.network.address, 'string', `session.network.address in ${JSON.stringify(s.network)}`);
   return s;
@@ -152,6 +152,13 @@ async function end(sessions, d = env.d, table = 'bulkhead_bht0') {
     const a = s.network.address.replace(/\./g, '\\.');
     assert.ok(!new RegExp(`[ {,]${a}[ ,}\\n]`).test(rules), `nft still names ${s.network.address} (${s.id}):\n${rules}`);
   }
+}
+
+// A user token (role user) made by the admin of daemon d.
+async function userToken(d, name) {
+  const r = await d.api('POST', '/api/v1/tokens', { name: `${name}-${rnd()}`, role: 'user' });
+  assert.equal(r.status, 201, `POST /api/v1/tokens: ${r.text}`);
+  return r.json.token;
 }
 
 // ------------------------------------------------------------------ tests
@@ -348,6 +355,57 @@ describe('egress policy', () => {
     }
   });
 
+  it('a user token may not open non-public ranges nor name a proxy on one: 403 forbidden_network, nothing made; the admin may, and a user may open public ranges', T, async () => {
+    const user = await userToken(env.d, 'netuser');
+    const before = new Set((await env.d.list()).map((x) => x.id));
+    nw.priv.lines.length = 0;
+    for (const [network, re] of [
+      [{ policy: 'allowlist', allow: [{ cidr: '0.0.0.0/0' }] }, /network\.allow\[0\]: 0\.0\.0\.0\/0 overlaps private range 10\.0\.0\.0\/8/],
+      [{ policy: 'allowlist', allow: [{ cidr: '10.0.0.0/8' }] }, /10\.0\.0\.0\/8 overlaps private range 10\.0\.0\.0\/8/],
+      [{ policy: 'allowlist', allow: [{ cidr: '100.100.100.200/32' }] }, /100\.100\.100\.200\/32 overlaps private range 100\.64\.0\.0\/10/],
+      [{ policy: 'allowlist', allow: [{ cidr: '192.168.213.0/24', ports: [8080] }] }, /192\.168\.213\.0\/24 overlaps private range 192\.168\.0\.0\/16/],
+      [{ policy: 'allowlist', allow: [{ cidr: '203.0.113.64/26' }, { cidr: `${META}/32` }] }, /network\.allow\[1\]: 169\.254\.169\.254\/32 overlaps link-local range 169\.254\.0\.0\/16/],
+      [{ policy: 'allowlist', allow: [{ cidr: 'fd00::/8' }] }, /fd00::\/8 overlaps private range fc00::\/7/],
+      [{ policy: 'allowlist', allow: [{ cidr: '::/0' }] }, /::\/0 overlaps private range/],
+      [{ proxy: `http://${PRIV}:3128` }, /network\.proxy: 192\.168\.213\.1\/32 overlaps private range 192\.168\.0\.0\/16/],
+      [{ proxy: 'http://10.78.0.10:3128' }, /network\.proxy: 10\.78\.0\.10\/32 overlaps private range 10\.0\.0\.0\/8/],
+      [{ policy: 'allowlist', allow: [{ cidr: '203.0.113.64/26' }], proxy: 'socks5://[fd00::5]:1080' }, /network\.proxy: fd00::5\/128 overlaps private range fc00::\/7/],
+    ]) {
+      const what = `user create ${JSON.stringify(network)}`;
+      const r = await env.d.api('POST', '/api/v1/sessions', { network }, { token: user });
+      checkError(r, 403, 'forbidden_network', what);
+      assert.match(r.json.error.message, re, what);
+    }
+    // nothing was made: the user has no session, the list has no new row,
+    // nothing of a sandbox exists, and no packet reached the private host
+    const mine = await env.d.api('GET', '/api/v1/sessions', undefined, { token: user });
+    assert.equal(mine.status, 200, mine.text);
+    assert.deepEqual(mine.json.sessions, [], 'sessions of the user after the refused creates');
+    assert.deepEqual((await env.d.list()).filter((x) => !before.has(x.id)), [], 'new session rows');
+    assert.deepEqual(await findLeaks(env.d), []);
+    assert.deepEqual(nw.priv.requests(), [], 'requests reached the private host');
+
+    // controls: the admin opens the private network (and its page loads
+    // there: what a user's session would have loaded), and the user's
+    // allow-list of public ranges is accepted and works
+    const admin = await create({ policy: 'allowlist', allow: [{ cidr: '192.168.213.0/24', ports: [8080] }] });
+    const pub = await create({ policy: 'allowlist', allow: [{ cidr: '203.0.113.64/26', ports: [8080] }, { cidr: '2001:db8::/32' }] },
+      env.d, { token: user });
+    try {
+      await browse(admin, async (ctx) => {
+        await assertLoads(ctx, `http://${PRIV}:8080/secret`, /PRIVATE-SECRET/, 'the admin\'s private allow-list');
+      });
+      await browse(pub, async (ctx) => {
+        await assertLoads(ctx, `http://${EVIL}:8080/`, /evil public page 8080/, 'the user\'s public allow-list');
+        await assertBlocked(ctx, [`http://${PRIV}:8080/secret`], 'private, from the user\'s session');
+      });
+      const listed = await env.d.api('GET', '/api/v1/sessions', undefined, { token: user });
+      assert.deepEqual(listed.json.sessions.map((x) => x.id), [pub.id], 'the user\'s sessions');
+    } finally {
+      await end([admin, pub]);
+    }
+  });
+
   it('bad allow-lists are refused with 400 and nothing is left', T, async () => {
     for (const [allow, re] of [
       [[{ cidr: '3232290049' }], /3232290049/],
@@ -369,7 +427,7 @@ describe('operator lists (a second daemon: --egress-allow, --egress-deny)', () =
   before(async () => {
     d2 = await startDaemon({
       args: ['--bridge', BRIDGE2, '--subnet', SUBNET2, '--dns', PRIV_DNS,
-        '--egress-allow', `${META}/32`, '--egress-allow', '203.0.113.64/26',
+        '--egress-allow', `${META}/32`, '--egress-allow', '203.0.113.64/26', '--egress-allow', '10.78.0.0/16',
         '--egress-deny', '203.0.113.64/28', '--egress-deny', '192.168.213.0/24'],
     });
     await assertRouted({ fromAddr: '10.217.0.2', iif: BRIDGE2 });
@@ -412,6 +470,34 @@ describe('operator lists (a second daemon: --egress-allow, --egress-deny)', () =
       assert.deepEqual(nw.evil.requests(), [], 'the denied host was reached');
     } finally {
       await end([inet, list, none], d2, `bulkhead_${BRIDGE2}`);
+    }
+  });
+
+  it('--egress-allow lets a user token name what it opens (a private and a link-local range), and no more', T, async () => {
+    const user = await userToken(d2, 'granted');
+    nw.meta.lines.length = 0;
+    for (const [network, re] of [
+      [{ policy: 'allowlist', allow: [{ cidr: '169.254.0.0/16' }] }, /169\.254\.0\.0\/16 overlaps link-local range 169\.254\.0\.0\/16/],
+      [{ policy: 'allowlist', allow: [{ cidr: '10.78.0.0/15' }] }, /10\.78\.0\.0\/15 overlaps private range 10\.0\.0\.0\/8/],
+      [{ policy: 'allowlist', allow: [{ cidr: '0.0.0.0/0' }] }, /0\.0\.0\.0\/0 overlaps private range 10\.0\.0\.0\/8/],
+    ]) {
+      const what = `user create ${JSON.stringify(network)}`;
+      const r = await d2.api('POST', '/api/v1/sessions', { network }, { token: user });
+      checkError(r, 403, 'forbidden_network', what);
+      assert.match(r.json.error.message, re, what);
+    }
+    const mine = await d2.api('GET', '/api/v1/sessions', undefined, { token: user });
+    assert.deepEqual(mine.json.sessions, [], 'sessions of the user after the refused creates');
+    // what the operator opened: metadata (loaded), and 10.78.0.0/16 (named
+    // only; nothing is sent there)
+    const s = await create({ policy: 'allowlist', allow: [{ cidr: `${META}/32`, ports: [80] }, { cidr: '10.78.0.0/16' }, { cidr: `${PUBLIC}/32` }] },
+      d2, { token: user });
+    try {
+      await browse(s, async (ctx) => {
+        await assertLoads(ctx, `http://${META}/latest/meta-data/`, /METADATA-SECRET/, 'granted by the operator');
+      }, d2);
+    } finally {
+      await end([s], d2, `bulkhead_${BRIDGE2}`);
     }
   });
 });

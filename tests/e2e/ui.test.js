@@ -552,6 +552,64 @@ describe('live protocol (raw WebSocket)', () => {
     await env.d.del(s.id);
   });
 
+  it('paste:false refuses outside text by every path (paste, bulk text); typing key by key still works; with paste allowed the same text arrives', T, async () => {
+    // The same inputs against two sessions; the page's input value (read
+    // over CDP) shows exactly what reached it.
+    const typeIn = async (ws, ch) => {
+      ws.send(JSON.stringify({ type: 'key', action: 'down', key: ch, code: `Key${ch.toUpperCase()}` }));
+      ws.send(JSON.stringify({ type: 'key', action: 'up', key: ch, code: `Key${ch.toUpperCase()}` }));
+    };
+    const attempts = [
+      { type: 'paste', text: 'PASTED-1 ' },
+      { type: 'text', text: 'TEXT-2 ' },
+      { type: 'text', text: 'ab' },
+      { type: 'text', text: 'e\u0301' }, // two code points: not one keystroke
+    ];
+    const run = async (clipboard) => {
+      const s = await env.d.create({ url: env.url('/form'), ...(clipboard ? { clipboard } : {}) });
+      const { browser, page: remote } = await remotePage(s);
+      const ws = await openLive(s);
+      try {
+        const hello = await waitMsg(ws, (m) => m.type === 'hello', 'hello');
+        await remote.evaluate(() => document.getElementById('q').focus());
+        await waitFor(() => remote.evaluate(() => document.activeElement.id === 'q'), { what: 'input focused' });
+        for (const m of attempts) ws.send(JSON.stringify(m));
+        // a key that is not one character types nothing, whatever the policy
+        ws.send(JSON.stringify({ type: 'key', action: 'down', key: 'INJECTED' }));
+        ws.send(JSON.stringify({ type: 'key', action: 'up', key: 'INJECTED' }));
+        // then typing, one key at a time, and one composed character: the
+        // page takes input in order, so once the last one is there every
+        // earlier message has had its effect (or none)
+        await typeIn(ws, 'k');
+        ws.send(JSON.stringify({ type: 'text', text: '\u00e9' }));
+        await typeIn(ws, 'z');
+        await waitFor(() => remote.evaluate(() => document.getElementById('q').value.endsWith('kéz')),
+          { what: 'the typed keys in the remote input' });
+        const value = await remote.evaluate(() => document.getElementById('q').value);
+        // a marker the daemon refuses: its error comes after every earlier one
+        ws.send(JSON.stringify({ type: 'marker' }));
+        await waitMsg(ws, (m) => m.type === 'error' && /marker/.test(m.message), 'the marker\'s error');
+        const errors = ws.texts.filter((m) => m.type === 'error' && !/marker/.test(m.message));
+        return { hello, value, errors };
+      } finally {
+        ws.close();
+        await browser.close().catch(() => {});
+        await env.d.del(s.id);
+      }
+    };
+
+    const denied = await run({ paste: false });
+    assert.deepEqual(denied.hello.clipboard, { copy: true, paste: false });
+    assert.equal(denied.value, 'kéz', 'with paste:false only typing reached the page');
+    assert.equal(denied.errors.length, attempts.length, `one error per refused message: ${JSON.stringify(denied.errors)}`);
+    for (const e of denied.errors) assert.match(e.message, /clipboard policy/);
+
+    const allowed = await run(null); // the control: the same messages with paste allowed
+    assert.deepEqual(allowed.hello.clipboard, { copy: true, paste: true });
+    assert.equal(allowed.value, 'PASTED-1 TEXT-2 abe\u0301kéz', 'with paste allowed the text arrived');
+    assert.deepEqual(allowed.errors, []);
+  });
+
   it('a resize is applied to the page, also while a screenshot is being taken', T, async () => {
     const s = await env.d.create({ url: env.url('/big'), viewport: { width: 1024, height: 640 } });
     const { browser, page: remote } = await remotePage(s);
