@@ -6,7 +6,9 @@
 // name that resolves to them (also after a DNS rebinding) and by decimal, hex,
 // octal and short IP spellings; `none` has no connectivity; an allow-list
 // admits exactly what it lists (port too); the operator's --egress-allow and
-// --egress-deny (deny wins); a per-session proxy. Each "unreachable" has a
+// --egress-deny (deny wins); a per-session proxy; a user token refused any
+// non-public allow-list entry or proxy (403 forbidden_network, nothing made)
+// unless --egress-allow opens it, while the admin may. Each "unreachable" has a
 // control that shows the same URL does load when a policy allows it (so the
 // test can fail), and every case ends by checking that nothing of its
 // sessions is left (lib/leaks.js) and that the nft tables name none of them.
