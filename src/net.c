@@ -826,21 +826,23 @@ static int ports_cover(const struct bh_net_rule *g, const struct bh_net_rule *r)
     return 1;
 }
 
-/* 1 if the union of the granted rules (those that open r's ports) covers
- * all of p. Splits p in halves only where a granted rule lies strictly
- * inside it, so it visits at most ngranted prefixes per bit. */
-static int granted_cover(const struct prefix *p, const struct bh_net_rule *r,
-                         const struct bh_net_rule *granted, int ngranted)
+/* The granted rules that count for rule r (those opening every port r
+ * names), parsed once. */
+struct grants {
+    struct prefix *p;
+    int n;
+};
+
+/* 1 if the union of the grants covers all of p. Splits p in halves only
+ * where a grant lies strictly inside it: a grant is strictly inside at most
+ * one prefix per bit, so this visits at most 2 * n prefixes per bit. */
+static int granted_cover(const struct prefix *p, const struct grants *g)
 {
     int inside = 0;
-    for (int i = 0; i < ngranted; i++) {
-        struct prefix g;
-        if (!ports_cover(&granted[i], r) ||
-            prefix_parse(granted[i].cidr, strlen(granted[i].cidr), &g) < 0 || g.v6 != p->v6)
-            continue;
-        if (prefix_within(p, &g))
+    for (int i = 0; i < g->n; i++) {
+        if (prefix_within(p, &g->p[i]))
             return 1;
-        if (prefix_within(&g, p))
+        if (prefix_within(&g->p[i], p))
             inside = 1;
     }
     int bits = p->v6 ? 128 : 32;
@@ -849,10 +851,10 @@ static int granted_cover(const struct prefix *p, const struct bh_net_rule *r,
     struct prefix half = *p;
     half.len = p->len + 1;
     half.a[p->len / 8] &= (unsigned char)~(0x80u >> (p->len % 8));
-    if (!granted_cover(&half, r, granted, ngranted))
+    if (!granted_cover(&half, g))
         return 0;
     half.a[p->len / 8] |= (unsigned char)(0x80u >> (p->len % 8));
-    return granted_cover(&half, r, granted, ngranted);
+    return granted_cover(&half, g);
 }
 
 int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *granted,
@@ -861,6 +863,15 @@ int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *gr
     struct prefix rp;
     if (!r || prefix_parse(r->cidr, strnlen(r->cidr, sizeof r->cidr), &rp) < 0)
         return bh_err_set(err, EINVAL, "not an address or CIDR");
+    struct grants g = {.p = NULL, .n = 0};
+    cleanup_free struct prefix *gp = bh_xcalloc(ngranted > 0 ? (size_t)ngranted : 1, sizeof *gp);
+    g.p = gp;
+    for (int i = 0; i < ngranted; i++)
+        if (ports_cover(&granted[i], r) &&
+            prefix_parse(granted[i].cidr, strnlen(granted[i].cidr, sizeof granted[i].cidr),
+                         &gp[g.n]) == 0 &&
+            gp[g.n].v6 == rp.v6)
+            g.n++;
     /* The same tables as the nft sets: private first, so that 0.0.0.0/0
      * names 10.0.0.0/8 rather than 0.0.0.0/8. */
     static const struct {
@@ -878,7 +889,7 @@ int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *gr
             if (np.v6 == rp.v6 && (prefix_within(&rp, &np) || prefix_within(&np, &rp))) {
                 /* the overlap is the smaller of the two */
                 const struct prefix *o = rp.len >= np.len ? &rp : &np;
-                if (!granted_cover(o, r, granted, ngranted)) {
+                if (!granted_cover(o, &g)) {
                     bh_err_set(err, 0, "%s overlaps %s range %.*s", r->cidr, tables[t].what,
                                (int)n, s);
                     if (err) /* EACCES, without strerror's words in the message */

@@ -256,6 +256,20 @@ int main(void)
     CHECK_STR(public_msg("fd12::/16", NULL, 0, g_ula), "ok");
     CHECK_STR(public_msg("fc00::/7", NULL, 0, g_ula),
               "fc00::/7 overlaps private range fc00::/7");
+    /* 256 grants that tile 10.1.0.0/16 cover it; one missing tile does not */
+    struct bh_net_rule tiles[256], r16;
+    for (int i = 0; i < 256; i++) {
+        char c[32];
+        snprintf(c, sizeof c, "10.1.%d.0/24", i);
+        CHECK(bh_net_rule_parse(c, NULL, 0, &tiles[i], NULL) == 0);
+    }
+    CHECK(bh_net_rule_parse("10.1.0.0/16", NULL, 0, &r16, NULL) == 0);
+    bh_err_t terr = BH_ERR_INIT;
+    CHECK(bh_net_rule_public(&r16, tiles, 256, &terr) == 0);
+    tiles[77] = tiles[76];
+    CHECK(bh_net_rule_public(&r16, tiles, 256, &terr) < 0);
+    CHECK_STR(bh_err_msg(&terr), "10.1.0.0/16 overlaps private range 10.0.0.0/8");
+    bh_err_clear(&terr);
     /* an IPv4 grant never covers IPv6 */
     CHECK_STR(public_msg("fd12::/16", NULL, 0, all10), "fd12::/16 overlaps private range fc00::/7");
 
