@@ -784,9 +784,10 @@ static int prefix_parse(const char *s, size_t n, struct prefix *p)
         p->v6 = 1, p->len = 128;
     else
         return -1;
+    int bits = p->len;
     if (slash)
         p->len = atoi(slash + 1);
-    return 0;
+    return p->len >= 0 && p->len <= bits ? 0 : -1;
 }
 
 static int bit_at(const unsigned char *a, int i) { return (a[i / 8] >> (7 - i % 8)) & 1; }
@@ -861,8 +862,12 @@ int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *gr
                        int ngranted, bh_err_t *err)
 {
     struct prefix rp;
-    if (!r || prefix_parse(r->cidr, strnlen(r->cidr, sizeof r->cidr), &rp) < 0)
-        return bh_err_set(err, EINVAL, "not an address or CIDR");
+    if (!r)
+        return bh_err_set(err, EINVAL, "no rule");
+    if (rule_check(r, "rule", 0, err) < 0)
+        return -1;
+    if (prefix_parse(r->cidr, strnlen(r->cidr, sizeof r->cidr), &rp) < 0)
+        return bh_err_set(err, EINVAL, "%s is not an address or CIDR", r->cidr);
     struct grants g = {.p = NULL, .n = 0};
     cleanup_free struct prefix *gp = bh_xcalloc(ngranted > 0 ? (size_t)ngranted : 1, sizeof *gp);
     g.p = gp;
