@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "util.h"
@@ -51,33 +52,131 @@ struct bh_cdp_proxy {
 
 /* ---------------------------------------------------------------- policy */
 
-/* Methods no client may call: they reach outside the session (remote
- * connections, the host's devtools frontend, port forwarding) or take the
- * browser's control away from the daemon. */
+/* An allow-list (docs/security.md lists it, with the reason for each thing
+ * left out). A client may call:
+ *  - any method of the domains below: they act on the session's own pages
+ *    and their data, and Playwright or Puppeteer use them (or they inspect
+ *    a page the way those do);
+ *  - the methods of Browser and Target named below;
+ * and nothing else (unknown and future domains included). Some allowed
+ * methods have their parameters checked: URLs must be web URLs, file paths
+ * must lie in the session's upload area, CDP sessions must be flat. */
+static const char *const open_domains[] = {
+    "Accessibility", "Animation",  "Audits",          "Autofill",    "BackgroundService",
+    "BluetoothEmulation", "CacheStorage", "Console",   "CSS",         "Debugger",
+    "DeviceAccess", "DeviceOrientation", "DOM",        "DOMDebugger", "DOMSnapshot",
+    "DOMStorage",  "Emulation",   "EventBreakpoints", "Fetch",       "HeapProfiler",
+    "IndexedDB",   "Input",       "Inspector",        "IO",          "LayerTree",
+    "Log",         "Media",       "Network",          "Overlay",     "Page",
+    "Performance", "PerformanceTimeline", "Preload",  "Profiler",    "Runtime",
+    "Schema",      "Security",    "ServiceWorker",    "Storage",     "Tracing",
+    "WebAudio",    "WebAuthn",    "WebMCP",           NULL,
+};
+
+static const char *const open_methods[] = {
+    "Browser.getVersion", "Browser.close", "Browser.getWindowForTarget",
+    "Browser.getWindowBounds", "Browser.setWindowBounds", "Browser.setContentsSize",
+    "Browser.setDockTile", "Browser.setDownloadBehavior", "Browser.cancelDownload",
+    "Browser.grantPermissions", "Browser.resetPermissions", "Browser.setPermission",
+    "Target.activateTarget", "Target.attachToBrowserTarget", "Target.attachToTarget",
+    "Target.closeTarget", "Target.createBrowserContext", "Target.createTarget",
+    "Target.detachFromTarget", "Target.disposeBrowserContext", "Target.getBrowserContexts",
+    "Target.getTargetInfo", "Target.getTargets", "Target.setAutoAttach",
+    "Target.setDiscoverTargets", NULL,
+};
+
+/* Methods of open domains that stay refused. */
 static const char *const refused_methods[] = {
-    "Target.exposeDevToolsProtocol", /* gives page scripts a CDP binding */
-    "Target.setRemoteLocations",     /* makes the browser dial out to debuggers */
-    "Target.openDevTools",
-    "Browser.crash",
-    "Browser.crashGpuProcess",
-    "Browser.executeBrowserCommand",
-    /* non-flat sessions would carry any command past this policy */
-    "Target.sendMessageToTarget",
+    "Page.crash",                  /* kills a renderer, the daemon's page's too */
+    "Page.setWebLifecycleState",   /* freezes a page: the daemon's would stall */
     NULL,
 };
 
-static const char *const refused_domains[] = {
-    "Tethering.", /* binds ports in the browser */
-    "SystemInfo.",
-    NULL,
-};
+static int listed(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (!strcmp(*list, s))
+            return 1;
+    return 0;
+}
+
+static int domain_open(const char *method)
+{
+    const char *dot = strchr(method, '.');
+    if (!dot)
+        return 0;
+    size_t n = (size_t)(dot - method);
+    for (const char *const *d = open_domains; *d; d++)
+        if (strlen(*d) == n && !strncmp(method, *d, n))
+            return 1;
+    return 0;
+}
 
 static int path_inside(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
     if (strncmp(path, dir, n) != 0 || (path[n] != 0 && path[n] != '/'))
         return 0;
-    return strstr(path, "/..") == NULL;
+    return strstr(path, "/..") == NULL && strstr(path, "//") == NULL;
+}
+
+/* 1 if url is one a client may open: http(s), data:, exactly about:blank
+ * (with a query or fragment at most), or "" where empty_ok (about:blank).
+ * Every other scheme is refused: file:, chrome:, devtools:, view-source:,
+ * chrome-extension:, filesystem:, blob:, javascript:… Schemes are matched
+ * strictly (no whitespace or control characters anywhere, which Chromium's
+ * URL parser would strip), case-insensitively. data_ok: data: too. */
+int bh_cdp_url_allowed(const char *url, int empty_ok, int data_ok)
+{
+    if (!url)
+        return 0;
+    if (!*url)
+        return empty_ok;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '\\')
+            return 0;
+    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8))
+        return 1;
+    if (data_ok && !strncasecmp(url, "data:", 5))
+        return 1;
+    if (!strncasecmp(url, "about:blank", 11) &&
+        (url[11] == 0 || url[11] == '#' || url[11] == '?'))
+        return 1;
+    return 0;
+}
+
+/* Why a URL parameter is refused, or NULL. */
+static const char *check_url(json_t *params, const char *key, int empty_ok, int data_ok,
+                             int optional)
+{
+    json_t *v = json_object_get(params, key);
+    if (!v)
+        return optional ? NULL : "a URL is required";
+    if (!json_is_string(v) || !bh_cdp_url_allowed(json_string_value(v), empty_ok, data_ok))
+        return data_ok ? "only http:, https:, data: and about:blank URLs may be opened in a "
+                         "bulkhead session"
+                       : "only http: and https: URLs are allowed here in a bulkhead session";
+    return NULL;
+}
+
+/* Why a list of file paths is refused, or NULL: each must be a file in the
+ * session's upload area. */
+static const char *check_files(json_t *files)
+{
+    if (!files)
+        return NULL;
+    if (!json_is_array(files))
+        return "files must be a list of paths";
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f)
+    {
+        const char *p = json_string_value(f);
+        if (!p || !path_inside(p, BH_UPLOAD_DIR) || !strcmp(p, BH_UPLOAD_DIR))
+            return "files must be inside the session's upload area " BH_UPLOAD_DIR
+                   " (see docs/api.md#uploads)";
+    }
+    return NULL;
 }
 
 const char *bh_cdp_policy_check(json_t *msg)
@@ -85,34 +184,40 @@ const char *bh_cdp_policy_check(json_t *msg)
     const char *method = bh_json_str(msg, "method");
     if (!method)
         return NULL;
-    for (const char *const *m = refused_methods; *m; m++) {
-        if (!strcmp(method, *m))
-            return "this method is not allowed in a bulkhead session";
-    }
-    for (const char *const *d = refused_domains; *d; d++)
-        if (!strncmp(method, *d, strlen(*d)))
-            return "this domain is not allowed in a bulkhead session";
-    if (!strcmp(method, "Target.attachToTarget") || !strcmp(method, "Target.setAutoAttach") ||
-        !strcmp(method, "Target.attachToBrowserTarget")) {
+    if (listed(refused_methods, method) || (!domain_open(method) && !listed(open_methods, method)))
+        return "this method is not allowed in a bulkhead session";
+    json_t *params = json_object_get(msg, "params");
+    const char *why = NULL;
+    if (!strcmp(method, "Target.attachToTarget") || !strcmp(method, "Target.setAutoAttach")) {
         /* only flat sessions: their messages pass through this policy */
-        json_t *params = json_object_get(msg, "params");
         json_t *flat = json_object_get(params, "flatten");
         int attaching = strcmp(method, "Target.setAutoAttach") != 0 ||
                         json_is_true(json_object_get(params, "autoAttach"));
-        if (strcmp(method, "Target.attachToBrowserTarget") != 0 && attaching && !json_is_true(flat))
+        if (attaching && !json_is_true(flat))
             return "only flat sessions (\"flatten\": true) are allowed in a bulkhead session";
     }
-    if (!strcmp(method, "Target.createTarget")) {
+    if (!strcmp(method, "Page.navigate"))
+        why = check_url(params, "url", 0, 1, 0);
+    else if (!strcmp(method, "Target.createTarget")) {
+        why = check_url(params, "url", 1, 1, 0);
         /* Every page in a window of its own: a tab opened over another
          * hides it, and hidden pages stop rendering (screenshots and the
          * live view of the session's page would stall). */
-        json_t *params = json_object_get(msg, "params");
-        if (json_is_object(params))
+        if (!why && json_is_object(params))
             json_object_set_new(params, "newWindow", json_true());
-    }
+    } else if (!strcmp(method, "Network.loadNetworkResource"))
+        why = check_url(params, "url", 0, 0, 0);
+    else if (!strcmp(method, "Fetch.continueRequest") ||
+             !strcmp(method, "Network.continueInterceptedRequest"))
+        why = check_url(params, "url", 0, 0, 1);
+    else if (!strcmp(method, "DOM.setFileInputFiles"))
+        why = check_files(json_object_get(params, "files"));
+    else if (!strcmp(method, "Input.dispatchDragEvent"))
+        why = check_files(json_object_get(json_object_get(params, "data"), "files"));
+    if (why)
+        return why;
     if (!strcmp(method, "Browser.setDownloadBehavior") ||
         !strcmp(method, "Page.setDownloadBehavior")) {
-        json_t *params = json_object_get(msg, "params");
         const char *path = bh_json_str(params, "downloadPath");
         /* Clients name paths of their own machine (Playwright's artifacts
          * dir); downloads stay inside the session, in its download dir. */

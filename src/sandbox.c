@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "browser.h"
 #include "util.h"
 
 #define RT_TIMEOUT_MS 60000 /* a runtime call that takes longer is killed */
@@ -842,6 +843,12 @@ static int build_etc(const char *dir, const char *current_etc, bh_err_t *err)
         if (copy_if_present(src, dst, err) < 0)
             return -1;
     }
+    /* Chromium's managed policies are bulkhead's alone: never the host's. */
+    cleanup_free char *pol = bh_xasprintf("%s/chromium/policies", dir);
+    cleanup_free char *managed = bh_xasprintf("%s/managed", pol);
+    if (bh_rm_rf(pol, err) < 0 || bh_mkdir_p(managed, 0755, err) < 0 ||
+        write_text(managed, BH_BROWSER_POLICY_FILE, bh_browser_policies, err) < 0)
+        return bh_err_wrap(err, "chromium policies");
     struct stat st;
     if (lstat("/etc/ssl/certs", &st) == 0) {
         cleanup_free char *ssl = bh_xasprintf("%s/ssl", dir);

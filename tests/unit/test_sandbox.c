@@ -253,6 +253,19 @@ static void test_image(void)
         cleanup_free char *p = bh_xasprintf("%s/%s", image_etc, never[i]);
         CHECK(!path_exists(p));
     }
+    /* Chromium's managed policies: bulkhead's file, valid JSON, blocking
+     * the non-web schemes (and only that file in the directory). */
+    cleanup_free char *pol = bh_xasprintf("%s/chromium/policies/managed/bulkhead.json", image_etc);
+    json_t *pj = json_load_file(pol, 0, NULL);
+    CHECK(pj && json_is_array(json_object_get(pj, "URLBlocklist")));
+    int blocks_file = 0;
+    size_t pi;
+    json_t *pv;
+    json_array_foreach(json_object_get(pj, "URLBlocklist"), pi, pv)
+        blocks_file |= json_is_string(pv) && !strcmp(json_string_value(pv), "file://*");
+    CHECK(blocks_file);
+    CHECK(json_is_false(json_object_get(pj, "ComponentUpdatesEnabled")));
+    json_decref(pj);
     cleanup_free char *bin = bh_xasprintf("%s/bin", image_rootfs);
     cleanup_free char *host_bin = readlink_str("/bin");
     cleanup_free char *img_bin = readlink_str(bin);
