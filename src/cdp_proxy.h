@@ -61,5 +61,8 @@ int bh_cdp_url_allowed(const char *url, int empty_ok, int data_ok);
 #define BH_DOWNLOAD_DIR "/tmp/downloads"
 /* Files a client may hand to file inputs (DOM.setFileInputFiles). */
 #define BH_UPLOAD_DIR "/tmp/uploads"
+/* The largest file a client may PUT there (the sandbox's /tmp limits the
+ * total). */
+#define BH_UPLOAD_MAX (32u << 20)
 
 #endif
