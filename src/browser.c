@@ -69,12 +69,16 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
  * "OK" (see docs/security.md for what each one is for). Left out on purpose:
  * DeveloperToolsAvailability=2 (Chromium then refuses Target.attachToTarget,
  * which every CDP client needs) and RemoteDebuggingAllowed=false (it would
- * close the daemon's own pipe); devtools:// is blocked by URLBlocklist. */
+ * close the daemon's own pipe); devtools:// is blocked by URLBlocklist.
+ * The one chrome: page allowed is the browser's own omnibox popup, which it
+ * loads into every window: blocked, it turns into an extra "page" target
+ * that every client would see. Clients cannot attach to it (cdp_proxy.c). */
 const char bh_browser_policies[] =
     "{\n"
     "  \"URLBlocklist\": [\"file://*\", \"chrome://*\", \"chrome-untrusted://*\",\n"
     "                   \"devtools://*\", \"chrome-extension://*\", \"chrome-search://*\",\n"
     "                   \"isolated-app://*\"],\n"
+    "  \"URLAllowlist\": [\"chrome://omnibox-popup.top-chrome\"],\n"
     "  \"RemoteDebuggingAllowed\": true,\n"
     "  \"ExtensionInstallBlocklist\": [\"*\"],\n"
     "  \"BlockExternalExtensions\": true,\n"

@@ -29,6 +29,7 @@ struct client {
     int attached;          /* root is known */
     json_t *backlog;       /* messages sent before root was known */
     struct owned *owned;   /* CDP sessions the client attached to */
+    struct owned *refused; /* sessions on targets no client may attach to */
     struct preq *pending;
     int inflight;
     int closing;
@@ -123,18 +124,16 @@ static int path_inside(const char *path, const char *dir)
 /* 1 if url is one a client may open: http(s), data:, exactly about:blank
  * (with a query or fragment at most), or "" where empty_ok (about:blank).
  * Every other scheme is refused: file:, chrome:, devtools:, view-source:,
- * chrome-extension:, filesystem:, blob:, javascript:… Schemes are matched
- * strictly (no whitespace or control characters anywhere, which Chromium's
- * URL parser would strip), case-insensitively. data_ok: data: too. */
+ * chrome-extension:, filesystem:, blob:, javascript:… The URL must begin
+ * with the scheme itself (case-insensitive): whitespace or control
+ * characters before or inside it, which Chromium's URL parser would strip,
+ * fail the match, so they cannot hide another scheme. data_ok: data: too. */
 int bh_cdp_url_allowed(const char *url, int empty_ok, int data_ok)
 {
     if (!url)
         return 0;
     if (!*url)
         return empty_ok;
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f || *p == '\\')
-            return 0;
     if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8))
         return 1;
     if (data_ok && !strncasecmp(url, "data:", 5))
@@ -297,17 +296,55 @@ static void disown(struct client *c, const char *sid)
         }
 }
 
-/* Attached/detached events and attach results change who owns what. */
-static void track(struct client *c, json_t *msg)
+static int listed_owned(struct owned *list, const char *sid)
+{
+    for (; list && sid; list = list->next)
+        if (!strcmp(list->id, sid))
+            return 1;
+    return 0;
+}
+
+/* A target no client may attach to: the browser's own UI (its omnibox
+ * popup, which every window has, is a chrome: WebUI page with chrome.send;
+ * the managed policy lets the browser load it). Pages that tried to show a
+ * blocked URL stay attachable: they show Chromium's error page. */
+static int target_refused(json_t *info)
+{
+    const char *type = bh_json_str(info, "type");
+    return type && !strcmp(type, "browser_ui");
+}
+
+/* Attached/detached events and attach results change who owns what.
+ * Returns 0 if the event must not reach the client (an attach to a refused
+ * target, which is detached again at once). */
+static int track(struct client *c, json_t *msg)
 {
     const char *method = bh_json_str(msg, "method");
     if (!method)
-        return;
+        return 1;
     json_t *params = json_object_get(msg, "params");
-    if (!strcmp(method, "Target.attachedToTarget"))
-        own(c, bh_json_str(params, "sessionId"));
-    else if (!strcmp(method, "Target.detachedFromTarget"))
-        disown(c, bh_json_str(params, "sessionId"));
+    if (!strcmp(method, "Target.attachedToTarget")) {
+        const char *sid = bh_json_str(params, "sessionId");
+        if (target_refused(json_object_get(params, "targetInfo"))) {
+            if (sid && strlen(sid) < sizeof c->owned->id && !listed_owned(c->refused, sid)) {
+                struct owned *o = bh_xcalloc(1, sizeof *o);
+                snprintf(o->id, sizeof o->id, "%s", sid);
+                o->next = c->refused;
+                c->refused = o;
+            }
+            disown(c, sid);
+            bh_cdp_call(c->p->cdp, "Target.detachFromTarget", json_pack("{s:s}", "sessionId", sid ? sid : ""),
+                        NULL, NULL, NULL);
+            return 0;
+        }
+        own(c, sid);
+    } else if (!strcmp(method, "Target.detachedFromTarget")) {
+        const char *sid = bh_json_str(params, "sessionId");
+        if (listed_owned(c->refused, sid))
+            return 0;
+        disown(c, sid);
+    }
+    return 1;
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -332,8 +369,18 @@ static void on_reply(void *arg, json_t *reply)
         const char *sid = bh_json_str(reply, "sessionId");
         if (sid && !strcmp(sid, c->root))
             json_object_del(reply, "sessionId");
+        const char *asid = bh_json_str(json_object_get(reply, "result"), "sessionId");
+        if (q->attach && listed_owned(c->refused, asid)) {
+            send_error(c, q->orig_id, -32000,
+                       "'Target.attachToTarget' refused: the browser's own UI and non-web "
+                       "pages cannot be attached to in a bulkhead session",
+                       sid && strcmp(sid, c->root) ? sid : NULL);
+            json_decref(q->orig_id);
+            free(q);
+            return;
+        }
         if (q->attach)
-            own(c, bh_json_str(json_object_get(reply, "result"), "sessionId"));
+            own(c, asid);
         send_json(c, reply);
     }
     json_decref(q->orig_id);
@@ -448,6 +495,11 @@ static void client_free(struct client *c)
         c->owned = o->next;
         free(o);
     }
+    while (c->refused) {
+        struct owned *o = c->refused;
+        c->refused = o->next;
+        free(o);
+    }
     json_decref(c->backlog);
     free(c);
 }
@@ -523,14 +575,15 @@ int bh_cdp_proxy_event(bh_cdp_proxy_t *p, json_t *msg)
         return 0;
     for (struct client *c = p->clients; c; c = c->next) {
         if (c->attached && !strcmp(sid, c->root)) {
-            track(c, msg);
-            json_object_del(msg, "sessionId");
-            send_json(c, msg);
+            if (track(c, msg)) {
+                json_object_del(msg, "sessionId");
+                send_json(c, msg);
+            }
             return 1;
         }
         if (find_owned(c, sid)) {
-            track(c, msg);
-            send_json(c, msg);
+            if (track(c, msg))
+                send_json(c, msg);
             return 1;
         }
     }

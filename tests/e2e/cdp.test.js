@@ -1157,6 +1157,24 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     for (const p of ['file://*', 'chrome://*', 'devtools://*', 'chrome-extension://*']) assert.ok(pol.URLBlocklist.includes(p), `URLBlocklist lacks ${p}`);
     assert.equal(pol.ComponentUpdatesEnabled, false);
     assert.notEqual(pol.DeveloperToolsAvailability, 2, 'DeveloperToolsAvailability 2 would refuse every CDP attach');
+    // the one chrome: page it allows is the browser's own UI, which no client may attach to
+    const A = await Raw.open(wsUrl());
+    try {
+      const ui = (await A.call('Target.getTargets')).targetInfos.filter((t) => t.type === 'browser_ui');
+      for (const t of ui) {
+        const r = await A.send('Target.attachToTarget', { targetId: t.targetId, flatten: true });
+        assert.ok(r && r.error, `attached to the browser's own UI ${t.url}: ${JSON.stringify(r)}`);
+        assert.match(r.error.message, /^'Target\.attachToTarget' refused: /);
+      }
+      // auto-attach brings no session on it either
+      await A.call('Target.setAutoAttach', { autoAttach: true, flatten: true, waitForDebuggerOnStart: false });
+      await sleep(500);
+      const got = A.messages.filter((m) => m.method === 'Target.attachedToTarget' && m.params.targetInfo.type === 'browser_ui');
+      assert.deepEqual(got.map((m) => m.params.targetInfo.url), [], 'auto-attached to the browser\'s own UI');
+      await A.call('Target.setAutoAttach', { autoAttach: false, flatten: true, waitForDebuggerOnStart: false });
+    } finally {
+      await A.close();
+    }
   });
 
   it('DOM.setFileInputFiles: /etc/passwd and paths out of /tmp/uploads are refused; a file in /tmp/uploads is accepted and reaches the page', T, async () => {

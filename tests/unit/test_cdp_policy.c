@@ -149,7 +149,9 @@ int main(void)
     nav("about:version", 0);
     nav("about:blankx", 0);
     nav("about:inducebrowsercrashforrealz", 0);
-    nav("http:\\\\x", 0);
+    nav("data:text/html,<title>with spaces</title> <p>ok", 1);
+    nav("ht\ttp://x/", 0);
+    nav("\nhttp://x/", 0);
     nav("/etc/passwd", 0);
     CHECK(allowed("{\"id\":1,\"method\":\"Target.createTarget\",\"params\":{\"url\":\"\"}}") == 1);
     CHECK(allowed("{\"id\":1,\"method\":\"Page.navigate\",\"params\":{\"url\":\"\"}}") == 0);
