@@ -28,6 +28,10 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
          * and the ComponentUpdatesEnabled policy: their update server is a
          * closed port on the sandbox's own loopback, so they never leave it. */
         "--component-updater=url-source=http://127.0.0.1:9/",
+        /* Chromium asks accounts.google.com for the signed-in Google
+         * accounts (ListAccounts) whatever BrowserSignin says; its Gaia
+         * origin is that same closed port. */
+        "--gaia-url=http://127.0.0.1:9/",
         /* pages restored from the back/forward cache fire no load event, and
          * background tabs stop rendering: both stall automation */
         "--disable-back-forward-cache",

@@ -340,8 +340,15 @@ static int track(struct client *c, json_t *msg)
         own(c, sid);
     } else if (!strcmp(method, "Target.detachedFromTarget")) {
         const char *sid = bh_json_str(params, "sessionId");
-        if (listed_owned(c->refused, sid))
-            return 0;
+        /* A refused session's detach comes after the attach's reply (the
+         * browser answers the attach before it takes our detach): forget it. */
+        for (struct owned **pp = &c->refused; sid && *pp; pp = &(*pp)->next)
+            if (!strcmp((*pp)->id, sid)) {
+                struct owned *o = *pp;
+                *pp = o->next;
+                free(o);
+                return 0;
+            }
         disown(c, sid);
     }
     return 1;
