@@ -378,10 +378,11 @@ static void on_reply(void *arg, json_t *reply)
             json_object_del(reply, "sessionId");
         const char *asid = bh_json_str(json_object_get(reply, "result"), "sessionId");
         if (q->attach && listed_owned(c->refused, asid)) {
+            /* (the reply's sessionId, if it was not the root, is still there) */
             send_error(c, q->orig_id, -32000,
-                       "'Target.attachToTarget' refused: the browser's own UI and non-web "
-                       "pages cannot be attached to in a bulkhead session",
-                       sid && strcmp(sid, c->root) ? sid : NULL);
+                       "'Target.attachToTarget' refused: the browser's own UI cannot be "
+                       "attached to in a bulkhead session",
+                       bh_json_str(reply, "sessionId"));
             json_decref(q->orig_id);
             free(q);
             return;
