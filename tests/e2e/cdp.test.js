@@ -1181,6 +1181,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     const A = await Raw.open(wsUrl());
     try {
       const pa = await A.newPage('data:text/html,<title>upload</title><input id=f type=file multiple>');
+      await waitFor(async () => A.evaluate(pa.sessionId, '!!document.getElementById("f")'), { timeout: 10000, what: 'the file input' });
       const { result } = await A.call('Runtime.evaluate', { expression: 'document.getElementById("f")' }, pa.sessionId);
       let id = 9000;
       for (const files of [['/etc/passwd'], ['/tmp/uploads/../../etc/passwd'], ['/tmp/uploadsX/a'], ['/proc/self/environ'], ['/tmp/uploads/ok.txt', '/etc/hosts']]) {
