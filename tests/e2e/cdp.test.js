@@ -1,8 +1,10 @@
 // cdp.test.js — the per-session Chrome DevTools Protocol endpoint (issue 3):
 // real playwright-core and puppeteer-core connect to urls.cdp, unmodified, and
 // run realistic scripts against the test site; two clients share one session
-// with the daemon; clients drop abruptly and come back; the policy refuses
-// what it must; bad frames, floods and slow readers hurt only their sender;
+// with the daemon; clients drop abruptly and come back; the policy (an
+// allow-list) refuses what it must; no route opens file:, chrome:, devtools:,
+// view-source: or chrome-extension: pages (issue 11); file inputs take files
+// from the upload area only; bad frames, floods and slow readers hurt only their sender;
 // Browser.close ends the session with endReason "closed".
 //
 // playwright-core and puppeteer-core only ever *connect* here: their launch()
