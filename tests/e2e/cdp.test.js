@@ -1348,9 +1348,12 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
         assert.equal(m.error.code, -32600, `answer to ${JSON.stringify(bad)}: ${JSON.stringify(m)}`);
         assert.equal(m.id, id, `answer to ${JSON.stringify(bad)} carries the id ${id}: ${JSON.stringify(m)}`);
       }
-      // an unknown method is the browser's business: its own error, with our id
-      const u = await A.send('No.suchMethod');
+      // an unknown method of an allowed domain is the browser's business: its
+      // own error, with our id; a domain outside the allow-list is refused
+      const u = await A.send('Page.noSuchMethod');
       assert.ok(u.error && u.error.code === -32601, `unknown method: ${JSON.stringify(u)}`);
+      const v = await A.send('No.suchMethod');
+      assert.ok(v.error && v.error.code === -32000 && /^'No\.suchMethod' refused: /.test(v.error.message), `unknown domain: ${JSON.stringify(v)}`);
       const pong = new Promise((resolve) => A.ws.once('pong', (d) => resolve(d.toString())));
       A.ws.ping('bh-ping');
       assert.equal(await Promise.race([pong, sleep(5000).then(() => 'no pong')]), 'bh-ping', 'a ping is answered with its pong');
