@@ -1197,6 +1197,15 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
       const put = await env.d.api('PUT', `/api/v1/sessions/${S.id}/files/report.txt`, body, { headers: { 'content-type': 'application/octet-stream' } });
       assert.equal(put.status, 201, `PUT file: ${put.status} ${put.text}`);
       assert.deepEqual(put.json, { path: '/tmp/uploads/report.txt', size: Buffer.byteLength(body) });
+      // bad names and the wrong credential create nothing
+      for (const name of ['.hidden', 'a%2Fb', 'a%20b', 'x'.repeat(256)]) {
+        checkError(await env.d.api('PUT', `/api/v1/sessions/${S.id}/files/${name}`, 'x'), 400, 'invalid_name', `PUT files/${name.slice(0, 20)}`);
+      }
+      const stok = new URL(S.urls.cdp).searchParams.get('token');
+      checkError(await env.d.api('PUT', `/api/v1/sessions/${S.id}/files/st.txt`, 'x', { token: stok }), 401, 'unauthorized', 'PUT with the session token');
+      checkError(await env.d.api('GET', `/api/v1/sessions/${S.id}/files/report.txt`), 405, 'method_not_allowed', 'GET of an upload');
+      const area = `/proc/${S.sandbox.pid}/root/tmp/uploads`;
+      assert.deepEqual(fs.readdirSync(area), ['report.txt'], 'the upload area holds the one good upload');
       await A.call('DOM.setFileInputFiles', { files: ['/tmp/uploads/report.txt'], objectId: result.objectId }, pa.sessionId);
       assert.equal(await A.evaluate(pa.sessionId, 'document.getElementById("f").files[0].text()'), body, 'the uploaded file\'s bytes in the page');
       await A.call('Target.closeTarget', { targetId: pa.targetId });
