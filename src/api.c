@@ -3,12 +3,14 @@
 
 #include "assets.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cdp_proxy.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -436,6 +438,41 @@ static void screenshot(struct bh_api *a, bh_req_t *req, const char *id)
         return;
     }
     bh_session_screenshot(s, screenshot_done, req);
+}
+
+/* PUT /api/v1/sessions/{id}/files/{name}: the body becomes
+ * /tmp/uploads/{name} inside the session (docs/api.md#uploads). */
+static void put_file(struct bh_api *a, bh_req_t *req, const char *id, const char *name)
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        not_live(a, req, id);
+        return;
+    }
+    int ok = *name && *name != '.' && strlen(name) <= 255;
+    for (const char *p = name; *p; p++)
+        ok &= isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
+    if (!ok) {
+        reply_error(req, 400, "invalid_name",
+                    "a file name is 1-255 of A-Z a-z 0-9 . _ - and does not start with '.'");
+        return;
+    }
+    size_t len = 0;
+    const char *body = bh_req_body(req, &len);
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_session_put_file(s, name, body ? body : "", body ? len : 0, &err) < 0) {
+        int e = err.status;
+        reply_error(req, e == EAGAIN ? 409 : e == ENOSPC || e == EDQUOT ? 507
+                         : e == ELOOP || e == ENOTDIR || e == EISDIR || e == EEXIST ? 409
+                                                                                   : 500,
+                    e == EAGAIN ? "not_ready" : e == ENOSPC || e == EDQUOT ? "no_space"
+                                                                          : "upload_failed",
+                    bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    cleanup_free char *path = bh_xasprintf("%s/%s", BH_UPLOAD_DIR, name);
+    reply_json(req, 201, json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)len));
 }
 
 static void events(struct bh_api *a, bh_req_t *req, const char *id)
@@ -867,6 +904,13 @@ void bh_api_request(void *ctx, bh_req_t *req)
             screenshot(a, req, id);
         else
             reply_error(req, 405, "method_not_allowed", "use GET");
+        return;
+    }
+    if (!strncmp(sub, "/files/", 7)) {
+        if (!strcmp(m, "PUT"))
+            put_file(a, req, id, sub + 7);
+        else
+            reply_error(req, 405, "method_not_allowed", "use PUT");
         return;
     }
     if (!strcmp(sub, "/events")) {

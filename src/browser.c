@@ -23,6 +23,15 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
         "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
         "AutofillServerCommunication,CertificateTransparencyComponentUpdater",
         "--no-pings",
+        /* On-demand component installs (the on-device model manifest at
+         * start, others when a page needs them) ignore both the flag above
+         * and the ComponentUpdatesEnabled policy: their update server is a
+         * closed port on the sandbox's own loopback, so they never leave it. */
+        "--component-updater=url-source=http://127.0.0.1:9/",
+        /* Chromium asks accounts.google.com for the signed-in Google
+         * accounts (ListAccounts) whatever BrowserSignin says; its Gaia
+         * origin is that same closed port. */
+        "--gaia-url=http://127.0.0.1:9/",
         /* pages restored from the back/forward cache fire no load event, and
          * background tabs stop rendering: both stall automation */
         "--disable-back-forward-cache",
@@ -59,6 +68,51 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
     for (size_t i = 0; env[i]; i++)
         cmd->env[i] = env[i];
 }
+
+/* Names checked against Chromium 156's chrome://policy, where each shows
+ * "OK" (see docs/security.md for what each one is for). Left out on purpose:
+ * DeveloperToolsAvailability=2 (Chromium then refuses Target.attachToTarget,
+ * which every CDP client needs) and RemoteDebuggingAllowed=false (it would
+ * close the daemon's own pipe); devtools:// is blocked by URLBlocklist.
+ * The one chrome: page allowed is the browser's own omnibox popup, which it
+ * loads into every window: blocked, it turns into an extra "page" target
+ * that every client would see. Clients cannot attach to it (cdp_proxy.c). */
+const char bh_browser_policies[] =
+    "{\n"
+    "  \"URLBlocklist\": [\"file://*\", \"chrome://*\", \"chrome-untrusted://*\",\n"
+    "                   \"devtools://*\", \"chrome-extension://*\", \"chrome-search://*\",\n"
+    "                   \"isolated-app://*\"],\n"
+    "  \"URLAllowlist\": [\"chrome://omnibox-popup.top-chrome\"],\n"
+    "  \"RemoteDebuggingAllowed\": true,\n"
+    "  \"ExtensionInstallBlocklist\": [\"*\"],\n"
+    "  \"BlockExternalExtensions\": true,\n"
+    "  \"ComponentUpdatesEnabled\": false,\n"
+    "  \"BrowserSignin\": 0,\n"
+    "  \"SyncDisabled\": true,\n"
+    "  \"MetricsReportingEnabled\": false,\n"
+    "  \"UrlKeyedAnonymizedDataCollectionEnabled\": false,\n"
+    "  \"SafeBrowsingProtectionLevel\": 0,\n"
+    "  \"SafeBrowsingDeepScanningEnabled\": false,\n"
+    "  \"PasswordLeakDetectionEnabled\": false,\n"
+    "  \"PasswordManagerEnabled\": false,\n"
+    "  \"NetworkPredictionOptions\": 2,\n"
+    "  \"SearchSuggestEnabled\": false,\n"
+    "  \"AlternateErrorPagesEnabled\": false,\n"
+    "  \"TranslateEnabled\": false,\n"
+    "  \"SpellcheckEnabled\": false,\n"
+    "  \"SpellCheckServiceEnabled\": false,\n"
+    "  \"DnsOverHttpsMode\": \"off\",\n"
+    "  \"EnableMediaRouter\": false,\n"
+    "  \"AccessCodeCastEnabled\": false,\n"
+    "  \"PromotionsEnabled\": false,\n"
+    "  \"ShoppingListEnabled\": false,\n"
+    "  \"BackgroundModeEnabled\": false,\n"
+    "  \"DefaultBrowserSettingEnabled\": false,\n"
+    "  \"FeedbackSurveysEnabled\": false,\n"
+    "  \"UserFeedbackAllowed\": false,\n"
+    "  \"WebRtcEventLogCollectionAllowed\": false,\n"
+    "  \"WebRtcTextLogCollectionAllowed\": false\n"
+    "}\n";
 
 void bh_browser_cmd_free(struct bh_browser_cmd *cmd)
 {

@@ -19,4 +19,14 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
                          const char *proxy);
 void bh_browser_cmd_free(struct bh_browser_cmd *cmd);
 
+/* Chromium's managed policies for every session, as JSON: the image's
+ * /etc/chromium/policies/managed/BH_BROWSER_POLICY_FILE (Debian's Chromium
+ * reads that directory at start). They block every non-web scheme inside the
+ * browser itself (file:, chrome:, devtools:, chrome-extension:, …), whatever
+ * path a navigation takes, and switch off everything that would make the
+ * browser send requests of its own (updates, sign-in, metrics, Safe
+ * Browsing, prediction, …). docs/security.md lists and explains them. */
+extern const char bh_browser_policies[];
+#define BH_BROWSER_POLICY_FILE "bulkhead.json"
+
 #endif

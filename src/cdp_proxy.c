@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "util.h"
@@ -28,6 +29,7 @@ struct client {
     int attached;          /* root is known */
     json_t *backlog;       /* messages sent before root was known */
     struct owned *owned;   /* CDP sessions the client attached to */
+    struct owned *refused; /* sessions on targets no client may attach to */
     struct preq *pending;
     int inflight;
     int closing;
@@ -51,33 +53,129 @@ struct bh_cdp_proxy {
 
 /* ---------------------------------------------------------------- policy */
 
-/* Methods no client may call: they reach outside the session (remote
- * connections, the host's devtools frontend, port forwarding) or take the
- * browser's control away from the daemon. */
+/* An allow-list (docs/security.md lists it, with the reason for each thing
+ * left out). A client may call:
+ *  - any method of the domains below: they act on the session's own pages
+ *    and their data, and Playwright or Puppeteer use them (or they inspect
+ *    a page the way those do);
+ *  - the methods of Browser and Target named below;
+ * and nothing else (unknown and future domains included). Some allowed
+ * methods have their parameters checked: URLs must be web URLs, file paths
+ * must lie in the session's upload area, CDP sessions must be flat. */
+static const char *const open_domains[] = {
+    "Accessibility", "Animation",  "Audits",          "Autofill",    "BackgroundService",
+    "BluetoothEmulation", "CacheStorage", "Console",   "CSS",         "Debugger",
+    "DeviceAccess", "DeviceOrientation", "DOM",        "DOMDebugger", "DOMSnapshot",
+    "DOMStorage",  "Emulation",   "EventBreakpoints", "Fetch",       "HeapProfiler",
+    "IndexedDB",   "Input",       "Inspector",        "IO",          "LayerTree",
+    "Log",         "Media",       "Network",          "Overlay",     "Page",
+    "Performance", "PerformanceTimeline", "Preload",  "Profiler",    "Runtime",
+    "Schema",      "Security",    "ServiceWorker",    "Storage",     "Tracing",
+    "WebAudio",    "WebAuthn",    "WebMCP",           NULL,
+};
+
+static const char *const open_methods[] = {
+    "Browser.getVersion", "Browser.close", "Browser.getWindowForTarget",
+    "Browser.getWindowBounds", "Browser.setWindowBounds", "Browser.setContentsSize",
+    "Browser.setDockTile", "Browser.setDownloadBehavior", "Browser.cancelDownload",
+    "Browser.grantPermissions", "Browser.resetPermissions", "Browser.setPermission",
+    "Target.activateTarget", "Target.attachToBrowserTarget", "Target.attachToTarget",
+    "Target.closeTarget", "Target.createBrowserContext", "Target.createTarget",
+    "Target.detachFromTarget", "Target.disposeBrowserContext", "Target.getBrowserContexts",
+    "Target.getTargetInfo", "Target.getTargets", "Target.setAutoAttach",
+    "Target.setDiscoverTargets", NULL,
+};
+
+/* Methods of open domains that stay refused. */
 static const char *const refused_methods[] = {
-    "Target.exposeDevToolsProtocol", /* gives page scripts a CDP binding */
-    "Target.setRemoteLocations",     /* makes the browser dial out to debuggers */
-    "Target.openDevTools",
-    "Browser.crash",
-    "Browser.crashGpuProcess",
-    "Browser.executeBrowserCommand",
-    /* non-flat sessions would carry any command past this policy */
-    "Target.sendMessageToTarget",
+    "Page.crash",                  /* kills a renderer, the daemon's page's too */
+    "Page.setWebLifecycleState",   /* freezes a page: the daemon's would stall */
     NULL,
 };
 
-static const char *const refused_domains[] = {
-    "Tethering.", /* binds ports in the browser */
-    "SystemInfo.",
-    NULL,
-};
+static int listed(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (!strcmp(*list, s))
+            return 1;
+    return 0;
+}
+
+static int domain_open(const char *method)
+{
+    const char *dot = strchr(method, '.');
+    if (!dot)
+        return 0;
+    size_t n = (size_t)(dot - method);
+    for (const char *const *d = open_domains; *d; d++)
+        if (strlen(*d) == n && !strncmp(method, *d, n))
+            return 1;
+    return 0;
+}
 
 static int path_inside(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
     if (strncmp(path, dir, n) != 0 || (path[n] != 0 && path[n] != '/'))
         return 0;
-    return strstr(path, "/..") == NULL;
+    return strstr(path, "/..") == NULL && strstr(path, "//") == NULL;
+}
+
+/* 1 if url is one a client may open: http(s), data:, exactly about:blank
+ * (with a query or fragment at most), or "" where empty_ok (about:blank).
+ * Every other scheme is refused: file:, chrome:, devtools:, view-source:,
+ * chrome-extension:, filesystem:, blob:, javascript:… The URL must begin
+ * with the scheme itself (case-insensitive): whitespace or control
+ * characters before or inside it, which Chromium's URL parser would strip,
+ * fail the match, so they cannot hide another scheme. data_ok: data: too. */
+int bh_cdp_url_allowed(const char *url, int empty_ok, int data_ok)
+{
+    if (!url)
+        return 0;
+    if (!*url)
+        return empty_ok;
+    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8))
+        return 1;
+    if (data_ok && !strncasecmp(url, "data:", 5))
+        return 1;
+    if (!strncasecmp(url, "about:blank", 11) &&
+        (url[11] == 0 || url[11] == '#' || url[11] == '?'))
+        return 1;
+    return 0;
+}
+
+/* Why a URL parameter is refused, or NULL. */
+static const char *check_url(json_t *params, const char *key, int empty_ok, int data_ok,
+                             int optional)
+{
+    json_t *v = json_object_get(params, key);
+    if (!v)
+        return optional ? NULL : "a URL is required";
+    if (!json_is_string(v) || !bh_cdp_url_allowed(json_string_value(v), empty_ok, data_ok))
+        return data_ok ? "only http:, https:, data: and about:blank URLs may be opened in a "
+                         "bulkhead session"
+                       : "only http: and https: URLs are allowed here in a bulkhead session";
+    return NULL;
+}
+
+/* Why a list of file paths is refused, or NULL: each must be a file in the
+ * session's upload area. */
+static const char *check_files(json_t *files)
+{
+    if (!files)
+        return NULL;
+    if (!json_is_array(files))
+        return "files must be a list of paths";
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f)
+    {
+        const char *p = json_string_value(f);
+        if (!p || !path_inside(p, BH_UPLOAD_DIR) || !strcmp(p, BH_UPLOAD_DIR))
+            return "files must be inside the session's upload area " BH_UPLOAD_DIR
+                   " (see docs/api.md#uploads)";
+    }
+    return NULL;
 }
 
 const char *bh_cdp_policy_check(json_t *msg)
@@ -85,34 +183,40 @@ const char *bh_cdp_policy_check(json_t *msg)
     const char *method = bh_json_str(msg, "method");
     if (!method)
         return NULL;
-    for (const char *const *m = refused_methods; *m; m++) {
-        if (!strcmp(method, *m))
-            return "this method is not allowed in a bulkhead session";
-    }
-    for (const char *const *d = refused_domains; *d; d++)
-        if (!strncmp(method, *d, strlen(*d)))
-            return "this domain is not allowed in a bulkhead session";
-    if (!strcmp(method, "Target.attachToTarget") || !strcmp(method, "Target.setAutoAttach") ||
-        !strcmp(method, "Target.attachToBrowserTarget")) {
+    if (listed(refused_methods, method) || (!domain_open(method) && !listed(open_methods, method)))
+        return "this method is not allowed in a bulkhead session";
+    json_t *params = json_object_get(msg, "params");
+    const char *why = NULL;
+    if (!strcmp(method, "Target.attachToTarget") || !strcmp(method, "Target.setAutoAttach")) {
         /* only flat sessions: their messages pass through this policy */
-        json_t *params = json_object_get(msg, "params");
         json_t *flat = json_object_get(params, "flatten");
         int attaching = strcmp(method, "Target.setAutoAttach") != 0 ||
                         json_is_true(json_object_get(params, "autoAttach"));
-        if (strcmp(method, "Target.attachToBrowserTarget") != 0 && attaching && !json_is_true(flat))
+        if (attaching && !json_is_true(flat))
             return "only flat sessions (\"flatten\": true) are allowed in a bulkhead session";
     }
-    if (!strcmp(method, "Target.createTarget")) {
+    if (!strcmp(method, "Page.navigate"))
+        why = check_url(params, "url", 0, 1, 0);
+    else if (!strcmp(method, "Target.createTarget")) {
+        why = check_url(params, "url", 1, 1, 0);
         /* Every page in a window of its own: a tab opened over another
          * hides it, and hidden pages stop rendering (screenshots and the
          * live view of the session's page would stall). */
-        json_t *params = json_object_get(msg, "params");
-        if (json_is_object(params))
+        if (!why && json_is_object(params))
             json_object_set_new(params, "newWindow", json_true());
-    }
+    } else if (!strcmp(method, "Network.loadNetworkResource"))
+        why = check_url(params, "url", 0, 0, 0);
+    else if (!strcmp(method, "Fetch.continueRequest") ||
+             !strcmp(method, "Network.continueInterceptedRequest"))
+        why = check_url(params, "url", 0, 0, 1);
+    else if (!strcmp(method, "DOM.setFileInputFiles"))
+        why = check_files(json_object_get(params, "files"));
+    else if (!strcmp(method, "Input.dispatchDragEvent"))
+        why = check_files(json_object_get(json_object_get(params, "data"), "files"));
+    if (why)
+        return why;
     if (!strcmp(method, "Browser.setDownloadBehavior") ||
         !strcmp(method, "Page.setDownloadBehavior")) {
-        json_t *params = json_object_get(msg, "params");
         const char *path = bh_json_str(params, "downloadPath");
         /* Clients name paths of their own machine (Playwright's artifacts
          * dir); downloads stay inside the session, in its download dir. */
@@ -192,17 +296,62 @@ static void disown(struct client *c, const char *sid)
         }
 }
 
-/* Attached/detached events and attach results change who owns what. */
-static void track(struct client *c, json_t *msg)
+static int listed_owned(struct owned *list, const char *sid)
+{
+    for (; list && sid; list = list->next)
+        if (!strcmp(list->id, sid))
+            return 1;
+    return 0;
+}
+
+/* A target no client may attach to: the browser's own UI (its omnibox
+ * popup, which every window has, is a chrome: WebUI page with chrome.send;
+ * the managed policy lets the browser load it). Pages that tried to show a
+ * blocked URL stay attachable: they show Chromium's error page. */
+static int target_refused(json_t *info)
+{
+    const char *type = bh_json_str(info, "type");
+    return type && !strcmp(type, "browser_ui");
+}
+
+/* Attached/detached events and attach results change who owns what.
+ * Returns 0 if the event must not reach the client (an attach to a refused
+ * target, which is detached again at once). */
+static int track(struct client *c, json_t *msg)
 {
     const char *method = bh_json_str(msg, "method");
     if (!method)
-        return;
+        return 1;
     json_t *params = json_object_get(msg, "params");
-    if (!strcmp(method, "Target.attachedToTarget"))
-        own(c, bh_json_str(params, "sessionId"));
-    else if (!strcmp(method, "Target.detachedFromTarget"))
-        disown(c, bh_json_str(params, "sessionId"));
+    if (!strcmp(method, "Target.attachedToTarget")) {
+        const char *sid = bh_json_str(params, "sessionId");
+        if (target_refused(json_object_get(params, "targetInfo"))) {
+            if (sid && strlen(sid) < sizeof c->owned->id && !listed_owned(c->refused, sid)) {
+                struct owned *o = bh_xcalloc(1, sizeof *o);
+                snprintf(o->id, sizeof o->id, "%s", sid);
+                o->next = c->refused;
+                c->refused = o;
+            }
+            disown(c, sid);
+            bh_cdp_call(c->p->cdp, "Target.detachFromTarget", json_pack("{s:s}", "sessionId", sid ? sid : ""),
+                        NULL, NULL, NULL);
+            return 0;
+        }
+        own(c, sid);
+    } else if (!strcmp(method, "Target.detachedFromTarget")) {
+        const char *sid = bh_json_str(params, "sessionId");
+        /* A refused session's detach comes after the attach's reply (the
+         * browser answers the attach before it takes our detach): forget it. */
+        for (struct owned **pp = &c->refused; sid && *pp; pp = &(*pp)->next)
+            if (!strcmp((*pp)->id, sid)) {
+                struct owned *o = *pp;
+                *pp = o->next;
+                free(o);
+                return 0;
+            }
+        disown(c, sid);
+    }
+    return 1;
 }
 
 /* ---------------------------------------------------------------- replies */
@@ -227,8 +376,19 @@ static void on_reply(void *arg, json_t *reply)
         const char *sid = bh_json_str(reply, "sessionId");
         if (sid && !strcmp(sid, c->root))
             json_object_del(reply, "sessionId");
+        const char *asid = bh_json_str(json_object_get(reply, "result"), "sessionId");
+        if (q->attach && listed_owned(c->refused, asid)) {
+            /* (the reply's sessionId, if it was not the root, is still there) */
+            send_error(c, q->orig_id, -32000,
+                       "'Target.attachToTarget' refused: the browser's own UI cannot be "
+                       "attached to in a bulkhead session",
+                       bh_json_str(reply, "sessionId"));
+            json_decref(q->orig_id);
+            free(q);
+            return;
+        }
         if (q->attach)
-            own(c, bh_json_str(json_object_get(reply, "result"), "sessionId"));
+            own(c, asid);
         send_json(c, reply);
     }
     json_decref(q->orig_id);
@@ -343,6 +503,11 @@ static void client_free(struct client *c)
         c->owned = o->next;
         free(o);
     }
+    while (c->refused) {
+        struct owned *o = c->refused;
+        c->refused = o->next;
+        free(o);
+    }
     json_decref(c->backlog);
     free(c);
 }
@@ -418,14 +583,15 @@ int bh_cdp_proxy_event(bh_cdp_proxy_t *p, json_t *msg)
         return 0;
     for (struct client *c = p->clients; c; c = c->next) {
         if (c->attached && !strcmp(sid, c->root)) {
-            track(c, msg);
-            json_object_del(msg, "sessionId");
-            send_json(c, msg);
+            if (track(c, msg)) {
+                json_object_del(msg, "sessionId");
+                send_json(c, msg);
+            }
             return 1;
         }
         if (find_owned(c, sid)) {
-            track(c, msg);
-            send_json(c, msg);
+            if (track(c, msg))
+                send_json(c, msg);
             return 1;
         }
     }

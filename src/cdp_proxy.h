@@ -48,10 +48,21 @@ int bh_cdp_proxy_event(bh_cdp_proxy_t *p, json_t *msg);
 
 int bh_cdp_proxy_clients(const bh_cdp_proxy_t *p);
 
-/* The policy: NULL if a client may send `msg`, else why not. May rewrite
- * msg's params to keep them inside the session (download paths). */
+/* The policy, an allow-list of domains and methods: NULL if a client may
+ * send `msg`, else why not. Checks URLs (web schemes only) and file paths
+ * (BH_UPLOAD_DIR only) in parameters. May rewrite msg's params to keep them
+ * inside the session (download paths, new windows). */
 const char *bh_cdp_policy_check(json_t *msg);
 
+/* 1 if a client may open `url`: http:, https:, about:blank, data: where
+ * data_ok, "" where empty_ok; never file:, chrome:, devtools:, … */
+int bh_cdp_url_allowed(const char *url, int empty_ok, int data_ok);
+
 #define BH_DOWNLOAD_DIR "/tmp/downloads"
+/* Files a client may hand to file inputs (DOM.setFileInputFiles). */
+#define BH_UPLOAD_DIR "/tmp/uploads"
+/* The largest file a client may PUT there (the sandbox's /tmp limits the
+ * total). */
+#define BH_UPLOAD_MAX (32u << 20)
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "cdp_proxy.h"
 #include "cmd.h"
 #include "config.h"
 #include "http.h"
@@ -496,7 +497,8 @@ int bh_cmd_serve(int argc, char **argv)
         goto out;
     }
     struct bh_http_handlers h = {.request = bh_api_request, .upgrade = bh_api_upgrade};
-    struct bh_http_config hc = {.host = c->listen_host, .port = c->port, .max_body = 65536};
+    struct bh_http_config hc = {.host = c->listen_host, .port = c->port, .max_body = 65536,
+                              .max_put_body = BH_UPLOAD_MAX};
     sv.api = NULL;
     /* the api needs the sessions, which need the loop: create the server
      * with a placeholder context and set it before the loop runs */

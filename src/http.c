@@ -36,6 +36,7 @@ struct bh_http {
     struct bh_http_handlers h;
     void *hctx;
     size_t max_body;
+    size_t max_put_body;
     size_t max_ws_msg;
     int port;
 };
@@ -49,7 +50,7 @@ struct bh_req {
     int nquery;
     char *auth, *host, *origin, *ctype;
     char *body;
-    size_t body_len, body_cap, body_expected;
+    size_t body_len, body_cap, body_expected, body_max;
     int dispatched;         /* the handler owns the reply */
     int replied;
     /* response */
@@ -515,7 +516,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         struct bh_req *r = req_new(http, wsi, in ? (const char *)in : "/");
         pss->req = r;
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-        if (r->body_expected > http->max_body) {
+        r->body_max = !strcmp(r->method, "PUT") ? http->max_put_body : http->max_body;
+        if (r->body_expected > r->body_max) {
             static const char msg[] =
                 "{\"error\":{\"code\":\"body_too_large\",\"message\":\"request body too large\"}}";
             r->dispatched = 1;
@@ -534,7 +536,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         struct bh_req *r = pss->req;
         if (!r || r->dispatched)
             return 0;
-        if (r->body_len + len > http->max_body)
+        if (r->body_len + len > r->body_max)
             return -1;
         if (r->body_len + len + 1 > r->body_cap) {
             r->body_cap = r->body_len + len + 1 > 2 * r->body_cap ? r->body_len + len + 1
@@ -689,6 +691,7 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     http->h = *h;
     http->hctx = hctx;
     http->max_body = cfg->max_body ? cfg->max_body : 65536;
+    http->max_put_body = cfg->max_put_body ? cfg->max_put_body : http->max_body;
     http->max_ws_msg = cfg->max_ws_msg ? cfg->max_ws_msg : 32u << 20;
 
     struct lws_context_creation_info info;

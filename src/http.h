@@ -34,6 +34,7 @@ struct bh_http_config {
     const char *host;   /* listen address, e.g. "127.0.0.1" */
     int port;
     size_t max_body;    /* larger bodies get 413 without reaching the handler */
+    size_t max_put_body; /* the same for PUT (file uploads); 0: max_body */
     size_t max_ws_msg;  /* larger WebSocket messages close the connection (1009) */
 };
 

@@ -26,9 +26,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/openat2.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "browser.h"
 #include "util.h"
 
 #define RT_TIMEOUT_MS 60000 /* a runtime call that takes longer is killed */
@@ -842,6 +844,12 @@ static int build_etc(const char *dir, const char *current_etc, bh_err_t *err)
         if (copy_if_present(src, dst, err) < 0)
             return -1;
     }
+    /* Chromium's managed policies are bulkhead's alone: never the host's. */
+    cleanup_free char *pol = bh_xasprintf("%s/chromium/policies", dir);
+    cleanup_free char *managed = bh_xasprintf("%s/managed", pol);
+    if (bh_rm_rf(pol, err) < 0 || bh_mkdir_p(managed, 0755, err) < 0 ||
+        write_text(managed, BH_BROWSER_POLICY_FILE, bh_browser_policies, err) < 0)
+        return bh_err_wrap(err, "chromium policies");
     struct stat st;
     if (lstat("/etc/ssl/certs", &st) == 0) {
         cleanup_free char *ssl = bh_xasprintf("%s/ssl", dir);
@@ -895,6 +903,69 @@ int bh_sandbox_set_dns(const struct bh_sandbox_env *env, const char *nameserver,
     cleanup_free char *text = bh_xasprintf("nameserver %s\n", nameserver);
     if (bh_write_file(path, text, strlen(text), 0644, err) < 0)
         return bh_err_wrap(err, "set dns");
+    return 0;
+}
+
+/* Open path (relative) below dirfd for `flags`, resolving inside dirfd as
+ * the root and never through a symlink or magic link. */
+static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .mode = (flags & O_CREAT) ? mode : 0,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int bh_sandbox_put_file(pid_t pid, const char *dir, const char *name, const void *data, size_t len,
+                        bh_err_t *err)
+{
+    if (!name || !*name || name[0] == '.' || strlen(name) > 255 || strchr(name, '/'))
+        return bh_err_set(err, EINVAL, "put file: bad file name");
+    if (!dir || dir[0] != '/' || strstr(dir, ".."))
+        return bh_err_set(err, EINVAL, "put file: bad directory");
+    cleanup_free char *root_path = bh_xasprintf("/proc/%d/root", (int)pid);
+    cleanup_close int root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return bh_err_set(err, errno, "put file: the sandbox is gone");
+    /* the directory: made if missing, then opened without following links */
+    cleanup_close int d = open_beneath(root, dir + 1, O_PATH | O_DIRECTORY, 0);
+    if (d < 0 && errno == ENOENT) {
+        cleanup_free char *parent = bh_xstrdup(dir + 1);
+        char *slash = strrchr(parent, '/');
+        const char *leaf = slash ? slash + 1 : parent;
+        if (slash)
+            *slash = 0;
+        cleanup_close int p = slash ? open_beneath(root, parent, O_PATH | O_DIRECTORY, 0)
+                                    : open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (p < 0 || (mkdirat(p, leaf, 0755) < 0 && errno != EEXIST))
+            return bh_err_set(err, errno, "put file: mkdir %s", dir);
+        d = open_beneath(root, dir + 1, O_PATH | O_DIRECTORY, 0);
+    }
+    if (d < 0)
+        return bh_err_set(err, errno, "put file: %s is not a directory of the sandbox", dir);
+    if (unlinkat(d, name, 0) < 0 && errno != ENOENT)
+        return bh_err_set(err, errno, "put file: %s/%s is in the way", dir, name);
+    cleanup_close int fd =
+        open_beneath(d, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0)
+        return bh_err_set(err, errno, "put file: create %s/%s", dir, name);
+    const char *p = data;
+    for (size_t left = len; left > 0;) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            unlinkat(d, name, 0);
+            return bh_err_set(err, e, "put file: write %s/%s", dir, name);
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, 0644) < 0)
+        return bh_err_set(err, errno, "put file: chmod %s/%s", dir, name);
     return 0;
 }
 

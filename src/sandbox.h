@@ -34,6 +34,17 @@ int bh_sandbox_prepare_image(const struct bh_sandbox_env *env, bh_err_t *err);
  * keeps what this wrote when it rebuilds the image. */
 int bh_sandbox_set_dns(const struct bh_sandbox_env *env, const char *nameserver, bh_err_t *err);
 
+/* Write len bytes as the file `name` (one path component) in directory
+ * `dir` (absolute, inside the container; made 0755 if missing) of the
+ * running sandbox whose init is `pid`: a regular file, mode 0644, replacing
+ * one of that name. Paths resolve inside the container's root and never
+ * through a symlink (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS), so
+ * nothing the sandbox made can send the write elsewhere. err->status is
+ * the errno (EINVAL: bad name; ENOSPC: the sandbox's /tmp is full; ELOOP,
+ * ENOTDIR, EISDIR, EEXIST: something of the sandbox is in the way). */
+int bh_sandbox_put_file(pid_t pid, const char *dir, const char *name, const void *data, size_t len,
+                        bh_err_t *err);
+
 /* Name of a runtime ("runc"/"crun"); parse one (-1 if unknown). */
 const char *bh_runtime_name(enum bh_runtime rt);
 int bh_runtime_parse(const char *name);

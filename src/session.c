@@ -1342,6 +1342,14 @@ int bh_session_ready(const bh_session_t *s) { return s->state == S_READY; }
 int bh_sessions_live(const bh_sessions_t *m) { return m->live; }
 const struct bh_session_row *bh_session_info(const bh_session_t *s) { return &s->row; }
 
+int bh_session_put_file(bh_session_t *s, const char *name, const void *data, size_t len,
+                        bh_err_t *err)
+{
+    if (s->state != S_READY || s->row.pid <= 0)
+        return bh_err_set(err, EAGAIN, "the session is not ready");
+    return bh_sandbox_put_file(s->row.pid, BH_UPLOAD_DIR, name, data, len, err);
+}
+
 int bh_sessions_owned(const bh_sessions_t *m, const char *owner)
 {
     int n = 0;

@@ -66,6 +66,13 @@ void bh_session_end(bh_session_t *s, const char *reason, const char *detail, voi
  * 1 s), then call cb — at once if the session is not ready. */
 void bh_session_refresh(bh_session_t *s, void (*cb)(void *arg, bh_session_t *s), void *arg);
 
+/* Put a file into the session's upload area (BH_UPLOAD_DIR of
+ * cdp_proxy.h, where DOM.setFileInputFiles may name files): name is one
+ * path component. 0, or -1 and err (err->status an errno; EAGAIN: the
+ * session is not ready). */
+int bh_session_put_file(bh_session_t *s, const char *name, const void *data, size_t len,
+                        bh_err_t *err);
+
 /* PNG of the page: cb gets the bytes (borrowed) or NULL and an error. */
 typedef void (*bh_session_png_cb)(void *arg, const char *png, size_t len, const bh_err_t *err);
 void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg);

@@ -1,8 +1,10 @@
 // cdp.test.js — the per-session Chrome DevTools Protocol endpoint (issue 3):
 // real playwright-core and puppeteer-core connect to urls.cdp, unmodified, and
 // run realistic scripts against the test site; two clients share one session
-// with the daemon; clients drop abruptly and come back; the policy refuses
-// what it must; bad frames, floods and slow readers hurt only their sender;
+// with the daemon; clients drop abruptly and come back; the policy (an
+// allow-list) refuses what it must; no route opens file:, chrome:, devtools:,
+// view-source: or chrome-extension: pages (issue 11); file inputs take files
+// from the upload area only; bad frames, floods and slow readers hurt only their sender;
 // Browser.close ends the session with endReason "closed".
 //
 // playwright-core and puppeteer-core only ever *connect* here: their launch()
@@ -993,6 +995,260 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     }
   });
 
+  // ---- non-web URLs: refused by the proxy, blocked inside the browser ------------
+
+  // What a page must never show: a file listing or file, a chrome: WebUI page
+  // (chrome.send), DevTools, an extension page, view-source. A blocked
+  // navigation shows Chromium's error page (chrome-error:) or stays put.
+  const BAD_URLS = () => [
+    'file:///etc/passwd',
+    'file:///usr/local/',
+    'chrome://version/',
+    'chrome://inspect/',
+    'devtools://devtools/bundled/inspector.html',
+    `view-source:${env.url('/title?t=source')}`,
+    'chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/index.html',
+  ];
+  const PAGE_STATE = `(() => ({ href: location.href, protocol: location.protocol,
+    webui: typeof chrome !== 'undefined' && !!chrome && typeof chrome.send === 'function',
+    text: document.documentElement ? document.documentElement.innerText.slice(0, 4000) : '' }))()`;
+  const WEB_PROTOCOLS = new Set(['http:', 'https:', 'about:', 'data:', 'chrome-error:']);
+  // Every page target's state (attached for the look, detached after).
+  const pageStates = async (A) => {
+    const out = [];
+    for (const t of (await A.call('Target.getTargets')).targetInfos.filter((x) => x.type === 'page')) {
+      const att = await A.send('Target.attachToTarget', { targetId: t.targetId, flatten: true });
+      if (!att || att.error) continue; // closed meanwhile
+      const r = await A.send('Runtime.evaluate', { expression: PAGE_STATE, returnByValue: true }, att.result.sessionId);
+      if (r && r.result && r.result.result) out.push({ targetUrl: t.url, ...r.result.result.value });
+      await A.send('Target.detachFromTarget', { sessionId: att.result.sessionId });
+    }
+    return out;
+  };
+  const shownBad = (st) => !WEB_PROTOCOLS.has(st.protocol) || st.webui || /root:x:0:0|bulkhead:x:1000|Index of \//.test(st.text);
+  const assertNothingBad = async (A, what) => {
+    const bad = (await pageStates(A)).filter(shownBad);
+    assert.deepEqual(bad.map((b) => ({ href: b.href, webui: b.webui, text: b.text.slice(0, 200) })), [], `${what}: a page shows a non-web URL`);
+  };
+
+  it('Page.navigate and Target.createTarget to file:, chrome:, devtools:, view-source:, chrome-extension: → -32000; http, data: and about:blank still open', { timeout: 90000 }, async () => {
+    const A = await Raw.open(wsUrl());
+    try {
+      const pa = await A.newPage(env.url('/title?t=start'));
+      const before = (await A.call('Target.getTargets')).targetInfos.length;
+      const urls = [...BAD_URLS(), 'FILE:///etc/passwd', ' file:///etc/passwd', 'filesystem:http://198.51.100.1:8080/temporary/x',
+        'javascript:location.href="file:///etc/passwd"', 'about:version', 'chrome://inducebrowsercrashforrealz'];
+      let id = 8000;
+      for (const url of urls) {
+        for (const transitionType of [undefined, 'address_bar']) {
+          const r = await A.send('Page.navigate', { url, ...(transitionType ? { transitionType } : {}) }, pa.sessionId, ++id);
+          assert.ok(r && r.error, `Page.navigate ${url} (${transitionType}) was not refused: ${JSON.stringify(r)}`);
+          assert.equal(r.error.code, -32000, `Page.navigate ${url}: ${JSON.stringify(r)}`);
+          assert.match(r.error.message, /^'Page\.navigate' refused: only http:, https:, data: and about:blank URLs/, `Page.navigate ${url}`);
+        }
+        const c = await A.send('Target.createTarget', { url }, undefined, ++id);
+        assert.ok(c && c.error, `Target.createTarget ${url} was not refused: ${JSON.stringify(c)}`);
+        assert.match(c.error.message, /^'Target\.createTarget' refused: /, `Target.createTarget ${url}`);
+      }
+      assert.equal((await A.call('Target.getTargets')).targetInfos.length, before, 'a refused Target.createTarget opened a target');
+      assert.equal(await A.evaluate(pa.sessionId, 'document.title'), 'start', 'the page moved');
+      await assertNothingBad(A, 'after refused navigations');
+      // the browser lives (the crash URL did not crash it)
+      assert.match((await A.call('Browser.getVersion')).product, /Chrom/);
+      // controls: what clients need still opens
+      await A.call('Page.navigate', { url: env.url('/title?t=allowed'), transitionType: 'address_bar' }, pa.sessionId);
+      await waitFor(async () => (await A.evaluate(pa.sessionId, 'document.title')) === 'allowed', { timeout: 10000, what: 'the http navigation' });
+      await A.call('Page.navigate', { url: 'data:text/html,<title>from data</title>' }, pa.sessionId);
+      await waitFor(async () => (await A.evaluate(pa.sessionId, 'document.title')) === 'from data', { timeout: 10000, what: 'the data: navigation' });
+      await A.call('Page.navigate', { url: 'about:blank' }, pa.sessionId);
+      const blank = await A.call('Target.createTarget', { url: '' });
+      await A.call('Target.closeTarget', { targetId: blank.targetId });
+      await A.call('Target.closeTarget', { targetId: pa.targetId });
+    } finally {
+      await A.close();
+    }
+    await assertSessionFine('after refused navigations');
+  });
+
+  it('inside the browser: script, a link click, window.open, a redirect and a meta refresh never show file:, chrome:, devtools:, view-source:, chrome-extension: (each route reaches an http page: the control)', { timeout: 240000 }, async () => {
+    const A = await Raw.open(wsUrl());
+    try {
+      const pa = await A.newPage(env.url('/title?t=routes'));
+      await A.call('Page.enable', {}, pa.sessionId);
+      const go = async (url) => {
+        await A.call('Page.navigate', { url }, pa.sessionId);
+        await waitFor(async () => (await A.evaluate(pa.sessionId, 'document.readyState')) === 'complete', { timeout: 10000, what: `${url} to load` });
+      };
+      const routes = {
+        script: async (url) => { await go(env.url('/title?t=script')); await A.send('Runtime.evaluate', { expression: `location.href = ${JSON.stringify(url)}` }, pa.sessionId); },
+        'link click': async (url) => {
+          await go(env.url(`/link?to=${encodeURIComponent(url)}`));
+          for (const type of ['mousePressed', 'mouseReleased']) {
+            await A.call('Input.dispatchMouseEvent', { type, x: 400, y: 300, button: 'left', buttons: type === 'mousePressed' ? 1 : 0, clickCount: 1 }, pa.sessionId);
+          }
+        },
+        'window.open': async (url) => {
+          await go(env.url('/title?t=opener'));
+          await A.send('Runtime.evaluate', { expression: `void window.open(${JSON.stringify(url)})`, userGesture: true }, pa.sessionId);
+        },
+        redirect: async (url) => { await A.send('Page.navigate', { url: env.url(`/redirect?to=${encodeURIComponent(url)}`) }, pa.sessionId); },
+        'meta refresh': async (url) => { await A.send('Page.navigate', { url: env.url(`/refresh?to=${encodeURIComponent(url)}`) }, pa.sessionId); },
+      };
+      const closeOthers = async () => {
+        for (const t of (await A.call('Target.getTargets')).targetInfos) {
+          if (t.type === 'page' && t.targetId !== pa.targetId && t.targetId !== ownTarget) await A.send('Target.closeTarget', { targetId: t.targetId });
+        }
+      };
+      for (const [name, route] of Object.entries(routes)) {
+        // control: the same route does reach an allowed (http) page
+        const tag = `routed-${name.replace(/\W/g, '')}`;
+        await route(env.url(`/title?t=${tag}`));
+        await waitFor(async () => (await pageStates(A)).some((st) => st.href === env.url(`/title?t=${tag}`)), { timeout: 10000, what: `the control: ${name} to an http page` });
+        await closeOthers();
+        for (const url of BAD_URLS()) {
+          await route(url);
+          // a navigation that should not happen has this long to show itself
+          const end = Date.now() + 1500;
+          while (Date.now() < end) {
+            const bad = (await pageStates(A)).filter(shownBad);
+            assert.deepEqual(bad.map((b) => `${b.href} webui=${b.webui} ${b.text.slice(0, 120)}`), [], `${name} → ${url}: a page shows it`);
+            await sleep(250);
+          }
+          await closeOthers();
+        }
+      }
+      assert.match((await A.call('Browser.getVersion')).product, /Chrom/);
+      await A.call('Target.closeTarget', { targetId: pa.targetId });
+    } finally {
+      await A.close();
+    }
+    await assertSessionFine('after in-browser routes');
+  });
+
+  it('the live view\'s navigate message to file:, chrome:, devtools: … is refused; to http it navigates (control)', T, async () => {
+    const ws = new WebSocket(S.urls.live, { perMessageDeflate: false });
+    const msgs = [];
+    ws.on('message', (d, bin) => { if (!bin) { try { msgs.push(JSON.parse(d.toString())); } catch { /* not JSON */ } } });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const A = await Raw.open(wsUrl());
+    try {
+      await waitFor(() => msgs.some((m) => m.type === 'hello'), { timeout: 10000, what: 'the live view\'s hello' });
+      const start = (await getSession()).page.url;
+      for (const url of BAD_URLS()) {
+        const n = msgs.length;
+        ws.send(JSON.stringify({ type: 'navigate', url }));
+        const err = await waitFor(() => msgs.slice(n).find((m) => m.type === 'error'), { timeout: 10000, what: `an error for navigate ${url}` });
+        assert.match(err.message, /url/i, `navigate ${url}: ${JSON.stringify(err)}`);
+      }
+      assert.equal((await getSession()).page.url, start, 'the session\'s page moved');
+      await assertNothingBad(A, 'after live-view navigations');
+      ws.send(JSON.stringify({ type: 'navigate', url: env.url('/title?t=live-nav') }));
+      await waitFor(async () => (await getSession()).page.url === env.url('/title?t=live-nav'), { timeout: 10000, what: 'the live view\'s http navigation' });
+      ws.send(JSON.stringify({ type: 'navigate', url: env.url('/?from=cdp') }));
+      await waitFor(async () => (await getSession()).page.url === env.url('/?from=cdp'), { timeout: 10000, what: 'the session\'s page back' });
+    } finally {
+      ws.close();
+      await A.close();
+    }
+  });
+
+  it('the browser itself blocks non-web schemes: the image holds bulkhead\'s managed policy (and no other)', T, async () => {
+    const dir = `/proc/${S.sandbox.pid}/root/etc/chromium/policies/managed`;
+    assert.deepEqual(fs.readdirSync(dir), ['bulkhead.json']);
+    const pol = JSON.parse(fs.readFileSync(`${dir}/bulkhead.json`, 'utf8'));
+    for (const p of ['file://*', 'chrome://*', 'devtools://*', 'chrome-extension://*']) assert.ok(pol.URLBlocklist.includes(p), `URLBlocklist lacks ${p}`);
+    assert.equal(pol.ComponentUpdatesEnabled, false);
+    assert.notEqual(pol.DeveloperToolsAvailability, 2, 'DeveloperToolsAvailability 2 would refuse every CDP attach');
+    // the one chrome: page it allows is the browser's own UI, which no client may attach to
+    const A = await Raw.open(wsUrl());
+    try {
+      const ui = (await A.call('Target.getTargets')).targetInfos.filter((t) => t.type === 'browser_ui');
+      for (const t of ui) {
+        const r = await A.send('Target.attachToTarget', { targetId: t.targetId, flatten: true });
+        assert.ok(r && r.error, `attached to the browser's own UI ${t.url}: ${JSON.stringify(r)}`);
+        assert.match(r.error.message, /^'Target\.attachToTarget' refused: /);
+      }
+      // auto-attach brings no session on it either
+      await A.call('Target.setAutoAttach', { autoAttach: true, flatten: true, waitForDebuggerOnStart: false });
+      await sleep(500);
+      const got = A.messages.filter((m) => m.method === 'Target.attachedToTarget' && m.params.targetInfo.type === 'browser_ui');
+      assert.deepEqual(got.map((m) => m.params.targetInfo.url), [], 'auto-attached to the browser\'s own UI');
+      await A.call('Target.setAutoAttach', { autoAttach: false, flatten: true, waitForDebuggerOnStart: false });
+    } finally {
+      await A.close();
+    }
+  });
+
+  it('DOM.setFileInputFiles: /etc/passwd and paths out of /tmp/uploads are refused; a file in /tmp/uploads is accepted and reaches the page', T, async () => {
+    const A = await Raw.open(wsUrl());
+    try {
+      const pa = await A.newPage('data:text/html,<title>upload</title><input id=f type=file multiple>');
+      await waitFor(async () => A.evaluate(pa.sessionId, '!!document.getElementById("f")'), { timeout: 10000, what: 'the file input' });
+      const { result } = await A.call('Runtime.evaluate', { expression: 'document.getElementById("f")' }, pa.sessionId);
+      let id = 9000;
+      for (const files of [['/etc/passwd'], ['/tmp/uploads/../../etc/passwd'], ['/tmp/uploadsX/a'], ['/proc/self/environ'], ['/tmp/uploads/ok.txt', '/etc/hosts']]) {
+        const r = await A.send('DOM.setFileInputFiles', { files, objectId: result.objectId }, pa.sessionId, ++id);
+        assert.ok(r && r.error, `DOM.setFileInputFiles ${files} was not refused: ${JSON.stringify(r)}`);
+        assert.match(r.error.message, /^'DOM\.setFileInputFiles' refused: files must be inside the session's upload area \/tmp\/uploads/);
+      }
+      assert.equal(await A.evaluate(pa.sessionId, 'document.getElementById("f").files.length'), 0, 'a refused file reached the input');
+      // a file in the upload area (put there through the API)
+      const body = `uploaded ${Date.now()}\n`;
+      const put = await env.d.api('PUT', `/api/v1/sessions/${S.id}/files/report.txt`, body, { headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(put.status, 201, `PUT file: ${put.status} ${put.text}`);
+      assert.deepEqual(put.json, { path: '/tmp/uploads/report.txt', size: Buffer.byteLength(body) });
+      // bad names and the wrong credential create nothing
+      for (const name of ['.hidden', 'a%2Fb', 'a%20b', 'x'.repeat(256)]) {
+        checkError(await env.d.api('PUT', `/api/v1/sessions/${S.id}/files/${name}`, 'x'), 400, 'invalid_name', `PUT files/${name.slice(0, 20)}`);
+      }
+      const stok = new URL(S.urls.cdp).searchParams.get('token');
+      checkError(await env.d.api('PUT', `/api/v1/sessions/${S.id}/files/st.txt`, 'x', { token: stok }), 401, 'unauthorized', 'PUT with the session token');
+      checkError(await env.d.api('GET', `/api/v1/sessions/${S.id}/files/report.txt`), 405, 'method_not_allowed', 'GET of an upload');
+      const area = `/proc/${S.sandbox.pid}/root/tmp/uploads`;
+      assert.deepEqual(fs.readdirSync(area), ['report.txt'], 'the upload area holds the one good upload');
+      await A.call('DOM.setFileInputFiles', { files: ['/tmp/uploads/report.txt'], objectId: result.objectId }, pa.sessionId);
+      assert.equal(await A.evaluate(pa.sessionId, 'document.getElementById("f").files[0].text()'), body, 'the uploaded file\'s bytes in the page');
+      await A.call('Target.closeTarget', { targetId: pa.targetId });
+    } finally {
+      await A.close();
+    }
+  });
+
+  it('Playwright setInputFiles (a local file, and a buffer) works over connectOverCDP; Puppeteer uploadFile of a file in /tmp/uploads works, of /etc/passwd is refused', T, async () => {
+    const tmp = fs.mkdtempSync('/tmp/bh-cdp-upload-');
+    try {
+      fs.writeFileSync(`${tmp}/local.txt`, 'from the client machine\n');
+      const browser = await pwConnect();
+      try {
+        const page = await browser.contexts()[0].newPage();
+        await page.goto('data:text/html,<title>pw upload</title><input id=f type=file multiple>');
+        await page.setInputFiles('#f', `${tmp}/local.txt`);
+        assert.equal(await page.evaluate(() => document.getElementById('f').files[0].text()), 'from the client machine\n');
+        await page.setInputFiles('#f', { name: 'b.txt', mimeType: 'text/plain', buffer: Buffer.from('a buffer\n') });
+        assert.equal(await page.evaluate(() => document.getElementById('f').files[0].name), 'b.txt');
+        await page.close();
+      } finally {
+        await browser.close();
+      }
+      const put = await env.d.api('PUT', `/api/v1/sessions/${S.id}/files/pp.txt`, 'for puppeteer\n');
+      assert.equal(put.status, 201, `PUT file: ${put.status} ${put.text}`);
+      const pb = await ppConnect();
+      try {
+        const page = await pb.newPage();
+        await page.goto('data:text/html,<title>pp upload</title><input id=f type=file>');
+        const input = await page.$('#f');
+        await input.uploadFile('/tmp/uploads/pp.txt');
+        assert.equal(await page.evaluate(() => document.getElementById('f').files[0].text()), 'for puppeteer\n');
+        await assert.rejects(input.uploadFile('/etc/passwd'), /refused/);
+        await page.close();
+      } finally {
+        await pb.disconnect();
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('download paths outside /tmp/downloads are rewritten, not refused: a download lands in the session\'s /tmp/downloads', T, async () => {
     const A = await Raw.open(wsUrl());
     try {
@@ -1101,9 +1357,12 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
         assert.equal(m.error.code, -32600, `answer to ${JSON.stringify(bad)}: ${JSON.stringify(m)}`);
         assert.equal(m.id, id, `answer to ${JSON.stringify(bad)} carries the id ${id}: ${JSON.stringify(m)}`);
       }
-      // an unknown method is the browser's business: its own error, with our id
-      const u = await A.send('No.suchMethod');
+      // an unknown method of an allowed domain is the browser's business: its
+      // own error, with our id; a domain outside the allow-list is refused
+      const u = await A.send('Page.noSuchMethod');
       assert.ok(u.error && u.error.code === -32601, `unknown method: ${JSON.stringify(u)}`);
+      const v = await A.send('No.suchMethod');
+      assert.ok(v.error && v.error.code === -32000 && /^'No\.suchMethod' refused: /.test(v.error.message), `unknown domain: ${JSON.stringify(v)}`);
       const pong = new Promise((resolve) => A.ws.once('pong', (d) => resolve(d.toString())));
       A.ws.ping('bh-ping');
       assert.equal(await Promise.race([pong, sleep(5000).then(() => 'no pong')]), 'bh-ping', 'a ping is answered with its pong');

@@ -253,6 +253,19 @@ static void test_image(void)
         cleanup_free char *p = bh_xasprintf("%s/%s", image_etc, never[i]);
         CHECK(!path_exists(p));
     }
+    /* Chromium's managed policies: bulkhead's file, valid JSON, blocking
+     * the non-web schemes (and only that file in the directory). */
+    cleanup_free char *pol = bh_xasprintf("%s/chromium/policies/managed/bulkhead.json", image_etc);
+    json_t *pj = json_load_file(pol, 0, NULL);
+    CHECK(pj && json_is_array(json_object_get(pj, "URLBlocklist")));
+    int blocks_file = 0;
+    size_t pi;
+    json_t *pv;
+    json_array_foreach(json_object_get(pj, "URLBlocklist"), pi, pv)
+        blocks_file |= json_is_string(pv) && !strcmp(json_string_value(pv), "file://*");
+    CHECK(blocks_file);
+    CHECK(json_is_false(json_object_get(pj, "ComponentUpdatesEnabled")));
+    json_decref(pj);
     cleanup_free char *bin = bh_xasprintf("%s/bin", image_rootfs);
     cleanup_free char *host_bin = readlink_str("/bin");
     cleanup_free char *img_bin = readlink_str(bin);
@@ -274,6 +287,58 @@ static void test_image(void)
     cleanup_free char *rpath = bh_xasprintf("%s/resolv.conf", image_etc);
     cleanup_free char *resolv = bh_read_file(rpath, NULL, NULL);
     CHECK(resolv && strstr(resolv, "nameserver 192.0.2.53"));
+    bh_err_clear(&err);
+}
+
+/* put_file resolves inside the given root and never through a symlink.
+ * Run against this process's own root, in a scratch dir of `base`. */
+static void test_put_file(void)
+{
+    bh_err_t err = BH_ERR_INIT;
+    pid_t self = getpid();
+    cleanup_free char *dir = bh_xasprintf("%s/up/area", base);
+    CHECK(bh_sandbox_put_file(self, dir, "a.txt", "hello", 5, &err) < 0); /* parent missing */
+    bh_err_clear(&err);
+    cleanup_free char *up = bh_xasprintf("%s/up", base);
+    CHECK(mkdir(up, 0755) == 0);
+    CHECK(bh_sandbox_put_file(self, dir, "a.txt", "hello", 5, &err) == 0);
+    cleanup_free char *a = bh_xasprintf("%s/a.txt", dir);
+    size_t n = 0;
+    cleanup_free char *got = bh_read_file(a, &n, NULL);
+    CHECK(got && n == 5 && !memcmp(got, "hello", 5));
+    struct stat st;
+    CHECK(stat(a, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0644);
+    CHECK(bh_sandbox_put_file(self, dir, "a.txt", "bye", 3, &err) == 0); /* replaced */
+    free(got);
+    got = bh_read_file(a, &n, NULL);
+    CHECK(got && n == 3);
+    /* a FIFO of that name is replaced, not opened (which would block) */
+    cleanup_free char *fifo = bh_xasprintf("%s/f", dir);
+    CHECK(mkfifo(fifo, 0666) == 0);
+    CHECK(bh_sandbox_put_file(self, dir, "f", "x", 1, &err) == 0);
+    CHECK(stat(fifo, &st) == 0 && S_ISREG(st.st_mode));
+    /* bad names */
+    CHECK(bh_sandbox_put_file(self, dir, "../x", "x", 1, &err) < 0 && err.status == EINVAL);
+    CHECK(bh_sandbox_put_file(self, dir, ".hidden", "x", 1, &err) < 0 && err.status == EINVAL);
+    CHECK(bh_sandbox_put_file(self, dir, "", "x", 1, &err) < 0);
+    /* a symlinked area (the sandbox made it, pointing out): refused */
+    cleanup_free char *out = bh_xasprintf("%s/outside", base);
+    CHECK(mkdir(out, 0755) == 0);
+    cleanup_free char *link = bh_xasprintf("%s/up/link", base);
+    CHECK(symlink(out, link) == 0);
+    CHECK(bh_sandbox_put_file(self, link, "x", "x", 1, &err) < 0 && err.status == ELOOP);
+    cleanup_free char *escaped = bh_xasprintf("%s/x", out);
+    CHECK(access(escaped, F_OK) < 0);
+    /* a symlink as the file: replaced by a file, its target untouched */
+    cleanup_free char *target = bh_xasprintf("%s/t", out);
+    CHECK(bh_write_file(target, "keep", 4, 0644, NULL) == 0);
+    cleanup_free char *flink = bh_xasprintf("%s/l", dir);
+    CHECK(symlink(target, flink) == 0);
+    CHECK(bh_sandbox_put_file(self, dir, "l", "new", 3, &err) == 0);
+    free(got);
+    got = bh_read_file(target, &n, NULL);
+    CHECK(got && n == 4 && !memcmp(got, "keep", 4));
+    CHECK(lstat(flink, &st) == 0 && S_ISREG(st.st_mode));
     bh_err_clear(&err);
 }
 
@@ -700,6 +765,7 @@ int main(void)
     env.bundles_dir = bundles;
 
     test_image();
+    test_put_file();
     test_cgroup_paths();
 
     bh_err_t err = BH_ERR_INIT;

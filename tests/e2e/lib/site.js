@@ -19,6 +19,12 @@
 //   /bytes?n=N        N bytes (max 1 GiB) of incompressible data
 //                     (application/octet-stream, with content-length): one
 //                     random 1 MiB block, repeated; for throughput benchmarks
+//   /redirect?to=URL  302 to URL (any scheme: for the tests that a browser
+//                     refuses to follow one to file:, chrome:, …)
+//   /refresh?to=URL   a page that moves to URL by <meta http-equiv=refresh>
+//   /link?to=URL      title "link"; a link #l to URL filling the viewport (a
+//                     click anywhere follows it) and a button #open that
+//                     window.open()s it
 //   /healthz          text "ok"
 //   /_requests        JSON list of the requests seen so far ({method, url, ua, at})
 //   /_requests/clear  forgets them
@@ -136,6 +142,16 @@ export function handler(req, res) {
       more();
       return undefined;
     }
+    case '/redirect':
+      res.writeHead(302, { location: u.searchParams.get('to') || '/', 'cache-control': 'no-store' });
+      return res.end();
+    case '/refresh':
+      return send(200, page('refresh', '<p>moving on</p>',
+        `<meta http-equiv="refresh" content="0;url=${esc(u.searchParams.get('to') || '/')}">`));
+    case '/link':
+      return send(200, page('link',
+        `<a id="l" href="${esc(u.searchParams.get('to') || '/')}" style="position:fixed;inset:0;display:block">follow</a>`
+        + `<button id="open" style="position:fixed;left:0;top:0;z-index:1" onclick="window.open(${esc(JSON.stringify(u.searchParams.get('to') || '/'))})">open</button>`));
     case '/healthz':
       return send(200, 'ok\n', 'text/plain');
     case '/_requests':
