@@ -254,6 +254,8 @@ static void start_work(void *arg)
     }
     struct bh_browser_cmd cmd;
     bh_browser_cmd_init(&cmd, cfg->chromium, j->w, j->h, j->proxy);
+    if (cfg->deny_nested_userns)
+        bh_browser_cmd_without_own_sandbox(&cmd);
     char cg[96];
     snprintf(cg, sizeof cg, "bulkhead/%s", j->id);
     char *rootfs = bh_xasprintf("%s/rootfs", m->image_dir);
