@@ -1254,7 +1254,8 @@ static void *ns_create_thread(void *arg)
     struct ns_job *job = arg;
     job->rc = -1;
     if (job->src >= 0 ? setns(job->src, CLONE_NEWNET) < 0 : unshare(CLONE_NEWNET) < 0) {
-        bh_err_set(&job->err, errno, job->src >= 0 ? "setns(CLONE_NEWNET)" : "unshare(CLONE_NEWNET)");
+        bh_err_set(&job->err, errno, "%s",
+                   job->src >= 0 ? "setns(CLONE_NEWNET)" : "unshare(CLONE_NEWNET)");
         return NULL;
     }
     /* Sessions are IPv4 only: links made in this netns from now on (eth0)
