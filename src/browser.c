@@ -120,3 +120,14 @@ void bh_browser_cmd_free(struct bh_browser_cmd *cmd)
     free(cmd->proxy);
     cmd->window = cmd->proxy = NULL;
 }
+
+void bh_browser_cmd_without_own_sandbox(struct bh_browser_cmd *cmd)
+{
+    size_t n = 0;
+    while (cmd->argv[n])
+        n++;
+    if (n == 0 || n + 2 > sizeof cmd->argv / sizeof *cmd->argv)
+        abort(); /* argv is a fixed table that leaves room */
+    memmove(&cmd->argv[2], &cmd->argv[1], n * sizeof *cmd->argv); /* with the NULL */
+    cmd->argv[1] = "--no-sandbox";
+}

@@ -22,6 +22,7 @@
 #include "net.h"
 #include "session.h"
 #include "store.h"
+#include "userns.h"
 #include "util.h"
 
 static const char usage[] =
@@ -56,7 +57,15 @@ static const char usage[] =
     "  --on-restart MODE    at start, sessions a previous run left running: adopt\n"
     "                       (re-attach, default) or end (reason shutdown)\n"
     "  --on-shutdown MODE   on SIGTERM/SIGINT: end sessions (default) or leave them\n"
-    "                       running for the next start to adopt\n";
+    "                       running for the next start to adopt\n"
+    "  --userns-base ID     first host uid/gid of the sessions' user namespace ranges\n"
+    "                       (default 1073741824); each session maps its ids 0..65535\n"
+    "                       to 65536 host ids of its own, which no host account may use\n"
+    "  --userns-ranges N    ranges from --userns-base (default 1024; at least\n"
+    "                       --max-sessions)\n"
+    "  --nested-userns MODE allow (default): Chromium's renderers get user namespaces\n"
+    "                       of their own; deny: seccomp refuses them, Chromium runs\n"
+    "                       without its namespace sandbox (see docs/security.md)\n";
 
 struct serve {
     struct bh_config cfg;
@@ -104,7 +113,7 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
     enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
            O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY, O_QMAX, O_QTIME, O_ORIGIN,
            O_NOAUTH, O_URLTTL, O_USERMAX,
-           O_ONRESTART, O_ONSHUTDOWN };
+           O_ONRESTART, O_ONSHUTDOWN, O_USERNS_BASE, O_USERNS_RANGES, O_NESTED_USERNS };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"public-url", required_argument, 0, O_PUBLIC},
@@ -130,6 +139,9 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"user-max-sessions", required_argument, 0, O_USERMAX},
         {"on-restart", required_argument, 0, O_ONRESTART},
         {"on-shutdown", required_argument, 0, O_ONSHUTDOWN},
+        {"userns-base", required_argument, 0, O_USERNS_BASE},
+        {"userns-ranges", required_argument, 0, O_USERNS_RANGES},
+        {"nested-userns", required_argument, 0, O_NESTED_USERNS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -159,6 +171,28 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 return -1;
             }
             c->leave_on_shutdown = !strcmp(optarg, "leave");
+            break;
+        case O_USERNS_BASE:
+            if (parse_u64(optarg, 65536, &u) < 0 || u >= UINT32_MAX) {
+                fprintf(stderr, "bulkhead serve: --userns-base must be 65536..4294967294\n");
+                return -1;
+            }
+            c->userns_first = (uint32_t)u;
+            break;
+        case O_USERNS_RANGES:
+            if (parse_u64(optarg, 1, &u) < 0 || u > 65535) {
+                fprintf(stderr, "bulkhead serve: --userns-ranges must be 1..65535\n");
+                return -1;
+            }
+            c->userns_ranges = (uint32_t)u;
+            break;
+        case O_NESTED_USERNS:
+            if (strcmp(optarg, "allow") != 0 && strcmp(optarg, "deny") != 0) {
+                fprintf(stderr, "bulkhead serve: --nested-userns wants allow or deny, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            c->deny_nested_userns = !strcmp(optarg, "deny");
             break;
         case O_PUBLIC:
             free(c->public_url);
@@ -485,13 +519,35 @@ int bh_cmd_serve(int argc, char **argv)
     int status = BH_EXIT_FAIL;
     char *db = NULL, *urlfile = NULL, *urlline = NULL;
     umask(022);
-    if (bh_mkdir_p(c->state_dir, 0700, &err) < 0 || chmod(c->state_dir, 0700) < 0 ||
+    /* The state dir is search-only for others (0711): the sessions' mapped
+     * ids must reach DIR/image (the rootfs and /etc they mount); everything
+     * else in it is 0600 or 0700. */
+    if (bh_mkdir_p(c->state_dir, 0700, &err) < 0 || chmod(c->state_dir, 0711) < 0 ||
         bh_mkdir_p(c->run_dir, 0700, &err) < 0 || (!c->no_auth && setup_token(c, &err) < 0) ||
         setup_secret(c, &err) < 0)
         goto out;
-    db = bh_xasprintf("%s/bulkhead.db", c->state_dir);
-    if (!(sv.store = bh_store_open(db, &err)))
+    if (bh_userns_check(&(struct bh_userns_config){c->userns_first, c->userns_ranges, NULL}, NULL,
+                        &err) < 0)
         goto out;
+    if (c->userns_ranges < (uint32_t)c->max_sessions) {
+        bh_err_set(&err, EINVAL, "--userns-ranges %u is below --max-sessions %d",
+                   c->userns_ranges, c->max_sessions);
+        goto out;
+    }
+    db = bh_xasprintf("%s/bulkhead.db", c->state_dir);
+    umask(077); /* the database and its WAL: 0600 */
+    sv.store = bh_store_open(db, &err);
+    umask(022);
+    if (!sv.store)
+        goto out;
+    static const char *const db_files[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) { /* made 0644 by an earlier version */
+        cleanup_free char *f = bh_xasprintf("%s%s", db, db_files[i]);
+        if (chmod(f, 0600) < 0 && errno != ENOENT) {
+            bh_err_set(&err, errno, "chmod %s", f);
+            goto out;
+        }
+    }
     if (bh_runtime_usable(c->runtime, &err) < 0) {
         bh_err_wrap(&err, "runtime %s", bh_runtime_name(c->runtime));
         goto out;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "userns.h"
 #include "util.h"
 
 void bh_config_defaults(struct bh_config *c)
@@ -39,6 +40,9 @@ void bh_config_defaults(struct bh_config *c)
     c->start_timeout_ms = 30000;
     c->adopt_on_restart = 1;
     c->leave_on_shutdown = 0;
+    c->userns_first = BH_USERNS_FIRST_DEFAULT;
+    c->userns_ranges = BH_USERNS_COUNT_DEFAULT;
+    c->deny_nested_userns = 0;
 }
 
 void bh_config_free(struct bh_config *c)

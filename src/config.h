@@ -48,6 +48,12 @@ struct bh_config {
     int start_timeout_ms;     /* browser start + first page load */
     int adopt_on_restart;     /* 1: a restart re-attaches to live sessions; 0: ends them */
     int leave_on_shutdown;    /* 1: SIGTERM leaves sessions running for the next start */
+    /* Added: each session's user namespace maps its ids 0..65535 to a host
+     * range of its own: range i is userns_first + i * 65536, i < userns_ranges
+     * (see userns.h). */
+    uint32_t userns_first;    /* 1073741824 (2^30) */
+    uint32_t userns_ranges;   /* 1024; at least max_sessions */
+    int deny_nested_userns;   /* 1: --nested-userns deny (seccomp refuses CLONE_NEWUSER) */
 };
 
 void bh_config_defaults(struct bh_config *c);

@@ -1393,6 +1393,7 @@ static int netns_dir_ready(bh_err_t *err)
 /* Work of the helper thread that makes a namespace. */
 struct ns_job {
     const char *path; /* in: existing empty file to bind the netns on */
+    int src;          /* in: a netns to use instead of a new one; -1 = new */
     int fd;           /* out: the netns */
     struct nl nl;     /* out: rtnetlink socket inside it */
     bh_err_t err;
@@ -1403,8 +1404,9 @@ static void *ns_create_thread(void *arg)
 {
     struct ns_job *job = arg;
     job->rc = -1;
-    if (unshare(CLONE_NEWNET) < 0) {
-        bh_err_set(&job->err, errno, "unshare(CLONE_NEWNET)");
+    if (job->src >= 0 ? setns(job->src, CLONE_NEWNET) < 0 : unshare(CLONE_NEWNET) < 0) {
+        bh_err_set(&job->err, errno, "%s",
+                   job->src >= 0 ? "setns(CLONE_NEWNET)" : "unshare(CLONE_NEWNET)");
         return NULL;
     }
     /* Sessions are IPv4 only: links made in this netns from now on (eth0)
@@ -1438,9 +1440,10 @@ static void *ns_create_thread(void *arg)
     return NULL;
 }
 
-/* A new netns bound on `path` (which must not exist). On success *fd is the
- * netns and *nl a netlink socket in it; on failure nothing is left. */
-static int netns_create(const char *path, int *fd, struct nl *nl, bh_err_t *err)
+/* A new netns (or the netns `src`, when src >= 0) bound on `path` (which
+ * must not exist). On success *fd is the netns and *nl a netlink socket in
+ * it; on failure nothing is left. */
+static int netns_create(const char *path, int src, int *fd, struct nl *nl, bh_err_t *err)
 {
     if (netns_dir_ready(err) < 0)
         return -1;
@@ -1448,7 +1451,7 @@ static int netns_create(const char *path, int *fd, struct nl *nl, bh_err_t *err)
     if (f < 0)
         return bh_err_set(err, errno, "create %s", path);
     close(f);
-    struct ns_job job = {.path = path, .fd = -1, .err = BH_ERR_INIT, .rc = -1};
+    struct ns_job job = {.path = path, .src = src, .fd = -1, .err = BH_ERR_INIT, .rc = -1};
     pthread_t th;
     int e = pthread_create(&th, NULL, ns_create_thread, &job);
     if (e != 0) {
@@ -1505,6 +1508,12 @@ static int netns_configure(struct nl *nl, uint32_t addr, const struct subnet *sn
 int bh_net_session_setup(const struct bh_net_config *cfg, const char *id,
                          struct bh_net_session *out, bh_err_t *err)
 {
+    return bh_net_session_setup_in(cfg, id, 0, out, err);
+}
+
+int bh_net_session_setup_in(const struct bh_net_config *cfg, const char *id, pid_t pid,
+                            struct bh_net_session *out, bh_err_t *err)
+{
     struct subnet sn;
     if (check_config(cfg, &sn, err) < 0 || check_id(id, err) < 0)
         return bh_err_wrap(err, "net setup");
@@ -1523,11 +1532,21 @@ int bh_net_session_setup(const struct bh_net_config *cfg, const char *id,
     /* Each step records what it made so a failure undoes exactly that: never
      * a netns, veth or lease of another call that happens to share a name. */
     uint32_t addr = 0;
-    int have_lease = 0, have_netns = 0, have_veth = 0, nsfd = -1;
+    int have_lease = 0, have_netns = 0, have_veth = 0, nsfd = -1, src = -1;
+    if (pid > 0) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+        if ((src = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+            bh_err_set(err, errno, "open %s", p);
+            nl_close(&host);
+            return bh_err_wrap(err, "net setup %s", id);
+        }
+    }
     int rc = lease_take(&sn, id, &addr, err);
     have_lease = rc == 0;
     if (rc == 0)
-        rc = netns_create(s.netns_path, &nsfd, &ns, err);
+        rc = netns_create(s.netns_path, src, &nsfd, &ns, err);
+    bh_closep(&src);
     have_netns = rc == 0;
     uint8_t mac[6];
     session_mac(addr, mac);

@@ -50,15 +50,18 @@ static const struct {
  * open_by_handle_at, kexec_*, *_module, reboot, swapon/off, setns, acct,
  * quotactl, perf_event_open, lookup_dcookie, the new mount API, iopl/ioperm,
  * syslog, clock_settime/settimeofday/stime, vm86 and io_uring are absent, so
- * they fail with EPERM. Added for Chromium's own sandbox: clone and unshare
- * with any flags (it creates user, pid and net namespaces) and chroot (it
- * chroots into an empty directory inside its user namespace). Names that the
+ * they fail with EPERM. socketcall is absent too (it is a 32-bit call, and
+ * the filter admits the native architecture only; see build_seccomp()).
+ * Added for Chromium's own sandbox: chroot (it chroots into an empty
+ * directory inside its user namespace), and clone and unshare (it creates
+ * user, pid and net namespaces), which are in clone_calls below: with any
+ * flags, or without CLONE_NEWUSER in the stricter mode. Names that the
  * runtime's libseccomp does not know are skipped by the runtime. */
 static const char *const allowed_syscalls[] = {
     "accept", "accept4", "access", "alarm", "arch_prctl", "bind", "brk", "cachestat",
     "capget", "capset", "chdir", "chmod", "chown", "chown32", "chroot", "clock_getres",
     "clock_getres_time64", "clock_gettime", "clock_gettime64", "clock_nanosleep",
-    "clock_nanosleep_time64", "clone", "close", "close_range", "connect", "copy_file_range",
+    "clock_nanosleep_time64", "close", "close_range", "connect", "copy_file_range",
     "creat", "dup", "dup2", "dup3", "epoll_create", "epoll_create1", "epoll_ctl",
     "epoll_ctl_old", "epoll_pwait", "epoll_pwait2", "epoll_wait", "epoll_wait_old", "eventfd",
     "eventfd2", "execve", "execveat", "exit", "exit_group", "faccessat", "faccessat2",
@@ -102,20 +105,50 @@ static const char *const allowed_syscalls[] = {
     "setresuid", "setresuid32", "setreuid", "setreuid32", "setrlimit", "set_robust_list",
     "setsid", "setsockopt", "set_thread_area", "set_tid_address", "setuid", "setuid32",
     "setxattr", "shmat", "shmctl", "shmdt", "shmget", "shutdown", "sigaltstack", "signalfd",
-    "signalfd4", "sigprocmask", "sigreturn", "socketcall", "socketpair", "splice", "stat",
+    "signalfd4", "sigprocmask", "sigreturn", "socketpair", "splice", "stat",
     "stat64", "statfs", "statfs64", "statx", "symlink", "symlinkat", "sync",
     "sync_file_range", "syncfs", "sysinfo", "tee", "tgkill", "time", "timer_create",
     "timer_delete", "timer_getoverrun", "timer_gettime", "timer_gettime64", "timer_settime",
     "timer_settime64", "timerfd_create", "timerfd_gettime", "timerfd_gettime64",
     "timerfd_settime", "timerfd_settime64", "times", "tkill", "truncate", "truncate64",
-    "ugetrlimit", "umask", "uname", "unlink", "unlinkat", "unshare", "utime", "utimensat",
+    "ugetrlimit", "umask", "uname", "unlink", "unlinkat", "utime", "utimensat",
     "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4", "waitid", "waitpid", "write",
     "writev", NULL,
 };
 
-/* socket(2) only for these address families (AF_UNIX, AF_INET, AF_INET6,
- * AF_NETLINK); AF_PACKET, AF_VSOCK, AF_ALG etc. fail with EPERM. */
-static const uint64_t allowed_socket_domains[] = {1, 2, 10, 16};
+/* Namespace-creating calls; allowed with any flags, or only without
+ * CLONE_NEWUSER when nested user namespaces are denied (clone's flags and
+ * unshare's are both argument 0 on x86-64). */
+static const char *const clone_calls[] = {"clone", "unshare", NULL};
+#define OCI_CLONE_NEWUSER 0x10000000ull
+
+/* socket(2) only for these address families (AF_UNIX, AF_INET, AF_INET6);
+ * AF_PACKET, AF_VSOCK, AF_ALG etc. fail with EPERM. AF_NETLINK only with
+ * the protocols below. */
+static const uint64_t allowed_socket_domains[] = {1, 2, 10};
+#define OCI_AF_NETLINK 16
+/* Netlink protocols: only NETLINK_ROUTE (0), what Chromium uses (measured
+ * with strace: NETLINK_ROUTE for its network change notifier, and
+ * NETLINK_KOBJECT_UEVENT for device monitoring, which it does without).
+ * Denying NETLINK_NETFILTER (12) keeps nf_tables, conntrack and the other
+ * netfilter subsystems out of reach of every process in the session,
+ * including ones in nested user namespaces that hold CAP_NET_ADMIN there
+ * (the filter is inherited); NETLINK_XFRM, NETLINK_AUDIT, NETLINK_GENERIC
+ * (and with it nl80211, wireguard, ...), NETLINK_SOCK_DIAG etc. likewise. */
+static const uint64_t allowed_netlink_protocols[] = {0};
+
+/* The one architecture the filter admits: system calls of any other ABI
+ * (i386's int 0x80 from a 64-bit process, x32) are not matched by any rule,
+ * and the runtime's libseccomp kills the caller (its default bad-arch
+ * action). The 32-bit ABI has socketcall(2), which carries socket()'s
+ * arguments in memory where seccomp cannot see them. */
+#if defined(__x86_64__)
+#define OCI_NATIVE_ARCH "SCMP_ARCH_X86_64"
+#elif defined(__aarch64__)
+#define OCI_NATIVE_ARCH "SCMP_ARCH_AARCH64"
+#else
+#error "add this architecture's SCMP_ARCH_ name"
+#endif
 
 /* personality(2) values Docker allows: PER_LINUX, UNAME26, ADDR_NO_RANDOMIZE
  * (and with UNAME26), and the 0xffffffff query. */
@@ -164,6 +197,32 @@ static json_t *seccomp_rule_arg0_eq(const char *name, uint64_t value)
     json_object_set_new(r, "action", json_string("SCMP_ACT_ALLOW"));
     json_t *args = json_array();
     json_array_append_new(args, seccomp_arg(0, value, "SCMP_CMP_EQ"));
+    json_object_set_new(r, "args", args);
+    return r;
+}
+
+/* Allow socket(AF_NETLINK, any type, protocol). The args of one rule must
+ * all match. */
+static json_t *seccomp_rule_netlink(uint64_t protocol)
+{
+    json_t *r = seccomp_rule_arg0_eq("socket", OCI_AF_NETLINK);
+    json_array_append_new(json_object_get(r, "args"), seccomp_arg(2, protocol, "SCMP_CMP_EQ"));
+    return r;
+}
+
+/* Allow `names` when (arg0 & mask) == 0. */
+static json_t *seccomp_rule_arg0_clear(const char *const *names, uint64_t mask)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "names", str_array(names));
+    json_object_set_new(r, "action", json_string("SCMP_ACT_ALLOW"));
+    json_t *a = json_object();
+    json_object_set_new(a, "index", json_integer(0));
+    json_object_set_new(a, "value", json_integer((json_int_t)mask));
+    json_object_set_new(a, "valueTwo", json_integer(0));
+    json_object_set_new(a, "op", json_string("SCMP_CMP_MASKED_EQ"));
+    json_t *args = json_array();
+    json_array_append_new(args, a);
     json_object_set_new(r, "args", args);
     return r;
 }
@@ -245,6 +304,16 @@ static int validate(const struct bh_spec_params *p, bh_err_t *err)
                           "spec: cgroups_path must be a relative path like \"bulkhead/<id>\"");
     if (p->uid == 0 || p->gid == 0)
         return bh_err_set(err, EPERM, "spec: the sandbox never runs as root (uid/gid 0)");
+    if (p->userns_host_base) {
+        if (p->uid >= p->userns_size || p->gid >= p->userns_size)
+            return bh_err_set(err, EINVAL, "spec: uid/gid outside the user namespace's range");
+        if ((uint64_t)p->userns_host_base + p->userns_size > UINT32_MAX)
+            return bh_err_set(err, ERANGE, "spec: user namespace range past the last host id");
+        if (p->netns_path)
+            return bh_err_set(err, EINVAL,
+                              "spec: a user namespace needs a network namespace of its own "
+                              "(no netns_path)");
+    }
     if (p->memory_bytes == 0 || p->pids_max == 0)
         return bh_err_set(err, EINVAL, "spec: memory and pids limits are required");
     if (p->tmp_bytes == 0 || p->shm_bytes == 0)
@@ -384,12 +453,12 @@ static json_t *build_resources(const struct bh_spec_params *p)
     return res;
 }
 
-static json_t *build_seccomp(void)
+static json_t *build_seccomp(const struct bh_spec_params *p)
 {
     json_t *sc = json_object();
     json_object_set_new(sc, "defaultAction", json_string("SCMP_ACT_ERRNO"));
     json_object_set_new(sc, "defaultErrnoRet", json_integer(OCI_ERRNO_EPERM));
-    const char *arches[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", NULL};
+    const char *arches[] = {OCI_NATIVE_ARCH, NULL};
     json_object_set_new(sc, "architectures", str_array(arches));
 
     json_t *rules = json_array();
@@ -398,8 +467,20 @@ static json_t *build_seccomp(void)
     json_object_set_new(allow, "action", json_string("SCMP_ACT_ALLOW"));
     json_array_append_new(rules, allow);
 
+    if (p->deny_nested_userns) {
+        json_array_append_new(rules, seccomp_rule_arg0_clear(clone_calls, OCI_CLONE_NEWUSER));
+    } else {
+        json_t *clone = json_object();
+        json_object_set_new(clone, "names", str_array(clone_calls));
+        json_object_set_new(clone, "action", json_string("SCMP_ACT_ALLOW"));
+        json_array_append_new(rules, clone);
+    }
+
     for (size_t i = 0; i < sizeof allowed_socket_domains / sizeof *allowed_socket_domains; i++)
         json_array_append_new(rules, seccomp_rule_arg0_eq("socket", allowed_socket_domains[i]));
+    for (size_t i = 0; i < sizeof allowed_netlink_protocols / sizeof *allowed_netlink_protocols;
+         i++)
+        json_array_append_new(rules, seccomp_rule_netlink(allowed_netlink_protocols[i]));
     for (size_t i = 0; i < sizeof allowed_personalities / sizeof *allowed_personalities; i++)
         json_array_append_new(rules,
                               seccomp_rule_arg0_eq("personality", allowed_personalities[i]));
@@ -428,12 +509,29 @@ static json_t *build_linux(const struct bh_spec_params *p)
             json_object_set_new(n, "path", json_string(p->netns_path));
         json_array_append_new(ns, n);
     }
+    if (p->userns_host_base) {
+        json_t *n = json_object();
+        json_object_set_new(n, "type", json_string("user"));
+        json_array_append_new(ns, n);
+    }
     json_object_set_new(lx, "namespaces", ns);
+    if (p->userns_host_base) {
+        static const char *const maps[] = {"uidMappings", "gidMappings"};
+        for (size_t i = 0; i < 2; i++) {
+            json_t *m = json_object();
+            json_object_set_new(m, "containerID", json_integer(0));
+            json_object_set_new(m, "hostID", json_integer(p->userns_host_base));
+            json_object_set_new(m, "size", json_integer(p->userns_size));
+            json_t *a = json_array();
+            json_array_append_new(a, m);
+            json_object_set_new(lx, maps[i], a);
+        }
+    }
     json_object_set_new(lx, "maskedPaths", str_array(masked_paths));
     json_object_set_new(lx, "readonlyPaths", str_array(readonly_paths));
     json_object_set_new(lx, "cgroupsPath", json_string(p->cgroups_path));
     json_object_set_new(lx, "resources", build_resources(p));
-    json_object_set_new(lx, "seccomp", build_seccomp());
+    json_object_set_new(lx, "seccomp", build_seccomp(p));
     return lx;
 }
 

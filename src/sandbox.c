@@ -1041,8 +1041,10 @@ static void start_cleanup(const struct bh_sandbox_env *env, const char *cid, con
     bh_rm_rf(bundle, NULL);
 }
 
-int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
-                     int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err)
+/* `runtime run --detach` (create_only 0) or `runtime create` (1). */
+static int sandbox_launch(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
+                          int fd_in, int fd_out, int fd_log, struct bh_sandbox *out,
+                          int create_only, bh_err_t *err)
 {
     if (env_ok(env, err) < 0)
         return -1;
@@ -1083,8 +1085,11 @@ int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_para
 
     cleanup_free char *log_opt = bh_xasprintf("--log=%s", logfile);
     const char *global[] = {log_opt, "--log-format=json", NULL};
-    const char *args[] = {"run", "--detach", "--pid-file", pidfile, "--preserve-fds", "2",
-                          "--bundle", bundle, cid, NULL};
+    const char *run_args[] = {"run", "--detach", "--pid-file", pidfile, "--preserve-fds", "2",
+                              "--bundle", bundle, cid, NULL};
+    const char *create_args[] = {"create", "--pid-file", pidfile, "--preserve-fds", "2",
+                                 "--bundle", bundle, cid, NULL};
+    const char *const *args = create_only ? create_args : run_args;
     struct rt_cmd c;
     if (rt_cmd_init(&c, env, global, args, err) < 0) {
         bh_rm_rf(bundle, NULL);
@@ -1100,7 +1105,7 @@ int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_para
         bh_rm_rf(bundle, NULL);
         return bh_err_wrap(err, "sandbox %s", cid);
     }
-    cleanup_free char *what = bh_xasprintf("%s run", bh_runtime_name(env->runtime));
+    cleanup_free char *what = bh_xasprintf("%s %s", bh_runtime_name(env->runtime), args[0]);
     int status = rt_wait(pid, bh_mono_ms() + RT_TIMEOUT_MS, what, err);
     if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (status >= 0) {
@@ -1129,6 +1134,36 @@ int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_para
     snprintf(out->id, sizeof out->id, "%s", cid);
     snprintf(out->bundle, sizeof out->bundle, "%s", bundle);
     out->pid = (pid_t)cpid;
+    return 0;
+}
+
+int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
+                     int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err)
+{
+    return sandbox_launch(env, params, fd_in, fd_out, fd_log, out, 0, err);
+}
+
+int bh_sandbox_create(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
+                      int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err)
+{
+    return sandbox_launch(env, params, fd_in, fd_out, fd_log, out, 1, err);
+}
+
+int bh_sandbox_resume(const struct bh_sandbox_env *env, const char *container_id, bh_err_t *err)
+{
+    if (env_ok(env, err) < 0)
+        return -1;
+    if (!container_id_ok(container_id))
+        return bh_err_set(err, EINVAL, "start: invalid container id \"%s\"",
+                          container_id ? container_id : "");
+    const char *args[] = {"start", container_id, NULL};
+    cleanup_free char *errout = NULL;
+    int rc = rt_call(env, args, NULL, &errout, err);
+    if (rc < 0)
+        return bh_err_wrap(err, "start %s", container_id);
+    if (rc != 0)
+        return bh_err_set(err, 0, "start %s: %s start: %s", container_id,
+                          bh_runtime_name(env->runtime), errout);
     return 0;
 }
 

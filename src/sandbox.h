@@ -74,6 +74,16 @@ struct bh_sandbox {
 int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
                      int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err);
 
+/* Added: bh_sandbox_start() in two steps. _create makes the container
+ * (`runtime create`): its namespaces exist and out->pid is its init, which
+ * waits to exec the process until _resume (`runtime start`). In between the
+ * caller sets up what lives in the container's own namespaces (the network
+ * namespace that a user namespace owns, see net.h). On a failed _create
+ * nothing is left; after a failed _resume, bh_sandbox_destroy() it. */
+int bh_sandbox_create(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
+                      int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err);
+int bh_sandbox_resume(const struct bh_sandbox_env *env, const char *container_id, bh_err_t *err);
+
 /* Kill every process of the container, delete it (runtime delete --force, which
  * removes its cgroups) and remove the bundle dir. Idempotent: a container that
  * is already gone is success. */

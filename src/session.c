@@ -29,6 +29,7 @@
 #include "log.h"
 #include "net.h"
 #include "sandbox.h"
+#include "userns.h"
 #include "util.h"
 #include "workers.h"
 
@@ -119,6 +120,7 @@ struct bh_sessions {
     bh_workers_t *workers;
     struct bh_sandbox_env env;
     struct bh_net_config net;
+    struct bh_userns_config userns;
     char *runtime_root;
     char *bundles_dir;
     char *image_dir;
@@ -209,30 +211,51 @@ struct start_job {
     int fd_in, fd_out, fd_log; /* the sandbox's ends */
     struct bh_sandbox sb;
     struct bh_net_session net;
+    uint32_t uid_base; /* first host id of its user namespace range */
     bh_err_t err;
     int ok;
 };
 
+static void reap_init(pid_t pid);
+
+/* Undo what start_work made so far (each step is idempotent). */
+static void start_undo(struct start_job *j, int sandbox, int net)
+{
+    struct bh_sessions *m = j->m;
+    bh_err_t e2 = BH_ERR_INIT;
+    if (sandbox && bh_sandbox_destroy(&m->env, j->sb.id, &e2) < 0) {
+        bh_log(BH_LOG_ERROR, j->id, "sandbox teardown: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+    }
+    if (sandbox)
+        reap_init(j->sb.pid);
+    if (net && bh_net_session_teardown(&m->net, j->id, &e2) < 0) {
+        bh_log(BH_LOG_ERROR, j->id, "network teardown: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+    }
+    if (bh_userns_release(&m->userns, j->id, &e2) < 0) {
+        bh_log(BH_LOG_ERROR, j->id, "uid range release: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+    }
+}
+
+/* The order: a uid range, the container created (the runtime makes its
+ * user namespace and, owned by it, its network namespace), the network set
+ * up in that namespace, the egress policy, then the browser started. */
 static void start_work(void *arg)
 {
     struct start_job *j = arg;
     struct bh_sessions *m = j->m;
     const struct bh_config *cfg = m->cfg;
 
-    if (bh_net_session_setup(&m->net, j->id, &j->net, &j->err) < 0) {
-        bh_err_wrap(&j->err, "network setup");
-        return;
-    }
-    if (bh_net_session_policy(&m->net, j->id, &j->policy, &j->err) < 0) {
-        bh_err_wrap(&j->err, "egress policy");
-        bh_err_t e2 = BH_ERR_INIT;
-        if (bh_net_session_teardown(&m->net, j->id, &e2) < 0)
-            bh_log(BH_LOG_ERROR, j->id, "network teardown: %s", bh_err_msg(&e2));
-        bh_err_clear(&e2);
+    if (bh_userns_lease(&m->userns, j->id, &j->uid_base, &j->err) < 0) {
+        bh_err_wrap(&j->err, "user namespace");
         return;
     }
     struct bh_browser_cmd cmd;
     bh_browser_cmd_init(&cmd, cfg->chromium, j->w, j->h, j->proxy);
+    if (cfg->deny_nested_userns)
+        bh_browser_cmd_without_own_sandbox(&cmd);
     char cg[96];
     snprintf(cg, sizeof cg, "bulkhead/%s", j->id);
     char *rootfs = bh_xasprintf("%s/rootfs", m->image_dir);
@@ -241,12 +264,15 @@ static void start_work(void *arg)
         .id = j->id,
         .rootfs = rootfs,
         .etc_dir = etc,
-        .netns_path = j->net.netns_path,
+        .netns_path = NULL,
         .cgroups_path = cg,
         .argv = cmd.argv,
         .env = cmd.env,
         .uid = 1000,
         .gid = 1000,
+        .userns_host_base = j->uid_base,
+        .userns_size = BH_USERNS_SIZE,
+        .deny_nested_userns = cfg->deny_nested_userns,
         .memory_bytes = cfg->memory_bytes,
         .pids_max = cfg->pids_max,
         .cpu_period_us = 100000,
@@ -255,17 +281,28 @@ static void start_work(void *arg)
         .tmp_bytes = cfg->tmp_bytes,
         .shm_bytes = cfg->shm_bytes,
     };
-    int rc = bh_sandbox_start(&m->env, &p, j->fd_in, j->fd_out, j->fd_log, &j->sb, &j->err);
+    int rc = bh_sandbox_create(&m->env, &p, j->fd_in, j->fd_out, j->fd_log, &j->sb, &j->err);
     bh_browser_cmd_free(&cmd);
     free(rootfs);
     free(etc);
     if (rc < 0) {
         bh_err_wrap(&j->err, "sandbox");
-        bh_err_t e2 = BH_ERR_INIT;
-        if (bh_net_session_teardown(&m->net, j->id, &e2) < 0) {
-            bh_log(BH_LOG_ERROR, j->id, "network teardown: %s", bh_err_msg(&e2));
-            bh_err_clear(&e2);
-        }
+        start_undo(j, 0, 0);
+        return;
+    }
+    if (bh_net_session_setup_in(&m->net, j->id, j->sb.pid, &j->net, &j->err) < 0) {
+        bh_err_wrap(&j->err, "network setup");
+        start_undo(j, 1, 1);
+        return;
+    }
+    if (bh_net_session_policy(&m->net, j->id, &j->policy, &j->err) < 0) {
+        bh_err_wrap(&j->err, "egress policy");
+        start_undo(j, 1, 1);
+        return;
+    }
+    if (bh_sandbox_resume(&m->env, j->sb.id, &j->err) < 0) {
+        bh_err_wrap(&j->err, "sandbox");
+        start_undo(j, 1, 1);
         return;
     }
     j->ok = 1;
@@ -766,6 +803,7 @@ static void start_done(void *arg)
     snprintf(s->row.container_id, sizeof s->row.container_id, "%s", j->sb.id);
     snprintf(s->row.addr, sizeof s->row.addr, "%s", j->net.addr);
     s->row.pid = j->sb.pid;
+    s->row.uid_base = j->uid_base;
     free(j);
     store_update(s);
     event(s, "sandbox_started", json_pack("{s:i, s:s}", "pid", s->row.pid, "address", s->row.addr));
@@ -1177,6 +1215,11 @@ static void destroy_work(void *arg)
         bh_log(BH_LOG_ERROR, j->s->row.id, "network teardown: %s", bh_err_msg(&e));
         if (!j->err.msg)
             bh_err_set(&j->err, 0, "network: %s", bh_err_msg(&e));
+        bh_err_clear(&e);
+    }
+    /* The range is free only once no process of the sandbox is left. */
+    if (bh_userns_release(&m->userns, j->s->row.id, &e) < 0) {
+        bh_log(BH_LOG_ERROR, j->s->row.id, "uid range release: %s", bh_err_msg(&e));
         bh_err_clear(&e);
     }
 }
@@ -1810,6 +1853,8 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
     m->env.runtime_root = m->runtime_root;
     m->env.bundles_dir = m->bundles_dir;
     m->env.image_dir = m->image_dir;
+    m->userns.first = cfg->userns_first;
+    m->userns.count = cfg->userns_ranges;
     m->net.bridge = cfg->bridge;
     m->net.subnet = cfg->subnet;
     m->net.dns = cfg->dns;
@@ -1844,6 +1889,10 @@ static void reap(struct bh_sessions *m, const char *id)
     }
     if (bh_net_session_teardown(&m->net, id, &err) < 0) {
         bh_log(BH_LOG_ERROR, id, "recovery: network: %s", bh_err_msg(&err));
+        bh_err_clear(&err);
+    }
+    if (bh_userns_release(&m->userns, id, &err) < 0) {
+        bh_log(BH_LOG_ERROR, id, "recovery: uid range: %s", bh_err_msg(&err));
         bh_err_clear(&err);
     }
     cleanup_free char *dir = session_dir(m, id);
@@ -1915,6 +1964,12 @@ static int adopt(struct bh_sessions *m, struct bh_session_row *r, const char **r
         ;
     if (write(fd_in, "", 1) != 1) {
         bh_err_set(err, errno, "write to its CDP FIFO");
+        bh_create_opts_clear(&opts);
+        return -1;
+    }
+    /* It keeps its uid range: the lease survived the restart (in /run);
+     * should it be gone, it is taken again, unless another session has it. */
+    if (r->uid_base && bh_userns_claim(&m->userns, r->id, r->uid_base, err) < 0) {
         bh_create_opts_clear(&opts);
         return -1;
     }
@@ -2035,6 +2090,25 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
             bh_err_t e = BH_ERR_INIT;
             if (bh_net_session_teardown(&m->net, ids[i], &e) < 0)
                 bh_log(BH_LOG_ERROR, ids[i], "recovery: network: %s", bh_err_msg(&e));
+            bh_err_clear(&e);
+            bh_session_row_clear(&row);
+            reaped++;
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    /* uid ranges of sessions of ours that are not live (a crash between the
+     * steps of a create or a delete) */
+    k = bh_userns_list(&m->userns, &ids, err);
+    if (k < 0)
+        return -1;
+    for (int i = 0; i < k; i++) {
+        struct bh_session_row row;
+        memset(&row, 0, sizeof row);
+        if (!bh_session_find(m, ids[i]) && bh_store_session_get(m->store, ids[i], &row, NULL) > 0) {
+            bh_err_t e = BH_ERR_INIT;
+            if (bh_userns_release(&m->userns, ids[i], &e) < 0)
+                bh_log(BH_LOG_ERROR, ids[i], "recovery: uid range: %s", bh_err_msg(&e));
             bh_err_clear(&e);
             bh_session_row_clear(&row);
             reaped++;

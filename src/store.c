@@ -93,22 +93,25 @@ static const char *const migrations[] = {
     "  revoked_at   INTEGER NOT NULL DEFAULT 0"
     ");"
     "CREATE UNIQUE INDEX tokens_name_live ON tokens(name) WHERE revoked_at = 0;",
+    /* 3 -> 4: the first host uid/gid of a session's user namespace range
+     * (0: none, as for every row written before this version). */
+    "ALTER TABLE sessions ADD COLUMN uid_base INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define SESSION_COLS                                                                     \
     "id, type, status, url, created_at, expires_at, ended_at, end_reason, end_detail, " \
     "viewport_w, viewport_h, idle_timeout, ttl, memory_bytes, pids_max, cpus, runtime, " \
-    "container_id, pid, addr, network, owner"
+    "container_id, pid, addr, network, owner, uid_base"
 
 static const char sql_session_insert[] =
     "INSERT INTO sessions (" SESSION_COLS ") "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-    "?18, ?19, ?20, ?21, ?22)";
+    "?18, ?19, ?20, ?21, ?22, ?23)";
 static const char sql_session_update[] =
     "UPDATE sessions SET status = ?2, expires_at = ?3, ended_at = ?4, end_reason = ?5, "
-    "end_detail = ?6, url = ?7, runtime = ?8, container_id = ?9, pid = ?10, addr = ?11 "
-    "WHERE id = ?1";
+    "end_detail = ?6, url = ?7, runtime = ?8, container_id = ?9, pid = ?10, addr = ?11, "
+    "uid_base = ?12 WHERE id = ?1";
 static const char sql_session_get[] = "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1";
 static const char sql_session_list_all[] =
     "SELECT " SESSION_COLS " FROM sessions ORDER BY created_at DESC, rowid DESC";
@@ -242,6 +245,7 @@ static void row_from_stmt(sqlite3_stmt *s, struct bh_session_row *out)
     col_copy(s, 19, out->addr, sizeof out->addr);
     out->network = col_dup(s, 20);
     col_copy(s, 21, out->owner, sizeof out->owner);
+    out->uid_base = (uint32_t)sqlite3_column_int64(s, 22);
 }
 
 /* Run one or more statements without results. */
@@ -443,6 +447,7 @@ int bh_store_session_insert(bh_store_t *st, const struct bh_session_row *r, bh_e
     bind_text(s, 20, r->addr);
     bind_text(s, 21, r->network);
     bind_text(s, 22, r->owner[0] ? r->owner : "admin");
+    sqlite3_bind_int64(s, 23, r->uid_base);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(st->db, err, "insert session %s", r->id);
     return 0;
@@ -462,6 +467,7 @@ int bh_store_session_update(bh_store_t *st, const struct bh_session_row *r, bh_e
     bind_text(s, 9, r->container_id);
     sqlite3_bind_int(s, 10, r->pid);
     bind_text(s, 11, r->addr);
+    sqlite3_bind_int64(s, 12, r->uid_base);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(st->db, err, "update session %s", r->id);
     if (sqlite3_changes(st->db) == 0)

@@ -33,6 +33,7 @@ struct bh_session_row {
     char addr[64];         /* session network address */
     char *network;         /* heap or NULL: network settings, JSON {"policy","allow","proxy"} */
     char owner[40];        /* id of the token that created it ("admin"; "" is stored as "admin") */
+    uint32_t uid_base;     /* first host uid/gid of its user namespace range; 0 = none */
 };
 
 /* Free the heap fields of a row (not the row itself). */
@@ -46,7 +47,7 @@ void bh_store_close(bh_store_t *st);
 /* Insert a new row (all fields). A duplicate id: err->status EEXIST. */
 int bh_store_session_insert(bh_store_t *st, const struct bh_session_row *r, bh_err_t *err);
 /* Replace the mutable fields (status, expires_at, ended_at, end_reason,
- * end_detail, url, runtime, container_id, pid, addr) of row r->id.
+ * end_detail, url, runtime, container_id, pid, addr, uid_base) of row r->id.
  * An unknown id is an error with err->status ENOENT. */
 int bh_store_session_update(bh_store_t *st, const struct bh_session_row *r, bh_err_t *err);
 /* Load one row; returns 1 found, 0 not found, -1 error. */

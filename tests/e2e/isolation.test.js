@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
 import { ownCgroups, cgroupDirOf } from './lib/leaks.js';
-import { run } from './lib/sh.js';
+import { run, must } from './lib/sh.js';
+import os from 'node:os';
 
 const NS = ['pid', 'mnt', 'net', 'ipc', 'uts'];
 
@@ -49,17 +50,62 @@ function mountsOf(pid) {
 // The mount that is visible at `mp` (the last one mounted there).
 const mountAt = (pid, mp) => mountsOf(pid).filter((m) => m.mp === mp).pop();
 
+// The attack-surface probe (lib/probe.c), built static once per suite run.
+const PROBE_SRC = new URL('./lib/probe.c', import.meta.url).pathname;
+async function buildProbe() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bhtest-probe-'));
+  const bin = path.join(dir, 'probe');
+  await must('cc', ['-static', '-O2', '-o', bin, PROBE_SRC]);
+  return { bin, dir };
+}
+// Put the probe in a session's /tmp (its tmpfs belongs to the session's user
+// namespace: only an id mapped there can create files in it) and return a
+// function that runs it there as the sandbox user, under the container's
+// seccomp filter (runtime exec, not nsenter).
+async function probeIn(rt, runDir, cid, bin) {
+  const exec = (argv, input) => run(rt, ['--root', path.join(runDir, rt), 'exec', '--user', '1000:1000', cid, ...argv], { timeout: 30000, input });
+  const put = await exec(['/bin/sh', '-c', 'cat > /tmp/.bh-probe && chmod 755 /tmp/.bh-probe && echo PUT'], fs.readFileSync(bin));
+  assert.match(put.stdout, /PUT/, `cannot put the probe into the sandbox: ${put.stderr}`);
+  return async (...args) => {
+    const r = await exec(['/tmp/.bh-probe', ...args]);
+    return `${r.stdout}${r.stderr}`.trim();
+  };
+}
+const onHost = async (bin, ...args) => {
+  const r = await run(bin, args, { timeout: 30000 });
+  return `${r.stdout}${r.stderr}`.trim();
+};
+// Host ids of /etc/passwd, /etc/group (ids) and /etc/subuid, /etc/subgid (ranges)
+function hostIdRanges() {
+  const out = [];
+  for (const [f, fields, ranged] of [['passwd', [2, 3], false], ['group', [2], false], ['subuid', [1], true], ['subgid', [1], true]]) {
+    for (const l of (read(`/etc/${f}`) || '').split('\n')) {
+      const c = l.split(':');
+      for (const i of fields) {
+        if (c.length <= i || !/^\d+$/.test(c[i])) continue;
+        const a = Number(c[i]);
+        out.push({ f, name: c[0], lo: a, hi: ranged ? a + Number(c[i + 1]) : a + 1 });
+      }
+    }
+  }
+  return out;
+}
+
 describe('isolation: the sandbox baseline on a live session', () => {
   const env = suiteEnv();
   let s;
   let procs = []; // [{pid, comm, cmd, status}]
   let exec; // (user, argv) → run result
+  let probe; // {bin, dir}
+  let inside; // (...args) → the probe's output inside the session
 
   before(async () => {
     await env.start();
     s = await env.d.create({ url: env.url('/') });
     const rt = s.sandbox.runtime;
     exec = (user, argv) => run(rt, ['--root', path.join(env.d.runDir, rt), 'exec', '--user', user, s.sandbox.id, ...argv], { timeout: 30000 });
+    probe = await buildProbe();
+    inside = await probeIn(rt, env.d.runDir, s.sandbox.id, probe.bin);
     // Every process of the container: its cgroup (pids and memory hierarchies, recursively).
     const pids = new Set();
     const collect = (dir) => {
@@ -78,7 +124,10 @@ describe('isolation: the sandbox baseline on a live session', () => {
     })).filter((p) => p.status);
     process.stderr.write(`isolation: ${procs.length} processes in the sandbox:\n${procs.map((p) => `  ${p.pid} ${p.comm} uid=${p.status.Uid} ${p.cmd.join(' ').slice(0, 100)}`).join('\n')}\n`);
   }, { timeout: LOCK_WAIT + 120000 });
-  after(env.finish, { timeout: 180000 });
+  after(async () => {
+    if (probe) fs.rmSync(probe.dir, { recursive: true, force: true });
+    await env.finish();
+  }, { timeout: 180000 });
 
   it('the container has Chromium processes, including its init', () => {
     assert.ok(procs.some((p) => p.pid === s.sandbox.pid), `sandbox.pid ${s.sandbox.pid} is not among the container's processes ${procs.map((p) => p.pid)}`);
@@ -220,6 +269,82 @@ describe('isolation: the sandbox baseline on a live session', () => {
     assert.match(r.stderr, /not permitted|permission denied/i, `mount failed for another reason than a denial: ${r.stderr}`);
   });
 
+  // Each session is in a user namespace of its own whose ids 0..65535 map
+  // to a host range that no host account uses and no other session shares.
+  it('user namespace: the session\'s ids map to a host range of its own, not the identity, used by no host account', () => {
+    const um = uidMapOf(s.sandbox.pid);
+    const gm = (read(`/proc/${s.sandbox.pid}/gid_map`) || '').trim().split(/\s+/).map(Number);
+    assert.equal(um.length, 1, `uid_map of the init: ${JSON.stringify(um)}`);
+    const [inside0, base, count] = um[0];
+    assert.deepEqual([inside0, count], [0, 65536], `uid_map ${JSON.stringify(um)}: want ids 0..65535 mapped`);
+    assert.ok(base >= 65536, `uid_map ${JSON.stringify(um)} maps the session onto low host ids (identity or host accounts)`);
+    assert.deepEqual(gm, [0, base, 65536], `gid_map ${gm} differs from the uid_map`);
+    assert.notEqual(nsOf(s.sandbox.pid, 'user'), fs.readlinkSync('/proc/self/ns/user'), 'the init is in the host\'s user namespace');
+    const clash = hostIdRanges().filter((r) => r.lo < base + 65536 && r.hi > base);
+    assert.deepEqual(clash, [], `host accounts inside the session range ${base}..${base + 65535}`);
+    // every process of the session runs as a host id of that range (as seen
+    // from the host), the browser as inside uid 1000
+    const bad = procs.filter((p) => p.status.Uid.split(/\s+/).map(Number).some((u) => u < base || u >= base + 65536))
+      .map((p) => `${p.pid} (${p.comm}) Uid ${p.status.Uid}`);
+    assert.deepEqual(bad, [], 'processes outside the session\'s host uid range');
+    const browser = procs.find((p) => p.cmd.includes('--remote-debugging-pipe'));
+    assert.equal(Number(browser.status.Uid.split(/\s+/)[0]), base + 1000, 'the browser is not uid 1000 of the session');
+    process.stderr.write(`isolation: session ${s.id} maps to host ids ${base}..${base + 65535}\n`);
+  });
+
+  it('user namespace: two concurrent sessions get disjoint host ranges, freed when they end', { timeout: 120000 }, async () => {
+    const s2 = await env.d.create({ url: 'about:blank' });
+    const a = uidMapOf(s.sandbox.pid)[0];
+    const b = uidMapOf(s2.sandbox.pid)[0];
+    const leases = fs.readdirSync('/run/bulkhead/userns');
+    await env.d.del(s2.id);
+    assert.ok(a && b, 'no uid_map');
+    assert.ok(a[1] + a[2] <= b[1] || b[1] + b[2] <= a[1], `ranges overlap: ${JSON.stringify(a)} and ${JSON.stringify(b)}`);
+    assert.ok(leases.includes(String(a[1])) && leases.includes(String(b[1])), `leases ${leases} lack ${a[1]} or ${b[1]}`);
+    assert.ok(!fs.readdirSync('/run/bulkhead/userns').includes(String(b[1])), `the range ${b[1]} is still leased after its session ended`);
+  });
+
+  // An unprivileged process can make a user namespace and, in a network
+  // namespace it owns, hold CAP_NET_ADMIN: nf_tables then accepts its
+  // batches (the entry of a family of kernel privilege escalations). The
+  // filter denies NETLINK_NETFILTER sockets, and nested namespaces inherit it.
+  it('inside, a new user+network namespace gets no nf_tables (NEWTABLE); on the host the same probe does', async () => {
+    const host = await onHost(probe.bin, 'nft-newtable');
+    assert.match(host, /^ok nf_tables NEWTABLE/, `negative control: the probe fails on the host too: ${host}`);
+    const got = await inside('nft-newtable');
+    assert.match(got, /^denied: socket\(AF_NETLINK, NETLINK_NETFILTER\): EPERM/, `inside the session: ${got}`);
+  });
+
+  // The i386 ABI's socketcall(2) passes socket()'s arguments in memory, where
+  // seccomp cannot see them: the filter admits the native architecture only.
+  it('inside, a 32-bit socketcall(SYS_SOCKET) fails (AF_VSOCK and even AF_INET); on the host it works', async () => {
+    const host = await onHost(probe.bin, 'socketcall32', '40', '1', '0');
+    assert.match(host, /^ok socketcall/, `negative control: 32-bit socketcall(AF_VSOCK) fails on the host too: ${host}`);
+    for (const fam of ['40', '2']) {
+      const got = await inside('socketcall32', fam, '1', '0');
+      assert.match(got, /^(killed by signal 31|denied: socketcall: E)/, `32-bit socketcall(${fam}) inside the session: ${got}`);
+    }
+    const native = await inside('socket', '40', '1', '0');
+    assert.match(native, /^denied: socket: EPERM/, `native socket(AF_VSOCK) inside: ${native}`);
+  });
+
+  // Netlink: only NETLINK_ROUTE, which Chromium uses (measured with strace).
+  it('inside, netlink sockets other than NETLINK_ROUTE fail; NETLINK_ROUTE works; on the host all work', async () => {
+    // NETLINK_SOCK_DIAG 4, NETLINK_XFRM 6, NETLINK_AUDIT 9, NETLINK_NETFILTER 12,
+    // NETLINK_KOBJECT_UEVENT 15, NETLINK_GENERIC 16
+    const forbidden = ['4', '6', '9', '12', '15', '16'];
+    const bad = [];
+    for (const proto of forbidden) {
+      const host = await onHost(probe.bin, 'socket', '16', '3', proto);
+      if (!/^ok/.test(host)) bad.push(`negative control: netlink ${proto} fails on the host: ${host}`);
+      const got = await inside('socket', '16', '3', proto);
+      if (!/^denied: socket: EPERM/.test(got)) bad.push(`netlink protocol ${proto} inside: ${got}`);
+    }
+    const route = await inside('socket', '16', '3', '0');
+    if (!/^ok/.test(route)) bad.push(`NETLINK_ROUTE inside: ${route}`);
+    assert.deepEqual(bad, []);
+  });
+
   it('cgroups: bulkhead/<id> under the daemon\'s own cgroup in every hierarchy, with the session\'s limits', () => {
     const own = env.d.cgroups;
     const its = ownCgroups(s.sandbox.pid);
@@ -251,5 +376,63 @@ describe('isolation: the sandbox baseline on a live session', () => {
     assert.deepEqual(alive.map((p) => `${p.pid} ${p.comm}`), [], 'still running after DELETE');
   });
 
-  it('stops cleanly and leaves nothing behind', { timeout: 180000 }, () => env.finish());
+  it('stops cleanly and leaves nothing behind', { timeout: 180000 }, async () => {
+    if (probe) fs.rmSync(probe.dir, { recursive: true, force: true });
+    await env.finish();
+  });
+});
+
+// The stricter mode: no nested user namespaces at all (seccomp refuses
+// CLONE_NEWUSER), so nothing in the session ever holds a capability; the
+// price is Chromium's own sandbox, which is built on them (docs/security.md).
+describe('isolation: --nested-userns deny', () => {
+  const env = suiteEnv({ args: ['--nested-userns', 'deny'] });
+  let s;
+  let probe;
+  let inside;
+
+  before(async () => {
+    await env.start();
+    s = await env.d.create({ url: env.url('/') });
+    probe = await buildProbe();
+    inside = await probeIn(s.sandbox.runtime, env.d.runDir, s.sandbox.id, probe.bin);
+  }, { timeout: LOCK_WAIT + 120000 });
+  after(async () => {
+    if (probe) fs.rmSync(probe.dir, { recursive: true, force: true });
+    await env.finish();
+  }, { timeout: 180000 });
+
+  it('no user namespace can be made inside (so no nf_tables either); on the host the probe can', async () => {
+    const host = await onHost(probe.bin, 'userns');
+    assert.match(host, /^ok/, `negative control: unshare(CLONE_NEWUSER) fails on the host too: ${host}`);
+    const u = await inside('userns');
+    assert.match(u, /^denied: unshare\(CLONE_NEWUSER\): EPERM/, `inside: ${u}`);
+    const n = await inside('nft-newtable');
+    assert.match(n, /^denied: unshare\(CLONE_NEWUSER\|CLONE_NEWNET\): EPERM/, `inside: ${n}`);
+    const sc = await inside('socketcall32', '40', '1', '0');
+    assert.match(sc, /^(killed by signal 31|denied: socketcall: E)/, `32-bit socketcall inside: ${sc}`);
+  });
+
+  it('Chromium runs and renders, every process in the container\'s user namespace, none with a capability', { timeout: 60000 }, async () => {
+    assert.equal(s.status, 'ready');
+    const shot = await env.d.api('GET', `/api/v1/sessions/${s.id}/screenshot`);
+    assert.equal(shot.status, 200, `screenshot: ${shot.status} ${shot.text.slice(0, 200)}`);
+    assert.equal(shot.contentType, 'image/png');
+    const initUser = nsOf(s.sandbox.pid, 'user');
+    const pids = (read(path.join(cgroupDirOf(s.sandbox.pid, 'pids'), 'cgroup.procs')) || '').split('\n').filter(Boolean);
+    const bad = [];
+    for (const pid of pids) {
+      const st = statusOf(pid);
+      if (!st) continue;
+      if (nsOf(pid, 'user') !== initUser) bad.push(`${pid} in another user namespace`);
+      if (!/^0+$/.test(st.CapEff) || !/^0+$/.test(st.CapPrm)) bad.push(`${pid} CapEff ${st.CapEff}`);
+    }
+    assert.deepEqual(bad, []);
+    assert.ok(pids.some((p) => cmdlineOf(p).includes('--no-sandbox')), 'the browser does not run with --no-sandbox in this mode');
+  });
+
+  it('stops cleanly and leaves nothing behind', { timeout: 180000 }, async () => {
+    if (probe) fs.rmSync(probe.dir, { recursive: true, force: true });
+    await env.finish();
+  });
 });

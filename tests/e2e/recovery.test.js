@@ -16,6 +16,10 @@ import { WebSocket } from 'ws';
 import { chromium } from 'playwright-core';
 import { run, sleep } from './lib/sh.js';
 
+// First host uid of a process's user namespace range, and the session that
+// holds the lease on a range (null: free).
+const uidBaseOf = (pid) => Number(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/)[1]);
+const uidLeaseOwner = (b) => { try { return fs.readlinkSync(`/run/bulkhead/userns/${b}`); } catch { return null; } };
 const cdpUrl = (d, id) => `ws://127.0.0.1:${d.port}/api/v1/sessions/${id}/cdp?token=${d.token}`;
 
 // Wait until the session is ready (adoption finishes in the background).
@@ -94,6 +98,7 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
   before(env.start, { timeout: LOCK_WAIT });
   after(env.finish, { timeout: 180000 });
   let s;
+  let base; // first host uid of its user namespace range
 
   it('a session with page state, then SIGKILL of the daemon', { timeout: 120000 }, async () => {
     s = await env.d.create({ url: env.url('/'), network: { policy: 'allowlist', allow: [{ cidr: '198.51.100.1/32', ports: [8080] }] } });
@@ -102,6 +107,8 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
     assert.ok(page, 'the session\'s page');
     await page.evaluate(() => { window.__mark = 'kept'; document.title = 'adopt me'; });
     await b.close();
+    base = uidBaseOf(s.sandbox.pid);
+    assert.ok(base >= 65536, `uid_map of the session: ${fs.readFileSync(`/proc/${s.sandbox.pid}/uid_map`, 'utf8')}`);
     await env.d.kill();
     assert.ok(fs.existsSync(`/proc/${s.sandbox.pid}`), 'the browser survived the daemon');
   });
@@ -140,10 +147,17 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
     assert.equal(frame[0], 0xff, 'a JPEG frame');
     assert.equal(frame[1], 0xd8);
     assert.equal((await d.list('?status=ready')).length, 1);
+    // it keeps its uid range (leased to it still), which no new session gets
+    assert.equal(uidLeaseOwner(base), s.id, `the lease of host ids ${base}..`);
+    const s2 = await d.create({ url: 'about:blank' });
+    const base2 = uidBaseOf(s2.sandbox.pid);
+    await d.del(s2.id);
+    assert.ok(base2 >= 65536 && base2 !== base, `a new session got range ${base2}, the adopted one has ${base}`);
   });
 
   it('an adopted session ends like any other and leaves nothing', { timeout: 120000 }, async () => {
     await env.d.del(s.id);
+    assert.equal(uidLeaseOwner(base), null, 'its uid range is still leased');
     assert.deepEqual(await sessionLeftovers(env.d, s), []);
     assert.deepEqual(await findLeaks(env.d), []);
   });

@@ -23,12 +23,14 @@ static struct bh_spec_params fixed_params(void)
         .id = "0123456789abcdef",
         .rootfs = "/var/lib/bulkhead/image/rootfs",
         .etc_dir = "/var/lib/bulkhead/image/etc",
-        .netns_path = "/run/netns/bh-0123456789abcdef",
+        .netns_path = NULL, /* a user namespace owns a network namespace of its own */
         .cgroups_path = "bulkhead/0123456789abcdef",
         .argv = argv_fixed,
         .env = env_fixed,
         .uid = 1000,
         .gid = 1000,
+        .userns_host_base = 1073741824u + 3 * 65536u,
+        .userns_size = 65536,
         .memory_bytes = 1024ull << 20,
         .pids_max = 512,
         .cpu_quota_us = 100000,
@@ -85,6 +87,22 @@ static int array_has(json_t *arr, const char *s)
     return 0;
 }
 
+/* The rules of `rules` that allow `name` (ALLOW action). */
+static int seccomp_allow_rules(json_t *rules, const char *name, json_t **out, int max)
+{
+    size_t i;
+    json_t *r;
+    int n = 0;
+    json_array_foreach(rules, i, r)
+    {
+        const char *act = json_string_value(json_object_get(r, "action"));
+        if (act && !strcmp(act, "SCMP_ACT_ALLOW") && array_has(json_object_get(r, "names"), name) &&
+            n < max)
+            out[n++] = r;
+    }
+    return n;
+}
+
 /* Whether seccomp rule list `rules` allows `name` (any rule, with or without args). */
 static int seccomp_allows(json_t *rules, const char *name)
 {
@@ -129,18 +147,29 @@ static void test_properties(void)
     CHECK(cg && cg[0] != '/');
     size_t i;
     json_t *v;
-    int has_user_ns = 0, has_pid = 0, net_path_ok = 0;
+    int has_user_ns = 0, has_pid = 0, new_net = 0;
     json_array_foreach(json_object_get(lx, "namespaces"), i, v)
     {
         const char *t = json_string_value(json_object_get(v, "type"));
-        has_user_ns |= !strcmp(t, "user");
+        has_user_ns |= !strcmp(t, "user") && !json_object_get(v, "path");
         has_pid |= !strcmp(t, "pid");
         if (!strcmp(t, "network"))
-            net_path_ok = !strcmp(json_string_value(json_object_get(v, "path")), p.netns_path);
+            new_net = json_object_get(v, "path") == NULL;
     }
-    CHECK(!has_user_ns);
+    CHECK(has_user_ns);
     CHECK(has_pid);
-    CHECK(net_path_ok);
+    CHECK(new_net);
+    /* ids 0..65535 of the session map to its own host range, never to
+     * host root or to the host's uid 1000 */
+    static const char *const maps[] = {"uidMappings", "gidMappings"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *m = json_object_get(lx, maps[k]);
+        CHECK(json_array_size(m) == 1);
+        json_t *m0 = json_array_get(m, 0);
+        CHECK(json_integer_value(json_object_get(m0, "containerID")) == 0);
+        CHECK(json_integer_value(json_object_get(m0, "hostID")) == 1073741824 + 3 * 65536);
+        CHECK(json_integer_value(json_object_get(m0, "size")) == 65536);
+    }
     CHECK(array_has(json_object_get(lx, "maskedPaths"), "/proc/kcore"));
     CHECK(array_has(json_object_get(lx, "readonlyPaths"), "/proc/sys"));
     json_t *mem = json_object_get(json_object_get(lx, "resources"), "memory");
@@ -163,6 +192,39 @@ static void test_properties(void)
     const char *needed[] = {"clone", "unshare", "chroot", "seccomp", "prctl", "execve", NULL};
     for (size_t k = 0; needed[k]; k++)
         CHECK(seccomp_allows(rules, needed[k]));
+    /* Only the native architecture: no i386 socketcall past the socket
+     * family rules. */
+    json_t *arches = json_object_get(sc, "architectures");
+    CHECK(json_array_size(arches) == 1 && array_has(arches, "SCMP_ARCH_X86_64"));
+    CHECK(!seccomp_allows(rules, "socketcall"));
+    /* socket(): AF_UNIX/INET/INET6 with any protocol; AF_NETLINK only with
+     * NETLINK_ROUTE; nothing else (AF_VSOCK 40, AF_PACKET 17, AF_ALG 38). */
+    json_t *sock[16];
+    int nsock = seccomp_allow_rules(rules, "socket", sock, 16);
+    CHECK(nsock == 4);
+    int netlink_ok = 0;
+    for (int k = 0; k < nsock; k++) {
+        json_t *args = json_object_get(sock[k], "args");
+        json_t *a0 = json_array_get(args, 0);
+        json_int_t fam = json_integer_value(json_object_get(a0, "value"));
+        CHECK(json_integer_value(json_object_get(a0, "index")) == 0);
+        CHECK_STR(json_string_value(json_object_get(a0, "op")), "SCMP_CMP_EQ");
+        CHECK(fam == 1 || fam == 2 || fam == 10 || fam == 16);
+        if (fam == 16) {
+            json_t *a1 = json_array_get(args, 1);
+            netlink_ok = json_array_size(args) == 2 &&
+                         json_integer_value(json_object_get(a1, "index")) == 2 &&
+                         json_integer_value(json_object_get(a1, "value")) == 0 &&
+                         !strcmp(json_string_value(json_object_get(a1, "op")), "SCMP_CMP_EQ");
+        } else {
+            CHECK(json_array_size(args) == 1);
+        }
+    }
+    CHECK(netlink_ok);
+    /* Nested user namespaces: allowed by default (Chromium's sandbox). */
+    json_t *cl[4];
+    CHECK(seccomp_allow_rules(rules, "unshare", cl, 4) == 1 &&
+          !json_object_get(cl[0], "args"));
 
     /* /tmp belongs to the sandbox user. */
     int tmp_owned = 0;
@@ -174,18 +236,46 @@ static void test_properties(void)
     CHECK(tmp_owned);
     json_decref(root);
 
-    /* Without netns_path the network namespace is a new one. */
-    p.netns_path = NULL;
+    /* Without a user namespace (userns_host_base 0), a netns_path is joined
+     * and no mappings are written. */
+    p.userns_host_base = 0;
+    p.netns_path = "/run/netns/bh-0123456789abcdef";
     cleanup_free char *t2 = bh_oci_spec_build(&p, NULL);
     json_t *r2 = t2 ? json_loads(t2, 0, &jerr) : NULL;
-    int new_netns = 0;
-    json_array_foreach(json_object_get(json_object_get(r2, "linux"), "namespaces"), i, v)
+    int net_path_ok = 0, user_ns = 0;
+    json_t *lx2 = json_object_get(r2, "linux");
+    json_array_foreach(json_object_get(lx2, "namespaces"), i, v)
     {
-        if (!strcmp(json_string_value(json_object_get(v, "type")), "network"))
-            new_netns = json_object_get(v, "path") == NULL;
+        const char *t = json_string_value(json_object_get(v, "type"));
+        user_ns |= !strcmp(t, "user");
+        if (!strcmp(t, "network"))
+            net_path_ok = !strcmp(json_string_value(json_object_get(v, "path")), p.netns_path);
     }
-    CHECK(new_netns);
+    CHECK(net_path_ok);
+    CHECK(!user_ns);
+    CHECK(!json_object_get(lx2, "uidMappings") && !json_object_get(lx2, "gidMappings"));
     json_decref(r2);
+
+    /* --nested-userns deny: clone and unshare only without CLONE_NEWUSER. */
+    p = fixed_params();
+    p.deny_nested_userns = 1;
+    cleanup_free char *t3 = bh_oci_spec_build(&p, NULL);
+    json_t *r3 = t3 ? json_loads(t3, 0, &jerr) : NULL;
+    json_t *rules3 = json_object_get(json_object_get(json_object_get(r3, "linux"), "seccomp"),
+                                     "syscalls");
+    static const char *const calls[] = {"clone", "unshare"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *rs[4];
+        CHECK(seccomp_allow_rules(rules3, calls[k], rs, 4) == 1);
+        json_t *args = json_object_get(rs[0], "args");
+        json_t *a0 = json_array_get(args, 0);
+        CHECK(json_array_size(args) == 1);
+        CHECK(json_integer_value(json_object_get(a0, "index")) == 0);
+        CHECK(json_integer_value(json_object_get(a0, "value")) == 0x10000000);
+        CHECK(json_integer_value(json_object_get(a0, "valueTwo")) == 0);
+        CHECK_STR(json_string_value(json_object_get(a0, "op")), "SCMP_CMP_MASKED_EQ");
+    }
+    json_decref(r3);
 }
 
 /* Build with one field broken; expect NULL and an error message. */
@@ -219,6 +309,10 @@ static void test_refusals(void)
     EXPECT_REFUSED(q.memory_bytes = 0);
     EXPECT_REFUSED(q.pids_max = 0);
     EXPECT_REFUSED(q.netns_path = "netns");
+    /* a user namespace cannot mount sysfs in a netns it does not own */
+    EXPECT_REFUSED(q.netns_path = "/run/netns/bh-0123456789abcdef");
+    EXPECT_REFUSED(q.userns_size = 1000); /* uid 1000 not inside */
+    EXPECT_REFUSED(q.userns_host_base = 4294967295u - 65535u);
     EXPECT_REFUSED(q.etc_dir = "/a/../../etc");
 
     struct bh_spec_params q = fixed_params();

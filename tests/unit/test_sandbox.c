@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/nsfs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -674,6 +676,81 @@ static void test_netns(enum bh_runtime rt)
     bh_err_clear(&err);
 }
 
+/* A session's own user namespace, in two steps: bh_sandbox_create() makes
+ * the container (its init waits, the process not started yet) in a user
+ * namespace mapping 0..65535 to the given host range, with a network
+ * namespace that this user namespace owns; bh_sandbox_resume() starts the
+ * process, which runs as host id base + 1000. */
+static void test_userns(enum bh_runtime rt)
+{
+    const char *name = bh_runtime_name(rt);
+    char id[32], rnd[9], cgp[96];
+    bh_random_hex(rnd, 4, NULL);
+    snprintf(id, sizeof id, "u%s-%s", name, rnd);
+    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    const uint32_t hbase = 3221225472u; /* 0xC0000000: no host account, no daemon's range */
+    /* the container's root (host id hbase) must reach the image: */
+    CHECK(chmod(base, 0711) == 0);
+    static const char *const sleep_argv[] = {"/usr/bin/sleep", "60", NULL};
+    struct bh_spec_params p = params_for(id, cgp, sleep_argv);
+    p.userns_host_base = hbase;
+    p.userns_size = 65536;
+    int to[2], from[2];
+    CHECK(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0);
+    struct bh_sandbox sb;
+    bh_err_t err = BH_ERR_INIT;
+    int rc = bh_sandbox_create(&env, &p, to[0], from[1], -1, &sb, &err);
+    CHECK(rc == 0);
+    if (rc == 0) {
+        cleanup_free char *mp = bh_xasprintf("/proc/%d/uid_map", (int)sb.pid);
+        cleanup_free char *map = bh_read_file(mp, NULL, NULL);
+        unsigned long a = 1, b = 0, c = 0;
+        CHECK(map && sscanf(map, "%lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == hbase &&
+              c == 65536);
+        /* created, not started: the init is still the runtime's */
+        cleanup_free char *cmd0 = cmdline(sb.pid);
+        CHECK(cmd0 && !strstr(cmd0, "sleep"));
+        /* its network namespace belongs to its user namespace */
+        cleanup_free char *np = bh_xasprintf("/proc/%d/ns/net", (int)sb.pid);
+        cleanup_free char *up = bh_xasprintf("/proc/%d/ns/user", (int)sb.pid);
+        int nfd = open(np, O_RDONLY | O_CLOEXEC);
+        int ufd = nfd >= 0 ? ioctl(nfd, NS_GET_USERNS) : -1;
+        struct stat owner, its;
+        CHECK(ufd >= 0 && fstat(ufd, &owner) == 0 && stat(up, &its) == 0 &&
+              owner.st_ino == its.st_ino);
+        if (ufd >= 0)
+            close(ufd);
+        if (nfd >= 0)
+            close(nfd);
+        CHECK(bh_sandbox_resume(&env, sb.id, &err) == 0);
+        int started = 0;
+        for (int i = 0; i < 100 && !started; i++) {
+            cleanup_free char *cmd = cmdline(sb.pid);
+            started = cmd && strstr(cmd, "sleep") != NULL;
+            if (!started)
+                usleep(20 * 1000);
+        }
+        CHECK(started);
+        cleanup_free char *uid = status_field(sb.pid, "Uid");
+        CHECK(uid && strtoul(uid, NULL, 10) == hbase + 1000);
+        CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0);
+        for (int i = 0; i < 100 && waitpid(sb.pid, NULL, WNOHANG) != sb.pid; i++)
+            usleep(20 * 1000);
+        check_gone(sb.bundle, cgp);
+    } else {
+        fprintf(stderr, "%s create with a user namespace: %s\n", name, bh_err_msg(&err));
+    }
+    /* a user namespace never joins a netns it does not own (no sysfs) */
+    p.netns_path = "/run/netns/bh-none";
+    CHECK(bh_sandbox_create(&env, &p, to[0], from[1], -1, &sb, &err) < 0 && err.msg);
+    bh_err_clear(&err);
+    for (int i = 0; i < 2; i++) {
+        close(to[i]);
+        close(from[i]);
+    }
+    CHECK(chmod(base, 0700) == 0);
+}
+
 /* destroy also removes what a crash can leave: a bundle whose container the
  * runtime no longer knows, and its cgroups with a process still in them. */
 static void test_destroy_leftovers(void)
@@ -788,6 +865,7 @@ int main(void)
         test_chromium(rt);
         test_start_failure(rt);
         test_netns(rt);
+        test_userns(rt);
         test_destroy_leftovers();
         rmdir(root);
     }

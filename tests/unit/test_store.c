@@ -281,7 +281,7 @@ static int raw_user_version(const char *path)
 static void test_schema_version(const char *dir, const char *path)
 {
     bh_err_t err = BH_ERR_INIT;
-    CHECK(raw_user_version(path) == 3);
+    CHECK(raw_user_version(path) == 4);
 
     /* the network settings (schema 2) round-trip */
     bh_store_t *st0 = bh_store_open(path, &err);
@@ -297,6 +297,21 @@ static void test_schema_version(const char *dir, const char *path)
     struct bh_session_row back;
     CHECK(bh_store_session_get(st0, "netcheck", &back, &err) == 1);
     CHECK_STR(back.network, "{\"policy\":\"none\"}");
+    CHECK(back.uid_base == 0);
+    bh_session_row_clear(&back);
+    /* the user namespace range (schema 4) round-trips, by insert and by
+     * update, up to the highest id a range may start at */
+    r.network = NULL;
+    snprintf(r.id, sizeof r.id, "uidcheck");
+    r.uid_base = 1073741824u + 5 * 65536u;
+    CHECK(bh_store_session_insert(st0, &r, &err) == 0);
+    CHECK(bh_store_session_get(st0, "uidcheck", &back, &err) == 1);
+    CHECK(back.uid_base == 1073741824u + 5 * 65536u);
+    back.uid_base = 4294901760u;
+    CHECK(bh_store_session_update(st0, &back, &err) == 0);
+    bh_session_row_clear(&back);
+    CHECK(bh_store_session_get(st0, "uidcheck", &back, &err) == 1);
+    CHECK(back.uid_base == 4294901760u);
     bh_session_row_clear(&back);
     bh_store_close(st0);
 
@@ -361,14 +376,16 @@ static void test_migrate_v2(const char *dir)
         bh_err_clear(&err);
         return;
     }
-    CHECK(raw_user_version(path) == 3);
-    /* the old session is there, every field kept, and is the admin's */
+    CHECK(raw_user_version(path) == 4);
+    /* the old session is there, every field kept, and is the admin's; it
+     * had no user namespace (uid_base 0) */
     struct bh_session_row got;
     CHECK(bh_store_session_get(st, "old1", &got, &err) == 1);
     CHECK_STR(got.url, "https://old.test/");
     CHECK_STR(got.network, "{\"policy\":\"none\"}");
     CHECK_STR(got.status, "ended");
     CHECK_STR(got.owner, "admin");
+    CHECK(got.uid_base == 0);
     bh_session_row_clear(&got);
     char *events = NULL;
     CHECK(bh_store_event_list(st, "old1", &events, &err) == 1);
@@ -397,7 +414,7 @@ static void test_migrate_v2(const char *dir)
     /* and opening it again changes nothing */
     st = bh_store_open(path, &err);
     CHECK(st != NULL);
-    CHECK(raw_user_version(path) == 3);
+    CHECK(raw_user_version(path) == 4);
     bh_store_close(st);
     bh_err_clear(&err);
 }

@@ -4,6 +4,7 @@
 // resource a session owns and list exactly what they found:
 //   * containers:  `runc --root RUN/runc list -q` (and crun's) not empty
 //   * netns:       /run/netns/bh-<id>
+//   * uid ranges:  leases in /run/bulkhead/userns (<first host id> -> <id>)
 //   * veths:       bhv<id prefix> links in `ip -o link`
 //   * bundles:     entries under STATE/bundles
 //   * session dirs: entries under RUN/sessions (CDP FIFOs, adoption settings)
@@ -43,10 +44,18 @@ async function bhvLinks() {
     .map((m) => m[1]).filter((n) => n.startsWith('bhv'));
 }
 
+// Leases of the sessions' user namespace uid ranges: ["<base> <id>"]
+export const USERNS_LEASES = '/run/bulkhead/userns';
+export function uidLeases() {
+  return readdir(USERNS_LEASES).map((b) => {
+    try { return `${b} ${fs.readlinkSync(path.join(USERNS_LEASES, b))}`; } catch { return null; }
+  }).filter(Boolean);
+}
+
 // What exists before a daemon starts, and the set of session ids that will be
 // learnt (shared across restarts on the same state: pass it on).
 export async function snapshot() {
-  return { netns: await netnsNames(), links: await bhvLinks(), ids: new Set() };
+  return { netns: await netnsNames(), links: await bhvLinks(), uidLeases: uidLeases(), ids: new Set() };
 }
 
 // cgroup mounts: [{mountpoint, fstype, opts:Set}]
@@ -150,6 +159,9 @@ export async function findLeaks(d) {
 
   for (const n of await netnsNames()) if (!base.netns.includes(n)) blame(n.slice(3), `netns: /run/netns/${n}`);
   for (const l of await bhvLinks()) if (!base.links.includes(l)) blame(l.slice(3), `veth: ${l}`);
+  for (const l of uidLeases()) {
+    if (!(base.uidLeases || []).includes(l)) blame(l.split(' ')[1], `uid range lease: ${USERNS_LEASES}/${l.replace(' ', ' -> ')}`);
+  }
 
   const cgs = d.cgroups && d.cgroups.length ? d.cgroups : ownCgroups('self');
   const seen = new Set();
@@ -293,6 +305,9 @@ export async function forceCleanup(d) {
   for (const l of named('veth')) {
     await run('ip', ['link', 'del', l]);
     did.push(`ip link del ${l}`);
+  }
+  for (const l of named('uid range lease')) {
+    try { fs.unlinkSync(l); did.push(`rm ${l}`); } catch { /* gone */ }
   }
   const rmTree = (dir) => {
     for (const e of readdir(dir)) {
