@@ -45,10 +45,14 @@ struct bh_config {
     int idle_timeout;         /* seconds */
     int ttl;                  /* seconds */
     int max_timeout;          /* upper bound for idleTimeout and ttl */
-    int start_timeout_ms;     /* browser start + first page load */
+    int start_timeout_ms;     /* browser start, up to its first page attached */
+    int page_load_timeout_ms; /* then the first page's load (default; a create may set its own) */
     int adopt_on_restart;     /* 1: a restart re-attaches to live sessions; 0: ends them */
     int leave_on_shutdown;    /* 1: SIGTERM leaves sessions running for the next start */
 };
+
+/* The longest page load timeout (seconds) a flag or a create may ask for. */
+#define BH_PAGE_LOAD_MAX 300
 
 void bh_config_defaults(struct bh_config *c);
 void bh_config_free(struct bh_config *c);
