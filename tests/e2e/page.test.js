@@ -316,6 +316,19 @@ describe('page: the daemon keeps its page; a start page that does not load', () 
     }
   });
 
+  it('a start URL whose connection is refused: ready on Chromium\'s error page, with its error and URL; a screenshot at once works', T, async () => {
+    const { d } = env;
+    const url = 'http://198.51.100.1:8081/'; // the test site's host; nothing listens on 8081
+    const s = await d.create({ url, viewport: VIEW });
+    assert.equal(s.status, 'ready');
+    assert.equal(s.page.error, 'net::ERR_CONNECTION_REFUSED');
+    assert.equal(s.page.url, url, 'the answer waited for the error page');
+    await screenshot(s);
+    const ev = await events(s.id);
+    assert.ok(ev.some((e) => e.type === 'page_load_failed' && e.detail.error === 'net::ERR_CONNECTION_REFUSED'), JSON.stringify(ev));
+    await d.del(s.id);
+  });
+
   it('controls: a reachable start page, and a slow one within the timeout, are ready with their title and no page.error', T, async () => {
     const { d } = env;
     const s = await d.create({ url: env.url('/title?t=reachable'), viewport: VIEW });
@@ -323,14 +336,6 @@ describe('page: the daemon keeps its page; a start page that does not load', () 
     assert.equal(s.page.title, 'reachable');
     assert.equal(s.page.error, null);
     assert.ok(!(await events(s.id)).some((e) => e.type === 'page_load_failed'));
-    // a page that fails at once (nothing listens there): ready on Chromium's
-    // error page, with its error; a screenshot right away works
-    const refused = await d.create({ url: 'http://198.51.100.1:8081/', viewport: VIEW });
-    assert.equal(refused.status, 'ready');
-    assert.equal(refused.page.error, 'net::ERR_CONNECTION_REFUSED');
-    assert.equal(refused.page.url, 'http://198.51.100.1:8081/');
-    await screenshot(refused);
-    await d.del(refused.id);
     const slow = await d.create({ url: env.url('/slow?ms=1500'), viewport: VIEW });
     assert.equal(slow.page.title, 'slow page', 'the create waited for the load');
     assert.equal(slow.page.error, null);
