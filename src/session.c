@@ -663,8 +663,9 @@ static void navigated(void *arg, json_t *reply)
         set_str(&s->page_error, text);
         /* Chromium's error page commits next: its load event makes the
          * session ready (a screenshot amid the commit would fail); the
-         * load timer still bounds the wait */
-        if (e)
+         * load timer still bounds the wait. An aborted navigation (a
+         * download, a 204) commits nothing: ready now. */
+        if (e || !strcmp(text, "net::ERR_ABORTED"))
             session_loaded(s);
         return;
     }
@@ -1493,7 +1494,7 @@ static void screenshot_reply(void *arg, json_t *reply)
     const char *e = reply_error(reply);
     const char *data = bh_json_str(json_object_get(reply, "result"), "data");
     if (reply && (e || !data) && strcmp(o->sid, s->cdp_session) != 0) {
-        /* its page was closed meanwhile: take it of the new page */
+        /* its page was closed meanwhile: take it again, of the new page */
         o->sent = 0;
         if (s->page_attached)
             send_op(o);
