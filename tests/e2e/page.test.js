@@ -329,6 +329,18 @@ describe('page: the daemon keeps its page; a start page that does not load', () 
     await d.del(s.id);
   });
 
+  it('a start URL whose navigation is aborted (204 No Content): ready with net::ERR_ABORTED without waiting out the load timeout', T, async () => {
+    const { d } = env;
+    const t0 = Date.now();
+    const s = await d.create({ url: env.url('/nocontent'), viewport: VIEW, pageLoadTimeout: 60 });
+    const took = Date.now() - t0;
+    assert.equal(s.status, 'ready');
+    assert.equal(s.page.error, 'net::ERR_ABORTED');
+    assert.ok(took < 30000, `answered after ${took} ms: no error page was awaited (pageLoadTimeout 60 s)`);
+    await screenshot(s);
+    await d.del(s.id);
+  });
+
   it('controls: a reachable start page, and a slow one within the timeout, are ready with their title and no page.error', T, async () => {
     const { d } = env;
     const s = await d.create({ url: env.url('/title?t=reachable'), viewport: VIEW });

@@ -20,6 +20,7 @@
 //                     (application/octet-stream, with content-length): one
 //                     random 1 MiB block, repeated; for throughput benchmarks
 //   /healthz          text "ok"
+//   /nocontent        204 No Content (a navigation to it is aborted: no page)
 //   /_requests        JSON list of the requests seen so far ({method, url, ua, at})
 //   /_requests/clear  forgets them
 import crypto from 'node:crypto';
@@ -138,6 +139,9 @@ export function handler(req, res) {
     }
     case '/healthz':
       return send(200, 'ok\n', 'text/plain');
+    case '/nocontent':
+      res.writeHead(204, { 'cache-control': 'no-store' });
+      return res.end();
     case '/_requests':
       return send(200, JSON.stringify(requests), 'application/json');
     case '/_requests/clear':
