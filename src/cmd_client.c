@@ -43,7 +43,8 @@ static const char conn_help[] =
 static const struct cmd_desc d_create = {
     "create",
     "create [--url PAGE] [--type TYPE] [--width W] [--height H]\n"
-    "                       [--idle-timeout S] [--ttl S] [--json] [connection options]",
+    "                       [--idle-timeout S] [--ttl S] [--page-load-timeout S] [--json]\n"
+    "                       [connection options]",
     "Start a session and print its id once it is ready.\n\n"
     "  --url PAGE          page to open\n"
     "  --type TYPE         session type (browser)\n"
@@ -51,6 +52,8 @@ static const struct cmd_desc d_create = {
     "  --height H          viewport height in pixels\n"
     "  --idle-timeout S    end the session after S seconds without activity\n"
     "  --ttl S             end the session S seconds after it started\n"
+    "  --page-load-timeout S  wait at most S seconds for the page to load (it is\n"
+    "                      ready then anyway, with the page's error)\n"
     "  --json              print the whole session object\n"
     "Options left out take the daemon's defaults.\n",
 };
@@ -146,6 +149,7 @@ enum {
     OPT_NAME,
     OPT_ROLE,
     OPT_MAXS,
+    OPT_PAGELOAD,
 };
 
 #define CONN_LONGOPTS                                                                   \
@@ -430,13 +434,14 @@ int bh_cmd_create(int argc, char **argv)
         {"height", required_argument, NULL, OPT_HEIGHT},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"ttl", required_argument, NULL, OPT_TTL},
+        {"page-load-timeout", required_argument, NULL, OPT_PAGELOAD},
         {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
     const struct cmd_desc *d = &d_create;
     struct conn_opts o = {0};
     const char *page = NULL, *type = NULL;
-    int width = -1, height = -1, idle = -1, ttl = -1, json = 0;
+    int width = -1, height = -1, idle = -1, ttl = -1, pageload = -1, json = 0;
     char prog[64];
     opts_begin(argv, d, prog, sizeof prog);
     int c, rc;
@@ -461,6 +466,9 @@ int bh_cmd_create(int argc, char **argv)
             break;
         case OPT_TTL:
             num = &ttl, name = "--ttl";
+            break;
+        case OPT_PAGELOAD:
+            num = &pageload, name = "--page-load-timeout";
             break;
         case OPT_JSON:
             json = 1;
@@ -496,6 +504,8 @@ int bh_cmd_create(int argc, char **argv)
         json_object_set_new(body, "idleTimeout", json_integer(idle));
     if (ttl >= 0)
         json_object_set_new(body, "ttl", json_integer(ttl));
+    if (pageload >= 0)
+        json_object_set_new(body, "pageLoadTimeout", json_integer(pageload));
     cleanup_free char *text = json_dumps(body, JSON_COMPACT);
 
     cleanup_conn struct conn cn = {0};

@@ -50,6 +50,8 @@ static const char usage[] =
     "  --queue-max N        creates that may wait for a free slot (default 100)\n"
     "  --allow-origin URL   also accept WebSockets from this Origin (repeatable)\n"
     "  --queue-timeout S    seconds they wait before a 429 (default 30)\n"
+    "  --page-load-timeout S  seconds a session's first page may take to load before\n"
+    "                       the session is ready anyway, with page.error (default 10)\n"
     "  --memory BYTES       memory limit per session (default 1073741824)\n"
     "  --pids N             process limit per session (default 512)\n"
     "  --cpus X             CPUs per session (default 1.0)\n"
@@ -113,7 +115,7 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
     enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
            O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY, O_QMAX, O_QTIME, O_ORIGIN,
            O_NOAUTH, O_URLTTL, O_USERMAX,
-           O_ONRESTART, O_ONSHUTDOWN, O_USERNS_BASE, O_USERNS_RANGES, O_NESTED_USERNS };
+           O_ONRESTART, O_ONSHUTDOWN, O_USERNS_BASE, O_USERNS_RANGES, O_NESTED_USERNS, O_PAGELOAD };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"public-url", required_argument, 0, O_PUBLIC},
@@ -133,6 +135,7 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"egress-deny", required_argument, 0, O_EDENY},
         {"queue-max", required_argument, 0, O_QMAX},
         {"queue-timeout", required_argument, 0, O_QTIME},
+        {"page-load-timeout", required_argument, 0, O_PAGELOAD},
         {"allow-origin", required_argument, 0, O_ORIGIN},
         {"no-auth", no_argument, 0, O_NOAUTH},
         {"url-token-ttl", required_argument, 0, O_URLTTL},
@@ -289,6 +292,14 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 return -1;
             }
             c->queue_timeout_ms = (int)u * 1000;
+            break;
+        case O_PAGELOAD:
+            if (parse_u64(optarg, 1, &u) < 0 || u > BH_PAGE_LOAD_MAX) {
+                fprintf(stderr, "bulkhead serve: --page-load-timeout must be 1..%d seconds\n",
+                        BH_PAGE_LOAD_MAX);
+                return -1;
+            }
+            c->page_load_timeout_ms = (int)u * 1000;
             break;
         case O_MEM:
             if (parse_u64(optarg, 64ull << 20, &u) < 0) {

@@ -38,6 +38,7 @@ void bh_config_defaults(struct bh_config *c)
     c->ttl = 1800;
     c->max_timeout = 86400;
     c->start_timeout_ms = 30000;
+    c->page_load_timeout_ms = 10000;
     c->adopt_on_restart = 1;
     c->leave_on_shutdown = 0;
     c->userns_first = BH_USERNS_FIRST_DEFAULT;

@@ -45,7 +45,8 @@ struct bh_config {
     int idle_timeout;         /* seconds */
     int ttl;                  /* seconds */
     int max_timeout;          /* upper bound for idleTimeout and ttl */
-    int start_timeout_ms;     /* browser start + first page load */
+    int start_timeout_ms;     /* browser start, up to its first page attached */
+    int page_load_timeout_ms; /* then the first page's load (default; a create may set its own) */
     int adopt_on_restart;     /* 1: a restart re-attaches to live sessions; 0: ends them */
     int leave_on_shutdown;    /* 1: SIGTERM leaves sessions running for the next start */
     /* Added: each session's user namespace maps its ids 0..65535 to a host
@@ -55,6 +56,9 @@ struct bh_config {
     uint32_t userns_ranges;   /* 1024; at least max_sessions */
     int deny_nested_userns;   /* 1: --nested-userns deny (seccomp refuses CLONE_NEWUSER) */
 };
+
+/* The longest page load timeout (seconds) a flag or a create may ask for. */
+#define BH_PAGE_LOAD_MAX 300
 
 void bh_config_defaults(struct bh_config *c);
 void bh_config_free(struct bh_config *c);

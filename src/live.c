@@ -838,7 +838,18 @@ void bh_live_set_page(bh_live_t *lv, const char *cdp_session)
 {
     if (!lv)
         return;
+    if (strcmp(lv->page, cdp_session) != 0 && lv->casting) {
+        /* the screencast went with the old page: none to stop or ack */
+        lv->casting = 0;
+        lv->ack_id = 0;
+        lv->unacked = 0;
+        bh_timer_cancel(lv->ack_timer);
+        lv->ack_armed = 0;
+    }
     snprintf(lv->page, sizeof lv->page, "%s", cdp_session);
+    if (!lv->page[0])
+        return; /* viewers' input waits for the next page */
+    bh_live_reapply_viewport(lv); /* a viewer's size holds on a new page too */
     cast_start(lv);
     refresh_page(lv);
     /* replay what viewers sent while the page was attaching */

@@ -30,7 +30,9 @@ struct bh_live_policy {
 
 bh_live_t *bh_live_new(bh_cdp_t *cdp, const struct bh_live_policy *pol, int width, int height,
                        const struct bh_live_hooks *hooks, void *arg);
-/* The page's CDP session (once attached); viewers wait until it is set. */
+/* The page's CDP session (once attached); viewers wait until it is set.
+ * Another session id moves the live view to a new page (the old one is
+ * gone); "" pauses it until the next call. */
 void bh_live_set_page(bh_live_t *lv, const char *cdp_session);
 /* Close every viewer (code, reason) and free. */
 void bh_live_free(bh_live_t *lv, int code, const char *reason);

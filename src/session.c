@@ -46,6 +46,7 @@ struct op {
     struct op *next;
     struct bh_session *s;
     int sent; /* waits for the page attach while 0 */
+    char sid[64]; /* the page's CDP session it was sent on */
     bh_session_png_cb cb;
     void *arg;
     bh_timer_t *timer; /* a hung capture must not hang the request */
@@ -80,6 +81,8 @@ struct bh_session {
     int counted;       /* holds one of m->starting */
     int adopting;      /* a previous run's session, being re-attached */
     int page_crashes;  /* renderer crashes of its page (reloaded up to 3) */
+    int replacing;     /* its page was closed: a new one is being opened */
+    int page_load_ms;  /* how long the first page may take to load */
     int refresh_inflight; /* a Target.getTargetInfo for GETs is on its way */
     int64_t refreshed_at; /* monotonic ms of its last answer */
     struct bh_session *qnext;
@@ -95,6 +98,7 @@ struct bh_session {
     bh_watch_t *exit_w;
     bh_watch_t *log_w;
     bh_timer_t *start_timer;
+    bh_timer_t *load_timer; /* the first page's load, once the browser is ready */
     bh_timer_t *ttl_timer;
     bh_timer_t *idle_timer;
     bh_timer_t *grace_timer; /* between the pipe's and the process's end */
@@ -145,6 +149,8 @@ static void detach(struct bh_session *s, int code, const char *why);
 static void session_loaded(struct bh_session *s);
 static void start_finished(struct bh_session *s);
 static void refresh_done(struct refresh *r);
+static void attach_to(struct bh_session *s, const char *target_id);
+static const char *reply_error(json_t *reply);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -435,6 +441,63 @@ static void page_crashed(struct bh_session *s, json_t *params)
         bh_cdp_call(s->cdp, "Page.reload", NULL, s->cdp_session, NULL, NULL);
 }
 
+static void replaced_target(void *arg, json_t *reply)
+{
+    struct bh_session *s = arg;
+    if (!reply || s->state == S_ENDING)
+        return; /* the browser went away: browser_gone() ends the session */
+    const char *tid = bh_json_str(json_object_get(reply, "result"), "targetId");
+    if (!tid) {
+        const char *e = reply_error(reply);
+        char *d = bh_xasprintf("the session's page was closed and a new one could not be opened: %s",
+                               e ? e : "no target id");
+        bh_log(BH_LOG_WARN, s->row.id, "%s", d);
+        session_end(s, "error", d);
+        free(d);
+        return;
+    }
+    attach_to(s, tid);
+}
+
+/* The daemon's page is gone while the browser lives — a client closed it
+ * (Target.closeTarget, Page.close: Playwright waits for the close to happen,
+ * so refusing would hang its page.close()), or a script's window.close():
+ * open a new blank page in its place, so screenshots and the live view keep
+ * working and the session's page state stays true. page_enabled() finishes
+ * the swap (the page_replaced event); a failure ends the session with reason
+ * "error". */
+static void page_lost(struct bh_session *s, const char *cause)
+{
+    if (s->state == S_ENDING || s->closed_by_client || s->replacing)
+        return;
+    char old[64];
+    snprintf(old, sizeof old, "%s", s->target_id);
+    char *was = bh_xstrdup(s->page_url ? s->page_url : s->row.url);
+    bh_log(BH_LOG_WARN, s->row.id, "%s (%s): opening a new page", cause, was);
+    event(s, "page_closed", json_pack("{s:s, s:s}", "cause", cause, "url", was));
+    s->replacing = 1;
+    s->target_id[0] = 0;
+    s->cdp_session[0] = 0;
+    s->page_attached = 0;
+    s->refreshed_at = 0;
+    bh_live_set_page(s->live, "");
+    char *err = bh_xasprintf("%s (%s); a new blank page replaced it", cause, was);
+    set_str(&s->page_error, err);
+    set_str(&s->page_url, NULL);
+    set_str(&s->title, "");
+    free(err);
+    free(was);
+    /* a page only detached from the daemon goes too: nobody would show it */
+    if (old[0])
+        bh_cdp_call(s->cdp, "Target.closeTarget", json_pack("{s:s}", "targetId", old), NULL, NULL,
+                    NULL);
+    /* a window of its own, like clients' pages: a tab over a client's page
+     * would hide that page */
+    bh_cdp_call(s->cdp, "Target.createTarget",
+                json_pack("{s:s, s:b}", "url", "about:blank", "newWindow", 1), NULL,
+                replaced_target, s);
+}
+
 static void on_cdp_event(void *arg, json_t *msg)
 {
     struct bh_session *s = arg;
@@ -457,6 +520,14 @@ static void on_cdp_event(void *arg, json_t *msg)
         const char *tid = bh_json_str(params, "targetId");
         if (tid && !strcmp(tid, s->target_id))
             page_crashed(s, params);
+    } else if (!strcmp(method, "Target.targetDestroyed") && !bh_json_str(msg, "sessionId")) {
+        const char *tid = bh_json_str(params, "targetId");
+        if (tid && s->target_id[0] && !strcmp(tid, s->target_id))
+            page_lost(s, "the session's page was closed");
+    } else if (!strcmp(method, "Target.detachedFromTarget") && !bh_json_str(msg, "sessionId")) {
+        const char *sid = bh_json_str(params, "sessionId");
+        if (sid && s->cdp_session[0] && !strcmp(sid, s->cdp_session))
+            page_lost(s, "the session's page was closed");
     } else if (!strcmp(method, "Page.loadEventFired") && s->state == S_STARTING) {
         const char *sid = bh_json_str(msg, "sessionId");
         /* the load of the first page: read its title, then ready */
@@ -554,6 +625,7 @@ static void became_ready(struct bh_session *s)
     if (s->state != S_STARTING)
         return;
     bh_timer_cancel(s->start_timer);
+    bh_timer_cancel(s->load_timer);
     s->state = S_READY;
     start_finished(s);
     struct bh_cdp_proxy_limits lim = {.max_queued = 64u << 20, .max_inflight = 1000};
@@ -602,6 +674,7 @@ static void got_target_info(void *arg, json_t *reply)
 
 static void session_loaded(struct bh_session *s)
 {
+    s->awaiting_load = 0;
     /* the first page starts the history: no "back" to the blank start */
     if (s->cdp_session[0])
         bh_cdp_call(s->cdp, "Page.resetNavigationHistory", NULL, s->cdp_session, NULL, NULL);
@@ -616,18 +689,21 @@ static void navigated(void *arg, json_t *reply)
         return; /* the browser went away: browser_gone() ends the session */
     if (s->state != S_STARTING)
         return;
+    if (!s->awaiting_load)
+        return; /* timed out (or replaced) already */
     const char *e = reply_error(reply);
-    if (e) {
-        char *d = bh_xasprintf("navigate: %s", e);
-        session_end(s, "error", d);
-        free(d);
-        return;
-    }
-    const char *text = bh_json_str(json_object_get(reply, "result"), "errorText");
+    const char *text = e ? e : bh_json_str(json_object_get(reply, "result"), "errorText");
     if (text && *text) {
         /* the browser works; the page did not load: ready, with the error */
+        bh_log(BH_LOG_INFO, s->row.id, "%s: %s", s->row.url, text);
+        event(s, "page_load_failed", json_pack("{s:s, s:s}", "url", s->row.url, "error", text));
         set_str(&s->page_error, text);
-        session_loaded(s);
+        /* Chromium's error page commits next: its load event makes the
+         * session ready (a screenshot amid the commit would fail); the
+         * load timer still bounds the wait. An aborted navigation (a
+         * download, a 204) commits nothing: ready now. */
+        if (e || !strcmp(text, "net::ERR_ABORTED"))
+            session_loaded(s);
         return;
     }
 }
@@ -649,6 +725,16 @@ static void page_enabled(void *arg, json_t *reply)
         return;
     }
     s->page_attached = 1;
+    if (s->replacing) {
+        s->replacing = 0;
+        event(s, "page_replaced",
+              json_pack("{s:s, s:s}", "targetId", s->target_id, "url", "about:blank"));
+        set_str(&s->page_url, "about:blank");
+        if (s->state == S_STARTING && s->awaiting_load) {
+            session_loaded(s);
+            return;
+        }
+    }
     if (s->state == S_READY) { /* about:blank: ready before the attach */
         bh_live_set_page(s->live, s->cdp_session);
         send_waiting_ops(s);
@@ -658,9 +744,36 @@ static void page_enabled(void *arg, json_t *reply)
         session_loaded(s);
         return;
     }
+    /* The browser is ready: the start slot goes to the next session, and
+     * the page gets its own time to load (a page that cannot load is the
+     * page's error, not the browser's). */
+    bh_timer_cancel(s->start_timer);
+    start_finished(s);
+    bh_timer_set(s->load_timer, s->page_load_ms);
     s->awaiting_load = 1;
     bh_cdp_call(s->cdp, "Page.navigate", json_pack("{s:s}", "url", s->row.url), s->cdp_session,
                 navigated, s);
+}
+
+/* The first page did not load in time: stop it (like the stop button; what
+ * did load stays) and be ready with the error. */
+static void load_timeout(void *arg)
+{
+    struct bh_session *s = arg;
+    if (s->state != S_STARTING || !s->awaiting_load)
+        return;
+    if (s->page_error) { /* it failed already; its error page did not load */
+        session_loaded(s);
+        return;
+    }
+    char *e = bh_xasprintf("the page did not finish loading within %d ms", s->page_load_ms);
+    bh_log(BH_LOG_WARN, s->row.id, "%s: %s", s->row.url, e);
+    event(s, "page_load_failed", json_pack("{s:s, s:s}", "url", s->row.url, "error", e));
+    set_str(&s->page_error, e);
+    free(e);
+    if (s->cdp_session[0])
+        bh_cdp_call(s->cdp, "Page.stopLoading", NULL, s->cdp_session, NULL, NULL);
+    session_loaded(s);
 }
 
 static void attached(void *arg, json_t *reply)
@@ -673,7 +786,11 @@ static void attached(void *arg, json_t *reply)
     const char *e = reply_error(reply);
     const char *sid = bh_json_str(json_object_get(reply, "result"), "sessionId");
     if (e || !sid) {
-        char *d = bh_xasprintf("attach to page: %s", e ? e : "no session id");
+        char *d = bh_xasprintf("%sattach to page: %s",
+                               s->replacing ? "the session's page was closed and the new one "
+                                              "could not be used: "
+                                            : "",
+                               e ? e : "no session id");
         session_end(s, "error", d);
         free(d);
         return;
@@ -882,6 +999,8 @@ static struct bh_session *session_new(struct bh_sessions *m)
     struct bh_session *s = bh_xcalloc(1, sizeof *s);
     s->m = m;
     s->start_timer = bh_timer_new(m->loop, start_timeout, s);
+    s->load_timer = bh_timer_new(m->loop, load_timeout, s);
+    s->page_load_ms = m->cfg->page_load_timeout_ms;
     s->ttl_timer = bh_timer_new(m->loop, ttl_expired, s);
     s->idle_timer = bh_timer_new(m->loop, idle_expired, s);
     s->grace_timer = bh_timer_new(m->loop, pipe_grace_over, s);
@@ -1140,6 +1259,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     r->viewport_h = opts->viewport_h;
     r->idle_timeout = opts->idle_timeout;
     r->ttl = opts->ttl;
+    s->page_load_ms = opts->page_load_ms;
     r->memory_bytes = (int64_t)cfg->memory_bytes;
     r->pids_max = (int64_t)cfg->pids_max;
     r->cpus = cfg->cpus;
@@ -1235,6 +1355,7 @@ static void session_free(struct bh_session *s)
     m->live--;
     admit_waiting(m);
     bh_timer_free(s->start_timer);
+    bh_timer_free(s->load_timer);
     bh_timer_free(s->ttl_timer);
     bh_timer_free(s->idle_timer);
     bh_timer_free(s->grace_timer);
@@ -1324,6 +1445,7 @@ static void session_end(struct bh_session *s, const char *reason, const char *de
 static void detach(struct bh_session *s, int code, const char *why)
 {
     bh_timer_cancel(s->start_timer);
+    bh_timer_cancel(s->load_timer);
     bh_timer_cancel(s->ttl_timer);
     bh_timer_cancel(s->idle_timer);
     bh_timer_cancel(s->grace_timer);
@@ -1414,15 +1536,25 @@ static void unlink_op(struct op *o)
         }
 }
 
+static void send_op(struct op *o);
+
 static void screenshot_reply(void *arg, json_t *reply)
 {
     struct op *o = arg;
-    unlink_op(o);
-    bh_timer_free(o->timer);
-    bh_live_reapply_viewport(o->s->live);
-    bh_err_t err = BH_ERR_INIT;
+    struct bh_session *s = o->s;
     const char *e = reply_error(reply);
     const char *data = bh_json_str(json_object_get(reply, "result"), "data");
+    if (reply && (e || !data) && strcmp(o->sid, s->cdp_session) != 0) {
+        /* its page was closed meanwhile: take it again, of the new page */
+        o->sent = 0;
+        if (s->page_attached)
+            send_op(o);
+        return;
+    }
+    unlink_op(o);
+    bh_timer_free(o->timer);
+    bh_live_reapply_viewport(s->live);
+    bh_err_t err = BH_ERR_INIT;
     if (e || !data) {
         bh_err_set(&err, 0, "screenshot failed: %s", e ? e : "no data");
         err.status = 500;
@@ -1524,6 +1656,7 @@ static void op_timeout(void *arg)
 static void send_op(struct op *o)
 {
     o->sent = 1;
+    snprintf(o->sid, sizeof o->sid, "%s", o->s->cdp_session);
     bh_cdp_call(o->s->cdp, "Page.captureScreenshot", json_pack("{s:s}", "format", "png"),
                 o->s->cdp_session, screenshot_reply, o);
 }

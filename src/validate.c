@@ -324,6 +324,7 @@ int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg
     out->viewport_h = cfg->viewport_h;
     out->idle_timeout = cfg->idle_timeout;
     out->ttl = cfg->ttl;
+    out->page_load_ms = cfg->page_load_timeout_ms;
     out->clip_copy = out->clip_paste = 1;
 
     json_t *root = NULL;
@@ -341,8 +342,9 @@ int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg
         invalid(why, "invalid_json", "body must be a JSON object");
         goto out;
     }
-    static const char *const top[] = {"type", "url",     "viewport",  "idleTimeout",
-                                      "ttl",  "network", "clipboard", NULL};
+    static const char *const top[] = {"type",    "url",       "viewport",        "idleTimeout",
+                                      "ttl",     "network",   "clipboard",       "pageLoadTimeout",
+                                      NULL};
     if (only_keys(root, "", top, why) < 0)
         goto out;
 
@@ -392,6 +394,11 @@ int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg
                 why) < 0 ||
         get_int(root, "ttl", "ttl", 1, cfg->max_timeout, &out->ttl, why) < 0)
         goto out;
+    int load_s = out->page_load_ms / 1000;
+    if (get_int(root, "pageLoadTimeout", "pageLoadTimeout", 1, BH_PAGE_LOAD_MAX, &load_s, why) < 0)
+        goto out;
+    if (json_object_get(root, "pageLoadTimeout"))
+        out->page_load_ms = load_s * 1000;
     json_t *net = json_object_get(root, "network");
     if (net && parse_network(net, out, why) < 0)
         goto out;

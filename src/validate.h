@@ -15,6 +15,7 @@ struct bh_create_opts {
     int viewport_w, viewport_h;
     int idle_timeout;   /* seconds */
     int ttl;            /* seconds */
+    int page_load_ms;   /* the first page's load timeout (pageLoadTimeout, seconds in the body) */
     enum bh_net_mode net_mode;
     struct bh_net_rule *allow; /* heap, BH_NET_ALLOWLIST */
     int nallow;

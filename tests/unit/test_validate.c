@@ -133,6 +133,13 @@ int main(void)
     CHECK_STR(create_code("{\"ttl\":-5}"), "invalid_field");
     CHECK_STR(create_code("{\"ttl\":86401}"), "invalid_field");
     CHECK_STR(create_code("{\"ttl\":true}"), "invalid_field");
+    /* pageLoadTimeout: whole seconds, 1..BH_PAGE_LOAD_MAX */
+    CHECK_STR(create_code("{\"pageLoadTimeout\":1}"), "ok");
+    CHECK_STR(create_code("{\"pageLoadTimeout\":300}"), "ok");
+    CHECK_STR(create_code("{\"pageLoadTimeout\":0}"), "invalid_field");
+    CHECK_STR(create_code("{\"pageLoadTimeout\":301}"), "invalid_field");
+    CHECK_STR(create_code("{\"pageLoadTimeout\":2.5}"), "invalid_field");
+    CHECK_STR(create_code("{\"pageLoadTimeout\":\"10\"}"), "invalid_field");
     CHECK_STR(create_code("{\"url\":\"file:///etc/shadow\"}"), "invalid_url");
     /* a NUL inside a string is refused by the JSON parser itself */
     CHECK_STR(create_code("{\"url\":\"http://a/\\u0000b\"}"), "invalid_json");
@@ -145,7 +152,12 @@ int main(void)
     CHECK_STR(o.url, "http://a/");
     CHECK(o.ttl == 5 && o.idle_timeout == cfg.idle_timeout);
     CHECK(o.viewport_w == 1280 && o.viewport_h == 720);
+    CHECK(o.page_load_ms == cfg.page_load_timeout_ms && o.page_load_ms == 10000);
     CHECK(o.net_mode == BH_NET_INTERNET && o.nallow == 0 && !o.proxy);
+    bh_create_opts_clear(&o);
+    b = "{\"pageLoadTimeout\":3}";
+    CHECK(bh_validate_create(b, strlen(b), &cfg, &o, &why) == 0);
+    CHECK(o.page_load_ms == 3000);
     bh_create_opts_clear(&o);
 
     /* network settings */

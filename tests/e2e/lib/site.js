@@ -26,6 +26,7 @@
 //                     click anywhere follows it) and a button #open that
 //                     window.open()s it
 //   /healthz          text "ok"
+//   /nocontent        204 No Content (a navigation to it is aborted: no page)
 //   /_requests        JSON list of the requests seen so far ({method, url, ua, at})
 //   /_requests/clear  forgets them
 import crypto from 'node:crypto';
@@ -154,6 +155,9 @@ export function handler(req, res) {
         + `<button id="open" style="position:fixed;left:0;top:0;z-index:1" onclick="window.open(${esc(JSON.stringify(u.searchParams.get('to') || '/'))})">open</button>`));
     case '/healthz':
       return send(200, 'ok\n', 'text/plain');
+    case '/nocontent':
+      res.writeHead(204, { 'cache-control': 'no-store' });
+      return res.end();
     case '/_requests':
       return send(200, JSON.stringify(requests), 'application/json');
     case '/_requests/clear':
