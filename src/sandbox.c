@@ -918,8 +918,17 @@ static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
-int bh_sandbox_put_file(pid_t pid, const char *dir, const char *name, const void *data, size_t len,
-                        bh_err_t *err)
+/* Restores this thread's filesystem ids to root's (cleanup of put_file). */
+static void fsids_restore(int *set)
+{
+    if (*set) {
+        syscall(SYS_setfsuid, 0);
+        syscall(SYS_setfsgid, 0);
+    }
+}
+
+int bh_sandbox_put_file(pid_t pid, uint32_t owner_uid, uint32_t owner_gid, const char *dir,
+                        const char *name, const void *data, size_t len, bh_err_t *err)
 {
     if (!name || !*name || name[0] == '.' || strlen(name) > 255 || strchr(name, '/'))
         return bh_err_set(err, EINVAL, "put file: bad file name");
@@ -929,6 +938,16 @@ int bh_sandbox_put_file(pid_t pid, const char *dir, const char *name, const void
     cleanup_close int root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return bh_err_set(err, errno, "put file: the sandbox is gone");
+    /* In a user namespace the sandbox's tmpfs belongs to it: host root,
+     * unmapped there, cannot create in it (EOVERFLOW). From here on this
+     * thread acts on files as the sandbox's user, who owns /tmp there
+     * (setfsuid/setfsgid are per thread at the system call level). */
+    __attribute__((cleanup(fsids_restore))) int fsids = 0;
+    if (owner_uid) {
+        syscall(SYS_setfsgid, owner_gid);
+        syscall(SYS_setfsuid, owner_uid);
+        fsids = 1;
+    }
     /* the directory: made if missing, then opened without following links */
     cleanup_close int d = open_beneath(root, dir + 1, O_PATH | O_DIRECTORY, 0);
     if (d < 0 && errno == ENOENT) {

@@ -42,8 +42,8 @@ int bh_sandbox_set_dns(const struct bh_sandbox_env *env, const char *nameserver,
  * nothing the sandbox made can send the write elsewhere. err->status is
  * the errno (EINVAL: bad name; ENOSPC: the sandbox's /tmp is full; ELOOP,
  * ENOTDIR, EISDIR, EEXIST: something of the sandbox is in the way). */
-int bh_sandbox_put_file(pid_t pid, const char *dir, const char *name, const void *data, size_t len,
-                        bh_err_t *err);
+int bh_sandbox_put_file(pid_t pid, uint32_t owner_uid, uint32_t owner_gid, const char *dir,
+                        const char *name, const void *data, size_t len, bh_err_t *err);
 
 /* Name of a runtime ("runc"/"crun"); parse one (-1 if unknown). */
 const char *bh_runtime_name(enum bh_runtime rt);

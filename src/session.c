@@ -1512,7 +1512,9 @@ int bh_session_put_file(bh_session_t *s, const char *name, const void *data, siz
 {
     if (s->state != S_READY || s->row.pid <= 0)
         return bh_err_set(err, EAGAIN, "the session is not ready");
-    return bh_sandbox_put_file(s->row.pid, BH_UPLOAD_DIR, name, data, len, err);
+    /* as the sandbox's user (1000 inside) seen from the host */
+    uint32_t uid = s->row.uid_base ? s->row.uid_base + 1000 : 0;
+    return bh_sandbox_put_file(s->row.pid, uid, uid, BH_UPLOAD_DIR, name, data, len, err);
 }
 
 int bh_sessions_owned(const bh_sessions_t *m, const char *owner)
