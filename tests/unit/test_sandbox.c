@@ -299,36 +299,36 @@ static void test_put_file(void)
     bh_err_t err = BH_ERR_INIT;
     pid_t self = getpid();
     cleanup_free char *dir = bh_xasprintf("%s/up/area", base);
-    CHECK(bh_sandbox_put_file(self, dir, "a.txt", "hello", 5, &err) < 0); /* parent missing */
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "a.txt", "hello", 5, &err) < 0); /* parent missing */
     bh_err_clear(&err);
     cleanup_free char *up = bh_xasprintf("%s/up", base);
     CHECK(mkdir(up, 0755) == 0);
-    CHECK(bh_sandbox_put_file(self, dir, "a.txt", "hello", 5, &err) == 0);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "a.txt", "hello", 5, &err) == 0);
     cleanup_free char *a = bh_xasprintf("%s/a.txt", dir);
     size_t n = 0;
     cleanup_free char *got = bh_read_file(a, &n, NULL);
     CHECK(got && n == 5 && !memcmp(got, "hello", 5));
     struct stat st;
     CHECK(stat(a, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0644);
-    CHECK(bh_sandbox_put_file(self, dir, "a.txt", "bye", 3, &err) == 0); /* replaced */
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "a.txt", "bye", 3, &err) == 0); /* replaced */
     free(got);
     got = bh_read_file(a, &n, NULL);
     CHECK(got && n == 3);
     /* a FIFO of that name is replaced, not opened (which would block) */
     cleanup_free char *fifo = bh_xasprintf("%s/f", dir);
     CHECK(mkfifo(fifo, 0666) == 0);
-    CHECK(bh_sandbox_put_file(self, dir, "f", "x", 1, &err) == 0);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "f", "x", 1, &err) == 0);
     CHECK(stat(fifo, &st) == 0 && S_ISREG(st.st_mode));
     /* bad names */
-    CHECK(bh_sandbox_put_file(self, dir, "../x", "x", 1, &err) < 0 && err.status == EINVAL);
-    CHECK(bh_sandbox_put_file(self, dir, ".hidden", "x", 1, &err) < 0 && err.status == EINVAL);
-    CHECK(bh_sandbox_put_file(self, dir, "", "x", 1, &err) < 0);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "../x", "x", 1, &err) < 0 && err.status == EINVAL);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, ".hidden", "x", 1, &err) < 0 && err.status == EINVAL);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "", "x", 1, &err) < 0);
     /* a symlinked area (the sandbox made it, pointing out): refused */
     cleanup_free char *out = bh_xasprintf("%s/outside", base);
     CHECK(mkdir(out, 0755) == 0);
     cleanup_free char *link = bh_xasprintf("%s/up/link", base);
     CHECK(symlink(out, link) == 0);
-    CHECK(bh_sandbox_put_file(self, link, "x", "x", 1, &err) < 0 && err.status == ELOOP);
+    CHECK(bh_sandbox_put_file(self, 0, 0, link, "x", "x", 1, &err) < 0 && err.status == ELOOP);
     cleanup_free char *escaped = bh_xasprintf("%s/x", out);
     CHECK(access(escaped, F_OK) < 0);
     /* a symlink as the file: replaced by a file, its target untouched */
@@ -336,7 +336,7 @@ static void test_put_file(void)
     CHECK(bh_write_file(target, "keep", 4, 0644, NULL) == 0);
     cleanup_free char *flink = bh_xasprintf("%s/l", dir);
     CHECK(symlink(target, flink) == 0);
-    CHECK(bh_sandbox_put_file(self, dir, "l", "new", 3, &err) == 0);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "l", "new", 3, &err) == 0);
     free(got);
     got = bh_read_file(target, &n, NULL);
     CHECK(got && n == 4 && !memcmp(got, "keep", 4));
