@@ -142,25 +142,51 @@ static int owner_of(struct bh_api *a, const char *id, char owner[40])
     return 1;
 }
 
-/* May who reach session id? 1, or 0 after replying: 401 for a scoped token
- * that is not valid for it, 404 for a user token's foreign (or unknown)
- * session — a user cannot tell another's session from none. An admin
- * always may (the handler then says 404 for unknown ids). */
+/* What each scope of session token opens, for the refusal's message. */
+static const char *scope_opens(enum bh_scope sc)
+{
+    switch (sc) {
+    case BH_SCOPE_VIEW:
+        return "the session's GET and its live view, without input";
+    case BH_SCOPE_CONTROL:
+        return "the session's GET and its live view";
+    case BH_SCOPE_CDP:
+        return "the session's GET, its CDP endpoint and /json/version";
+    default:
+        return "nothing";
+    }
+}
+
+/* May who reach session id on a route that the session-token scopes in
+ * scopes open? 1, or 0 after replying: 401 for a scoped token that is not
+ * valid for the session, 403 for a valid one of another scope, 404 for a
+ * user token's foreign (or unknown) session — a user cannot tell another's
+ * session from none. An admin always may (the handler then says 404 for
+ * unknown ids). */
 static int may_access(struct bh_api *a, bh_req_t *req, const struct bh_identity *who,
-                      const char *id)
+                      const char *id, unsigned scopes)
 {
     char owner[40] = "";
     if (who->role == BH_ROLE_USER && !owner_of(a, id, owner)) {
         reply_error(req, 404, "not_found", "no such session");
         return 0;
     }
-    if (bh_may_access(who, a->cfg->secret, id, owner, now_s()))
+    if (bh_may_access(who, a->cfg->secret, id, owner, scopes, now_s()))
         return 1;
-    if (who->role == BH_ROLE_SCOPED)
-        reply_error(req, 401, "unauthorized",
-                    "this session token is expired, altered or for another session");
-    else
+    if (who->role == BH_ROLE_SCOPED) {
+        enum bh_scope sc = bh_scoped_verify(a->cfg->secret, who->scoped, id, now_s());
+        if (sc == BH_SCOPE_NONE) {
+            reply_error(req, 401, "unauthorized",
+                        "this session token is expired, altered or for another session");
+        } else {
+            char *msg = bh_xasprintf("a '%s' session token does not open this; it opens %s",
+                                     bh_scope_name(sc), scope_opens(sc));
+            reply_error(req, 403, "forbidden_scope", msg);
+            free(msg);
+        }
+    } else {
         reply_error(req, 404, "not_found", "no such session");
+    }
     return 0;
 }
 
@@ -171,8 +197,8 @@ static int scoped_refused(bh_req_t *req, const struct bh_identity *who)
     if (who->role != BH_ROLE_SCOPED)
         return 0;
     reply_error(req, 401, "unauthorized",
-                "a session token only opens its session (GET, cdp, live, view); use an API "
-                "token");
+                "a session token only opens its session (GET, and cdp or live as its scope "
+                "allows); use an API token");
     return 1;
 }
 
@@ -190,9 +216,33 @@ static int admin_refused(bh_req_t *req, const struct bh_identity *who)
 
 /* ---------------------------------------------------------------- sessions */
 
+/* The scopes that open the url named k of a session's urls. */
+static unsigned url_scopes(const char *k)
+{
+    return !strcmp(k, "cdp") ? BH_SCOPE_CDP : BH_SCOPE_VIEW | BH_SCOPE_CONTROL;
+}
+
+/* A fresh session token of scope for session r: it lives --url-token-ttl
+ * seconds, or ttl_s if > 0, and never past the session's own deadline.
+ * NULL if that deadline has passed. Caller frees. */
+static char *mint_for(struct bh_api *a, const struct bh_session_row *r, enum bh_scope scope,
+                      int ttl_s, int64_t *expiry)
+{
+    int64_t now = now_s(), exp = now + (ttl_s > 0 ? ttl_s : a->cfg->url_token_ttl);
+    int64_t end = (r->expires_at + 999) / 1000; /* the session's own deadline */
+    if (r->expires_at && end < exp)
+        exp = end;
+    if (expiry)
+        *expiry = exp;
+    return exp > now ? bh_scoped_mint(a->cfg->secret, r->id, scope, exp) : NULL;
+}
+
 /* A session's JSON as who may see it: the owner for admins, and urls that
- * carry a session token (a fresh one; a scoped caller gets its own back, so
- * a link cannot extend itself) while the session is live. Takes o. */
+ * carry a session token while the session is live — for an API token fresh
+ * ones, a "control" token in urls.view and urls.live and a "cdp" token in
+ * urls.cdp; a session-token caller gets its own token back (so a link
+ * cannot extend itself) in the urls its scope opens, and null for the
+ * others. Takes o. */
 static json_t *present(struct bh_api *a, const struct bh_identity *who,
                        const struct bh_session_row *r, json_t *o)
 {
@@ -210,29 +260,32 @@ static json_t *present(struct bh_api *a, const struct bh_identity *who,
     }
     if (a->cfg->no_auth || !strcmp(r->status, "ended"))
         return o;
-    char *tok = NULL;
-    if (who->role == BH_ROLE_SCOPED) {
-        tok = bh_xstrdup(who->scoped);
-    } else {
-        int64_t now = now_s(), exp = now + a->cfg->url_token_ttl;
-        int64_t end = (r->expires_at + 999) / 1000; /* the session's own deadline */
-        if (r->expires_at && end < exp)
-            exp = end;
-        if (exp > now)
-            tok = bh_scoped_mint(a->cfg->secret, r->id, exp);
+    enum bh_scope own = BH_SCOPE_NONE;
+    if (who->role == BH_ROLE_SCOPED)
+        own = bh_scoped_verify(a->cfg->secret, who->scoped, r->id, now_s());
+    cleanup_free char *control = NULL, *cdp = NULL;
+    if (who->role != BH_ROLE_SCOPED) {
+        control = mint_for(a, r, BH_SCOPE_CONTROL, 0, NULL);
+        cdp = mint_for(a, r, BH_SCOPE_CDP, 0, NULL);
     }
     json_t *urls = json_object_get(o, "urls");
     const char *k;
     json_t *v;
     json_object_foreach(urls, k, v)
     {
-        if (tok && json_is_string(v)) {
+        if (!json_is_string(v))
+            continue;
+        const char *tok = who->role == BH_ROLE_SCOPED ? (own & url_scopes(k) ? who->scoped : NULL)
+                          : !strcmp(k, "cdp")         ? cdp
+                                                      : control;
+        if (who->role == BH_ROLE_SCOPED && !tok) {
+            json_object_set_new(urls, k, json_null()); /* (replaces the value: foreach-safe) */
+        } else if (tok) {
             char *u = bh_xasprintf("%s?token=%s", json_string_value(v), tok);
             json_string_set(v, u);
             free(u);
         }
     }
-    free(tok);
     return o;
 }
 
@@ -496,6 +549,77 @@ static void events(struct bh_api *a, bh_req_t *req, const char *id)
     bh_req_reply(req, 200, "application/json", body, strlen(body), NULL);
     free(body);
     free(list);
+}
+
+/* POST /api/v1/sessions/{id}/links {"scope":"view|control|cdp","ttl":S}:
+ * a fresh session token of that scope for a live session, and the urls it
+ * opens (docs/api.md#links). API tokens only (the route refuses session
+ * tokens before this). */
+static void create_link(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    size_t len;
+    const char *body = bh_req_body(req, &len);
+    json_error_t je;
+    json_auto_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "scope") && strcmp(k, "ttl")) {
+            char *msg = bh_xasprintf("unknown field '%.64s' (scope, ttl)", k);
+            reply_error(req, 400, "unknown_field", msg);
+            free(msg);
+            return;
+        }
+    }
+    json_t *js = json_object_get(j, "scope"), *jt = json_object_get(j, "ttl");
+    enum bh_scope scope = bh_scope_parse(json_string_value(js));
+    if (scope == BH_SCOPE_NONE) {
+        reply_error(req, 400, "invalid_field",
+                    "scope must be \"view\", \"control\" or \"cdp\"");
+        return;
+    }
+    int ttl = 0;
+    if (jt && !json_is_null(jt)) {
+        if (!json_is_integer(jt) || json_integer_value(jt) < 1 ||
+            json_integer_value(jt) > 86400) {
+            reply_error(req, 400, "invalid_field", "ttl must be an integer, 1 to 86400 seconds");
+            return;
+        }
+        ttl = (int)json_integer_value(jt);
+    }
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        not_live(a, req, id);
+        return;
+    }
+    const struct bh_session_row *r = bh_session_info(s);
+    int64_t exp = 0;
+    cleanup_free char *tok = mint_for(a, r, scope, ttl, &exp);
+    if (!tok) {
+        reply_error(req, 409, "not_running", "the session has reached its ttl");
+        return;
+    }
+    json_auto_t *sj = bh_session_json(a->sessions, r);
+    json_t *all = json_object_get(sj, "urls");
+    json_t *urls = json_object();
+    json_object_foreach(all, k, v)
+    {
+        if (json_is_string(v) && (url_scopes(k) & scope)) {
+            char *u = bh_xasprintf("%s?token=%s", json_string_value(v), tok);
+            json_object_set_new(urls, k, json_string(u));
+            free(u);
+        }
+    }
+    char *at = bh_time_iso(exp * 1000);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "scope", bh_scope_name(scope), "token", tok,
+                          "expiresAt", at, "urls", urls);
+    free(at);
+    reply_json(req, 201, o);
 }
 
 /* ---------------------------------------------------------------- tokens */
@@ -763,15 +887,19 @@ void bh_api_upgrade(void *ctx, bh_req_t *req)
         unauthorized(req);
         return;
     }
-    if (!may_access(a, req, &who, id))
+    int live = !strcmp(sub, "/live");
+    if (!may_access(a, req, &who, id, live ? BH_SCOPE_VIEW | BH_SCOPE_CONTROL : BH_SCOPE_CDP))
         return;
     bh_session_t *s = bh_session_find(a->sessions, id);
     if (!s) {
         not_live(a, req, id);
         return;
     }
-    if (!strcmp(sub, "/live"))
-        bh_session_live_accept(s, req);
+    /* a "view" session token watches: its viewer's input is refused */
+    int input = who.role != BH_ROLE_SCOPED ||
+                bh_scoped_verify(a->cfg->secret, who.scoped, id, now_s()) != BH_SCOPE_VIEW;
+    if (live)
+        bh_session_live_accept(s, req, input);
     else
         bh_session_cdp_accept(s, req);
 }
@@ -844,7 +972,7 @@ void bh_api_request(void *ctx, bh_req_t *req)
             unauthorized(req);
             return;
         }
-        if (may_access(a, req, &who, id))
+        if (may_access(a, req, &who, id, BH_SCOPE_CDP))
             discovery(a, req, id);
         return;
     }
@@ -854,7 +982,7 @@ void bh_api_request(void *ctx, bh_req_t *req)
             unauthorized(req);
             return;
         }
-        if (may_access(a, req, &who, id))
+        if (may_access(a, req, &who, id, BH_SCOPE_VIEW | BH_SCOPE_CONTROL | BH_SCOPE_CDP))
             get_session(a, req, id, &who);
         return;
     }
@@ -890,7 +1018,7 @@ void bh_api_request(void *ctx, bh_req_t *req)
         reply_error(req, 404, "not_found", *rest == '/' ? "no such session" : "no such path");
         return;
     }
-    if (!may_access(a, req, &who, id))
+    if (!may_access(a, req, &who, id, BH_SCOPE_NONE))
         return;
     if (!*sub) {
         if (!strcmp(m, "DELETE"))
@@ -911,6 +1039,13 @@ void bh_api_request(void *ctx, bh_req_t *req)
             put_file(a, req, id, sub + 7);
         else
             reply_error(req, 405, "method_not_allowed", "use PUT");
+        return;
+    }
+    if (!strcmp(sub, "/links")) {
+        if (!strcmp(m, "POST"))
+            create_link(a, req, id);
+        else
+            reply_error(req, 405, "method_not_allowed", "use POST");
         return;
     }
     if (!strcmp(sub, "/events")) {

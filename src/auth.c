@@ -134,12 +134,40 @@ void bh_secret_free(char *s)
 
 /* ---------------------------------------------------------------- scoped */
 
-#define SCOPED_PREFIX "st1."
+#define SCOPED_PREFIX "st2."
+
+enum bh_scope bh_scope_parse(const char *s)
+{
+    if (s && !strcmp(s, "view"))
+        return BH_SCOPE_VIEW;
+    if (s && !strcmp(s, "control"))
+        return BH_SCOPE_CONTROL;
+    if (s && !strcmp(s, "cdp"))
+        return BH_SCOPE_CDP;
+    return BH_SCOPE_NONE;
+}
+
+const char *bh_scope_name(enum bh_scope s)
+{
+    switch (s) {
+    case BH_SCOPE_VIEW:
+        return "view";
+    case BH_SCOPE_CONTROL:
+        return "control";
+    case BH_SCOPE_CDP:
+        return "cdp";
+    default:
+        return "none";
+    }
+}
 
 char *bh_scoped_mint(const unsigned char key[BH_SECRET_LEN], const char *session_id,
-                     int64_t expiry_s)
+                     enum bh_scope scope, int64_t expiry_s)
 {
-    char *msg = bh_xasprintf(SCOPED_PREFIX "%s.%lld", session_id, (long long)expiry_s);
+    if (bh_scope_parse(bh_scope_name(scope)) == BH_SCOPE_NONE)
+        return NULL;
+    char *msg = bh_xasprintf(SCOPED_PREFIX "%s.%s.%lld", session_id, bh_scope_name(scope),
+                             (long long)expiry_s);
     unsigned char mac[BH_HASH_LEN];
     bh_hmac_sha256(key, BH_SECRET_LEN, msg, strlen(msg), mac);
     char b64[48];
@@ -154,27 +182,38 @@ int bh_scoped_like(const char *token)
     return token && !strncmp(token, SCOPED_PREFIX, sizeof SCOPED_PREFIX - 1);
 }
 
-int bh_scoped_verify(const unsigned char key[BH_SECRET_LEN], const char *token,
-                     const char *session_id, int64_t now_s)
+enum bh_scope bh_scoped_verify(const unsigned char key[BH_SECRET_LEN], const char *token,
+                               const char *session_id, int64_t now_s)
 {
     if (!bh_scoped_like(token) || !session_id || !*session_id)
-        return 0;
-    /* the expiry is the field after "st1.<session_id>."; the id checked
-     * is the one asked for, so a token of another session never matches */
+        return BH_SCOPE_NONE;
+    /* "st2.<session_id>.<scope>.<expiry>.": the id checked is the one asked
+     * for, so a token of another session never matches; scope and expiry
+     * are read only to recompute the MAC, which covers both */
     size_t idlen = strlen(session_id);
     const char *p = token + sizeof SCOPED_PREFIX - 1;
     if (strncmp(p, session_id, idlen) != 0 || p[idlen] != '.')
-        return 0;
+        return BH_SCOPE_NONE;
     p += idlen + 1;
+    size_t sl = strcspn(p, ".");
+    char sname[16];
+    if (!sl || sl >= sizeof sname || p[sl] != '.')
+        return BH_SCOPE_NONE;
+    memcpy(sname, p, sl);
+    sname[sl] = 0;
+    enum bh_scope scope = bh_scope_parse(sname);
+    if (scope == BH_SCOPE_NONE)
+        return BH_SCOPE_NONE;
+    p += sl + 1;
     int64_t expiry = 0;
     size_t digits = 0;
     for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
         expiry = expiry * 10 + (*p - '0');
     if (!digits || *p != '.')
-        return 0;
-    cleanup_free char *expected = bh_scoped_mint(key, session_id, expiry);
+        return BH_SCOPE_NONE;
+    cleanup_free char *expected = bh_scoped_mint(key, session_id, scope, expiry);
     int ok = bh_token_equal(token, expected);
-    return ok && expiry > now_s;
+    return ok && expiry > now_s ? scope : BH_SCOPE_NONE;
 }
 
 /* ---------------------------------------------------------------- roles */
@@ -203,7 +242,7 @@ const char *bh_role_name(enum bh_role r)
 }
 
 int bh_may_access(const struct bh_identity *who, const unsigned char key[BH_SECRET_LEN],
-                  const char *session_id, const char *owner, int64_t now_s)
+                  const char *session_id, const char *owner, unsigned scopes, int64_t now_s)
 {
     switch (who->role) {
     case BH_ROLE_ADMIN:
@@ -211,7 +250,7 @@ int bh_may_access(const struct bh_identity *who, const unsigned char key[BH_SECR
     case BH_ROLE_USER:
         return owner && !strcmp(owner, who->id);
     case BH_ROLE_SCOPED:
-        return bh_scoped_verify(key, who->scoped, session_id, now_s);
+        return (bh_scoped_verify(key, who->scoped, session_id, now_s) & scopes) != 0;
     default:
         return 0;
     }

@@ -5,9 +5,11 @@
  *
  * Tokens are kept only as SHA-256 hashes (the keyring, the store). A
  * presented token is hashed and compared with every hash in constant time.
- * Scoped tokens are "st1.<session id>.<expiry, epoch s>.<mac>", mac being
- * base64url(HMAC-SHA256(secret, "st1.<session id>.<expiry>")): verifying one
- * needs no state but the secret. */
+ * Scoped tokens are "st2.<session id>.<scope>.<expiry, epoch s>.<mac>", mac
+ * being base64url(HMAC-SHA256(secret, "st2.<session id>.<scope>.<expiry>")):
+ * the scope is inside the MACed string, so changing it breaks the MAC, and
+ * verifying one needs no state but the secret. The older "st1." tokens (no
+ * scope) are not accepted. */
 #ifndef BH_AUTH_H
 #define BH_AUTH_H
 
@@ -45,13 +47,29 @@ void bh_secret_free(char *s);
 
 /* ---------------------------------------------------------------- scoped */
 
-/* "st1.<session_id>.<expiry_s>.<mac>". Caller frees. */
+/* What a scoped token opens (docs/api.md#session-tokens). Bits, so a route
+ * can name the set of scopes that open it. */
+enum bh_scope {
+    BH_SCOPE_NONE = 0,
+    BH_SCOPE_VIEW = 1,    /* the session's GET and live-view frames; no input */
+    BH_SCOPE_CONTROL = 2, /* the session's GET and live view with input */
+    BH_SCOPE_CDP = 4,     /* the session's GET, CDP endpoint and discovery */
+};
+
+/* "view" | "control" | "cdp" -> scope, else BH_SCOPE_NONE. */
+enum bh_scope bh_scope_parse(const char *s);
+/* The scope's name ("view", "control", "cdp"), "none" otherwise. */
+const char *bh_scope_name(enum bh_scope s);
+
+/* "st2.<session_id>.<scope>.<expiry_s>.<mac>". Caller frees. scope must be
+ * one of view, control, cdp (NULL otherwise). */
 char *bh_scoped_mint(const unsigned char key[BH_SECRET_LEN], const char *session_id,
-                     int64_t expiry_s);
-/* 1 if token is a scoped token for session_id signed with key and not
- * expired at now_s; 0 otherwise (wrong session, expired, tampered, not one). */
-int bh_scoped_verify(const unsigned char key[BH_SECRET_LEN], const char *token,
-                     const char *session_id, int64_t now_s);
+                     enum bh_scope scope, int64_t expiry_s);
+/* The scope of token if it is a scoped token for session_id signed with key
+ * and not expired at now_s; BH_SCOPE_NONE otherwise (wrong session, expired,
+ * tampered, an st1 token, not one). */
+enum bh_scope bh_scoped_verify(const unsigned char key[BH_SECRET_LEN], const char *token,
+                               const char *session_id, int64_t now_s);
 /* 1 if token has the shape of a scoped token (says nothing of validity). */
 int bh_scoped_like(const char *token);
 
@@ -78,9 +96,10 @@ struct bh_identity {
 
 /* 1 if who may see (and act on, as its role allows) a session owned by
  * owner with id session_id. A scoped identity is checked against key and
- * now_s. */
+ * now_s, and must have one of scopes (the bits of the scopes that open the
+ * route); API tokens ignore scopes. */
 int bh_may_access(const struct bh_identity *who, const unsigned char key[BH_SECRET_LEN],
-                  const char *session_id, const char *owner, int64_t now_s);
+                  const char *session_id, const char *owner, unsigned scopes, int64_t now_s);
 
 /* The tokens in force, as hashes. */
 typedef struct bh_keyring bh_keyring_t;

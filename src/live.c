@@ -34,6 +34,7 @@ struct viewer {
     int max_fps;
     int64_t last_sent; /* monotonic ms of the last frame sent */
     int closing;
+    int watch_only; /* a "view" session token: no input, navigation or clipboard */
 };
 
 struct bh_live {
@@ -617,6 +618,15 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
         return 0;
     }
     json_t *msg = json_loadb(data, len, 0, NULL);
+    if (v->watch_only) {
+        const char *type = json_is_object(msg) ? bh_json_str(msg, "type") : NULL;
+        if (!type || strcmp(type, "settings")) {
+            json_decref(msg);
+            send_error(v, "this viewer only watches (a view link): input, navigation, resize "
+                          "and the clipboard are refused");
+            return 0;
+        }
+    }
     struct bh_live_cmd cmds[2];
     struct bh_invalid why;
     int n = bh_live_translate(msg, &lv->pol, cmds, &why);
@@ -763,7 +773,7 @@ static const struct bh_ws_handlers viewer_handlers = {
     .drained = ws_drained,
 };
 
-int bh_live_accept(bh_live_t *lv, bh_req_t *req)
+int bh_live_accept(bh_live_t *lv, bh_req_t *req, int input)
 {
     int quality = 70, fps = 30;
     const char *q = bh_req_query(req, "quality");
@@ -782,6 +792,7 @@ int bh_live_accept(bh_live_t *lv, bh_req_t *req)
     v->lv = lv;
     v->quality = quality;
     v->max_fps = fps;
+    v->watch_only = !input;
     v->ws = bh_ws_accept(req, &viewer_handlers, v);
     if (!v->ws) {
         free(v);
@@ -795,7 +806,9 @@ int bh_live_accept(bh_live_t *lv, bh_req_t *req)
     json_object_set_new(hello, "viewport",
                         json_pack("{s:i, s:i}", "width", lv->width, "height", lv->height));
     json_object_set_new(hello, "clipboard",
-                        json_pack("{s:b, s:b}", "copy", lv->pol.copy, "paste", lv->pol.paste));
+                        json_pack("{s:b, s:b}", "copy", lv->pol.copy && input, "paste",
+                                  lv->pol.paste && input));
+    json_object_set_new(hello, "input", json_boolean(input));
     send_text(v, hello);
     json_decref(hello);
     if (lv->last)

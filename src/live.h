@@ -38,8 +38,10 @@ void bh_live_set_page(bh_live_t *lv, const char *cdp_session);
 void bh_live_free(bh_live_t *lv, int code, const char *reason);
 
 /* Accept the upgrade in req as a viewer (inside the http upgrade handler);
- * reads ?quality= and ?maxFps=. 0, or -1 after refusing (400). */
-int bh_live_accept(bh_live_t *lv, bh_req_t *req);
+ * reads ?quality= and ?maxFps=. input 0 makes a viewer that only watches:
+ * every message but "settings" is refused with an error and reaches nothing.
+ * 0, or -1 after refusing (400). */
+int bh_live_accept(bh_live_t *lv, bh_req_t *req, int input);
 /* Offer a browser event: 1 if the live view consumed it. */
 int bh_live_event(bh_live_t *lv, json_t *msg);
 int bh_live_viewers(const bh_live_t *lv);

@@ -1703,7 +1703,7 @@ void bh_session_cdp_accept(bh_session_t *s, bh_req_t *req)
     bh_cdp_proxy_accept(s->proxy, req);
 }
 
-void bh_session_live_accept(bh_session_t *s, bh_req_t *req)
+void bh_session_live_accept(bh_session_t *s, bh_req_t *req, int input)
 {
     if (s->state != S_READY || !s->live) {
         static const char msg[] = "{\"error\":{\"code\":\"not_ready\",\"message\":"
@@ -1711,7 +1711,7 @@ void bh_session_live_accept(bh_session_t *s, bh_req_t *req)
         bh_req_reply(req, 409, "application/json", msg, sizeof msg - 1, NULL);
         return;
     }
-    bh_live_accept(s->live, req);
+    bh_live_accept(s->live, req, input);
 }
 
 json_t *bh_session_version_json(bh_session_t *s, const char *ws_url)

@@ -80,8 +80,9 @@ void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg);
 /* Accept a CDP client: the WebSocket upgrade in req (inside the http
  * upgrade handler). Refuses with 409 if the session is not ready. */
 void bh_session_cdp_accept(bh_session_t *s, bh_req_t *req);
-/* Accept a live-view viewer (docs/live.md), like bh_session_cdp_accept. */
-void bh_session_live_accept(bh_session_t *s, bh_req_t *req);
+/* Accept a live-view viewer (docs/live.md), like bh_session_cdp_accept;
+ * input 0: the viewer only watches (a "view" session token). */
+void bh_session_live_accept(bh_session_t *s, bh_req_t *req, int input);
 /* The browser's version object for /json/version discovery (new reference),
  * with webSocketDebuggerUrl = ws_url. NULL if not ready. */
 json_t *bh_session_version_json(bh_session_t *s, const char *ws_url);

@@ -27,31 +27,39 @@
 
   // ------------------------------------------------------------------ token
 
+  // The login: an API token typed into the login form, and nothing else.
+  // It goes only in Authorization headers, never into a URL.
   let token = localStorage.getItem(TOKEN_KEY) || '';
 
-  // Session links (a session's urls.view) carry a session token ("st1.…")
-  // that opens only that session, for a while: it is kept for that session
-  // in this tab, and never used as the login.
+  // Session links (a session's urls.view, or a link made with POST
+  // /sessions/{id}/links) carry a session token ("st2.<id>.<scope>.…") that
+  // opens only that session, for a while: it is kept for that session in
+  // this tab, and never used as the login.
   const SCOPED_KEY = 'bulkhead.scoped.';
   const scopedToken = (id) => (id && sessionStorage.getItem(SCOPED_KEY + id)) || '';
   const tokenFor = (id) => scopedToken(id) || token;
 
-  // A ?token= in the address (viewer links) logs in — or, a session token,
-  // opens its session — and is then removed.
+  // A ?token= in the address is taken only if it is a session token for the
+  // session this /view/{id} shows. Anything else (an API token: someone
+  // else's login, planted in a link) is dropped unused. Either way it leaves
+  // the address bar at once.
   {
     const u = new URL(location.href);
     const t = u.searchParams.get('token');
-    if (t) {
-      if (t.startsWith('st1.')) {
-        const id = viewId();
-        if (id) sessionStorage.setItem(SCOPED_KEY + id, t);
-      } else {
-        token = t;
-        localStorage.setItem(TOKEN_KEY, t);
-      }
+    if (u.searchParams.has('token')) {
+      const id = viewId();
+      if (t && id && t.startsWith(`st2.${id}.`)) sessionStorage.setItem(SCOPED_KEY + id, t);
       u.searchParams.delete('token');
       history.replaceState(history.state, '', u.pathname + u.search + u.hash);
     }
+  }
+
+  // The session token in a session's urls.live ('' if none): the live
+  // socket's credential, so no long-lived token is ever put in its URL.
+  function liveToken(s) {
+    const u = s && s.urls && s.urls.live;
+    if (typeof u !== 'string') return '';
+    try { return new URL(u.replace(/^ws/, 'http')).searchParams.get('token') || ''; } catch { return ''; }
   }
 
   class ApiError extends Error {
@@ -396,6 +404,8 @@
     expiresAt: null,
     ticker: null,
     ended: false,
+    wsToken: '', // the session token of the live socket (from urls.live)
+    watchOnly: false, // a "view" link: frames only, no input
     page: { url: '', title: '', canGoBack: true, canGoForward: true },
     clipboard: { copy: true, paste: true },
     // frames
@@ -460,6 +470,8 @@
     live.id = null;
     live.ended = false;
     live.lastResize = null;
+    live.wsToken = '';
+    live.watchOnly = false;
     $('fps').textContent = '';
   }
 
@@ -481,7 +493,10 @@
 
   function openSocket(id, gen) {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${proto}//${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live?token=${encodeURIComponent(tokenFor(id))}`;
+    // only ever a short-lived session token in the URL (from urls.live);
+    // none at all when the daemon runs without auth
+    const q = live.wsToken ? `?token=${encodeURIComponent(live.wsToken)}` : '';
+    const url = `${proto}//${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live${q}`;
     const ws = new WebSocket(url);
     ws.binaryType = 'blob';
     live.ws = ws;
@@ -513,6 +528,12 @@
       if (gen !== live.gen) return false;
       if (s.status === 'ready') {
         live.expiresAt = s.expiresAt || live.expiresAt;
+        live.wsToken = liveToken(s);
+        if (s.urls && s.urls.live === null) {
+          overlay('This link does not open the live view (it is for the CDP endpoint).', { list: !!token });
+          updateNavButtons();
+          return false;
+        }
         return true;
       }
       if (s.status === 'starting') {
@@ -547,6 +568,7 @@
   function send(msg) {
     const ws = live.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN || !live.viewport) return false;
+    if (live.watchOnly && msg.type !== 'settings') return false; // the daemon would refuse it
     ws.send(JSON.stringify(msg));
     return true;
   }
@@ -559,6 +581,8 @@
         live.viewport = m.viewport || null;
         live.expiresAt = m.expiresAt || null;
         if (m.clipboard) live.clipboard = m.clipboard;
+        live.watchOnly = m.input === false;
+        if (live.watchOnly) toast('View only: this link shows the session; your input is not sent.');
         setPage({ url: m.url, title: m.title });
         overlay(null);
         liveTick();
@@ -632,7 +656,7 @@
   }
 
   function updateNavButtons() {
-    const up = !!live.ws && !live.ended;
+    const up = !!live.ws && !live.ended && !live.watchOnly;
     $('nav-back').disabled = !up || !live.page.canGoBack;
     $('nav-forward').disabled = !up || !live.page.canGoForward;
     $('nav-reload').disabled = !up;

@@ -188,17 +188,18 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
     const g = await api('GET', `/api/v1/sessions/${sA.id}`, undefined, { token: A.token });
     const { urls } = g.json;
     scopedA = tokenOf(urls.cdp);
-    assert.match(scopedA, new RegExp(`^st1\\.${sA.id}\\.\\d+\\.[A-Za-z0-9_-]{43}$`), `urls.cdp ${urls.cdp}`);
-    assert.equal(tokenOf(urls.live), scopedA);
-    assert.equal(tokenOf(urls.view), scopedA);
+    assert.match(scopedA, new RegExp(`^st2\\.${sA.id}\\.cdp\\.\\d+\\.[A-Za-z0-9_-]{43}$`), `urls.cdp ${urls.cdp}`);
+    const control = tokenOf(urls.live);
+    assert.match(control, new RegExp(`^st2\\.${sA.id}\\.control\\.\\d+\\.[A-Za-z0-9_-]{43}$`), `urls.live ${urls.live}`);
+    assert.equal(tokenOf(urls.view), control);
     assert.equal(bare(urls.cdp), `ws://127.0.0.1:${env.d.port}/api/v1/sessions/${sA.id}/cdp`);
     assert.equal(bare(urls.view), `http://127.0.0.1:${env.d.port}/view/${sA.id}`);
     // it expires within the default hour (--url-token-ttl), and never after
     // the session's ttl (here 1800 s, the earlier)
-    const exp = Number(scopedA.split('.')[2]);
+    const exp = Number(scopedA.split('.')[3]);
     const end = Date.parse(sA.createdAt) / 1000 + sA.ttl;
     assert.ok(sA.ttl < 3600 && Math.abs(exp - end) <= 2, `expiry ${exp}, session ttl ends ${end}`);
-    secrets.push(scopedA);
+    secrets.push(scopedA, control);
 
     const browser = await chromium.connectOverCDP(urls.cdp, { timeout: 30000 });
     try {
@@ -210,9 +211,12 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
     } finally {
       await browser.close();
     }
-    // the live view takes it too; discovery hands it on
-    const up = await upgrade(env.d.base, new URL(urls.live.replace(/^ws/, 'http')).pathname + `?token=${scopedA}`);
-    assert.equal(up.status, 101, 'live with the session token');
+    // the live view takes the control token (not the cdp one); discovery
+    // hands the cdp token on
+    const up = await upgrade(env.d.base, new URL(urls.live.replace(/^ws/, 'http')).pathname + `?token=${control}`);
+    assert.equal(up.status, 101, 'live with the control session token');
+    const no = await upgrade(env.d.base, new URL(urls.live.replace(/^ws/, 'http')).pathname + `?token=${scopedA}`);
+    assert.equal(no.status, 403, 'live with the cdp session token');
     const v = await api('GET', `/api/v1/sessions/${sA.id}/json/version?token=${scopedA}`, undefined, { token: null });
     assert.equal(v.status, 200, v.text);
     assert.equal(v.json.webSocketDebuggerUrl, `${bare(urls.cdp)}?token=${scopedA}`);
@@ -252,9 +256,10 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
     const parts = scopedA.split('.');
     const flip = (s) => (s[s.length - 1] === 'A' ? `${s.slice(0, -1)}B` : `${s.slice(0, -1)}A`);
     const bad = [
-      [parts[0], parts[1], parts[2], flip(parts[3])].join('.'), // mac
-      [parts[0], parts[1], String(Number(parts[2]) + 86400), parts[3]].join('.'), // later expiry
-      [parts[0], sX.id, parts[2], parts[3]].join('.'), // another session
+      [parts[0], parts[1], parts[2], parts[3], flip(parts[4])].join('.'), // mac
+      [parts[0], parts[1], parts[2], String(Number(parts[3]) + 86400), parts[4]].join('.'), // later expiry
+      [parts[0], sX.id, parts[2], parts[3], parts[4]].join('.'), // another session
+      ['st1', parts[1], parts[3], parts[4]].join('.'), // the old format
       `${scopedA}x`, scopedA.slice(0, -1),
     ];
     for (const t of bad) {
@@ -356,13 +361,13 @@ describe('auth: session tokens expire (--url-token-ttl 2); their key is STATE/se
   it('a session token works, and after its 2 s it is 401', T, async () => {
     const s = await env.d.create({ url: env.url('/') });
     const tok = tokenOf(s.urls.cdp);
-    const exp = Number(tok.split('.')[2]);
+    const exp = Number(tok.split('.')[3]);
     assert.ok(exp - Date.now() / 1000 <= 2.01, `expiry ${exp - Date.now() / 1000} s from now`);
     // mint a fresh one (GET) and use it at once
     const fresh = tokenOf((await env.d.api('GET', `/api/v1/sessions/${s.id}`)).json.urls.cdp);
     const ok = await env.d.api('GET', `/api/v1/sessions/${s.id}/json/version?token=${fresh}`, undefined, { token: null });
     assert.equal(ok.status, 200, ok.text);
-    await sleep(Math.max(0, Number(fresh.split('.')[2]) * 1000 - Date.now()) + 1200);
+    await sleep(Math.max(0, Number(fresh.split('.')[3]) * 1000 - Date.now()) + 1200);
     checkError(await env.d.api('GET', `/api/v1/sessions/${s.id}/json/version?token=${fresh}`, undefined, { token: null }), 401, 'unauthorized', 'expired');
     checkError(await env.d.api('GET', `/api/v1/sessions/${s.id}`, undefined, { token: fresh }), 401, 'unauthorized', 'expired');
     const u = await upgrade(env.d.base, `/api/v1/sessions/${s.id}/cdp?token=${fresh}`);
@@ -375,7 +380,7 @@ describe('auth: session tokens expire (--url-token-ttl 2); their key is STATE/se
     const key = Buffer.from(fs.readFileSync(path.join(env.d.stateDir, 'secret'), 'utf8').trim(), 'hex');
     assert.equal(key.length, 32);
     const mint = (exp) => {
-      const msg = `st1.${s.id}.${exp}`;
+      const msg = `st2.${s.id}.cdp.${exp}`;
       return `${msg}.${crypto.createHmac('sha256', key).update(msg).digest('base64url')}`;
     };
     const good = mint(Math.floor(Date.now() / 1000) + 60);

@@ -262,7 +262,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     assert.equal(S.status, 'ready');
     assert.deepEqual(S.viewport, VIEW);
     assert.equal(cdpBare(S), `ws://127.0.0.1:${env.d.port}/api/v1/sessions/${S.id}/cdp`, 'urls.cdp');
-    assert.match(S.urls.cdp, /\?token=st1\./, 'urls.cdp carries a session token');
+    assert.match(S.urls.cdp, /\?token=st2\.[0-9a-f]{32}\.cdp\./, 'urls.cdp carries a cdp session token');
     const A = await Raw.open(wsUrl());
     try {
       const pages = (await A.call('Target.getTargets')).targetInfos.filter((t) => t.type === 'page');

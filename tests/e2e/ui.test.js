@@ -466,13 +466,17 @@ describe('web UI', () => {
     await page.context().close();
   });
 
-  it('opens a viewer link with ?token= directly, drops the token from the address, shows a ttl end', T, async () => {
-    const s3 = await env.d.create({ url: env.url('/title?t=direct'), ttl: 12 });
+  it('a view URL with an API token in ?token= drops it unused (no login from a URL); logged in by the form it opens, and shows a ttl end', T, async () => {
+    const s3 = await env.d.create({ url: env.url('/title?t=direct'), ttl: 15 });
     const p = await viewerPage({ width: 1000, height: 700 });
     await p.goto(`${s3.urls.view.split('?')[0]}?token=${encodeURIComponent(env.d.token)}`);
-    await waitFrames(p);
+    await p.waitForSelector('#login:not([hidden])');
     assert.equal(new URL(p.url()).search, '', 'the token is removed from the address bar');
     assert.equal(new URL(p.url()).pathname, `/view/${s3.id}`);
+    assert.equal(await p.evaluate(() => localStorage.getItem('bulkhead.token')), null, 'a token in a URL logged in');
+    await p.fill('#token', env.d.token);
+    await p.press('#token', 'Enter');
+    await waitFrames(p);
     await p.waitForFunction(() => document.title.startsWith('direct'), null, { timeout: 10000 });
     // the remote page fills the area
     const { page: r3 } = await remotePage(s3);
@@ -486,7 +490,7 @@ describe('web UI', () => {
 
   it('a session link alone (urls.view with its session token) opens the live view; no login is kept, End and Log out are hidden', T, async () => {
     const s4 = await env.d.create({ url: env.url('/title?t=linked') });
-    assert.match(s4.urls.view, /\?token=st1\./, 'urls.view carries a session token');
+    assert.match(s4.urls.view, /\?token=st2\.[0-9a-f]{32}\.control\./, 'urls.view carries a control session token');
     const p = await viewerPage({ width: 1000, height: 700 });
     await p.goto(s4.urls.view);
     await waitFrames(p, 'frames through a session link');
@@ -505,7 +509,10 @@ describe('web UI', () => {
 
   it('a view of an unknown session says so', T, async () => {
     const p = await viewerPage();
-    await p.goto(`${env.d.base}/view/00000000000000000000000000000000?token=${encodeURIComponent(env.d.token)}`);
+    await p.goto(`${env.d.base}/view/00000000000000000000000000000000`);
+    await p.waitForSelector('#login:not([hidden])');
+    await p.fill('#token', env.d.token);
+    await p.press('#token', 'Enter');
     await p.waitForFunction(() => /no session/i.test(document.getElementById('overlay-msg').textContent), null, { timeout: 10000 });
     await p.context().close();
   });

@@ -81,13 +81,13 @@ static void test_generate(void)
 static void test_scoped(void)
 {
     int64_t now = 1800000000;
-    char *t = bh_scoped_mint(KEY, SID, now + 60);
+    char *t = bh_scoped_mint(KEY, SID, BH_SCOPE_VIEW, now + 60);
     CHECK(bh_scoped_like(t));
-    CHECK(!strncmp(t, "st1." SID ".1800000060.", strlen("st1." SID ".1800000060.")));
-    CHECK(strlen(t) == strlen("st1." SID ".1800000060.") + 43);
-    /* good for its session until its expiry */
-    CHECK(bh_scoped_verify(KEY, t, SID, now));
-    CHECK(bh_scoped_verify(KEY, t, SID, now + 59));
+    CHECK(!strncmp(t, "st2." SID ".view.1800000060.", strlen("st2." SID ".view.1800000060.")));
+    CHECK(strlen(t) == strlen("st2." SID ".view.1800000060.") + 43);
+    /* good for its session until its expiry, with its scope */
+    CHECK(bh_scoped_verify(KEY, t, SID, now) == BH_SCOPE_VIEW);
+    CHECK(bh_scoped_verify(KEY, t, SID, now + 59) == BH_SCOPE_VIEW);
     CHECK(!bh_scoped_verify(KEY, t, SID, now + 60));
     CHECK(!bh_scoped_verify(KEY, t, SID, now + 100000));
     /* not for another session, not under another key */
@@ -106,8 +106,16 @@ static void test_scoped(void)
         free(u);
     }
     CHECK(refused == (int)n);
-    /* a later expiry with the old mac, truncation, extension, junk */
-    char *later = bh_xasprintf("st1." SID ".1800009999.%s", strrchr(t, '.') + 1);
+    /* another scope with the old mac, a later expiry with the old mac,
+     * truncation, extension, junk */
+    const char *mac = strrchr(t, '.') + 1;
+    static const char *const others[] = {"control", "cdp", "admin", "", "view2"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        char *u = bh_xasprintf("st2." SID ".%s.1800000060.%s", others[i], mac);
+        CHECK(!bh_scoped_verify(KEY, u, SID, now));
+        free(u);
+    }
+    char *later = bh_xasprintf("st2." SID ".view.1800009999.%s", mac);
     CHECK(!bh_scoped_verify(KEY, later, SID, now));
     free(later);
     char *cut = bh_xstrdup(t);
@@ -117,21 +125,47 @@ static void test_scoped(void)
     char *ext = bh_xasprintf("%sA", t);
     CHECK(!bh_scoped_verify(KEY, ext, SID, now));
     free(ext);
-    CHECK(!bh_scoped_verify(KEY, "st1.", SID, now));
-    CHECK(!bh_scoped_verify(KEY, "st1." SID "..", SID, now));
+    CHECK(!bh_scoped_verify(KEY, "st2.", SID, now));
+    CHECK(!bh_scoped_verify(KEY, "st2." SID "..", SID, now));
+    CHECK(!bh_scoped_verify(KEY, "st2." SID ".view..", SID, now));
     CHECK(!bh_scoped_verify(KEY, "", SID, now));
     CHECK(!bh_scoped_verify(KEY, NULL, SID, now));
     CHECK(!bh_scoped_verify(KEY, t, "", now));
+    /* an st1 token (no scope), correctly signed the old way, is refused */
+    {
+        char *msg = bh_xasprintf("st1." SID ".1800000060");
+        unsigned char m[BH_HASH_LEN];
+        bh_hmac_sha256(KEY, BH_SECRET_LEN, msg, strlen(msg), m);
+        char b64[48];
+        bh_base64url(m, sizeof m, b64);
+        char *old = bh_xasprintf("%s.%s", msg, b64);
+        CHECK(!bh_scoped_like(old));
+        CHECK(!bh_scoped_verify(KEY, old, SID, now));
+        free(old);
+        free(msg);
+    }
     /* a token of another session, renamed, is still refused */
-    char *other = bh_scoped_mint(KEY, SID2, now + 60);
+    char *other = bh_scoped_mint(KEY, SID2, BH_SCOPE_VIEW, now + 60);
     CHECK(!bh_scoped_verify(KEY, other, SID, now));
     other[4] = '6'; /* SID2 -> SID, mac unchanged */
     CHECK(!bh_scoped_verify(KEY, other, SID, now));
     free(other);
     /* minting is a pure function: the same inputs give the same token */
-    char *again = bh_scoped_mint(KEY, SID, now + 60);
+    char *again = bh_scoped_mint(KEY, SID, BH_SCOPE_VIEW, now + 60);
     CHECK_STR(again, t);
     free(again);
+    /* each scope verifies as itself; no other scope can be minted */
+    static const enum bh_scope all[] = {BH_SCOPE_VIEW, BH_SCOPE_CONTROL, BH_SCOPE_CDP};
+    for (size_t i = 0; i < 3; i++) {
+        char *u = bh_scoped_mint(KEY, SID, all[i], now + 60);
+        CHECK(bh_scoped_verify(KEY, u, SID, now) == all[i]);
+        CHECK(bh_scope_parse(bh_scope_name(all[i])) == all[i]);
+        free(u);
+    }
+    CHECK(bh_scoped_mint(KEY, SID, BH_SCOPE_NONE, now + 60) == NULL);
+    CHECK(bh_scoped_mint(KEY, SID, BH_SCOPE_VIEW | BH_SCOPE_CDP, now + 60) == NULL);
+    CHECK(bh_scope_parse("View") == BH_SCOPE_NONE);
+    CHECK(bh_scope_parse(NULL) == BH_SCOPE_NONE);
     free(t);
 }
 
@@ -166,7 +200,7 @@ static void test_keyring(void)
     CHECK(bh_keyring_identify(k, "", &who) == BH_ROLE_NONE);
     CHECK(bh_keyring_identify(k, NULL, &who) == BH_ROLE_NONE);
     /* a session token is recognised by shape (verified per session later) */
-    char *st = bh_scoped_mint(KEY, SID, 4000000000LL);
+    char *st = bh_scoped_mint(KEY, SID, BH_SCOPE_CDP, 4000000000LL);
     CHECK(bh_keyring_identify(k, st, &who) == BH_ROLE_SCOPED);
     CHECK(who.scoped == st);
     /* replace keeps one entry; remove revokes */
@@ -195,22 +229,30 @@ static void test_keyring(void)
 
 static void test_roles(void)
 {
+    const unsigned ALL = BH_SCOPE_VIEW | BH_SCOPE_CONTROL | BH_SCOPE_CDP;
     int64_t now = 1800000000;
     struct bh_identity admin = {.role = BH_ROLE_ADMIN, .id = BH_ADMIN_ID};
     struct bh_identity alice = {.role = BH_ROLE_USER, .id = "aaaaaaaaaaaaaaaa"};
     struct bh_identity nobody = {.role = BH_ROLE_NONE};
-    CHECK(bh_may_access(&admin, KEY, SID, "aaaaaaaaaaaaaaaa", now));
-    CHECK(bh_may_access(&admin, KEY, SID, BH_ADMIN_ID, now));
-    CHECK(bh_may_access(&alice, KEY, SID, "aaaaaaaaaaaaaaaa", now));
-    CHECK(!bh_may_access(&alice, KEY, SID, "bbbbbbbbbbbbbbbb", now));
-    CHECK(!bh_may_access(&alice, KEY, SID, BH_ADMIN_ID, now));
-    CHECK(!bh_may_access(&alice, KEY, SID, NULL, now));
-    CHECK(!bh_may_access(&nobody, KEY, SID, "aaaaaaaaaaaaaaaa", now));
-    char *t = bh_scoped_mint(KEY, SID, now + 10);
+    CHECK(bh_may_access(&admin, KEY, SID, "aaaaaaaaaaaaaaaa", ALL, now));
+    CHECK(bh_may_access(&admin, KEY, SID, BH_ADMIN_ID, ALL, now));
+    CHECK(bh_may_access(&alice, KEY, SID, "aaaaaaaaaaaaaaaa", ALL, now));
+    CHECK(!bh_may_access(&alice, KEY, SID, "bbbbbbbbbbbbbbbb", ALL, now));
+    CHECK(!bh_may_access(&alice, KEY, SID, BH_ADMIN_ID, ALL, now));
+    CHECK(!bh_may_access(&alice, KEY, SID, NULL, ALL, now));
+    CHECK(!bh_may_access(&nobody, KEY, SID, "aaaaaaaaaaaaaaaa", ALL, now));
+    char *t = bh_scoped_mint(KEY, SID, BH_SCOPE_VIEW, now + 10);
     struct bh_identity scoped = {.role = BH_ROLE_SCOPED, .scoped = t};
-    CHECK(bh_may_access(&scoped, KEY, SID, "whoever", now));
-    CHECK(!bh_may_access(&scoped, KEY, SID2, "whoever", now));
-    CHECK(!bh_may_access(&scoped, KEY, SID, "whoever", now + 10));
+    /* a scoped token opens only routes of its scope; API tokens ignore it */
+    CHECK(bh_may_access(&scoped, KEY, SID, "whoever", BH_SCOPE_VIEW | BH_SCOPE_CONTROL, now));
+    CHECK(!bh_may_access(&scoped, KEY, SID, "whoever", BH_SCOPE_CDP, now));
+    CHECK(!bh_may_access(&scoped, KEY, SID, "whoever", BH_SCOPE_CONTROL, now));
+    CHECK(!bh_may_access(&scoped, KEY, SID, "whoever", BH_SCOPE_NONE, now));
+    CHECK(bh_may_access(&admin, KEY, SID, "whoever", BH_SCOPE_NONE, now));
+    CHECK(bh_may_access(&alice, KEY, SID, "aaaaaaaaaaaaaaaa", BH_SCOPE_NONE, now));
+    CHECK(bh_may_access(&scoped, KEY, SID, "whoever", ALL, now));
+    CHECK(!bh_may_access(&scoped, KEY, SID2, "whoever", ALL, now));
+    CHECK(!bh_may_access(&scoped, KEY, SID, "whoever", ALL, now + 10));
     free(t);
     CHECK(bh_role_parse("admin") == BH_ROLE_ADMIN);
     CHECK(bh_role_parse("user") == BH_ROLE_USER);
