@@ -323,7 +323,7 @@ describe('front door: a flood past RLIMIT_NOFILE', () => {
       await sleep(5000);
       const cpu = (cpuTicks(d.pid) - c0) / hz;
       const wall = (Date.now() - w0) / 1000;
-      assert.ok(cpu < wall * 0.5, `the daemon used ${cpu.toFixed(2)} s of CPU in ${wall.toFixed(2)} s while the flood was held (spinning?)`);
+      assert.ok(cpu < wall * 0.2, `the daemon used ${cpu.toFixed(2)} s of CPU in ${wall.toFixed(2)} s while the flood was held (spinning?)`);
       const refused = socks.filter((s) => /^HTTP\/1\.1 503 /.test(s.data)).length;
       assert.ok(refused > 0, `none of ${socks.length} connections past the descriptor limit was answered 503`);
     } finally {
