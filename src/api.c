@@ -4,6 +4,7 @@
 #include "assets.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,14 @@ static void created(void *arg, bh_session_t *s, const bh_err_t *err)
     free(p);
 }
 
+/* The client of a create left before its answer: nobody will learn the
+ * session's id, so it ends (or, waiting for a slot, is never made). */
+static void create_abandoned(void *arg)
+{
+    struct pending *p = arg;
+    bh_session_create_abandon(p->a->sessions, p);
+}
+
 static void create_session(struct bh_api *a, bh_req_t *req, const struct bh_identity *who)
 {
     size_t len;
@@ -361,7 +370,10 @@ static void create_session(struct bh_api *a, bh_req_t *req, const struct bh_iden
         }
     }
     snprintf(opts.owner, sizeof opts.owner, "%s", who->id);
-    bh_session_create(a->sessions, &opts, created, pending_new(a, req, who));
+    struct pending *p = pending_new(a, req, who);
+    if (!a->cfg->keep_if_client_gone)
+        bh_req_on_gone(req, create_abandoned, p);
+    bh_session_create(a->sessions, &opts, created, p);
 }
 
 static int valid_id(const char *id, size_t n)
@@ -868,9 +880,107 @@ static int origin_allowed(struct bh_api *a, const char *origin)
     return 0;
 }
 
+/* Against DNS rebinding: a page of the attacker's name, once that name
+ * resolves to this daemon, is same-origin with it and could read every
+ * answer. So a request must name the daemon in its Host: an IP address
+ * (v4 or [v6], which no DNS answer rebinds), "localhost", --public-url's
+ * host, or an --allow-host name; any port. No Host (HTTP/1.0): allowed; a
+ * browser always sends one. */
+static int host_allowed(struct bh_api *a, const char *host)
+{
+    if (!host)
+        return 1;
+    char name[256];
+    size_t n;
+    if (host[0] == '[') { /* [v6]:port */
+        const char *end = strchr(host, ']');
+        if (!end || (end[1] && end[1] != ':') || (size_t)(end - host - 1) >= sizeof name)
+            return 0;
+        n = (size_t)(end - host - 1);
+        memcpy(name, host + 1, n);
+        name[n] = 0;
+        unsigned char a6[16];
+        return inet_pton(AF_INET6, name, a6) == 1;
+    }
+    n = strcspn(host, ":");
+    if (n == 0 || n >= sizeof name || (host[n] && strspn(host + n + 1, "0123456789") !=
+                                                        strlen(host + n + 1)))
+        return 0;
+    memcpy(name, host, n);
+    name[n] = 0;
+    if (n > 1 && name[n - 1] == '.') /* "localhost." is "localhost" */
+        name[--n] = 0;
+    unsigned char a4[4];
+    if (inet_pton(AF_INET, name, a4) == 1 || !strcasecmp(name, "localhost"))
+        return 1;
+    const char *base = a->cfg->public_url;
+    const char *ph = strstr(base, "://") ? strstr(base, "://") + 3 : base;
+    size_t pn = strcspn(ph, ":/");
+    if (pn == n && !strncasecmp(ph, name, n))
+        return 1;
+    for (int i = 0; i < a->cfg->nallowed_hosts; i++)
+        if (!strcasecmp(name, a->cfg->allowed_hosts[i]))
+            return 1;
+    return 0;
+}
+
+/* 1 after replying 403 if req's Host is not one of the daemon's names. */
+static int host_refused(struct bh_api *a, bh_req_t *req)
+{
+    if (host_allowed(a, bh_req_header(req, "host")))
+        return 0;
+    reply_error(req, 403, "host_not_allowed",
+                "this Host is not a name of this server (DNS rebinding?); the operator can allow "
+                "it with --allow-host");
+    return 1;
+}
+
+/* 1 if the media type ct is application/json (any parameters). */
+static int json_media_type(const char *ct)
+{
+    static const char t[] = "application/json";
+    if (!ct || strncasecmp(ct, t, sizeof t - 1))
+        return 0;
+    ct += sizeof t - 1;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return !*ct || *ct == ';';
+}
+
+/* Cross-site request forgery: a page elsewhere may send a POST (as a form
+ * or text/plain, which needs no CORS preflight) and the browser adds no
+ * token but the request still acts with --no-auth. So a state-changing
+ * /api/ request with a body must be JSON (which a page can only send to
+ * another origin after a preflight that we never answer), and one that
+ * carries an Origin must come from an allowed one. 1 after replying. */
+static int forgery_refused(struct bh_api *a, bh_req_t *req)
+{
+    const char *m = bh_req_method(req);
+    if (!strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS"))
+        return 0;
+    if (!origin_allowed(a, bh_req_header(req, "origin"))) {
+        reply_error(req, 403, "origin_not_allowed",
+                    "requests from this Origin are not allowed (see --allow-origin)");
+        return 1;
+    }
+    size_t len;
+    bh_req_body(req, &len);
+    const char *ct = bh_req_header(req, "content-type");
+    /* PUT (uploads, any type) is not a method a page may send across
+     * origins without a preflight, so its body may be anything */
+    if (strcmp(m, "PUT") && (len > 0 || ct) && !json_media_type(ct)) {
+        reply_error(req, 415, "unsupported_media_type",
+                    "the body must be JSON, sent with Content-Type: application/json");
+        return 1;
+    }
+    return 0;
+}
+
 void bh_api_upgrade(void *ctx, bh_req_t *req)
 {
     struct bh_api *a = ctx;
+    if (host_refused(a, req))
+        return;
     if (!origin_allowed(a, bh_req_header(req, "origin"))) {
         reply_error(req, 403, "origin_not_allowed",
                     "WebSocket connections from this Origin are not allowed (see --allow-origin)");
@@ -931,6 +1041,8 @@ void bh_api_request(void *ctx, bh_req_t *req)
     int get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
     struct bh_identity who;
 
+    if (host_refused(a, req))
+        return;
     if (!strcmp(path, "/healthz") && get) {
         reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
         return;
@@ -965,6 +1077,8 @@ void bh_api_request(void *ctx, bh_req_t *req)
         reply_error(req, 404, "not_found", "no such path");
         return;
     }
+    if (forgery_refused(a, req))
+        return;
     char id[33];
     const char *sub = session_path(path, id);
     if (sub && get && (!strcmp(sub, "/json/version") || !strcmp(sub, "/json/version/"))) {

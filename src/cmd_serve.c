@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,7 +49,18 @@ static const char usage[] =
     "                       --listen (127.0.0.0/8, ::1, localhost); for development\n"
     "  --max-sessions N     live sessions at most (default 50)\n"
     "  --queue-max N        creates that may wait for a free slot (default 100)\n"
-    "  --allow-origin URL   also accept WebSockets from this Origin (repeatable)\n"
+    "  --allow-origin URL   also accept this Origin: WebSockets, and POST/PUT/PATCH/DELETE\n"
+    "                       under /api/ (repeatable)\n"
+    "  --allow-host NAME    also accept requests whose Host is NAME (repeatable; besides\n"
+    "                       IP addresses, localhost and --public-url's host)\n"
+    "  --header-timeout S   seconds a request's headers may take (default 10)\n"
+    "  --body-timeout S     seconds its body may take after them (default 30)\n"
+    "  --max-connections N  client connections at once, more get 503 (default: from\n"
+    "                       RLIMIT_NOFILE, less what --max-sessions sessions need)\n"
+    "  --max-connections-per-address N  from one client address (default 64; 0: no cap;\n"
+    "                       behind a reverse proxy all clients share its address)\n"
+    "  --on-client-gone MODE  a create whose client left before it was ready: end\n"
+    "                       (the session ends, reason error; default) or keep\n"
     "  --queue-timeout S    seconds they wait before a 429 (default 30)\n"
     "  --page-load-timeout S  seconds a session's first page may take to load before\n"
     "                       the session is ready anyway, with page.error (default 10)\n"
@@ -115,7 +127,8 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
     enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
            O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY, O_QMAX, O_QTIME, O_ORIGIN,
            O_NOAUTH, O_URLTTL, O_USERMAX,
-           O_ONRESTART, O_ONSHUTDOWN, O_USERNS_BASE, O_USERNS_RANGES, O_NESTED_USERNS, O_PAGELOAD };
+           O_ONRESTART, O_ONSHUTDOWN, O_USERNS_BASE, O_USERNS_RANGES, O_NESTED_USERNS, O_PAGELOAD,
+           O_HOST, O_HDRTIME, O_BODYTIME, O_MAXCONN, O_MAXCONNADDR, O_CLIENTGONE };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"public-url", required_argument, 0, O_PUBLIC},
@@ -145,6 +158,12 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"userns-base", required_argument, 0, O_USERNS_BASE},
         {"userns-ranges", required_argument, 0, O_USERNS_RANGES},
         {"nested-userns", required_argument, 0, O_NESTED_USERNS},
+        {"allow-host", required_argument, 0, O_HOST},
+        {"header-timeout", required_argument, 0, O_HDRTIME},
+        {"body-timeout", required_argument, 0, O_BODYTIME},
+        {"max-connections", required_argument, 0, O_MAXCONN},
+        {"max-connections-per-address", required_argument, 0, O_MAXCONNADDR},
+        {"on-client-gone", required_argument, 0, O_CLIENTGONE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -279,6 +298,51 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
             nv[c->nallowed_origins++] = bh_xstrdup(optarg);
             break;
         }
+        case O_HOST: {
+            if (!*optarg || strlen(optarg) > 253 || strpbrk(optarg, "/?#@ \t")) {
+                fprintf(stderr, "bulkhead serve: --allow-host wants a host name, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            char **nv = realloc(c->allowed_hosts, (size_t)(c->nallowed_hosts + 1) * sizeof *nv);
+            if (!nv)
+                abort();
+            c->allowed_hosts = nv;
+            nv[c->nallowed_hosts++] = bh_xstrdup(optarg);
+            break;
+        }
+        case O_HDRTIME:
+        case O_BODYTIME:
+            if (parse_u64(optarg, 1, &u) < 0 || u > 3600) {
+                fprintf(stderr, "bulkhead serve: --%s-timeout must be 1..3600 seconds\n",
+                        o == O_HDRTIME ? "header" : "body");
+                return -1;
+            }
+            *(o == O_HDRTIME ? &c->header_timeout : &c->body_timeout) = (int)u;
+            break;
+        case O_MAXCONN:
+            if (parse_u64(optarg, 1, &u) < 0 || u > 1000000) {
+                fprintf(stderr, "bulkhead serve: --max-connections must be 1..1000000\n");
+                return -1;
+            }
+            c->max_conns = (int)u;
+            break;
+        case O_MAXCONNADDR:
+            if (parse_u64(optarg, 0, &u) < 0 || u > 1000000) {
+                fprintf(stderr,
+                        "bulkhead serve: --max-connections-per-address must be 0..1000000\n");
+                return -1;
+            }
+            c->max_conns_per_addr = (int)u;
+            break;
+        case O_CLIENTGONE:
+            if (strcmp(optarg, "end") != 0 && strcmp(optarg, "keep") != 0) {
+                fprintf(stderr, "bulkhead serve: --on-client-gone wants end or keep, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            c->keep_if_client_gone = !strcmp(optarg, "keep");
+            break;
         case O_QMAX:
             if (parse_u64(optarg, 0, &u) < 0 || u > 100000) {
                 fprintf(stderr, "bulkhead serve: --queue-max must be 0..100000\n");
@@ -458,6 +522,27 @@ static int loopback(const char *host)
     return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
 }
 
+/* Descriptors the daemon keeps for itself (database, signals, netlink,
+ * the runtime's pipes, the library's own) and for each session (CDP FIFOs,
+ * log pipe, pidfd, ...; measured: see docs/operations.md), out of
+ * RLIMIT_NOFILE; the rest may be client connections. */
+#define FDS_BASE 64
+#define FDS_PER_SESSION 8
+
+/* The default --max-connections: what RLIMIT_NOFILE leaves after the
+ * daemon's and its sessions' own descriptors, at least 16. */
+static int derived_max_conns(const struct bh_config *c, long *nofile)
+{
+    struct rlimit rl;
+    *nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                  ? (long)rl.rlim_cur
+                  : 1048576;
+    long n = *nofile - FDS_BASE - (long)FDS_PER_SESSION * c->max_sessions;
+    if (n > 1000000)
+        n = 1000000;
+    return n < 16 ? 16 : (int)n;
+}
+
 static void shutdown_done(void *arg)
 {
     struct serve *sv = arg;
@@ -564,8 +649,29 @@ int bh_cmd_serve(int argc, char **argv)
         goto out;
     }
     struct bh_http_handlers h = {.request = bh_api_request, .upgrade = bh_api_upgrade};
-    struct bh_http_config hc = {.host = c->listen_host, .port = c->port, .max_body = 65536,
-                              .max_put_body = BH_UPLOAD_MAX};
+    long nofile = 0;
+    int derived = derived_max_conns(c, &nofile);
+    if (!c->max_conns) {
+        c->max_conns = derived;
+        if (nofile < FDS_BASE + 2L * FDS_PER_SESSION * c->max_sessions)
+            bh_log(BH_LOG_WARN, NULL,
+                   "RLIMIT_NOFILE is %ld: room for %d client connection(s) next to %d sessions; "
+                   "raise it (e.g. LimitNOFILE=) for more",
+                   nofile, c->max_conns, c->max_sessions);
+    } else if (c->max_conns > derived) {
+        bh_log(BH_LOG_WARN, NULL,
+               "--max-connections %d leaves too few of RLIMIT_NOFILE (%ld) to %d sessions; "
+               "at the limit, connections are refused",
+               c->max_conns, nofile, c->max_sessions);
+    }
+    struct bh_http_config hc = {.host = c->listen_host,
+                                .port = c->port,
+                                .max_body = 65536,
+                                .max_put_body = BH_UPLOAD_MAX,
+                                .header_timeout = c->header_timeout,
+                                .body_timeout = c->body_timeout,
+                                .max_conns = c->max_conns,
+                                .max_conns_per_addr = c->max_conns_per_addr};
     sv.api = NULL;
     /* the api needs the sessions, which need the loop: create the server
      * with a placeholder context and set it before the loop runs */

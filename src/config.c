@@ -22,6 +22,11 @@ void bh_config_defaults(struct bh_config *c)
     c->url_token_ttl = 3600;
     c->chromium = bh_xstrdup("/usr/lib/chromium/chromium");
     c->max_sessions = 50;
+    c->header_timeout = 10;
+    c->body_timeout = 30;
+    c->max_conns = 0;
+    c->max_conns_per_addr = 64;
+    c->keep_if_client_gone = 0;
     c->queue_max = 100;
     c->queue_timeout_ms = 30000;
     c->workers = 8;
@@ -58,6 +63,9 @@ void bh_config_free(struct bh_config *c)
     for (int i = 0; i < c->nallowed_origins; i++)
         free(c->allowed_origins[i]);
     free(c->allowed_origins);
+    for (int i = 0; i < c->nallowed_hosts; i++)
+        free(c->allowed_hosts[i]);
+    free(c->allowed_hosts);
     free(c->egress_allow);
     free(c->egress_deny);
     free(c->token);

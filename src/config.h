@@ -30,6 +30,13 @@ struct bh_config {
     char *chromium;           /* browser binary inside the sandbox */
     char **allowed_origins;   /* extra Origins allowed to open WebSockets */
     int nallowed_origins;
+    char **allowed_hosts;     /* extra names a request's Host may carry (--allow-host) */
+    int nallowed_hosts;
+    int header_timeout;       /* seconds a request's headers may take to arrive */
+    int body_timeout;         /* seconds its body may take, after the headers */
+    int max_conns;            /* client connections at once; 0: derived from RLIMIT_NOFILE */
+    int max_conns_per_addr;   /* from one client address; 0: no cap */
+    int keep_if_client_gone;  /* 1: a create whose client left still runs; 0: it ends */
     int max_sessions;
     int queue_max;            /* creates that may wait for a free slot */
     int queue_timeout_ms;     /* how long they wait before a 429 */

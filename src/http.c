@@ -5,23 +5,61 @@
  * Lifetimes: a bh_req is created when a request's headers arrive and freed
  * after its reply was written, or when its connection closes — whichever
  * comes last once the handler has seen it. A bh_watch is freed by the loop
- * after its descriptor was closed (bh_watch_remove or hang-up). */
+ * after its descriptor was closed (bh_watch_remove or hang-up).
+ *
+ * Slow and greedy clients: the library's header timeout (the time it holds a
+ * header table) bounds the headers; a timer of our own bounds the whole body
+ * (the library's body timeout restarts with every piece that arrives). Every
+ * accepted connection is counted, in all and per client address, from the
+ * library's accept filter to its wsi's destruction; one over a cap gets a
+ * canned 503 and is closed before the library adopts it. When accept() itself
+ * fails for want of descriptors (EMFILE), the library would log and retry at
+ * once, forever: we free a reserve descriptor, accept and refuse what waits,
+ * take the reserve back, and log that once per LOG_EVERY_S seconds with a
+ * count. */
 #include "http.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #define MAX_QUERY 16
 #define CHUNK 65536
+#define CONN_BUCKETS 4096
+#define LOG_EVERY_S 10
+
+/* An accepted client connection, known by its wsi. */
+struct conn {
+    struct conn *next;
+    struct lws *wsi;
+    struct peer *peer;
+};
+
+/* Connections from one client address. */
+struct peer {
+    struct peer *next;
+    unsigned char addr[16]; /* IPv6, or IPv4-mapped */
+    int n;
+};
+
+/* A refusal kind, counted and logged at most once per LOG_EVERY_S. */
+struct ratelog {
+    time_t last;
+    unsigned long count; /* since the last line */
+};
 
 struct bh_loop {
     struct lws_context *ctx;
@@ -39,6 +77,16 @@ struct bh_http {
     size_t max_put_body;
     size_t max_ws_msg;
     int port;
+    int body_timeout;
+    /* connections */
+    int max_conns, max_conns_per_addr;
+    int nconns;
+    struct conn *conns[CONN_BUCKETS];
+    struct peer *peers[CONN_BUCKETS];
+    struct peer *accepting; /* between the accept filter and the new wsi */
+    int listen_fd;
+    int reserve_fd;         /* spent to refuse connections at EMFILE */
+    struct ratelog log_full, log_addr, log_emfile;
 };
 
 struct bh_req {
@@ -62,6 +110,9 @@ struct bh_req {
     int headers_sent;
     struct bh_ws *ws;       /* set by bh_ws_accept during an upgrade */
     int upgrading;
+    lws_sorted_usec_list_t body_sul; /* the body's deadline */
+    void (*gone_cb)(void *);
+    void *gone_arg;
 };
 
 struct pss {
@@ -115,6 +166,7 @@ static void req_free(struct bh_req *r)
 {
     if (!r)
         return;
+    lws_sul_cancel(&r->body_sul);
     free(r->path);
     for (int i = 0; i < r->nquery; i++)
         free(r->query[i]);
@@ -190,6 +242,22 @@ static struct bh_req *req_new(struct bh_http *http, struct lws *wsi, const char 
 const char *bh_req_method(const bh_req_t *r) { return r->method; }
 const char *bh_req_path(const bh_req_t *r) { return r->path; }
 int bh_req_alive(const bh_req_t *r) { return r->wsi != NULL; }
+
+void bh_req_on_gone(bh_req_t *r, void (*cb)(void *arg), void *arg)
+{
+    r->gone_cb = cb;
+    r->gone_arg = arg;
+}
+
+/* The connection of r (a handler holds r) is gone: tell the handler. r may
+ * be freed by the callback. */
+static void req_gone(struct bh_req *r)
+{
+    void (*cb)(void *) = r->gone_cb;
+    r->gone_cb = NULL;
+    if (cb)
+        cb(r->gone_arg);
+}
 
 const char *bh_req_query(bh_req_t *r, const char *name)
 {
@@ -325,6 +393,7 @@ done:
 
 static void dispatch(struct bh_req *r)
 {
+    lws_sul_cancel(&r->body_sul);
     r->dispatched = 1;
     r->http->h.request(r->http->hctx, r);
 }
@@ -491,6 +560,228 @@ static int ws_receive(struct bh_http *http, struct bh_ws *ws, struct lws *wsi, c
     return rc < 0 ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- slow and greedy clients */
+
+/* The body did not arrive within the body timeout: close the connection. */
+static void body_deadline(lws_sorted_usec_list_t *sul)
+{
+    struct bh_req *r = lws_container_of(sul, struct bh_req, body_sul);
+    if (r->wsi && !r->dispatched) {
+        bh_log(BH_LOG_DEBUG, NULL, "%s %s: body not complete within %d s; closing", r->method,
+               r->path, r->http->body_timeout);
+        lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/* Count n more events of rl; 1 if it is time to log (the count is then
+ * in rl->count, and reset by the caller). */
+static int ratelog_hit(struct ratelog *rl, unsigned long n)
+{
+    time_t now = time(NULL);
+    rl->count += n;
+    if (rl->last && now - rl->last < LOG_EVERY_S)
+        return 0;
+    rl->last = now;
+    return 1;
+}
+
+static unsigned hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h % CONN_BUCKETS;
+}
+
+static unsigned hash_ptr(const void *p) { return hash_bytes(&p, sizeof p); }
+
+/* The client address of an accepted connection, as 16 bytes. */
+static void peer_key(const struct sockaddr_storage *sa, unsigned char key[16])
+{
+    memset(key, 0, 16);
+    if (sa->ss_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else if (sa->ss_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    }
+}
+
+static struct peer *peer_get(struct bh_http *http, const unsigned char key[16], int create)
+{
+    unsigned b = hash_bytes(key, 16);
+    for (struct peer *p = http->peers[b]; p; p = p->next)
+        if (!memcmp(p->addr, key, 16))
+            return p;
+    if (!create)
+        return NULL;
+    struct peer *p = bh_xcalloc(1, sizeof *p);
+    memcpy(p->addr, key, 16);
+    p->next = http->peers[b];
+    http->peers[b] = p;
+    return p;
+}
+
+static void peer_put(struct bh_http *http, struct peer *p)
+{
+    if (--p->n > 0)
+        return;
+    for (struct peer **pp = &http->peers[hash_bytes(p->addr, 16)]; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    free(p);
+}
+
+/* Answer a connection we will not serve: a 503 in one write, then the
+ * library (or the caller) closes it. What the client sent already is read
+ * first, so that the close is a FIN and not a reset that could destroy the
+ * answer before the client reads it. */
+static void refuse_fd(int fd, const char *why)
+{
+    char buf[4096], msg[512];
+    for (int i = 0; i < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++)
+        ;
+    char body[256];
+    int bl = snprintf(body, sizeof body,
+                      "{\"error\":{\"code\":\"unavailable\",\"message\":\"%s\"}}", why);
+    int n = snprintf(msg, sizeof msg,
+                     "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                     "retry-after: 5\r\ncache-control: no-store\r\nconnection: close\r\n"
+                     "content-length: %d\r\n\r\n%s",
+                     bl, body);
+    if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* nothing to do: it is closed next */
+    }
+}
+
+static char *peer_text(const unsigned char key[16], char *out, size_t n)
+{
+    static const unsigned char v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!memcmp(key, v4, 12))
+        snprintf(out, n, "%u.%u.%u.%u", key[12], key[13], key[14], key[15]);
+    else if (!inet_ntop(AF_INET6, key, out, (socklen_t)n))
+        snprintf(out, n, "?");
+    return out;
+}
+
+static void accepting_drop(struct bh_http *http);
+
+/* The library accepted fd from the listening socket lwsi: 0 to serve it,
+ * 1 after answering 503 (the library then closes it). */
+static int conn_filter(struct bh_http *http, struct lws *lwsi,
+                       struct lws_filter_network_conn_args *f, int fd)
+{
+    if (http->listen_fd < 0)
+        http->listen_fd = lws_get_socket_fd(lwsi);
+    unsigned char key[16];
+    char who[64];
+    peer_key(&f->cli_addr, key);
+    accepting_drop(http);
+    if (http->max_conns > 0 && http->nconns >= http->max_conns) {
+        refuse_fd(fd, "too many connections; try again later");
+        if (ratelog_hit(&http->log_full, 1)) {
+            bh_log(BH_LOG_WARN, NULL,
+                   "connection cap (%d) reached: %lu connection(s) refused with 503 (last from "
+                   "%s)",
+                   http->max_conns, http->log_full.count, peer_text(key, who, sizeof who));
+            http->log_full.count = 0;
+        }
+        return 1;
+    }
+    struct peer *p = peer_get(http, key, 1);
+    if (http->max_conns_per_addr > 0 && p->n >= http->max_conns_per_addr) {
+        refuse_fd(fd, "too many connections from this address; try again later");
+        if (ratelog_hit(&http->log_addr, 1)) {
+            bh_log(BH_LOG_WARN, NULL,
+                   "per-address connection cap (%d) reached: %lu connection(s) refused with 503 "
+                   "(last from %s)",
+                   http->max_conns_per_addr, http->log_addr.count,
+                   peer_text(key, who, sizeof who));
+            http->log_addr.count = 0;
+        }
+        return 1;
+    }
+    http->accepting = p; /* the library creates its wsi next */
+    return 0;
+}
+
+/* A connection let through by conn_filter got no wsi (the library failed
+ * to adopt it): forget its address if nothing else holds it. */
+static void accepting_drop(struct bh_http *http)
+{
+    struct peer *p = http->accepting;
+    http->accepting = NULL;
+    if (p && !p->n)
+        peer_put(http, (p->n = 1, p));
+}
+
+/* The wsi of the connection just let through by conn_filter. */
+static void conn_add(struct bh_http *http, struct lws *wsi)
+{
+    struct conn *c = bh_xcalloc(1, sizeof *c);
+    c->wsi = wsi;
+    c->peer = http->accepting;
+    c->peer->n++;
+    http->accepting = NULL;
+    unsigned b = hash_ptr(wsi);
+    c->next = http->conns[b];
+    http->conns[b] = c;
+    http->nconns++;
+}
+
+/* Any wsi is destroyed: if it is a client connection, it counts no more. */
+static void conn_remove(struct bh_http *http, struct lws *wsi)
+{
+    for (struct conn **pp = &http->conns[hash_ptr(wsi)]; *pp; pp = &(*pp)->next) {
+        struct conn *c = *pp;
+        if (c->wsi != wsi)
+            continue;
+        *pp = c->next;
+        http->nconns--;
+        peer_put(http, c->peer);
+        free(c);
+        return;
+    }
+}
+
+/* The library failed to accept for want of descriptors (and would try
+ * again at once, forever, as the connection still waits): spend the
+ * reserve descriptor to accept and refuse what waits, then take it back. */
+static void at_fd_limit(struct bh_http *http, int err)
+{
+    int refused = 0;
+    if (http->reserve_fd < 0)
+        http->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (http->listen_fd >= 0 && http->reserve_fd >= 0) {
+        close(http->reserve_fd);
+        http->reserve_fd = -1;
+        for (int i = 0; i < 1024; i++) {
+            int fd = accept4(http->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
+                break;
+            refuse_fd(fd, "the server is out of file descriptors; try again later");
+            close(fd);
+            refused++;
+        }
+        http->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (ratelog_hit(&http->log_emfile, (unsigned long)refused)) {
+        bh_log(BH_LOG_ERROR, NULL,
+               "out of file descriptors (accept: %s; %d connection(s), RLIMIT_NOFILE): %lu "
+               "connection(s) refused%s; raise the limit or lower --max-connections",
+               strerror(err), http->nconns, http->log_emfile.count,
+               http->reserve_fd < 0 ? " (no reserve descriptor left)" : "");
+        http->log_emfile.count = 0;
+    }
+}
+
+/* The http server whose library messages go through lws_log_cb (one per
+ * process: the library's log hook takes no context). */
+static struct bh_http *log_http;
+
 /* ---------------------------------------------------------------- callbacks */
 
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -508,14 +799,16 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
     case LWS_CALLBACK_HTTP: {
         if (pss->req) { /* a pipelined request before our reply: not supported */
-            pss->req->wsi = NULL;
-            if (!pss->req->dispatched || pss->req->replied)
-                req_free(pss->req);
+            struct bh_req *old = pss->req;
             pss->req = NULL;
+            old->wsi = NULL;
+            if (!old->dispatched || old->replied)
+                req_free(old);
+            else
+                req_gone(old);
         }
         struct bh_req *r = req_new(http, wsi, in ? (const char *)in : "/");
         pss->req = r;
-        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         r->body_max = !strcmp(r->method, "PUT") ? http->max_put_body : http->max_body;
         if (r->body_expected > r->body_max) {
             static const char msg[] =
@@ -526,8 +819,14 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return 0;
         }
         if (r->body_expected > 0 && (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT") ||
-                                     !strcmp(r->method, "PATCH")))
-            return 0; /* wait for the body */
+                                     !strcmp(r->method, "PATCH"))) {
+            /* wait for the body, within the body timeout in all (the
+             * library's own timeout, set by now, restarts with each piece) */
+            lws_sul_schedule(lws_get_context(wsi), 0, &r->body_sul, body_deadline,
+                             (lws_usec_t)http->body_timeout * LWS_US_PER_SEC);
+            return 0;
+        }
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handler may park it */
         dispatch(r);
         return 0;
     }
@@ -620,7 +919,22 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
             /* a handler still holding it frees it on reply */
             if (!r->dispatched || r->replied)
                 req_free(r);
+            else
+                req_gone(r);
         }
+        return 0;
+
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return http ? conn_filter(http, wsi, user, (int)(intptr_t)in) : 0;
+
+    case LWS_CALLBACK_WSI_CREATE:
+        if (http && http->accepting)
+            conn_add(http, wsi);
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (http)
+            conn_remove(http, wsi);
         return 0;
 
     default:
@@ -671,6 +985,18 @@ static const struct lws_protocols protocols[] = {
 
 static void lws_log_cb(int level, const char *line)
 {
+    /* accept() failed: at the descriptor limit, handled (and logged at a
+     * bounded rate) there; other errors are logged once per LOG_EVERY_S */
+    const char *acc = strstr(line, "accept: errno ");
+    if (acc && log_http) {
+        int e = atoi(acc + 14);
+        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+            at_fd_limit(log_http, e);
+            return;
+        }
+        if (!ratelog_hit(&log_http->log_emfile, 0))
+            return;
+    }
     /* libwebsockets' own warnings and errors; one line, already formatted */
     fprintf(stderr, "{\"level\":\"%s\",\"msg\":\"lws: ", level == LLL_ERR ? "error" : "warn");
     for (const char *p = line; *p; p++) {
@@ -683,6 +1009,34 @@ static void lws_log_cb(int level, const char *line)
     fputs("\"}\n", stderr);
 }
 
+/* Our listening socket (the library does not hand it out before its
+ * first accept), or -1. */
+static int find_listen_fd(int port)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d))) {
+        int fd = atoi(e->d_name), on = 0;
+        socklen_t ol = sizeof on;
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof sa;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) < 0 || !on ||
+            getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+            continue;
+        int p = sa.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&sa)->sin_port)
+                : sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                           : -1;
+        if (p == port)
+            found = fd;
+    }
+    closedir(d);
+    return found;
+}
+
 bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_handlers *h,
                        void *hctx, bh_err_t *err)
 {
@@ -693,6 +1047,11 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     http->max_body = cfg->max_body ? cfg->max_body : 65536;
     http->max_put_body = cfg->max_put_body ? cfg->max_put_body : http->max_body;
     http->max_ws_msg = cfg->max_ws_msg ? cfg->max_ws_msg : 32u << 20;
+    http->body_timeout = cfg->body_timeout > 0 ? cfg->body_timeout : 30;
+    http->max_conns = cfg->max_conns;
+    http->max_conns_per_addr = cfg->max_conns_per_addr;
+    http->listen_fd = -1;
+    http->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -700,7 +1059,11 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     info.iface = cfg->host;
     info.protocols = protocols;
     info.user = http;
-    info.timeout_secs = 30;
+    /* the library's timeouts: its header table (so the headers) is held
+     * at most timeout_secs_ah_idle; timeout_secs is its body timeout, which
+     * restarts with each piece (our own deadline bounds the whole body) */
+    info.timeout_secs = (unsigned)http->body_timeout;
+    info.timeout_secs_ah_idle = (unsigned)(cfg->header_timeout > 0 ? cfg->header_timeout : 10);
     info.keepalive_timeout = 30;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     if (cfg->host && strchr(cfg->host, ':'))
@@ -709,6 +1072,8 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     info.server_string = "bulkhead";
     http->loop.ctx = lws_create_context(&info);
     if (!http->loop.ctx) {
+        if (http->reserve_fd >= 0)
+            close(http->reserve_fd);
         free(http);
         bh_err_set(err, 0, "cannot listen on %s:%d (address in use or not available)",
                    cfg->host ? cfg->host : "*", cfg->port);
@@ -718,10 +1083,14 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     http->port = http->loop.vh ? lws_get_vhost_listen_port(http->loop.vh) : cfg->port;
     if (!http->loop.vh || http->port <= 0) {
         lws_context_destroy(http->loop.ctx);
+        if (http->reserve_fd >= 0)
+            close(http->reserve_fd);
         free(http);
         bh_err_set(err, 0, "cannot listen on %s:%d", cfg->host ? cfg->host : "*", cfg->port);
         return NULL;
     }
+    http->listen_fd = find_listen_fd(http->port);
+    log_http = http;
     return http;
 }
 
@@ -742,6 +1111,22 @@ void bh_http_free(bh_http_t *http)
     if (!http)
         return;
     lws_context_destroy(http->loop.ctx);
+    if (log_http == http)
+        log_http = NULL;
+    for (int b = 0; b < CONN_BUCKETS; b++) {
+        while (http->conns[b]) {
+            struct conn *c = http->conns[b];
+            http->conns[b] = c->next;
+            free(c);
+        }
+        while (http->peers[b]) {
+            struct peer *p = http->peers[b];
+            http->peers[b] = p->next;
+            free(p);
+        }
+    }
+    if (http->reserve_fd >= 0)
+        close(http->reserve_fd);
     free(http);
 }
 
@@ -757,6 +1142,7 @@ bh_watch_t *bh_watch_add(bh_loop_t *loop, int fd, bh_watch_cb cb, void *arg)
     w->fd = fd;
     w->cb = cb;
     w->arg = arg;
+    accepting_drop((struct bh_http *)loop); /* loop is the first member */
     lws_sock_file_fd_type u;
     u.filefd = fd;
     w->wsi = lws_adopt_descriptor_vhost(loop->vh, LWS_ADOPT_RAW_FILE_DESC, u, "bh-raw", NULL);

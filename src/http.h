@@ -36,6 +36,17 @@ struct bh_http_config {
     size_t max_body;    /* larger bodies get 413 without reaching the handler */
     size_t max_put_body; /* the same for PUT (file uploads); 0: max_body */
     size_t max_ws_msg;  /* larger WebSocket messages close the connection (1009) */
+    /* Slow clients: a request's headers must arrive within header_timeout
+     * seconds of the connection (or of its previous reply), its body within
+     * body_timeout seconds of its headers; else the connection is closed.
+     * 0: 10 and 30. */
+    int header_timeout;
+    int body_timeout;
+    /* Client connections (HTTP and WebSocket) at once, in all and from one
+     * address; a connection over either cap is answered 503 and closed at
+     * once. max_conns 0: no cap of its own; max_conns_per_addr 0: none. */
+    int max_conns;
+    int max_conns_per_addr;
 };
 
 bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_handlers *h,
@@ -58,6 +69,10 @@ const char *bh_req_header(bh_req_t *r, const char *lname);
 const char *bh_req_body(const bh_req_t *r, size_t *len);
 /* Whether the client is still connected. */
 int bh_req_alive(const bh_req_t *r);
+/* Call cb(arg) once if the client goes away after the handler got r and
+ * before its reply (the handler must still reply; the reply is dropped).
+ * cb may reply to r, and must not use r after that. */
+void bh_req_on_gone(bh_req_t *r, void (*cb)(void *arg), void *arg);
 
 /* Answer (copies body). extra_headers: NULL or NULL-terminated name/value
  * pairs. After this the request must not be used. */

@@ -1287,6 +1287,24 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     *pp = s;
 }
 
+void bh_session_create_abandon(bh_sessions_t *m, void *arg)
+{
+    for (struct waiting *w = m->waiting; w; w = w->next)
+        if (w->arg == arg) {
+            waiting_unlink(w);
+            bh_create_opts_clear(&w->opts);
+            fail_now(w->cb, w->arg, 503, "client gone");
+            free(w);
+            return;
+        }
+    for (struct bh_session *s = m->list; s; s = s->next)
+        if (s->created_cb && s->created_arg == arg && s->state == S_STARTING) {
+            bh_log(BH_LOG_INFO, s->row.id, "its client left before it was ready: ending it");
+            session_end(s, "error", "client gone");
+            return;
+        }
+}
+
 /* ---------------------------------------------------------------- end */
 
 struct destroy_job {

@@ -47,6 +47,11 @@ typedef void (*bh_session_created_cb)(void *arg, bh_session_t *s, const bh_err_t
 /* Start a session; opts->url is taken over. cb is called exactly once. */
 void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session_created_cb cb,
                        void *arg);
+/* The client of the create whose cb argument is arg went away before the
+ * session was ready: a create still waiting for a slot is dropped (cb runs
+ * now), a starting session ends (reason "error", detail "client gone"; cb
+ * runs when it has ended). Nothing happens if cb already ran. */
+void bh_session_create_abandon(bh_sessions_t *m, void *arg);
 
 /* A live (starting or ready) session, or NULL. */
 bh_session_t *bh_session_find(bh_sessions_t *m, const char *id);

@@ -44,7 +44,8 @@ function tail(s, n = 6000) {
 // envToken (passed as BULKHEAD_TOKEN), stateDir/runDir (reuse, e.g. to
 // restart), baseline (leaks.snapshot() from before the first start, when
 // restarting after a crash), args (extra CLI args), healthTimeout (ms, default
-// 20000). $BULKHEAD_E2E_RUNTIME picks the runtime when opts.runtime is unset.
+// 20000), nofile (RLIMIT_NOFILE set by prlimit before it starts: N for soft
+// and hard, or 'SOFT:HARD'). $BULKHEAD_E2E_RUNTIME picks the runtime when opts.runtime is unset.
 export async function startDaemon(opts = {}) {
   if (!fs.existsSync(BIN)) throw new Error(`bulkhead binary not found at ${BIN} (build it, or set BULKHEAD_BIN)`);
   const stateDir = opts.stateDir || fs.mkdtempSync(path.join(os.tmpdir(), 'bhtest-state-'));
@@ -67,7 +68,9 @@ export async function startDaemon(opts = {}) {
   const logPath = path.join(stateDir, 'daemon.stderr.log');
   const logFd = fs.openSync(logPath, 'a');
   fs.writeSync(logFd, `\n==== ${new Date().toISOString()} ${BIN} ${args.join(' ')}\n`);
-  const proc = spawn('setpriv', ['--pdeathsig', 'TERM', BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = ['setpriv', '--pdeathsig', 'TERM', BIN, ...args];
+  if (opts.nofile) argv.unshift('prlimit', `--nofile=${String(opts.nofile).includes(':') ? opts.nofile : `${opts.nofile}:${opts.nofile}`}`); // execs: same pid
+  const proc = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const onData = (d) => {
     stderr += d;
