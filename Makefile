@@ -61,8 +61,8 @@ unit: all $(UNIT_BINS)
 	@scripts/unit.sh $(UNIT_BINS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
-	@scripts/test.sh $(BUILD)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/test.sh $(BUILD)
 
 bench: deps all
 	@bench/run.sh $(BUILD)/bulkhead

@@ -838,6 +838,8 @@ void bh_loop_on_wake(bh_loop_t *loop, void (*cb)(void *), void *arg)
     loop->wake_arg = arg;
 }
 
+int bh_loop_step(bh_loop_t *loop) { return lws_service(loop->ctx, 0) < 0 ? -1 : 0; }
+
 void bh_loop_stop(bh_loop_t *loop)
 {
     loop->stop = 1;

@@ -410,7 +410,7 @@ int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
            *jm = json_object_get(j, "maxSessions");
     const char *name = json_string_value(jn);
     size_t n = name ? strlen(name) : 0;
-    if (!name || n < 1 || n > BH_TOKEN_NAME_MAX || n != json_string_length(jn) ||
+    if (!name || n < 1 || n > BH_TOKEN_NAME_MAX ||
         strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
         return invalid(why, "invalid_field",
                        "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
