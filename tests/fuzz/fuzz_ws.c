@@ -231,8 +231,10 @@ static void conn_open(struct conn *c, const char *path, struct conn *other)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0)
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("fuzz_ws: connect");
         abort();
+    }
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -267,6 +269,10 @@ static void conn_open(struct conn *c, const char *path, struct conn *other)
 
 static void conn_close(struct conn *c)
 {
+    /* reset, not FIN: thousands of connections a second in TIME_WAIT would
+     * use up the loopback's ephemeral ports */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(c->fd);
     free(c->buf);
 }
