@@ -196,8 +196,7 @@ static void conn_send(struct conn *c, int opcode, const void *data, size_t len)
     }
     memset(h + hl, 0, 4); /* masked with a zero key: the payload goes as is */
     hl += 4;
-    if (send(c->fd, h, hl, MSG_NOSIGNAL) != (ssize_t)hl ||
-        (len && send(c->fd, data, len, MSG_NOSIGNAL) != (ssize_t)len))
+    if (fuzz_send_all(c->fd, h, hl) < 0 || fuzz_send_all(c->fd, data, len) < 0)
         c->closed = 1;
 }
 
@@ -226,22 +225,18 @@ static void conn_sync(struct conn *c, struct conn *other)
 static void conn_open(struct conn *c, const char *path, struct conn *other)
 {
     memset(c, 0, sizeof *c);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)bh_http_port(http))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c->fd = fuzz_dial(bh_http_port(http));
+    if (c->fd < 0)
+        abort();
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        perror("fuzz_ws: connect");
-        abort();
-    }
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
                      path);
-    if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+    if (fuzz_send_all(c->fd, req, (size_t)n) < 0)
         abort();
     for (int i = 0; i < 100000; i++) {
         step();
