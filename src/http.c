@@ -66,6 +66,7 @@ struct bh_req {
 struct pss {
     struct bh_req *req;
     struct bh_ws *ws;
+    int body_done; /* the current request's body completed */
 };
 
 struct wsmsg {
@@ -514,6 +515,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         }
         struct bh_req *r = req_new(http, wsi, in ? (const char *)in : "/");
         pss->req = r;
+        pss->body_done = 0;
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         if (r->body_expected > http->max_body) {
             static const char msg[] =
@@ -551,6 +553,14 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* With more input buffered behind a body (a request pipelined
+         * after it, or after another), the library calls this again and
+         * again without returning to its poll: the reply was never written
+         * and the daemon's whole loop spun for ever. The second call closes
+         * the connection instead (pipelining behind a body is not
+         * supported; what was answered before it was sent). */
+        if (pss->body_done++)
+            return -1;
         if (pss->req && !pss->req->dispatched)
             dispatch(pss->req);
         return 0;
