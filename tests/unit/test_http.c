@@ -1,8 +1,9 @@
-/* test_http.c — the HTTP front against a raw client on loopback: a request
- * with a body followed by pipelined input must not wedge the event loop (it
- * spun for ever in the library's buffered-input service, every other
- * connection, session pipe and timer of the daemon starved); such a client
- * is answered or its connection closed, and the loop still answers a fresh
+/* test_http.c — the HTTP front against a raw client on loopback. Input
+ * pipelined behind a request wedged the event loop (the library spun for
+ * ever in its buffered-input service, every other connection, session pipe
+ * and timer of the daemon starved) and made it read freed memory: now a
+ * connection carries one request, its reply says "connection: close", what
+ * followed the request is never parsed, and the loop still answers a fresh
  * connection afterwards. The loop is driven pass by
  * pass (bh_loop_step), so "wedged" is "no answer within 20000 passes", not
  * a time; a pass that never returns (the library spinning inside it) is
@@ -23,6 +24,7 @@
 
 static bh_http_t *http;
 static int requests;
+static char last[8192]; /* what the last exchange received */
 
 static void request(void *ctx, bh_req_t *req)
 {
@@ -59,6 +61,7 @@ static int exchange(int fd, const char *req, int replies)
         if (n > 0)
             len += (size_t)n;
         buf[len] = 0;
+        memcpy(last, buf, len + 1);
         int seen = 0;
         for (char *p = buf; (p = strstr(p, "HTTP/1.1 200")); p++)
             if (strstr(p, "\r\n\r\nok"))
@@ -95,20 +98,26 @@ int main(void)
     if (!http)
         return T_DONE();
 
-    /* negative control: one request, and two pipelined ones without bodies */
+    /* negative control: one request is answered */
     int fd = dial();
     CHECK(exchange(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1) == 1);
     close(fd);
     fd = dial();
-    CHECK(exchange(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 2) ==
-          2);
+    CHECK(exchange(fd, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 1) == 1);
     close(fd);
 
-    /* requests with bodies one after the other on a kept-alive connection */
+    /* one request per connection: the reply says so and the connection
+     * closes after it; what followed the request is never parsed */
+    fd = dial();
+    CHECK(exchange(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 2) ==
+          1);
+    CHECK(strstr(last, "\r\nconnection: close\r\n") != NULL);
+    close(fd);
+    int before = requests;
     fd = dial();
     CHECK(exchange(fd, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 1) == 1);
-    CHECK(exchange(fd, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 1) == 1);
-    CHECK(exchange(fd, "DELETE /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 1) == 1);
+    CHECK(exchange(fd, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 1) == 0);
+    CHECK(requests == before + 1);
     close(fd);
 
     /* a request with a body pipelined after another (found by fuzz_http_front) */
@@ -118,12 +127,15 @@ int main(void)
         "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}POST /b HTTP/1.1\r\nHost: x\r\n"
         "Content-Length: 2\r\n\r\n{}GET /c HTTP/1.1\r\nHost: x\r\n\r\n",
     };
+    /* answers: the request before the body, if any (input right behind a
+     * body closes the connection before its answer) */
+    static const int answered[] = {1, 1, 0};
     for (size_t i = 0; i < sizeof pipelined / sizeof pipelined[0]; i++) {
         fd = dial();
         int got = exchange(fd, pipelined[i], 2);
         if (got < 0)
             fprintf(stderr, "pipelined request %zu: the loop is wedged\n", i);
-        CHECK(got >= 0); /* answered or closed: the loop is not wedged */
+        CHECK(got == answered[i]); /* and the loop is not wedged */
         close(fd);
         /* and the loop still serves others */
         fd = dial();
