@@ -17,7 +17,7 @@ CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e bench asan clean format
+.PHONY: all deps run test unit e2e bench asan fuzz fuzz-build clean format
 all: $(BUILD)/bulkhead
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
@@ -61,8 +61,8 @@ unit: all $(UNIT_BINS)
 	@scripts/unit.sh $(UNIT_BINS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
-	@scripts/test.sh $(BUILD)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/test.sh $(BUILD)
 
 bench: deps all
 	@bench/run.sh $(BUILD)/bulkhead
@@ -72,8 +72,30 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
 	@ASAN_OPTIONS=detect_leaks=1 scripts/unit.sh $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
 
+# The fuzzers (docs/fuzzing.md): tests/fuzz/fuzz_<name>.c, each linked with
+# the project's code built by clang with libFuzzer's coverage, ASan and UBSan
+# into build-fuzz/; `make fuzz` runs each for FUZZ_SECONDS on a copy of its
+# seed corpus tests/fuzz/corpus/<name>/.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libbulkhead.a
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libbulkhead.a
+	@echo "  FUZZ  $@"
+	@$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(BH_CFLAGS) -Itests/fuzz -o $@ $< $(FUZZ_BUILD)/libbulkhead.a $(LDLIBS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_BINS)
+
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # test.sh BUILD_DIR — run every test: the C unit-test binaries
-# (BUILD_DIR/tests/test_*, through unit.sh) and then the end-to-end suites
-# (node --test tests/e2e/*.test.js, one file at a time; they start their own
-# daemon from BUILD_DIR/bulkhead and need root). Ends with one plain line
-# "N passed, N failed" totalling unit checks and e2e tests, and exits non-zero
-# if anything failed or if no test ran at all.
+# (BUILD_DIR/tests/test_*, through unit.sh), the fuzzers (FUZZ_BUILD/fuzz_*,
+# FUZZ_SECONDS each, through fuzz.sh; each harness counts as one test) and
+# then the end-to-end suites (node --test tests/e2e/*.test.js, one file at a
+# time; they start their own daemon from BUILD_DIR/bulkhead and need root).
+# Ends with one plain line "N passed, N failed" totalling unit checks, fuzz
+# harnesses and e2e tests, and exits non-zero if anything failed or if no
+# test ran at all.
 #   E2E_TIMEOUT  seconds for the whole e2e run (default 4200)
 #   E2E_FILTER   only run e2e files whose name contains this (e.g. core)
+#   FUZZ_BUILD   where the fuzz harnesses are (default build-fuzz)
+#   FUZZ_SECONDS seconds per harness (default 30; 0 skips the fuzzers)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +41,30 @@ else
     else
         echo "test: unit.sh printed no total"
         unit_fail=1
+    fi
+fi
+
+# ---- fuzz -------------------------------------------------------------------
+fuzz_bins=()
+for b in "${FUZZ_BUILD:-build-fuzz}"/fuzz_*; do
+    [ -f "$b" ] && [ -x "$b" ] && fuzz_bins+=("$b")
+done
+fuzz_pass=0
+fuzz_fail=0
+if [ "${FUZZ_SECONDS:-30}" = 0 ]; then
+    echo "test: fuzzers skipped (FUZZ_SECONDS=0)"
+elif [ ${#fuzz_bins[@]} -eq 0 ]; then
+    echo "test: no fuzz harnesses in ${FUZZ_BUILD:-build-fuzz}"
+else
+    echo "== fuzz (${#fuzz_bins[@]} harnesses, ${FUZZ_SECONDS:-30}s each)"
+    scripts/fuzz.sh "${fuzz_bins[@]}" | tee "$tmp/fuzz.out"
+    total=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' "$tmp/fuzz.out" | tail -n 1)
+    if [ -n "$total" ]; then
+        fuzz_pass=$(sed -E 's/^fuzz: ([0-9]+) passed.*/\1/' <<<"$total")
+        fuzz_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$total")
+    else
+        echo "test: fuzz.sh printed no total"
+        fuzz_fail=1
     fi
 fi
 
@@ -79,9 +107,9 @@ else
     fi
 fi
 
-pass=$((unit_pass + e2e_pass))
-fail=$((unit_fail + e2e_fail))
-echo "unit: $unit_pass passed, $unit_fail failed; e2e: $e2e_pass passed, $e2e_fail failed, $e2e_skip skipped"
+pass=$((unit_pass + fuzz_pass + e2e_pass))
+fail=$((unit_fail + fuzz_fail + e2e_fail))
+echo "unit: $unit_pass passed, $unit_fail failed; fuzz: $fuzz_pass passed, $fuzz_fail failed; e2e: $e2e_pass passed, $e2e_fail failed, $e2e_skip skipped"
 if [ $((pass + fail)) -eq 0 ]; then
     echo "test: no test ran"
     echo "0 passed, 0 failed"

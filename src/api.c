@@ -647,59 +647,19 @@ static json_t *token_json(const struct bh_token_row *t)
     return o;
 }
 
-/* 1 if name is 1..64 of [A-Za-z0-9._-]. */
-static int valid_token_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < 1 || n > BH_TOKEN_NAME_MAX)
-        return 0;
-    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
-           n;
-}
-
 static void create_token(struct bh_api *a, bh_req_t *req)
 {
     size_t len;
     const char *body = bh_req_body(req, &len);
-    json_error_t je;
-    json_auto_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(j)) {
-        reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+    struct bh_token_opts opts;
+    struct bh_invalid why;
+    if (bh_validate_token(body, len, &opts, &why) < 0) {
+        reply_error(req, 400, why.code, why.msg);
         return;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v)
-    {
-        if (strcmp(k, "name") && strcmp(k, "role") && strcmp(k, "maxSessions")) {
-            char *msg = bh_xasprintf("unknown field '%.64s' (name, role, maxSessions)", k);
-            reply_error(req, 400, "unknown_field", msg);
-            free(msg);
-            return;
-        }
-    }
-    json_t *jn = json_object_get(j, "name"), *jr = json_object_get(j, "role"),
-           *jm = json_object_get(j, "maxSessions");
-    if (!json_is_string(jn) || !valid_token_name(json_string_value(jn))) {
-        reply_error(req, 400, "invalid_field",
-                    "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
-        return;
-    }
-    enum bh_role role = jr ? bh_role_parse(json_string_value(jr)) : BH_ROLE_USER;
-    if (role != BH_ROLE_USER && role != BH_ROLE_ADMIN) {
-        reply_error(req, 400, "invalid_field", "role must be \"user\" or \"admin\"");
-        return;
-    }
-    json_int_t max = 0;
-    if (jm && !json_is_null(jm)) {
-        if (!json_is_integer(jm) || json_integer_value(jm) < 1 ||
-            json_integer_value(jm) > 10000) {
-            reply_error(req, 400, "invalid_field", "maxSessions must be an integer, 1 to 10000");
-            return;
-        }
-        max = json_integer_value(jm);
-    }
-    const char *name = json_string_value(jn);
+    enum bh_role role = opts.role;
+    json_int_t max = opts.max_sessions;
+    const char *name = opts.name;
     if (!strcmp(name, BH_ADMIN_ID)) {
         reply_error(req, 409, "name_taken", "the name 'admin' is the operator's token");
         return;
@@ -830,6 +790,8 @@ static const char *session_path(const char *path, char id[33])
     id[32] = 0;
     return rest + idlen;
 }
+
+const char *bh_api_session_path(const char *path, char id[33]) { return session_path(path, id); }
 
 static void discovery(struct bh_api *a, bh_req_t *req, const char *id)
 {
@@ -974,6 +936,12 @@ static int forgery_refused(struct bh_api *a, bh_req_t *req)
         return 1;
     }
     return 0;
+}
+
+int bh_api_origin_allowed(const struct bh_config *cfg, const char *origin)
+{
+    struct bh_api a = {.cfg = cfg};
+    return origin_allowed(&a, origin);
 }
 
 void bh_api_upgrade(void *ctx, bh_req_t *req)

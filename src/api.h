@@ -21,6 +21,13 @@ void bh_api_free(bh_api_t *api);
 void bh_api_request(void *api, bh_req_t *req);
 /* The WebSocket upgrade handler (ctx = the api). */
 void bh_api_upgrade(void *api, bh_req_t *req);
+/* The routing of a path /api/v1/sessions/<id><sub> (pure; fuzzed): copies
+ * the id (32 lowercase hex) into id and returns sub ("", "/cdp", ...), or
+ * NULL if the path is not of that shape. */
+const char *bh_api_session_path(const char *path, char id[33]);
+/* Whether a WebSocket upgrade with this Origin header (NULL: none) may open
+ * (pure; fuzzed): see origin_allowed in api.c. */
+int bh_api_origin_allowed(const struct bh_config *cfg, const char *origin);
 
 
 #endif

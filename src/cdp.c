@@ -118,6 +118,45 @@ static void handle(struct bh_cdp *c, const char *data, size_t len)
     json_decref(msg);
 }
 
+/* Room for `more` bytes after what c->in holds. */
+static void in_reserve(struct bh_cdp *c, size_t more)
+{
+    if (c->in_cap - c->in_len >= more)
+        return;
+    size_t cap = c->in_cap ? c->in_cap : 131072;
+    while (cap - c->in_len < more)
+        cap *= 2;
+    char *nb = realloc(c->in, cap);
+    if (!nb)
+        abort();
+    c->in = nb;
+    c->in_cap = cap;
+}
+
+/* c->in grew past scan_from: dispatch every whole message in it and keep
+ * the rest. 0, or -1 when reading must stop (freed, closed, or a message
+ * over MAX_MSG). */
+static int take_messages(struct bh_cdp *c, size_t scan_from)
+{
+    char *nul;
+    size_t start = 0;
+    while (!c->dead && (nul = memchr(c->in + scan_from, 0, c->in_len - scan_from))) {
+        size_t end = (size_t)(nul - c->in);
+        handle(c, c->in + start, end - start);
+        start = end + 1;
+        scan_from = start;
+    }
+    if (c->dead || c->closed)
+        return -1;
+    memmove(c->in, c->in + start, c->in_len - start);
+    c->in_len -= start;
+    if (c->in_len > MAX_MSG) {
+        mark_closed(c);
+        return -1;
+    }
+    return 0;
+}
+
 static void on_read(void *arg, bh_watch_t *w, int events)
 {
     struct bh_cdp *c = arg;
@@ -132,13 +171,7 @@ static void on_read(void *arg, bh_watch_t *w, int events)
     }
     c->busy++;
     for (;;) {
-        if (c->in_cap - c->in_len < 65536) {
-            c->in_cap = c->in_cap ? c->in_cap * 2 : 131072;
-            char *nb = realloc(c->in, c->in_cap);
-            if (!nb)
-                abort();
-            c->in = nb;
-        }
+        in_reserve(c, 65536);
         ssize_t n = read(bh_watch_fd(w), c->in + c->in_len, c->in_cap - c->in_len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -149,23 +182,24 @@ static void on_read(void *arg, bh_watch_t *w, int events)
         }
         size_t scan_from = c->in_len;
         c->in_len += (size_t)n;
-        char *nul;
-        size_t start = 0;
-        while (!c->dead && (nul = memchr(c->in + scan_from, 0, c->in_len - scan_from))) {
-            size_t end = (size_t)(nul - c->in);
-            handle(c, c->in + start, end - start);
-            start = end + 1;
-            scan_from = start;
-        }
-        if (c->dead || c->closed)
+        if (take_messages(c, scan_from) < 0)
             break;
-        memmove(c->in, c->in + start, c->in_len - start);
-        c->in_len -= start;
-        if (c->in_len > MAX_MSG) {
-            mark_closed(c);
-            break;
-        }
     }
+    c->busy--;
+    if (c->dead && !c->busy)
+        destroy(c);
+}
+
+void bh_cdp_input(bh_cdp_t *c, const char *data, size_t len)
+{
+    if (c->closed || c->dead || !len)
+        return;
+    c->busy++;
+    in_reserve(c, len);
+    size_t scan_from = c->in_len;
+    memcpy(c->in + c->in_len, data, len);
+    c->in_len += len;
+    take_messages(c, scan_from);
     c->busy--;
     if (c->dead && !c->busy)
         destroy(c);

@@ -29,6 +29,10 @@ long bh_cdp_call(bh_cdp_t *c, const char *method, json_t *params, const char *se
 /* Send a message built by the caller (stolen); its "id" is replaced by a
  * fresh one, which is returned (-1 if closed). */
 long bh_cdp_send(bh_cdp_t *c, json_t *msg, bh_cdp_reply_cb cb, void *arg);
+/* Bytes as if read from the browser's pipe: every whole (NUL-ended)
+ * message among them is dispatched now, the rest kept for what follows.
+ * The pipe's reader calls this; the fuzzer feeds it directly. */
+void bh_cdp_input(bh_cdp_t *c, const char *data, size_t len);
 /* Number the following commands from id on (ids are below 2^31: Chromium
  * reads them as int). An adopted browser may still answer a previous
  * daemon's commands; a fresh range keeps those answers from matching ours. */

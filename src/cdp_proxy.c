@@ -423,6 +423,34 @@ static void forward(struct client *c, json_t *msg)
 
 /* ---------------------------------------------------------------- clients */
 
+int bh_cdp_proxy_filter(const char *data, size_t len, json_t **out, char why[512])
+{
+    json_error_t jerr;
+    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    *out = NULL;
+    if (!msg || !json_is_object(msg)) {
+        json_decref(msg);
+        snprintf(why, 512, "Message must be a valid JSON object");
+        return -32700;
+    }
+    *out = msg;
+    json_t *id = json_object_get(msg, "id");
+    json_t *method = json_object_get(msg, "method");
+    json_t *sid = json_object_get(msg, "sessionId");
+    json_t *params = json_object_get(msg, "params");
+    if (!json_is_integer(id) || !json_is_string(method) || (sid && !json_is_string(sid)) ||
+        (params && !json_is_object(params))) {
+        snprintf(why, 512, "Message must have integer 'id' and string 'method' properties");
+        return -32600;
+    }
+    const char *refused = bh_cdp_policy_check(msg);
+    if (refused) {
+        snprintf(why, 512, "'%.200s' refused: %s", json_string_value(method), refused);
+        return -32000;
+    }
+    return 0;
+}
+
 static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int binary)
 {
     struct client *c = arg;
@@ -437,29 +465,14 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
     }
     if (p->hooks.activity)
         p->hooks.activity(p->arg);
-    json_error_t jerr;
-    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!msg || !json_is_object(msg)) {
-        json_decref(msg);
-        send_error(c, NULL, -32700, "Message must be a valid JSON object", NULL);
-        return 0;
-    }
+    json_t *msg;
+    char why[512];
+    int code = bh_cdp_proxy_filter(data, len, &msg, why);
     json_t *id = json_object_get(msg, "id");
-    json_t *method = json_object_get(msg, "method");
     json_t *sid = json_object_get(msg, "sessionId");
-    json_t *params = json_object_get(msg, "params");
-    if (!json_is_integer(id) || !json_is_string(method) || (sid && !json_is_string(sid)) ||
-        (params && !json_is_object(params))) {
-        send_error(c, json_is_integer(id) ? id : NULL, -32600,
-                   "Message must have integer 'id' and string 'method' properties", NULL);
-        json_decref(msg);
-        return 0;
-    }
-    const char *why = bh_cdp_policy_check(msg);
-    if (why) {
-        char *m = bh_xasprintf("'%s' refused: %s", json_string_value(method), why);
-        send_error(c, id, -32000, m, json_string_value(sid));
-        free(m);
+    if (code) {
+        send_error(c, json_is_integer(id) ? id : NULL, code, why,
+                   code == -32000 ? json_string_value(sid) : NULL);
         json_decref(msg);
         return 0;
     }

@@ -58,6 +58,14 @@ const char *bh_cdp_policy_check(json_t *msg);
  * data_ok, "" where empty_ok; never file:, chrome:, devtools:, … */
 int bh_cdp_url_allowed(const char *url, int empty_ok, int data_ok);
 
+/* A client's message parsed and checked, before anything per client
+ * (pure; fuzzed): 0 and *out (new reference; params may be rewritten by the
+ * policy) if it may go on toward the browser; else the JSON-RPC error code
+ * to answer (-32700 not a JSON object, -32600 malformed, -32000 refused by
+ * the policy) with why filled, and *out the parsed object (for the reply's
+ * id and sessionId) or NULL. Session ownership is checked by the caller. */
+int bh_cdp_proxy_filter(const char *data, size_t len, json_t **out, char why[512]);
+
 #define BH_DOWNLOAD_DIR "/tmp/downloads"
 /* Files a client may hand to file inputs (DOM.setFileInputFiles). */
 #define BH_UPLOAD_DIR "/tmp/uploads"

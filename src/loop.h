@@ -36,6 +36,12 @@ void bh_timer_free(bh_timer_t *t);
 void bh_loop_wake(bh_loop_t *loop);
 void bh_loop_on_wake(bh_loop_t *loop, void (*cb)(void *arg), void *arg);
 
+/* One pass of the loop: runs the timers that are due, waits for the next
+ * fd event, wake-up (bh_loop_wake before it makes it return at once) or
+ * timer, and handles what is ready. For tests and fuzzers that drive the
+ * loop step by step. -1 if the loop failed. */
+int bh_loop_step(bh_loop_t *loop);
+
 /* Leave bh_http_run() at the next iteration. */
 void bh_loop_stop(bh_loop_t *loop);
 

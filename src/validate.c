@@ -429,3 +429,40 @@ out:
     json_decref(root);
     return rc;
 }
+
+int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
+                      struct bh_invalid *why)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t je;
+    json_auto_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j))
+        return invalid(why, "invalid_json", "the body must be a JSON object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "name") && strcmp(k, "role") && strcmp(k, "maxSessions"))
+            return invalid(why, "unknown_field", "unknown field '%.64s' (name, role, maxSessions)",
+                           k);
+    }
+    json_t *jn = json_object_get(j, "name"), *jr = json_object_get(j, "role"),
+           *jm = json_object_get(j, "maxSessions");
+    const char *name = json_string_value(jn);
+    size_t n = name ? strlen(name) : 0;
+    if (!name || n < 1 || n > BH_TOKEN_NAME_MAX ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+        return invalid(why, "invalid_field",
+                       "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    enum bh_role role = jr ? bh_role_parse(json_string_value(jr)) : BH_ROLE_USER;
+    if (role != BH_ROLE_USER && role != BH_ROLE_ADMIN)
+        return invalid(why, "invalid_field", "role must be \"user\" or \"admin\"");
+    if (jm && !json_is_null(jm)) {
+        if (!json_is_integer(jm) || json_integer_value(jm) < 1 || json_integer_value(jm) > 10000)
+            return invalid(why, "invalid_field", "maxSessions must be an integer, 1 to 10000");
+        out->max_sessions = (int)json_integer_value(jm);
+    }
+    snprintf(out->name, sizeof out->name, "%s", name);
+    out->role = role;
+    return 0;
+}

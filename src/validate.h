@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "auth.h"
 #include "config.h"
 #include "net.h"
 
@@ -60,5 +61,18 @@ int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg
  * entry and the range it overlaps (the API answers 403). */
 int bh_validate_network_public(const struct bh_create_opts *o, const struct bh_config *cfg,
                                struct bh_invalid *why);
+
+/* A token create body (POST /api/v1/tokens): {"name","role","maxSessions"}. */
+struct bh_token_opts {
+    char name[BH_TOKEN_NAME_MAX + 1]; /* 1..64 of [A-Za-z0-9._-] */
+    enum bh_role role;                /* BH_ROLE_USER (default) or BH_ROLE_ADMIN */
+    int max_sessions;                 /* 1..10000, or 0 when not given (null) */
+};
+
+/* Parse and check a token create body: 0 and *out filled, or -1 and *why
+ * ("invalid_json", "unknown_field", "invalid_field"). Says nothing of
+ * whether the name is free. */
+int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
+                      struct bh_invalid *why);
 
 #endif

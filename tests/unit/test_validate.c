@@ -21,6 +21,14 @@ static const char *create_code(const char *body)
     return why.code;
 }
 
+/* A token create body's verdict: "ok" or the error code. */
+static const char *token_code(const char *body, size_t len, struct bh_token_opts *t)
+{
+    static struct bh_invalid why;
+    return bh_validate_token(body, len, t, &why) == 0 ? "ok" : why.code;
+}
+#define TOKEN(lit, t) token_code(lit, sizeof lit - 1, t)
+
 static const char *url_code(const char *url)
 {
     static struct bh_invalid why;
@@ -326,6 +334,55 @@ int main(void)
     CHECK(!bh_token_equal("bbcdef0123456789", "abcdef0123456789"));
     CHECK(!bh_token_equal("", "abcdef0123456789"));
     CHECK(!bh_token_equal(NULL, "abcdef0123456789"));
+
+    /* token create bodies (POST /api/v1/tokens) */
+    struct bh_token_opts t;
+    CHECK_STR(TOKEN("{\"name\":\"ci.runner-1_x\"}", &t), "ok");
+    CHECK_STR(t.name, "ci.runner-1_x");
+    CHECK(t.role == BH_ROLE_USER && t.max_sessions == 0);
+    CHECK_STR(TOKEN("{\"name\":\"ops\",\"role\":\"admin\",\"maxSessions\":7}", &t), "ok");
+    CHECK(t.role == BH_ROLE_ADMIN && t.max_sessions == 7);
+    CHECK_STR(TOKEN("{\"name\":\"u\",\"maxSessions\":null}", &t), "ok");
+    CHECK(t.max_sessions == 0);
+    CHECK_STR(TOKEN("", &t), "invalid_json");
+    CHECK_STR(TOKEN("[]", &t), "invalid_json");
+    CHECK_STR(TOKEN("{\"name\":\"a\",\"name\":\"b\"}", &t), "invalid_json");
+    CHECK_STR(TOKEN("{\"name\":\"a\",\"x\":1}", &t), "unknown_field");
+    CHECK_STR(TOKEN("{}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":\"\"}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":\"a b\"}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":1}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", &t), "ok");
+    CHECK_STR(TOKEN("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", &t), "invalid_field");
+    /* a NUL inside a string is refused by the parser (no JSON_ALLOW_NUL) */
+    CHECK_STR(TOKEN("{\"name\":\"ab\\u0000cd\"}", &t), "invalid_json");
+    CHECK_STR(TOKEN("{\"name\":\"a\",\"role\":\"root\"}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":\"a\",\"role\":null}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":\"a\",\"maxSessions\":0}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":\"a\",\"maxSessions\":10001}", &t), "invalid_field");
+    CHECK_STR(TOKEN("{\"name\":\"a\",\"maxSessions\":1.5}", &t), "invalid_field");
+
+    /* request paths: /api/v1/sessions/<32 hex><sub> */
+    char id[33];
+    const char *sub = bh_api_session_path("/api/v1/sessions/0123456789abcdef0123456789abcdef/cdp", id);
+    CHECK_STR(sub, "/cdp");
+    CHECK_STR(id, "0123456789abcdef0123456789abcdef");
+    CHECK_STR(bh_api_session_path("/api/v1/sessions/0123456789abcdef0123456789abcdef", id), "");
+    CHECK(!bh_api_session_path("/api/v1/sessions/0123456789ABCDEF0123456789abcdef", id));
+    CHECK(!bh_api_session_path("/api/v1/sessions/0123456789abcdef0123456789abcde", id));
+    CHECK(!bh_api_session_path("/api/v1/sessions/0123456789abcdef0123456789abcdef0", id));
+    CHECK(!bh_api_session_path("/api/v1/sessions/", id));
+    CHECK(!bh_api_session_path("/api/v1/session/0123456789abcdef0123456789abcdef", id));
+
+    /* WebSocket Origins */
+    free(cfg.public_url);
+    cfg.public_url = strdup("http://127.0.0.1:8420/");
+    CHECK(bh_api_origin_allowed(&cfg, NULL));
+    CHECK(bh_api_origin_allowed(&cfg, "http://127.0.0.1:8420"));
+    CHECK(bh_api_origin_allowed(&cfg, "http://localhost:8420"));
+    CHECK(!bh_api_origin_allowed(&cfg, "http://127.0.0.1:8421"));
+    CHECK(!bh_api_origin_allowed(&cfg, "http://evil.test"));
+    CHECK(!bh_api_origin_allowed(&cfg, ""));
 
     bh_config_free(&cfg);
     return T_DONE();
