@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct bh_identity who;
     enum bh_role role = bh_keyring_identify(keys, token, &who);
     if (role != BH_ROLE_NONE || who.scoped)
-        bh_may_access(&who, cfg.secret, session, "00112233aabbccdd", 1800000000);
+        bh_may_access(&who, cfg.secret, session, "00112233aabbccdd",
+                      BH_SCOPE_VIEW | BH_SCOPE_CONTROL | BH_SCOPE_CDP, 1800000000);
     if (bh_scoped_like(token))
         bh_scoped_verify(cfg.secret, token, session, 1800000000);
     bh_api_origin_allowed(&cfg, *origin ? origin : NULL);

@@ -66,7 +66,7 @@ static enum bh_role inspect(bh_req_t *req, char id[33], const char **sub)
     enum bh_role role = bh_keyring_identify(keys, presented, &who);
     if (role != BH_ROLE_NONE || who.scoped)
         bh_may_access(&who, cfg.secret, *sub ? id : "0123456789abcdef0123456789abcdef", "u1",
-                      1800000000);
+                      BH_SCOPE_VIEW | BH_SCOPE_CONTROL | BH_SCOPE_CDP, 1800000000);
     bh_req_query(req, "status");
     bh_req_header(req, "host");
     bh_req_header(req, "content-type");

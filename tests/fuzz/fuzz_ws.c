@@ -82,7 +82,9 @@ static void upgrade(void *ctx, bh_req_t *req)
     if (!strcmp(path, "/cdp"))
         bh_cdp_proxy_accept(proxy, req);
     else if (!strcmp(path, "/live"))
-        bh_live_accept(live, req);
+        bh_live_accept(live, req, 1);
+    else if (!strcmp(path, "/live-view")) /* a view-only viewer */
+        bh_live_accept(live, req, 0);
     else
         bh_req_reply(req, 404, "text/plain", "", 0, NULL);
 }
