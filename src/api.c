@@ -94,7 +94,12 @@ static void reply_error(bh_req_t *req, int status, const char *code, const char 
 
 static void unauthorized(bh_req_t *req)
 {
-    reply_error(req, 401, "unauthorized", "missing or wrong token");
+    const char *q = bh_req_query(req, "token");
+    reply_error(req, 401, "unauthorized",
+                q && *q && !bh_scoped_like(q)
+                    ? "?token= takes only a session token (st2.…); an API token goes in the "
+                      "Authorization header, never in a URL"
+                    : "missing or wrong token");
 }
 
 /* ---------------------------------------------------------------- who */
@@ -102,7 +107,7 @@ static void unauthorized(bh_req_t *req)
 /* Where a request's credential may come from. */
 enum cred_from {
     CRED_HEADER,       /* Authorization: Bearer */
-    CRED_QUERY,        /* ?token=, else the header (WebSockets, discovery) */
+    CRED_QUERY,        /* a session token in ?token=, else the header (WebSockets, discovery) */
     CRED_QUERY_SCOPED, /* the header, or a scoped ?token= (GET of one session) */
 };
 
@@ -120,8 +125,14 @@ static enum bh_role identify(struct bh_api *a, bh_req_t *req, enum cred_from fro
         return who->role;
     }
     const char *q = from != CRED_HEADER ? bh_req_query(req, "token") : NULL;
-    if (q && (from == CRED_QUERY || bh_scoped_like(q)))
+    if (q && bh_scoped_like(q))
         return bh_keyring_identify(a->keys, q, who);
+    if (q && from == CRED_QUERY) {
+        /* a long-lived token never travels in a URL (access logs, history,
+         * Referer): ?token= takes session tokens only */
+        memset(who, 0, sizeof *who);
+        return who->role = BH_ROLE_NONE;
+    }
     const char *h = bh_req_header(req, "authorization");
     return bh_keyring_identify(a->keys, h && !strncasecmp(h, "Bearer ", 7) ? h + 7 : NULL, who);
 }

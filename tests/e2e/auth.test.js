@@ -150,9 +150,9 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
     for (const [m, sub] of [['GET', ''], ['DELETE', ''], ['GET', '/events'], ['GET', '/screenshot'], ['GET', '/json/version']]) {
       checkError(await api(m, `${p}${sub}`, undefined, { token: B.token }), 404, 'not_found', `bob ${m} ${sub || '/'}`);
     }
-    checkError(await api('GET', `${p}/json/version?token=${B.token}`, undefined, { token: null }), 404, 'not_found', 'bob discovery ?token=');
+    checkError(await api('GET', `${p}/json/version?token=${B.token}`, undefined, { token: null }), 401, 'unauthorized', 'bob discovery with his API token in the URL');
     for (const sub of ['cdp', 'live']) {
-      const u = await upgrade(env.d.base, `${p}/${sub}?token=${encodeURIComponent(B.token)}`);
+      const u = await upgrade(env.d.base, `${p}/${sub}`, { authorization: `Bearer ${B.token}` });
       assert.equal(u.status, 404, `bob upgrades ${sub}`);
       assert.equal(u.upgraded, false);
     }

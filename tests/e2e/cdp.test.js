@@ -220,7 +220,9 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
   const tok = () => env.d.token;
   // urls.cdp without the session token it carries (these tests bring the API token)
   const cdpBare = (s = S) => s.urls.cdp.split('?')[0];
-  const wsUrl = (s = S) => `${cdpBare(s)}?token=${encodeURIComponent(tok())}`;
+  // the session token of urls.cdp (scope cdp): the only token a URL may carry
+  const stok = (s = S) => new URL(s.urls.cdp).searchParams.get('token');
+  const wsUrl = (s = S) => `${cdpBare(s)}?token=${encodeURIComponent(stok(s))}`;
   const httpUrl = (s = S) => `${env.d.base}/api/v1/sessions/${s.id}`;
   const bearer = () => ({ Authorization: `Bearer ${tok()}` });
   const pwConnect = (url = wsUrl(), o = {}) => chromium.connectOverCDP(url, { timeout: 30000, ...o });
@@ -307,9 +309,9 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     assert.match(a.json['User-Agent'], /Chrome\//, 'User-Agent');
     assert.equal(a.json['Protocol-Version'], '1.3');
     assert.equal(a.json.webSocketDebuggerUrl, cdpBare(S), 'webSocketDebuggerUrl without a query token = urls.cdp without its token');
-    const b = await env.d.api('GET', `${path}/?token=${encodeURIComponent(tok())}`, undefined, { token: null });
+    const b = await env.d.api('GET', `${path}/?token=${encodeURIComponent(stok())}`, undefined, { token: null });
     assert.equal(b.status, 200, `${path}/?token=: ${b.status} ${b.text}`);
-    assert.equal(b.json.webSocketDebuggerUrl, `${cdpBare(S)}?token=${tok()}`, 'webSocketDebuggerUrl carries the query token');
+    assert.equal(b.json.webSocketDebuggerUrl, `${cdpBare(S)}?token=${stok()}`, 'webSocketDebuggerUrl carries the query token');
     assert.equal(b.json.Browser, a.json.Browser);
   });
 
@@ -323,9 +325,10 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
       [cdp, { authorization: 'Bearer wrong-token' }, 401, 'upgrade with a wrong bearer'],
       [`${cdp}?token=wrong-token`, {}, 401, 'upgrade with a wrong ?token='],
       [`${cdp}?token=`, {}, 401, 'upgrade with an empty ?token='],
-      [`${cdp}?token=${tok()}x`, {}, 401, 'upgrade with the token plus a character'],
-      [`${cdp}?token=${tok().slice(0, -1)}`, {}, 401, 'upgrade with a token prefix'],
-      [`/api/v1/sessions/${unknown}/cdp?token=${tok()}`, {}, 404, 'upgrade to an unknown session'],
+      [`${cdp}?token=${stok()}x`, {}, 401, 'upgrade with the token plus a character'],
+      [`${cdp}?token=${stok().slice(0, -1)}`, {}, 401, 'upgrade with a token prefix'],
+      [`${cdp}?token=${tok()}`, {}, 401, 'upgrade with the (long-lived) API token in the URL'],
+      [`${cdp}?token=${tok()}`, bearer(), 401, 'the API token in the URL even beside a good bearer'],
       [`/api/v1/sessions/${unknown}/cdp`, bearer(), 404, 'upgrade (bearer) to an unknown session'],
     ];
     for (const [p, h, want, what] of cases) {
@@ -576,7 +579,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     for (const [url, o, what] of [
       [httpUrl(), { headers: bearer() }, 'bearer header'],
       [`${httpUrl()}/`, { headers: bearer() }, 'bearer header, trailing slash'],
-      [`${httpUrl()}?token=${encodeURIComponent(tok())}`, {}, '?token='],
+      [`${httpUrl()}?token=${encodeURIComponent(stok())}`, {}, '?token='],
       [cdpBare(S), { headers: bearer() }, 'ws url + bearer header'],
     ]) {
       const browser = await pwConnect(url, o).catch((e) => { throw new Error(`${what}: ${e.message}`); });
@@ -854,7 +857,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     const watcher = await Raw.open(wsUrl());
     try {
       const { browserContextIds: ctx0 } = await watcher.call('Target.getBrowserContexts');
-      const relayUrl = `ws://127.0.0.1:${relay.port}/api/v1/sessions/${S.id}/cdp?token=${encodeURIComponent(tok())}`;
+      const relayUrl = `ws://127.0.0.1:${relay.port}/api/v1/sessions/${S.id}/cdp?token=${encodeURIComponent(stok())}`;
       step('relay: connecting');
       const pw = await pwConnect(relayUrl);
       step('relay: connected');
@@ -1534,7 +1537,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     assert.ok(c.code === 1001 || c.code === 1000 || c.code === 1011, `the other raw client was closed with ${JSON.stringify(c)}`);
     await waitFor(() => pwGone, { timeout: 10000, what: 'Playwright to be disconnected' });
     assert.deepEqual(await sessionLeftovers(d, s), [], 'the closed session left resources');
-    const up = await upgradeRequest(d.base, `/api/v1/sessions/${s.id}/cdp?token=${tok()}`);
+    const up = await upgradeRequest(d.base, `/api/v1/sessions/${s.id}/cdp`, bearer());
     assert.equal(up.upgraded, false);
     assert.equal(up.status, 409, `upgrade to the ended session: ${up.status} ${up.body}`);
     checkError(await d.api('GET', `/api/v1/sessions/${s.id}/json/version`), 409, null, 'json/version of the ended session');

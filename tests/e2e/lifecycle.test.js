@@ -14,9 +14,9 @@ import { sleep, waitFor } from './lib/sh.js';
 
 const T = { timeout: 120000 };
 
-function open(url) {
+function open(url, headers = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, { perMessageDeflate: false, headers });
     ws.closed = new Promise((r) => ws.once('close', (code, reason) => r({ code, reason: String(reason), at: Date.now() })));
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
@@ -63,9 +63,9 @@ describe('lifecycle: timeouts, crashes, capacity', () => {
   it('ttl 6 s: a watching live viewer (activity) does not keep it; the viewer gets 1001 "session ended: ttl"', T, async () => {
     const { d } = env;
     // (the ttl counts from the create request; the session tokens in urls
-    // expire with it, so the viewer uses the API token)
+    // expire with it, so the viewer uses the API token, in its header)
     const s = await d.create({ url: env.url('/'), idleTimeout: 600, ttl: 6 });
-    const ws = await open(`ws://127.0.0.1:${d.port}/api/v1/sessions/${s.id}/live?token=${d.token}`);
+    const ws = await open(`ws://127.0.0.1:${d.port}/api/v1/sessions/${s.id}/live`, { Authorization: `Bearer ${d.token}` });
     let frames = 0;
     ws.on('message', (m, binary) => { if (binary) frames++; });
     const c = await ws.closed;

@@ -92,7 +92,7 @@ async function create(network, d = env.d, o = {}) {
 }
 
 async function browse(s, fn, d = env.d) {
-  const browser = await chromium.connectOverCDP(`${s.urls.cdp.split('?')[0]}?token=${encodeURIComponent(d.token)}`, { timeout: 30000 });
+  const browser = await chromium.connectOverCDP(s.urls.cdp, { timeout: 30000 });
   try {
     return await fn(browser.contexts()[0], browser);
   } finally {

@@ -20,7 +20,9 @@ import { run, sleep } from './lib/sh.js';
 // holds the lease on a range (null: free).
 const uidBaseOf = (pid) => Number(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/)[1]);
 const uidLeaseOwner = (b) => { try { return fs.readlinkSync(`/run/bulkhead/userns/${b}`); } catch { return null; } };
-const cdpUrl = (d, id) => `ws://127.0.0.1:${d.port}/api/v1/sessions/${id}/cdp?token=${d.token}`;
+// the API token goes in a header, never in a URL
+const cdpUrl = (d, id) => `ws://127.0.0.1:${d.port}/api/v1/sessions/${id}/cdp`;
+const auth = (d) => ({ Authorization: `Bearer ${d.token}` });
 
 // Wait until the session is ready (adoption finishes in the background).
 async function waitReady(d, id, ms = 30000) {
@@ -44,7 +46,7 @@ async function pageTitled(browser, t) {
 // One live-view frame (a JPEG) within ms.
 function liveFrame(d, id, ms = 15000) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${d.port}/api/v1/sessions/${id}/live?token=${d.token}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${d.port}/api/v1/sessions/${id}/live`, { headers: auth(d) });
     const t = setTimeout(() => { ws.terminate(); reject(new Error('no live frame')); }, ms);
     ws.on('message', (m, binary) => {
       if (!binary) return;
@@ -102,7 +104,7 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
 
   it('a session with page state, then SIGKILL of the daemon', { timeout: 120000 }, async () => {
     s = await env.d.create({ url: env.url('/'), network: { policy: 'allowlist', allow: [{ cidr: '198.51.100.1/32', ports: [8080] }] } });
-    const b = await chromium.connectOverCDP(cdpUrl(env.d, s.id), { timeout: 30000 });
+    const b = await chromium.connectOverCDP(cdpUrl(env.d, s.id), { timeout: 30000, headers: auth(env.d) });
     const page = await pageTitled(b, 'bulkhead test page');
     assert.ok(page, 'the session\'s page');
     await page.evaluate(() => { window.__mark = 'kept'; document.title = 'adopt me'; });
@@ -123,7 +125,7 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
     assert.equal(g.page.title, 'adopt me');
     const ev = await d.api('GET', `/api/v1/sessions/${s.id}/events`);
     assert.ok(ev.json.events.some((e) => e.type === 'adopted'), JSON.stringify(ev.json));
-    const b = await chromium.connectOverCDP(cdpUrl(d, s.id), { timeout: 30000 });
+    const b = await chromium.connectOverCDP(cdpUrl(d, s.id), { timeout: 30000, headers: auth(d) });
     try {
       const page = await pageTitled(b, 'adopt me');
       assert.ok(page, 'the page of before the restart');
@@ -184,7 +186,7 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
     let d = await startDaemon({ stateDir: old.stateDir, runDir: old.runDir, baseline: old.baseline, args: ['--on-shutdown', 'leave'] });
     env.d = d;
     const s3 = await d.create({ url: env.url('/title?t=left') });
-    const ws = new WebSocket(cdpUrl(d, s3.id));
+    const ws = new WebSocket(cdpUrl(d, s3.id), { headers: auth(d) });
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
     const closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
     await d.stop();
@@ -196,7 +198,7 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
     const g = await waitReady(d, s3.id);
     assert.equal(g.status, 'ready');
     assert.equal(g.page.title, 'left');
-    const b = await chromium.connectOverCDP(cdpUrl(d, s3.id), { timeout: 30000 });
+    const b = await chromium.connectOverCDP(cdpUrl(d, s3.id), { timeout: 30000, headers: auth(d) });
     try {
       assert.ok(await pageTitled(b, 'left'));
     } finally {

@@ -67,7 +67,7 @@ function unexpectedErrors(page, allowed = []) {
 }
 
 async function remotePage(s) {
-  const browser = await chromium.connectOverCDP(`${s.urls.cdp.split('?')[0]}?token=${env.d.token}`);
+  const browser = await chromium.connectOverCDP(s.urls.cdp);
   const ctx = browser.contexts()[0];
   const page = ctx.pages()[0] || await waitFor(() => ctx.pages()[0], { what: 'the session page over CDP' });
   return { browser, page };
@@ -151,7 +151,7 @@ async function waitMsg(ws, pred, what, timeout = 10000) {
 // A raw live-view client (ws): messages kept, frames counted.
 function openLive(s, query = '') {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${s.urls.live.split('?')[0]}?token=${env.d.token}${query}`, { perMessageDeflate: false, maxPayload: 64 * MiB });
+    const ws = new WebSocket(`${s.urls.live}${query}`, { perMessageDeflate: false, maxPayload: 64 * MiB });
     ws.texts = [];
     ws.frames = 0;
     ws.frameBytes = 0;
