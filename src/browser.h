@@ -29,7 +29,7 @@ void bh_browser_cmd_free(struct bh_browser_cmd *cmd);
 extern const char bh_browser_policies[];
 #define BH_BROWSER_POLICY_FILE "bulkhead.json"
 
-/* Added: for `--nested-userns deny` only. The sandbox then refuses the user
+/* For `--nested-userns deny` only. The sandbox then refuses the user
  * namespaces that Chromium's own sandbox is built on, and its setuid
  * fallback cannot work under no_new_privs, so Chromium refuses to start
  * ("No usable sandbox!") unless told --no-sandbox: this adds it. The
