@@ -76,7 +76,10 @@ void bh_browser_cmd_init(struct bh_browser_cmd *cmd, const char *chromium, int w
  * close the daemon's own pipe); devtools:// is blocked by URLBlocklist.
  * The one chrome: page allowed is the browser's own omnibox popup, which it
  * loads into every window: blocked, it turns into an extra "page" target
- * that every client would see. Clients cannot attach to it (cdp_proxy.c). */
+ * that every client would see. Clients cannot attach to it (cdp_proxy.c).
+ * CommandLineFlagSecurityWarningsEnabled=false: --gaia-url would otherwise
+ * put a warning bar over the page, which takes its height from the window
+ * (screencast frames shorter than the viewport the daemon set). */
 const char bh_browser_policies[] =
     "{\n"
     "  \"URLBlocklist\": [\"file://*\", \"chrome://*\", \"chrome-untrusted://*\",\n"
@@ -84,6 +87,7 @@ const char bh_browser_policies[] =
     "                   \"isolated-app://*\"],\n"
     "  \"URLAllowlist\": [\"chrome://omnibox-popup.top-chrome\"],\n"
     "  \"RemoteDebuggingAllowed\": true,\n"
+    "  \"CommandLineFlagSecurityWarningsEnabled\": false,\n"
     "  \"ExtensionInstallBlocklist\": [\"*\"],\n"
     "  \"BlockExternalExtensions\": true,\n"
     "  \"ComponentUpdatesEnabled\": false,\n"

@@ -100,6 +100,7 @@ struct bh_req {
     char *body;
     size_t body_len, body_cap, body_expected, body_max;
     int dispatched;         /* the handler owns the reply */
+    int too_large;          /* Content-Length over the limit: 413 once the body is read */
     int replied;
     /* response */
     int status;
@@ -400,11 +401,21 @@ done:
     return -1;
 }
 
+static void reply_too_large(struct bh_req *r)
+{
+    static const char msg[] =
+        "{\"error\":{\"code\":\"body_too_large\",\"message\":\"request body too large\"}}";
+    bh_req_reply(r, 413, "application/json", msg, sizeof msg - 1, NULL);
+}
+
 static void dispatch(struct bh_req *r)
 {
     lws_sul_cancel(&r->body_sul);
     r->dispatched = 1;
-    r->http->h.request(r->http->hctx, r);
+    if (r->too_large)
+        reply_too_large(r);
+    else
+        r->http->h.request(r->http->hctx, r);
 }
 
 
@@ -820,14 +831,11 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         pss->req = r;
         pss->body_done = 0;
         r->body_max = !strcmp(r->method, "PUT") ? http->max_put_body : http->max_body;
-        if (r->body_expected > r->body_max) {
-            static const char msg[] =
-                "{\"error\":{\"code\":\"body_too_large\",\"message\":\"request body too large\"}}";
-            r->dispatched = 1;
-            bh_req_reply(r, 413, "application/json", msg, sizeof msg - 1,
-                         (const char *const[]){"connection", "close", NULL});
-            return 0;
-        }
+        /* A body over the limit is read and dropped (within the body
+         * timeout, like any body) and then answered 413: closing at once
+         * would reset the connection under a client still sending, which
+         * then never sees the answer. */
+        r->too_large = r->body_expected > r->body_max;
         if (r->body_expected > 0 && (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT") ||
                                      !strcmp(r->method, "PATCH"))) {
             /* wait for the body, within the body timeout in all (the
@@ -837,13 +845,13 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return 0;
         }
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handler may park it */
-        dispatch(r);
+        dispatch(r); /* (a too large body on another method: 413 at once) */
         return 0;
     }
 
     case LWS_CALLBACK_HTTP_BODY: {
         struct bh_req *r = pss->req;
-        if (!r || r->dispatched)
+        if (!r || r->dispatched || r->too_large)
             return 0;
         if (r->body_len + len > r->body_max)
             return -1;

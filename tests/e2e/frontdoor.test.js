@@ -23,6 +23,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import WebSocket from 'ws';
 import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
 import { sessionLeftovers } from './lib/leaks.js';
 import { checkError } from './lib/check.js';
@@ -150,14 +151,15 @@ describe('front door: slow and greedy clients, cross-site requests (--no-auth)',
   it('a connection flood from one address gets 503 over its cap; /healthz and a create keep working', T, async () => {
     const d = env.d;
     const t0 = Date.now();
-    // the attacker fills its cap with idle keep-alive connections...
+    // the attacker fills its cap with connections that stay open (live
+    // viewers of a session: every HTTP reply closes its connection)...
     const held = [];
+    const target = await d.create({ url: env.url('/') });
     try {
       for (let i = 0; i < PER_ADDR; i++) {
-        const s = await open(d, ATTACKER);
-        s.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${d.port}\r\n\r\n`);
-        assert.match(await firstResponse(s), /^HTTP\/1\.1 200/, `held connection ${i}`);
-        held.push(s);
+        const ws = new WebSocket(target.urls.live, { localAddress: ATTACKER, perMessageDeflate: false });
+        await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+        held.push(ws);
       }
       // ...then every further connection of it is answered 503 and closed,
       // while another client's /healthz and create work
@@ -178,7 +180,8 @@ describe('front door: slow and greedy clients, cross-site requests (--no-auth)',
       assert.equal(c.status, 201, `create during the flood: ${c.status} ${c.text}`);
       await d.del(c.json.id);
     } finally {
-      for (const s of held) s.destroy();
+      for (const ws of held) ws.terminate();
+      await d.del(target.id);
     }
     // control: once its connections are closed, the address is served again
     await waitFor(async () => {

@@ -354,10 +354,17 @@ describe('web UI', () => {
       const st = await waitRemoteSize(page, remote, `the window became ${vp.width}x${vp.height}`);
       assert.equal(st.width, vp.width);
       // the canvas shows the page 1:1
-      await page.waitForFunction(({ width, height }) => {
-        const c = document.getElementById('screen');
-        return c.width === width && c.height === height && c.clientWidth === width;
-      }, st, { timeout: 10000 });
+      try {
+        await page.waitForFunction(({ width, height }) => {
+          const c = document.getElementById('screen');
+          return c.width === width && c.height === height && c.clientWidth === width;
+        }, st, { timeout: 10000 });
+      } catch (e) {
+        // (frames shorter than the viewport: something over the page, such
+        // as a browser warning bar, takes height from the window)
+        const c = await page.evaluate(() => { const e = document.getElementById('screen'); return `${e.width}x${e.height} shown ${e.clientWidth}x${e.clientHeight}`; });
+        throw new Error(`the canvas is ${c}, not the viewport ${st.width}x${st.height}; the live view's messages:\n  ${page.wsLog.slice(-12).join('\n  ')}`);
+      }
     }
     // input still lands where the pointer is after a resize
     await page.fill('#address', env.url('/form'));
