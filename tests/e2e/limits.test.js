@@ -138,11 +138,8 @@ describe('limits: metrics lint, fork and memory bombs, churn', () => {
     assert.deepEqual(problems, [], `/metrics (${when}):\n${text}`);
     return samples;
   };
-  const cdpConnect = (s) => {
-    const u = new URL(s.urls.cdp); // may carry a session token already
-    u.searchParams.set('token', env.d.token);
-    return chromium.connectOverCDP(u.href, { timeout: 30000 });
-  };
+  // urls.cdp carries the session's cdp token (an API token never goes in a URL)
+  const cdpConnect = (s) => chromium.connectOverCDP(s.urls.cdp, { timeout: 30000 });
   const pageOf = (browser) => browser.contexts()[0].pages()[0];
   // a session that must keep working while another one is abused
   const bystanderCheck = async (page, s, what) => {
