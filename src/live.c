@@ -586,7 +586,6 @@ int bh_live_event(bh_live_t *lv, json_t *msg)
 /* ---------------------------------------------------------------- viewers */
 
 static void history_go(void *arg, json_t *reply);
-static void window_found(void *arg, json_t *reply);
 
 static void copied(void *arg, json_t *reply);
 
@@ -677,9 +676,6 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
             lv->height = (int)json_integer_value(json_object_get(c->params, "height"));
             lv->resized = 1;
             bh_cdp_call(lv->cdp, c->method, c->params, lv->page, NULL, NULL);
-            /* the window too: a screencast shows no more than the window,
-             * so a viewport emulated past it came out cut off */
-            bh_cdp_call(lv->cdp, "Browser.getWindowForTarget", NULL, lv->page, window_found, lv);
             if (lv->casting) { /* frames of the new size */
                 cast_stop(lv);
                 cast_start(lv);
@@ -692,18 +688,6 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
         }
     }
     return 0;
-}
-
-static void window_found(void *arg, json_t *reply)
-{
-    struct bh_live *lv = arg;
-    json_t *id = json_object_get(json_object_get(reply, "result"), "windowId");
-    if (!json_is_integer(id))
-        return;
-    bh_cdp_call(lv->cdp, "Browser.setWindowBounds",
-                json_pack("{s:I, s:{s:i, s:i}}", "windowId", json_integer_value(id), "bounds",
-                          "width", lv->width, "height", lv->height),
-                NULL, NULL, NULL);
 }
 
 static void history_go(void *arg, json_t *reply)
