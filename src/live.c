@@ -33,6 +33,7 @@ struct viewer {
     int quality;
     int max_fps;
     int64_t last_sent; /* monotonic ms of the last frame sent */
+    int behind;        /* a newer frame than the last one sent to it was skipped */
     int closing;
     int watch_only; /* a "view" session token: no input, navigation or clipboard */
 };
@@ -51,6 +52,7 @@ struct bh_live {
     long ack_id;     /* frame to acknowledge; 0 = none */
     int unacked;     /* frames received since the last acknowledgement */
     bh_timer_t *ack_timer;
+    bh_timer_t *catch_up_timer;
     int ack_armed;
     unsigned long long frames, bytes;
     char *url, *title;
@@ -424,11 +426,14 @@ static void schedule_ack(struct bh_live *lv)
     bh_timer_set(lv->ack_timer, best > now ? best - now : 0);
 }
 
+static void catch_up(struct bh_live *lv);
+
 static void send_frame(struct viewer *v, const char *jpeg, size_t len, int64_t now)
 {
     struct bh_live *lv = v->lv;
     bh_ws_send(v->ws, jpeg, len, 1);
     v->last_sent = now;
+    v->behind = 0;
     lv->frames++;
     lv->bytes += len;
 }
@@ -451,9 +456,36 @@ static void distribute(struct bh_live *lv, const char *data)
     lv->last_frame_at = now;
     for (struct viewer *v = lv->viewers; v; v = v->next) {
         if (v->closing || bh_ws_queued(v->ws) > 0 || now - v->last_sent < 1000 / v->max_fps)
-            continue;
-        send_frame(v, jpeg, (size_t)len, now);
+            v->behind = 1;
+        else
+            send_frame(v, jpeg, (size_t)len, now);
     }
+    catch_up(lv);
+}
+
+/* A viewer that skipped a frame (its frame rate, or its socket still busy)
+ * gets the newest one as soon as it can take it: on a page that then stays
+ * still no later frame would come, and it would keep an old picture (one of
+ * a resize half done, say) for good. */
+static void catch_up(struct bh_live *lv)
+{
+    int64_t now = bh_mono_ms(), next = -1;
+    for (struct viewer *v = lv->viewers; v; v = v->next) {
+        if (!v->behind || v->closing || !lv->last || bh_ws_queued(v->ws) > 0)
+            continue; /* (a busy socket's drain calls again) */
+        int64_t at = v->last_sent + 1000 / v->max_fps;
+        if (at <= now)
+            send_frame(v, lv->last, lv->last_len, now);
+        else if (next < 0 || at < next)
+            next = at;
+    }
+    if (next >= 0)
+        bh_timer_set(lv->catch_up_timer, next - now);
+}
+
+static void catch_up_cb(void *arg)
+{
+    catch_up(arg);
 }
 
 static void on_frame(struct bh_live *lv, json_t *params)
@@ -764,6 +796,7 @@ static void ws_drained(void *arg, bh_ws_t *ws)
 {
     struct viewer *v = arg;
     (void)ws;
+    catch_up(v->lv);
     schedule_ack(v->lv);
 }
 
@@ -841,6 +874,7 @@ bh_live_t *bh_live_new(bh_cdp_t *cdp, const struct bh_live_policy *pol, int widt
         lv->hooks = *hooks;
     lv->arg = arg;
     lv->ack_timer = bh_timer_new(bh_cdp_loop(cdp), ack_now, lv);
+    lv->catch_up_timer = bh_timer_new(bh_cdp_loop(cdp), catch_up_cb, lv);
     lv->early_tail = &lv->early;
     lv->kick_timer = bh_timer_new(bh_cdp_loop(cdp), kick, lv);
     lv->poll_timer = bh_timer_new(bh_cdp_loop(cdp), poll_page, lv);
@@ -900,6 +934,7 @@ void bh_live_free(bh_live_t *lv, int code, const char *reason)
     }
     early_drop(lv, NULL);
     bh_timer_free(lv->ack_timer);
+    bh_timer_free(lv->catch_up_timer);
     bh_timer_free(lv->kick_timer);
     bh_timer_free(lv->poll_timer);
     free(lv->last);

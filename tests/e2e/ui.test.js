@@ -158,11 +158,22 @@ function openLive(s, query = '') {
     ws.closeInfo = null;
     ws.closed = new Promise((r) => ws.on('close', (code, reason) => { ws.closeInfo = { code, reason: reason.toString() }; r(ws.closeInfo); }));
     ws.on('message', (data, binary) => {
-      if (binary) { ws.frames++; ws.frameBytes += data.length; } else ws.texts.push(JSON.parse(data.toString()));
+      if (binary) { ws.frames++; ws.frameBytes += data.length; ws.lastFrame = data; } else ws.texts.push(JSON.parse(data.toString()));
     });
     ws.once('open', () => resolve(ws));
     ws.on('error', (e) => { ws.lastError = e; reject(e); });
   });
+}
+
+// The width and height of a JPEG, from its SOF marker (null if none).
+function jpegSize(b) {
+  for (let i = 2; i + 9 < b.length;) {
+    if (b[i] !== 0xff) return null;
+    const m = b[i + 1];
+    if (m >= 0xc0 && m <= 0xc2) return [b.readUInt16BE(i + 7), b.readUInt16BE(i + 5)];
+    i += 2 + b.readUInt16BE(i + 2);
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------- the tests
@@ -645,6 +656,36 @@ describe('live protocol (raw WebSocket)', () => {
     await env.d.del(s.id);
     assert.ok(sizes.every((x) => { const [a, b] = x.split(' → '); return a === b; }),
       `the page's viewport after each resize (asked → is): ${sizes.join(', ')}`);
+  });
+
+  it('after each resize of a still, scrolled page the viewer ends with a frame of the new size', T, async () => {
+    // Right after a resize the browser may send a frame of a half-done
+    // resize and, a few ms later, the right one; a frame skipped by the
+    // viewer's frame rate was lost, and on a still page nothing came after
+    // it: the viewer kept the cut picture for good.
+    const s = await env.d.create({ url: env.url('/big'), viewport: { width: 1065, height: 670 } });
+    const ws = await openLive(s);
+    await waitMsg(ws, (m) => m.type === 'hello', 'hello');
+    for (const dy of [400, 400, 400, -300]) {
+      ws.send(JSON.stringify({ type: 'wheel', deltaX: 0, deltaY: dy, x: 300, y: 300, modifiers: 0 }));
+      await sleep(80);
+    }
+    const wrong = [];
+    for (let k = 0; k < 3; k++) {
+      for (const [w, h] of [[900, 600], [1300, 710], [900, 650], [1300, 760], [1065, 670], [1400, 800]]) {
+        ws.send(JSON.stringify({ type: 'resize', width: w, height: h }));
+        await waitMsg(ws, (m) => m.type === 'viewport' && m.width === w && m.height === h, `viewport ${w}x${h}`);
+        const got = () => { const z = ws.lastFrame && jpegSize(ws.lastFrame); return z ? z.join('x') : 'none'; };
+        try {
+          await waitFor(() => got() === `${w}x${h}`, { timeout: 5000, interval: 50, what: `a ${w}x${h} frame` });
+        } catch {
+          wrong.push(`${w}x${h}: the last frame is ${got()}`);
+        }
+      }
+    }
+    ws.close();
+    await env.d.del(s.id);
+    assert.deepEqual(wrong, [], 'frames the viewer kept after a resize');
   });
 
   it('a viewer that never reads does not grow the daemon, and others keep their frames', { timeout: 180000 }, async () => {
