@@ -1,19 +1,14 @@
-/* net_lease.c — see net_lease.h.
- *
- * /run/bulkhead/net/leases/<addr> is a symlink whose target is the
- * owning session id. symlink() is atomic and fails when the name exists, so
- * it is the lock between threads and processes, it can never be left empty
- * by a crash, and it survives the daemon so recovery can free it. */
+/* net_lease.c — see net_lease.h. A lease is one of lease.h:
+ * /run/bulkhead/net/leases/<addr> -> the owning session id. */
 #include "net_lease.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conntrack.h"
+#include "lease.h"
 #include "log.h"
 #include "util.h"
 
@@ -26,15 +21,15 @@ int bh_net_lease_take(const struct subnet *sn, const char *id, uint32_t *out, bh
         return -1;
     uint32_t last = bh_net_subnet_broadcast(sn) - 1;
     for (uint32_t a = sn->net + 2; a <= last; a++) {
-        char s[INET_ADDRSTRLEN], path[sizeof LEASE_DIR + INET_ADDRSTRLEN];
+        char s[INET_ADDRSTRLEN];
         bh_net_addr_str(a, s);
-        snprintf(path, sizeof path, "%s/%s", LEASE_DIR, s);
-        if (symlink(id, path) == 0) {
+        int r = bh_lease_try(LEASE_DIR, s, id, "lease", err);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
             *out = a;
             return 0;
         }
-        if (errno != EEXIST)
-            return bh_err_set(err, errno, "lease %s", path);
     }
     char s[INET_ADDRSTRLEN];
     bh_net_addr_str(sn->net, s);
@@ -43,33 +38,16 @@ int bh_net_lease_take(const struct subnet *sn, const char *id, uint32_t *out, bh
 
 void bh_net_lease_drop(uint32_t a)
 {
-    char s[INET_ADDRSTRLEN], path[sizeof LEASE_DIR + INET_ADDRSTRLEN];
+    char s[INET_ADDRSTRLEN];
     bh_net_addr_str(a, s);
-    snprintf(path, sizeof path, "%s/%s", LEASE_DIR, s);
-    unlink(path);
+    bh_lease_drop(LEASE_DIR, s);
 }
 
 /* Call fn(address, owner id) for every lease; fn returns 0 to go on. */
 int bh_net_lease_each(int (*fn)(int dfd, const char *addr, const char *owner, void *data),
                       void *data, bh_err_t *err)
 {
-    DIR *d = opendir(LEASE_DIR);
-    if (!d)
-        return errno == ENOENT ? 0 : bh_err_set(err, errno, "open %s", LEASE_DIR);
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char owner[ID_MAX + 2];
-        ssize_t n = readlinkat(dirfd(d), de->d_name, owner, sizeof owner - 1);
-        if (n <= 0)
-            continue;
-        owner[n] = 0;
-        rc = fn(dirfd(d), de->d_name, owner, data);
-    }
-    closedir(d);
-    return rc < 0 ? bh_err_set(err, -rc, "release lease") : 0;
+    return bh_lease_each(LEASE_DIR, fn, data, "release lease", err);
 }
 
 /* Free the lease on `addr` if `owner` is the id in data, cleaning the
