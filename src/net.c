@@ -7,12 +7,12 @@
  *
  * Threads. Every function may run in any thread, concurrently with the others.
  * The calling thread never changes its network namespace: a session namespace
- * is made by a short-lived helper thread that unshares its own netns, pins it
- * with a bind mount on /run/netns/bh-<id> and opens a netlink socket in it,
- * then exits. The caller configures the namespace through that socket (a
- * netlink socket stays in the netns it was created in). Each call opens its
- * own netlink sockets; libnftables runs under one process-wide mutex with
- * one context kept for the process.
+ * is made by a short-lived helper thread that unshares its own netns (or
+ * joins the container's), pins it with a bind mount on /run/netns/bh-<id>
+ * and opens a netlink socket in it, then exits. The caller configures the
+ * namespace through that socket (a netlink socket stays in the netns it was
+ * created in). Each call opens its own netlink sockets; libnftables runs
+ * under one process-wide mutex with one context kept for the process.
  *
  * Ownership tags. A host veth is named "bhv" + the first 12 characters of the
  * id (IFNAMSIZ), so two ids may share a name; the host side carries the full
@@ -145,7 +145,7 @@ struct ns_job {
     const char *path; /* in: existing empty file to bind the netns on */
     int src;          /* in: a netns to use instead of a new one; -1 = new */
     int fd;           /* out: the netns */
-    struct bh_nl nl;     /* out: rtnetlink socket inside it */
+    struct bh_nl nl;  /* out: rtnetlink socket inside it */
     bh_err_t err;
     int rc;
 };
@@ -190,13 +190,20 @@ static void *ns_create_thread(void *arg)
     return NULL;
 }
 
-/* A new netns (or the netns `src`, when src >= 0) bound on `path` (which
+/* A new netns (pid 0) or the netns of process pid, bound on `path` (which
  * must not exist). On success *fd is the netns and *nl a netlink socket in
  * it; on failure nothing is left. */
-static int netns_create(const char *path, int src, int *fd, struct bh_nl *nl, bh_err_t *err)
+static int netns_create(const char *path, pid_t pid, int *fd, struct bh_nl *nl, bh_err_t *err)
 {
     if (netns_dir_ready(err) < 0)
         return -1;
+    cleanup_close int src = -1;
+    if (pid > 0) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+        if ((src = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+            return bh_err_set(err, errno, "open %s", p);
+    }
     int f = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
     if (f < 0)
         return bh_err_set(err, errno, "create %s", path);
@@ -247,14 +254,8 @@ static int netns_configure(struct bh_nl *nl, uint32_t addr, const struct subnet 
     return 0;
 }
 
-int bh_net_session_setup(const struct bh_net_config *cfg, const char *id,
+int bh_net_session_setup(const struct bh_net_config *cfg, const char *id, pid_t pid,
                          struct bh_net_session *out, bh_err_t *err)
-{
-    return bh_net_session_setup_in(cfg, id, 0, out, err);
-}
-
-int bh_net_session_setup_in(const struct bh_net_config *cfg, const char *id, pid_t pid,
-                            struct bh_net_session *out, bh_err_t *err)
 {
     struct subnet sn;
     if (bh_net_check_config(cfg, &sn, err) < 0 || bh_net_check_id(id, err) < 0)
@@ -274,21 +275,11 @@ int bh_net_session_setup_in(const struct bh_net_config *cfg, const char *id, pid
     /* Each step records what it made so a failure undoes exactly that: never
      * a netns, veth or lease of another call that happens to share a name. */
     uint32_t addr = 0;
-    int have_lease = 0, have_netns = 0, have_veth = 0, nsfd = -1, src = -1;
-    if (pid > 0) {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
-        if ((src = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
-            bh_err_set(err, errno, "open %s", p);
-            bh_rtnl_close(&host);
-            return bh_err_wrap(err, "net setup %s", id);
-        }
-    }
+    int have_lease = 0, have_netns = 0, have_veth = 0, nsfd = -1;
     int rc = bh_net_lease_take(&sn, id, &addr, err);
     have_lease = rc == 0;
     if (rc == 0)
-        rc = netns_create(s.netns_path, src, &nsfd, &ns, err);
-    bh_closep(&src);
+        rc = netns_create(s.netns_path, pid, &nsfd, &ns, err);
     have_netns = rc == 0;
     uint8_t mac[6];
     bh_net_session_mac(addr, mac);
