@@ -131,19 +131,17 @@ struct bh_net_session {
 };
 
 /* Make the namespace, veth, address lease, routes. `id` is the session id
- * (hex; [A-Za-z0-9_-], at most 59 chars). Two concurrent calls (threads or
- * processes) never get the same address. On failure nothing is left behind;
- * an id that is already set up fails with EEXIST and stays as it was.
- * Thread-safe; the calling thread's netns is never changed. Takes a few ms. */
-int bh_net_session_setup(const struct bh_net_config *cfg, const char *id,
+ * (hex; [A-Za-z0-9_-], at most 59 chars). The namespace is a new one for
+ * pid 0, else that of process `pid`: a container's own netns, made by its
+ * runtime inside the container's user namespace (which must own the netns
+ * for the container to mount a sysfs); either is bound on
+ * /run/netns/bh-<id> and set up the same way. Two concurrent calls
+ * (threads or processes) never get the same address. On failure nothing is
+ * left behind; an id that is already set up fails with EEXIST and stays as
+ * it was. Thread-safe; the calling thread's netns is never changed. Takes a
+ * few ms. */
+int bh_net_session_setup(const struct bh_net_config *cfg, const char *id, pid_t pid,
                          struct bh_net_session *out, bh_err_t *err);
-/* Added: the same, in the network namespace of process `pid` (pid > 0)
- * instead of a new one: a container's own netns, made by its runtime
- * inside the container's user namespace (which must own the netns for the
- * container to mount a sysfs). It is bound on /run/netns/bh-<id> like a new
- * one, and set up the same way; pid 0 = a new namespace. */
-int bh_net_session_setup_in(const struct bh_net_config *cfg, const char *id, pid_t pid,
-                            struct bh_net_session *out, bh_err_t *err);
 /* Apply a session's egress policy (after setup, before its browser starts;
  * until then the session can send nothing). Replaces what was applied
  * before, atomically (one nft transaction, about 1 ms). Fails (and changes

@@ -296,7 +296,7 @@ static void start_work(void *arg)
         start_undo(j, 0, 0);
         return;
     }
-    if (bh_net_session_setup_in(&m->net, j->id, j->sb.pid, &j->net, &j->err) < 0) {
+    if (bh_net_session_setup(&m->net, j->id, j->sb.pid, &j->net, &j->err) < 0) {
         bh_err_wrap(&j->err, "network setup");
         start_undo(j, 1, 1);
         return;

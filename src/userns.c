@@ -1,13 +1,9 @@
 /* userns.c — see userns.h.
  *
- * Leases, as the network address leases of net.c: <lease_dir>/<base> is a
- * symlink whose target is the owning session id. symlink() is atomic and
- * fails when the name exists, so it is the lock between threads and
- * processes, a crash never leaves it half-written, and it survives the
- * daemon (in /run: not a reboot, which no container survives either). */
+ * Leases are those of lease.h: <lease_dir>/<base> -> the owning session id,
+ * as the network address leases. */
 #include "userns.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lease.h"
 #include "util.h"
 
 #define LEASE_DIR "/run/bulkhead/userns"
@@ -117,6 +114,22 @@ int bh_userns_check(const struct bh_userns_config *cfg, const char *root_dir, bh
 /* ------------------------------------------------------------------ */
 /* Leases                                                              */
 
+struct each {
+    int (*fn)(int dfd, const char *name, uint32_t base, const char *owner, void *data);
+    void *data;
+};
+
+/* A lease's name is the first host id of its range, in decimal. */
+static int each_cb(int dfd, const char *name, const char *owner, void *data)
+{
+    struct each *e = data;
+    char *end;
+    unsigned long long base = strtoull(name, &end, 10);
+    if (*end || base == 0 || base > UINT32_MAX)
+        return 0;
+    return e->fn(dfd, name, (uint32_t)base, owner, e->data);
+}
+
 /* Call fn(dirfd, name, base, owner id) for every lease; fn returns 0 to go
  * on, negative errno to stop with an error. */
 static int lease_each(const struct bh_userns_config *cfg,
@@ -124,27 +137,8 @@ static int lease_each(const struct bh_userns_config *cfg,
                                 void *data),
                       void *data, bh_err_t *err)
 {
-    DIR *d = opendir(lease_dir(cfg));
-    if (!d)
-        return errno == ENOENT ? 0 : bh_err_set(err, errno, "open %s", lease_dir(cfg));
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *e;
-        unsigned long long base = strtoull(de->d_name, &e, 10);
-        if (*e || base == 0 || base > UINT32_MAX)
-            continue;
-        char owner[ID_MAX + 2];
-        ssize_t n = readlinkat(dirfd(d), de->d_name, owner, sizeof owner - 1);
-        if (n <= 0)
-            continue;
-        owner[n] = 0;
-        rc = fn(dirfd(d), de->d_name, (uint32_t)base, owner, data);
-    }
-    closedir(d);
-    return rc < 0 ? bh_err_set(err, -rc, "userns leases") : 0;
+    struct each e = {fn, data};
+    return bh_lease_each(lease_dir(cfg), each_cb, &e, "userns leases", err);
 }
 
 struct find {
@@ -165,17 +159,13 @@ static int find_cb(int dfd, const char *name, uint32_t base, const char *owner, 
     return 0;
 }
 
-/* symlink(id, <dir>/<base>): 0 taken, 1 already taken (by anyone), -1 error. */
+/* Lease range base to id: 0 taken, 1 already taken (by anyone), -1 error. */
 static int lease_try(const struct bh_userns_config *cfg, const char *id, uint64_t base,
                      bh_err_t *err)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%llu", lease_dir(cfg), (unsigned long long)base);
-    if (symlink(id, path) == 0)
-        return 0;
-    if (errno == EEXIST)
-        return 1;
-    return bh_err_set(err, errno, "userns lease %s", path);
+    char name[32];
+    snprintf(name, sizeof name, "%llu", (unsigned long long)base);
+    return bh_lease_try(lease_dir(cfg), name, id, "userns lease", err);
 }
 
 int bh_userns_lease(const struct bh_userns_config *cfg, const char *id, uint32_t *base,

@@ -286,32 +286,34 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
     return 0;
 }
 
+/* 0 if rule r (`what` in the message) is public space or opened by the
+ * operator's --egress-allow anyway, else -1 with why "forbidden_network". */
+static int check_public(const struct bh_net_rule *r, const struct bh_config *cfg,
+                        const char *what, struct bh_invalid *why)
+{
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_net_rule_public(r, cfg->egress_allow, cfg->negress_allow, &err) == 0)
+        return 0;
+    invalid(why, "forbidden_network",
+            "%s: %s; only an admin token or the operator's --egress-allow may open it", what,
+            bh_err_msg(&err));
+    bh_err_clear(&err);
+    return -1;
+}
+
 int bh_validate_network_public(const struct bh_create_opts *o, const struct bh_config *cfg,
                                struct bh_invalid *why)
 {
-    bh_err_t err = BH_ERR_INIT;
-    for (int i = 0; i < o->nallow; i++)
-        if (bh_net_rule_public(&o->allow[i], cfg->egress_allow, cfg->negress_allow, &err) < 0) {
-            invalid(why, "forbidden_network",
-                    "network.allow[%d]: %s; only an admin token or the operator's "
-                    "--egress-allow may open it",
-                    i, bh_err_msg(&err));
-            bh_err_clear(&err);
+    for (int i = 0; i < o->nallow; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "network.allow[%d]", i);
+        if (check_public(&o->allow[i], cfg, what, why) < 0)
             return -1;
-        }
-    struct bh_net_rule pr;
-    if (o->proxy) {
-        if (check_proxy(o->proxy, &pr, why) < 0)
-            return -1;
-        if (bh_net_rule_public(&pr, cfg->egress_allow, cfg->negress_allow, &err) < 0) {
-            invalid(why, "forbidden_network",
-                    "network.proxy: %s; only an admin token or the operator's --egress-allow "
-                    "may open it",
-                    bh_err_msg(&err));
-            bh_err_clear(&err);
-            return -1;
-        }
     }
+    struct bh_net_rule pr;
+    if (o->proxy &&
+        (check_proxy(o->proxy, &pr, why) < 0 || check_public(&pr, cfg, "network.proxy", why) < 0))
+        return -1;
     return 0;
 }
 

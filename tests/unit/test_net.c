@@ -217,7 +217,7 @@ static int apply(const char *id, enum bh_net_mode mode, const struct bh_net_rule
 static int setup(const char *id, struct bh_net_session *s)
 {
     bh_err_t e = BH_ERR_INIT;
-    int rc = bh_net_session_setup(&cfg, id, s, &e);
+    int rc = bh_net_session_setup(&cfg, id, 0, s, &e);
     if (rc < 0)
         fprintf(stderr, "setup %s: %s\n", id, bh_err_msg(&e));
     bh_err_clear(&e);
@@ -663,7 +663,7 @@ static void *setup_worker(void *arg)
     for (int i = t * PER_THREAD; i < (t + 1) * PER_THREAD; i++) {
         bh_err_t e = BH_ERR_INIT;
         int64_t t0 = bh_mono_ms();
-        sessions[i].rc = bh_net_session_setup(&cfg, sessions[i].id, &sessions[i].s, &e);
+        sessions[i].rc = bh_net_session_setup(&cfg, sessions[i].id, 0, &sessions[i].s, &e);
         int64_t t1 = bh_mono_ms();
         struct bh_net_policy p = {.mode = BH_NET_INTERNET};
         if (sessions[i].rc == 0)
@@ -1208,7 +1208,7 @@ static void test_crash_removal(void)
     if (pid == 0) {
         struct bh_net_session s;
         struct bh_net_policy p = {.mode = BH_NET_INTERNET};
-        if (bh_net_session_setup(&cfg, id1, &s, NULL) < 0 ||
+        if (bh_net_session_setup(&cfg, id1, 0, &s, NULL) < 0 ||
             bh_net_session_policy(&cfg, id1, &p, NULL) < 0)
             _exit(1);
         kill(getpid(), SIGKILL); /* "crash" */
@@ -1268,13 +1268,13 @@ static void test_failures(void)
     struct bh_net_session s;
 
     /* An id that is set up already: refused, and the first one stays. */
-    CHECK(bh_net_session_setup(&cfg, sessions[0].id, &s, &e) < 0 && e.status == EEXIST);
+    CHECK(bh_net_session_setup(&cfg, sessions[0].id, 0, &s, &e) < 0 && e.status == EEXIST);
     bh_err_clear(&e);
     CHECK(path_exists(sessions[0].s.netns_path));
     CHECK(link_exists(sessions[0].s.veth_host));
     CHECK(test_leases() == SESSIONS);
 
-    CHECK(bh_net_session_setup(&cfg, "../etc", &s, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_session_setup(&cfg, "../etc", 0, &s, &e) < 0 && e.status == EINVAL);
     bh_err_clear(&e);
 
     /* A veth name taken by someone else: setup fails halfway and undoes the
@@ -1284,7 +1284,7 @@ static void test_failures(void)
     const char *alias[] = {"ip", "link", "set", "bhv7e57deadbeef", "alias", "not-ours", NULL};
     CHECK(run(NULL, coll) == 0 && run(NULL, alias) == 0);
     const char *cid = "7e57deadbeef0001";
-    CHECK(bh_net_session_setup(&cfg, cid, &s, &e) < 0 && e.status == EEXIST);
+    CHECK(bh_net_session_setup(&cfg, cid, 0, &s, &e) < 0 && e.status == EEXIST);
     bh_err_clear(&e);
     CHECK(!path_exists("/run/netns/bh-7e57deadbeef0001"));
     CHECK(test_leases() == SESSIONS);
@@ -1344,12 +1344,12 @@ static void test_exhaustion(void)
     struct bh_net_config c1 = {.bridge = "bhtest0", .subnet = "10.214.255.252/30"};
     bh_err_t e = BH_ERR_INIT;
     struct bh_net_session a = {0}, b;
-    CHECK(bh_net_session_setup(&c1, "7e57aaaa0001", &a, &e) == 0);
+    CHECK(bh_net_session_setup(&c1, "7e57aaaa0001", 0, &a, &e) == 0);
     if (e.msg)
         fprintf(stderr, "exhaustion setup: %s\n", e.msg);
     bh_err_clear(&e);
     CHECK_STR(a.addr, "10.214.255.254");
-    CHECK(bh_net_session_setup(&c1, "7e57aaaa0002", &b, &e) < 0 && e.status == EADDRNOTAVAIL);
+    CHECK(bh_net_session_setup(&c1, "7e57aaaa0002", 0, &b, &e) < 0 && e.status == EADDRNOTAVAIL);
     bh_err_clear(&e);
     CHECK(!path_exists("/run/netns/bh-7e57aaaa0002") && !link_exists("bhv7e57aaaa0002"));
     CHECK(bh_net_session_teardown(&c1, "7e57aaaa0001", &e) == 0);
