@@ -1,5 +1,5 @@
 /* fuzz_http_front.c — raw bytes from a client on the daemon's HTTP port:
- * the HTTP front (src/http.c on libwebsockets) parses the request line,
+ * the HTTP front (src/http*.c on libwebsockets) parses the request line,
  * query and headers into a bh_req, gathers the body (up to max_body, else
  * 413), hands it over, writes the reply; pipelined requests, WebSocket
  * upgrades (accepted for /ws paths, refused otherwise) and messages on them
