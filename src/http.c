@@ -273,8 +273,7 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     info.server_string = "bulkhead";
     http->loop.ctx = lws_create_context(&info);
     if (!http->loop.ctx) {
-        if (http->reserve_fd >= 0)
-            close(http->reserve_fd);
+        http_front_free(http);
         free(http);
         bh_err_set(err, 0, "cannot listen on %s:%d (address in use or not available)",
                    cfg->host ? cfg->host : "*", cfg->port);
@@ -284,8 +283,7 @@ bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_ha
     http->port = http->loop.vh ? lws_get_vhost_listen_port(http->loop.vh) : cfg->port;
     if (!http->loop.vh || http->port <= 0) {
         lws_context_destroy(http->loop.ctx);
-        if (http->reserve_fd >= 0)
-            close(http->reserve_fd);
+        http_front_free(http);
         free(http);
         bh_err_set(err, 0, "cannot listen on %s:%d", cfg->host ? cfg->host : "*", cfg->port);
         return NULL;

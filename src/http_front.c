@@ -86,14 +86,12 @@ static void peer_key(const struct sockaddr_storage *sa, unsigned char key[16])
     }
 }
 
-static struct peer *peer_get(struct bh_http *http, const unsigned char key[16], int create)
+static struct peer *peer_get(struct bh_http *http, const unsigned char key[16])
 {
     unsigned b = hash_bytes(key, 16);
     for (struct peer *p = http->peers[b]; p; p = p->next)
         if (!memcmp(p->addr, key, 16))
             return p;
-    if (!create)
-        return NULL;
     struct peer *p = bh_xcalloc(1, sizeof *p);
     memcpy(p->addr, key, 16);
     p->next = http->peers[b];
@@ -101,16 +99,21 @@ static struct peer *peer_get(struct bh_http *http, const unsigned char key[16], 
     return p;
 }
 
-static void peer_put(struct bh_http *http, struct peer *p)
+/* Forget the address p (no connection holds it). */
+static void peer_forget(struct bh_http *http, struct peer *p)
 {
-    if (--p->n > 0)
-        return;
     for (struct peer **pp = &http->peers[hash_bytes(p->addr, 16)]; *pp; pp = &(*pp)->next)
         if (*pp == p) {
             *pp = p->next;
             break;
         }
     free(p);
+}
+
+static void peer_put(struct bh_http *http, struct peer *p)
+{
+    if (--p->n <= 0)
+        peer_forget(http, p);
 }
 
 /* Answer a connection we will not serve: a 503 in one write, then the
@@ -145,6 +148,23 @@ static char *peer_text(const unsigned char key[16], char *out, size_t n)
     return out;
 }
 
+/* Refuse fd, a connection over a cap (named what, of cap connections),
+ * and say so in the log at most once per LOG_EVERY_S. Returns 1, the accept
+ * filter's answer for it. */
+static int refuse_over_cap(int fd, const char *why, struct ratelog *rl, const char *what, int cap,
+                           const unsigned char key[16])
+{
+    char who[64];
+    refuse_fd(fd, why);
+    if (ratelog_hit(rl, 1)) {
+        bh_log(BH_LOG_WARN, NULL,
+               "%s (%d) reached: %lu connection(s) refused with 503 (last from %s)", what, cap,
+               rl->count, peer_text(key, who, sizeof who));
+        rl->count = 0;
+    }
+    return 1;
+}
+
 /* The library accepted fd from the listening socket lwsi: 0 to serve it,
  * 1 after answering 503 (the library then closes it). */
 int http_conn_filter(struct bh_http *http, struct lws *lwsi,
@@ -153,33 +173,16 @@ int http_conn_filter(struct bh_http *http, struct lws *lwsi,
     if (http->listen_fd < 0)
         http->listen_fd = lws_get_socket_fd(lwsi);
     unsigned char key[16];
-    char who[64];
     peer_key(&f->cli_addr, key);
     http_accepting_drop(http);
-    if (http->max_conns > 0 && http->nconns >= http->max_conns) {
-        refuse_fd(fd, "too many connections; try again later");
-        if (ratelog_hit(&http->log_full, 1)) {
-            bh_log(BH_LOG_WARN, NULL,
-                   "connection cap (%d) reached: %lu connection(s) refused with 503 (last from "
-                   "%s)",
-                   http->max_conns, http->log_full.count, peer_text(key, who, sizeof who));
-            http->log_full.count = 0;
-        }
-        return 1;
-    }
-    struct peer *p = peer_get(http, key, 1);
-    if (http->max_conns_per_addr > 0 && p->n >= http->max_conns_per_addr) {
-        refuse_fd(fd, "too many connections from this address; try again later");
-        if (ratelog_hit(&http->log_addr, 1)) {
-            bh_log(BH_LOG_WARN, NULL,
-                   "per-address connection cap (%d) reached: %lu connection(s) refused with 503 "
-                   "(last from %s)",
-                   http->max_conns_per_addr, http->log_addr.count,
-                   peer_text(key, who, sizeof who));
-            http->log_addr.count = 0;
-        }
-        return 1;
-    }
+    if (http->max_conns > 0 && http->nconns >= http->max_conns)
+        return refuse_over_cap(fd, "too many connections; try again later", &http->log_full,
+                               "connection cap", http->max_conns, key);
+    struct peer *p = peer_get(http, key);
+    if (http->max_conns_per_addr > 0 && p->n >= http->max_conns_per_addr)
+        return refuse_over_cap(fd, "too many connections from this address; try again later",
+                               &http->log_addr, "per-address connection cap",
+                               http->max_conns_per_addr, key);
     http->accepting = p; /* the library creates its wsi next */
     return 0;
 }
@@ -191,7 +194,7 @@ void http_accepting_drop(struct bh_http *http)
     struct peer *p = http->accepting;
     http->accepting = NULL;
     if (p && !p->n)
-        peer_put(http, (p->n = 1, p));
+        peer_forget(http, p);
 }
 
 /* The wsi of the connection just let through by http_conn_filter. */
