@@ -53,11 +53,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (pss->req) { /* a pipelined request before our reply: not supported */
             struct bh_req *old = pss->req;
             pss->req = NULL;
-            old->wsi = NULL;
-            if (!old->dispatched || old->replied)
-                http_req_free(old);
-            else
-                http_req_gone(old);
+            http_req_lost(old);
         }
         struct bh_req *r = http_req_new(http, wsi, in ? (const char *)in : "/");
         pss->req = r;
@@ -171,12 +167,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (pss && pss->req) {
             struct bh_req *r = pss->req;
             pss->req = NULL;
-            r->wsi = NULL;
-            /* a handler still holding it frees it on reply */
-            if (!r->dispatched || r->replied)
-                http_req_free(r);
-            else
-                http_req_gone(r);
+            http_req_lost(r);
         }
         return 0;
 

@@ -93,9 +93,10 @@ struct pss {
 
 struct bh_req *http_req_new(struct bh_http *http, struct lws *wsi, const char *uri);
 void http_req_free(struct bh_req *r);
-/* The connection of r (a handler holds r) is gone: tell the handler. r may
- * be freed by the callback. */
-void http_req_gone(struct bh_req *r);
+/* r's connection is gone, or went on to another request: r is freed, or,
+ * if the handler holds it, the handler hears of it (bh_req_on_gone) and r
+ * is freed on its reply. */
+void http_req_lost(struct bh_req *r);
 /* Refuse an upgrade: the reply is written at once, then the connection
  * closes (the caller returns -1 to the library). */
 void http_req_refuse_upgrade(struct bh_req *r);

@@ -105,12 +105,22 @@ void bh_req_on_gone(bh_req_t *r, void (*cb)(void *arg), void *arg)
 
 /* The connection of r (a handler holds r) is gone: tell the handler. r may
  * be freed by the callback. */
-void http_req_gone(struct bh_req *r)
+static void req_gone(struct bh_req *r)
 {
     void (*cb)(void *) = r->gone_cb;
     r->gone_cb = NULL;
     if (cb)
         cb(r->gone_arg);
+}
+
+void http_req_lost(struct bh_req *r)
+{
+    r->wsi = NULL;
+    /* a handler still holding it frees it on reply */
+    if (!r->dispatched || r->replied)
+        http_req_free(r);
+    else
+        req_gone(r);
 }
 
 const char *bh_req_query(bh_req_t *r, const char *name)
