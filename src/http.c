@@ -63,7 +63,6 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
          * timeout, like any body) and then answered 413: closing at once
          * would reset the connection under a client still sending, which
          * then never sees the answer. */
-        r->too_large = r->body_expected > r->body_max;
         if (r->body_expected > 0 && (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT") ||
                                      !strcmp(r->method, "PATCH"))) {
             /* wait for the body, within the body timeout in all (the
@@ -77,25 +76,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     }
 
-    case LWS_CALLBACK_HTTP_BODY: {
-        struct bh_req *r = pss->req;
-        if (!r || r->dispatched || r->too_large)
-            return 0;
-        if (r->body_len + len > r->body_max)
-            return -1;
-        if (r->body_len + len + 1 > r->body_cap) {
-            r->body_cap = r->body_len + len + 1 > 2 * r->body_cap ? r->body_len + len + 1
-                                                                  : 2 * r->body_cap;
-            char *nb = realloc(r->body, r->body_cap);
-            if (!nb)
-                abort();
-            r->body = nb;
-        }
-        memcpy(r->body + r->body_len, in, len);
-        r->body_len += len;
-        r->body[r->body_len] = 0;
-        return 0;
-    }
+    case LWS_CALLBACK_HTTP_BODY:
+        return pss->req ? http_req_body(pss->req, in, len) : 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         /* With more input buffered behind a body (a request pipelined

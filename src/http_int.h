@@ -65,7 +65,6 @@ struct bh_req {
     char *body;
     size_t body_len, body_cap, body_expected, body_max;
     int dispatched;         /* the handler owns the reply */
-    int too_large;          /* Content-Length over the limit: 413 once the body is read */
     int replied;
     /* response */
     int status;
@@ -102,6 +101,8 @@ void http_req_lost(struct bh_req *r);
 void http_req_refuse_upgrade(struct bh_req *r);
 /* Write the next piece of r's reply. Returns -1 to close the connection. */
 int http_req_write(struct bh_req *r, struct pss *pss);
+/* A piece of r's body arrived. Returns -1 to close the connection. */
+int http_req_body(struct bh_req *r, const void *in, size_t len);
 /* Hand r to the handler (or answer 413 for a body over the limit). */
 void http_req_dispatch(struct bh_req *r);
 

@@ -262,6 +262,29 @@ done:
     return -1;
 }
 
+/* Its Content-Length is over the limit: 413 once the body is read. */
+static int too_large(const struct bh_req *r) { return r->body_expected > r->body_max; }
+
+int http_req_body(struct bh_req *r, const void *in, size_t len)
+{
+    if (r->dispatched || too_large(r))
+        return 0;
+    if (r->body_len + len > r->body_max)
+        return -1;
+    if (r->body_len + len + 1 > r->body_cap) {
+        r->body_cap = r->body_len + len + 1 > 2 * r->body_cap ? r->body_len + len + 1
+                                                              : 2 * r->body_cap;
+        char *nb = realloc(r->body, r->body_cap);
+        if (!nb)
+            abort();
+        r->body = nb;
+    }
+    memcpy(r->body + r->body_len, in, len);
+    r->body_len += len;
+    r->body[r->body_len] = 0;
+    return 0;
+}
+
 static void reply_too_large(struct bh_req *r)
 {
     static const char msg[] =
@@ -273,7 +296,7 @@ void http_req_dispatch(struct bh_req *r)
 {
     lws_sul_cancel(&r->body_sul);
     r->dispatched = 1;
-    if (r->too_large)
+    if (too_large(r))
         reply_too_large(r);
     else
         r->http->h.request(r->http->hctx, r);
