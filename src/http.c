@@ -94,7 +94,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (pss->answered && !pss->req)
-            return lws_partial_buffered(wsi) ? (lws_callback_on_writable(wsi), 0) : -1;
+            return http_req_close_when_sent(wsi);
         if (!pss->req || !pss->req->replied)
             return 0;
         return http_req_write(pss->req, pss);

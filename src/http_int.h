@@ -101,6 +101,9 @@ void http_req_lost(struct bh_req *r);
 void http_req_refuse_upgrade(struct bh_req *r);
 /* Write the next piece of r's reply. Returns -1 to close the connection. */
 int http_req_write(struct bh_req *r, struct pss *pss);
+/* The reply on wsi is written: -1 to close the connection now, or 0 after
+ * asking to be called again once the library sent what it still holds. */
+int http_req_close_when_sent(struct lws *wsi);
 /* A piece of r's body arrived. Returns -1 to close the connection. */
 int http_req_body(struct bh_req *r, const void *in, size_t len);
 /* Hand r to the handler (or answer 413 for a body over the limit). */

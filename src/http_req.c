@@ -255,6 +255,11 @@ done:
      * (fuzz_http_front), so the connection closes once the reply is out
      * and anything the client sent after its request is never parsed. */
     pss->answered = 1;
+    return http_req_close_when_sent(wsi);
+}
+
+int http_req_close_when_sent(struct lws *wsi)
+{
     if (lws_partial_buffered(wsi)) {
         lws_callback_on_writable(wsi); /* the library sends the rest first */
         return 0;
