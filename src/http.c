@@ -156,7 +156,9 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         return http ? http_conn_filter(http, wsi, user, (int)(intptr_t)in) : 0;
 
-    case LWS_CALLBACK_WSI_CREATE:
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        /* an accepted connection (a descriptor the loop adopts to watch
+         * gets no such call: only its wsi's creation) */
         if (http && http->accepting)
             http_conn_add(http, wsi);
         return 0;
@@ -298,7 +300,6 @@ bh_watch_t *bh_watch_add(bh_loop_t *loop, int fd, bh_watch_cb cb, void *arg)
     w->fd = fd;
     w->cb = cb;
     w->arg = arg;
-    http_accepting_drop((struct bh_http *)loop); /* loop is the first member */
     lws_sock_file_fd_type u;
     u.filefd = fd;
     w->wsi = lws_adopt_descriptor_vhost(loop->vh, LWS_ADOPT_RAW_FILE_DESC, u, "bh-raw", NULL);

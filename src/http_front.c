@@ -165,6 +165,16 @@ static int refuse_over_cap(int fd, const char *why, struct ratelog *rl, const ch
     return 1;
 }
 
+/* A connection let through by http_conn_filter got no wsi (the library failed
+ * to adopt it): forget its address if nothing else holds it. */
+static void accepting_drop(struct bh_http *http)
+{
+    struct peer *p = http->accepting;
+    http->accepting = NULL;
+    if (p && !p->n)
+        peer_forget(http, p);
+}
+
 /* The library accepted fd from the listening socket lwsi: 0 to serve it,
  * 1 after answering 503 (the library then closes it). */
 int http_conn_filter(struct bh_http *http, struct lws *lwsi,
@@ -174,7 +184,7 @@ int http_conn_filter(struct bh_http *http, struct lws *lwsi,
         http->listen_fd = lws_get_socket_fd(lwsi);
     unsigned char key[16];
     peer_key(&f->cli_addr, key);
-    http_accepting_drop(http);
+    accepting_drop(http);
     if (http->max_conns > 0 && http->nconns >= http->max_conns)
         return refuse_over_cap(fd, "too many connections; try again later", &http->log_full,
                                "connection cap", http->max_conns, key);
@@ -185,16 +195,6 @@ int http_conn_filter(struct bh_http *http, struct lws *lwsi,
                                http->max_conns_per_addr, key);
     http->accepting = p; /* the library creates its wsi next */
     return 0;
-}
-
-/* A connection let through by http_conn_filter got no wsi (the library failed
- * to adopt it): forget its address if nothing else holds it. */
-void http_accepting_drop(struct bh_http *http)
-{
-    struct peer *p = http->accepting;
-    http->accepting = NULL;
-    if (p && !p->n)
-        peer_forget(http, p);
 }
 
 /* The wsi of the connection just let through by http_conn_filter. */

@@ -127,9 +127,6 @@ void http_body_deadline(lws_sorted_usec_list_t *sul);
  * 1 after answering 503 (the library then closes it). */
 int http_conn_filter(struct bh_http *http, struct lws *lwsi,
                      struct lws_filter_network_conn_args *f, int fd);
-/* A connection let through by http_conn_filter got no wsi (the library
- * failed to adopt it): forget its address if nothing else holds it. */
-void http_accepting_drop(struct bh_http *http);
 /* The wsi of the connection just let through by http_conn_filter. */
 void http_conn_add(struct bh_http *http, struct lws *wsi);
 /* Any wsi is destroyed: if it is a client connection, it counts no more. */
