@@ -3,7 +3,8 @@
  * (bh_http_new), its callback, which hands each event to the module that
  * owns it (requests: http_req.c, WebSockets: http_ws.c, the front door's
  * caps and timeouts: http_front.c), and the loop's watches and timers.
- * These four files are the only ones that include libwebsockets.h.
+ * These four files are the only ones that include libwebsockets.h (through
+ * http_int.h).
  *
  * Lifetimes: a bh_watch is freed by the loop after its descriptor was
  * closed (bh_watch_remove or hang-up). */
