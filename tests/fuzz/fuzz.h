@@ -12,9 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "auth.h"
+#include "cdp_proxy.h"
+#include "http.h"
+#include "live.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -83,6 +88,51 @@ static inline int fuzz_send_all(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* A keyring with the admin's token "bhk_admin" and a user's token
+ * "bhk_user" (id user_id, at most 3 sessions). */
+static inline bh_keyring_t *fuzz_keyring(const char *user_id)
+{
+    bh_keyring_t *keys = bh_keyring_new();
+    char hash[BH_HASH_HEX];
+    bh_sha256_hex("bhk_admin", 9, hash);
+    bh_keyring_put(keys, BH_ADMIN_ID, BH_ADMIN_ID, BH_ROLE_ADMIN, hash, 0);
+    bh_sha256_hex("bhk_user", 8, hash);
+    bh_keyring_put(keys, user_id, "user", BH_ROLE_USER, hash, 3);
+    return keys;
+}
+
+/* A real HTTP front as hc says (the harnesses listen on 127.0.0.1, port
+ * 0); aborts, naming the harness, if it cannot listen. */
+static inline bh_http_t *fuzz_http_new(const char *name, const struct bh_http_config *hc,
+                                       const struct bh_http_handlers *hh)
+{
+    bh_err_t err = BH_ERR_INIT;
+    bh_http_t *http = bh_http_new(hc, hh, NULL, &err);
+    if (!http) {
+        fprintf(stderr, "%s: %s\n", name, bh_err_msg(&err));
+        abort();
+    }
+    return http;
+}
+
+/* A request handler that answers every request (and upgrade) 404. */
+static inline void fuzz_not_found(void *ctx, bh_req_t *req)
+{
+    (void)ctx;
+    bh_req_reply(req, 404, "text/plain", "", 0, NULL);
+}
+
+/* A browser event offered to a session's consumers as session.c does: the
+ * CDP proxy first (events for its clients' sessions), else the live view.
+ * Either may be NULL. */
+static inline void fuzz_offer_event(bh_cdp_proxy_t *proxy, bh_live_t *live, json_t *msg)
+{
+    if (proxy && bh_cdp_proxy_event(proxy, msg))
+        return;
+    if (live)
+        bh_live_event(live, msg);
 }
 
 #endif

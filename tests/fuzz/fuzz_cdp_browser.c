@@ -26,32 +26,23 @@ static bh_cdp_proxy_t *proxy;
 static void on_event(void *arg, json_t *msg)
 {
     (void)arg;
-    if (proxy && bh_cdp_proxy_event(proxy, msg))
-        return;
-    if (live)
-        bh_live_event(live, msg);
+    fuzz_offer_event(proxy, live, msg);
 }
 
 static void on_closed(void *arg) { (void)arg; }
-
-static void nop_request(void *ctx, bh_req_t *req)
-{
-    (void)ctx;
-    bh_req_reply(req, 404, "text/plain", "", 0, NULL);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     static const struct bh_http_config hc = {.host = "127.0.0.1", .port = 0};
-    static const struct bh_http_handlers hh = {.request = nop_request, .upgrade = nop_request};
-    bh_err_t err = BH_ERR_INIT;
-    http = bh_http_new(&hc, &hh, NULL, &err);
+    static const struct bh_http_handlers hh = {.request = fuzz_not_found,
+                                               .upgrade = fuzz_not_found};
+    http = fuzz_http_new("fuzz_cdp_browser", &hc, &hh);
     int p[2];
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (!http || devnull < 0 || pipe2(p, O_CLOEXEC) < 0) {
-        fprintf(stderr, "fuzz_cdp_browser: setup failed: %s\n", bh_err_msg(&err));
+    if (devnull < 0 || pipe2(p, O_CLOEXEC) < 0) {
+        perror("fuzz_cdp_browser: setup failed");
         abort();
     }
     close(p[1]); /* the pipe is never read: input comes through bh_cdp_input */

@@ -24,12 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.allowed_origins = origins;
     cfg.nallowed_origins = 1;
     memset(cfg.secret, 7, sizeof cfg.secret);
-    keys = bh_keyring_new();
-    char hash[BH_HASH_HEX];
-    bh_sha256_hex("bhk_admin", 9, hash);
-    bh_keyring_put(keys, BH_ADMIN_ID, BH_ADMIN_ID, BH_ROLE_ADMIN, hash, 0);
-    bh_sha256_hex("bhk_user", 8, hash);
-    bh_keyring_put(keys, "00112233aabbccdd", "user", BH_ROLE_USER, hash, 3);
+    keys = fuzz_keyring("00112233aabbccdd");
     return 0;
 }
 

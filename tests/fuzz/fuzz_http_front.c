@@ -1,5 +1,5 @@
 /* fuzz_http_front.c — raw bytes from a client on the daemon's HTTP port:
- * the HTTP front (src/http.c on libwebsockets) parses the request line,
+ * the HTTP front (src/http*.c on libwebsockets) parses the request line,
  * query and headers into a bh_req, gathers the body (up to max_body, else
  * 413), hands it over, writes the reply; pipelined requests, WebSocket
  * upgrades (accepted for /ws paths, refused otherwise) and messages on them
@@ -119,21 +119,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     bh_config_defaults(&cfg);
     cfg.public_url = bh_xstrdup("http://127.0.0.1:8420");
     memset(cfg.secret, 7, sizeof cfg.secret);
-    keys = bh_keyring_new();
-    char hash[BH_HASH_HEX];
-    bh_sha256_hex("bhk_admin", 9, hash);
-    bh_keyring_put(keys, BH_ADMIN_ID, BH_ADMIN_ID, BH_ROLE_ADMIN, hash, 0);
-    bh_sha256_hex("bhk_user", 8, hash);
-    bh_keyring_put(keys, "u1", "user", BH_ROLE_USER, hash, 3);
+    keys = fuzz_keyring("u1");
     static const struct bh_http_config hc = {
         .host = "127.0.0.1", .port = 0, .max_body = 1024, .max_ws_msg = 4096};
     static const struct bh_http_handlers hh = {.request = request, .upgrade = upgrade};
-    bh_err_t err = BH_ERR_INIT;
-    http = bh_http_new(&hc, &hh, NULL, &err);
-    if (!http) {
-        fprintf(stderr, "fuzz_http_front: %s\n", bh_err_msg(&err));
-        abort();
-    }
+    http = fuzz_http_new("fuzz_http_front", &hc, &hh);
     loop = bh_http_loop(http);
     return 0;
 }

@@ -61,19 +61,10 @@ static void step(void)
 static void on_event(void *arg, json_t *msg)
 {
     (void)arg;
-    if (proxy && bh_cdp_proxy_event(proxy, msg))
-        return;
-    if (live)
-        bh_live_event(live, msg);
+    fuzz_offer_event(proxy, live, msg);
 }
 
 static void on_closed(void *arg) { (void)arg; }
-
-static void request(void *ctx, bh_req_t *req)
-{
-    (void)ctx;
-    bh_req_reply(req, 404, "text/plain", "", 0, NULL);
-}
 
 static void upgrade(void *ctx, bh_req_t *req)
 {
@@ -86,7 +77,7 @@ static void upgrade(void *ctx, bh_req_t *req)
     else if (!strcmp(path, "/live-view")) /* a view-only viewer */
         bh_live_accept(live, req, 0);
     else
-        bh_req_reply(req, 404, "text/plain", "", 0, NULL);
+        fuzz_not_found(ctx, req);
 }
 
 /* The browser's side of the pipe: read what the daemon sent, answer the
@@ -281,13 +272,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     static const struct bh_http_config hc = {.host = "127.0.0.1", .port = 0, .max_ws_msg = 1u << 20};
-    static const struct bh_http_handlers hh = {.request = request, .upgrade = upgrade};
-    bh_err_t err = BH_ERR_INIT;
-    http = bh_http_new(&hc, &hh, NULL, &err);
-    if (!http) {
-        fprintf(stderr, "fuzz_ws: %s\n", bh_err_msg(&err));
-        abort();
-    }
+    static const struct bh_http_handlers hh = {.request = fuzz_not_found, .upgrade = upgrade};
+    http = fuzz_http_new("fuzz_ws", &hc, &hh);
     loop = bh_http_loop(http);
     return 0;
 }
