@@ -786,9 +786,7 @@ static void tokens_route(struct bh_api *a, bh_req_t *req, const char *rest)
 
 /* ---------------------------------------------------------------- routing */
 
-/* Path /api/v1/sessions/<id><sub>: copies the id, returns sub (NULL if the
- * path is not of that shape). */
-static const char *session_path(const char *path, char id[33])
+const char *bh_api_session_path(const char *path, char id[33])
 {
     static const char prefix[] = "/api/v1/sessions/";
     if (strncmp(path, prefix, sizeof prefix - 1) != 0)
@@ -801,8 +799,6 @@ static const char *session_path(const char *path, char id[33])
     id[32] = 0;
     return rest + idlen;
 }
-
-const char *bh_api_session_path(const char *path, char id[33]) { return session_path(path, id); }
 
 static void discovery(struct bh_api *a, bh_req_t *req, const char *id)
 {
@@ -826,29 +822,25 @@ static void discovery(struct bh_api *a, bh_req_t *req, const char *id)
     reply_json(req, 200, v);
 }
 
-/* WebSocket upgrades from browsers carry an Origin: only the daemon's own
- * (its public URL, or loopback names of its port) and the operator's
- * --allow-origin list may open one — a page elsewhere, or a DNS-rebound
- * name pointing here, may not. Programs send no Origin. */
-static int origin_allowed(struct bh_api *a, const char *origin)
+int bh_api_origin_allowed(const struct bh_config *cfg, const char *origin)
 {
     if (!origin)
         return 1;
-    const char *base = a->cfg->public_url;
+    const char *base = cfg->public_url;
     size_t n = strlen(base);
     while (n && base[n - 1] == '/')
         n--;
     if (strlen(origin) == n && !strncasecmp(origin, base, n))
         return 1;
     char buf[128];
-    snprintf(buf, sizeof buf, "http://localhost:%d", a->cfg->port);
-    if (!strcasecmp(origin, buf) && !strcmp(a->cfg->listen_host, "127.0.0.1"))
+    snprintf(buf, sizeof buf, "http://localhost:%d", cfg->port);
+    if (!strcasecmp(origin, buf) && !strcmp(cfg->listen_host, "127.0.0.1"))
         return 1;
-    snprintf(buf, sizeof buf, "http://127.0.0.1:%d", a->cfg->port);
-    if (!strcasecmp(origin, buf) && !strcmp(a->cfg->listen_host, "127.0.0.1"))
+    snprintf(buf, sizeof buf, "http://127.0.0.1:%d", cfg->port);
+    if (!strcasecmp(origin, buf) && !strcmp(cfg->listen_host, "127.0.0.1"))
         return 1;
-    for (int i = 0; i < a->cfg->nallowed_origins; i++)
-        if (!strcasecmp(origin, a->cfg->allowed_origins[i]))
+    for (int i = 0; i < cfg->nallowed_origins; i++)
+        if (!strcasecmp(origin, cfg->allowed_origins[i]))
             return 1;
     return 0;
 }
@@ -931,7 +923,7 @@ static int forgery_refused(struct bh_api *a, bh_req_t *req)
     const char *m = bh_req_method(req);
     if (!strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS"))
         return 0;
-    if (!origin_allowed(a, bh_req_header(req, "origin"))) {
+    if (!bh_api_origin_allowed(a->cfg, bh_req_header(req, "origin"))) {
         reply_error(req, 403, "origin_not_allowed",
                     "requests from this Origin are not allowed (see --allow-origin)");
         return 1;
@@ -949,24 +941,18 @@ static int forgery_refused(struct bh_api *a, bh_req_t *req)
     return 0;
 }
 
-int bh_api_origin_allowed(const struct bh_config *cfg, const char *origin)
-{
-    struct bh_api a = {.cfg = cfg};
-    return origin_allowed(&a, origin);
-}
-
 void bh_api_upgrade(void *ctx, bh_req_t *req)
 {
     struct bh_api *a = ctx;
     if (host_refused(a, req))
         return;
-    if (!origin_allowed(a, bh_req_header(req, "origin"))) {
+    if (!bh_api_origin_allowed(a->cfg, bh_req_header(req, "origin"))) {
         reply_error(req, 403, "origin_not_allowed",
                     "WebSocket connections from this Origin are not allowed (see --allow-origin)");
         return;
     }
     char id[33];
-    const char *sub = session_path(bh_req_path(req), id);
+    const char *sub = bh_api_session_path(bh_req_path(req), id);
     if (!sub || (strcmp(sub, "/cdp") != 0 && strcmp(sub, "/live") != 0)) {
         reply_error(req, 404, "not_found", "no such WebSocket endpoint");
         return;
@@ -1059,7 +1045,7 @@ void bh_api_request(void *ctx, bh_req_t *req)
     if (forgery_refused(a, req))
         return;
     char id[33];
-    const char *sub = session_path(path, id);
+    const char *sub = bh_api_session_path(path, id);
     if (sub && get && (!strcmp(sub, "/json/version") || !strcmp(sub, "/json/version/"))) {
         if (identify(a, req, CRED_QUERY, &who) == BH_ROLE_NONE) {
             unauthorized(req);
