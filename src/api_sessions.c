@@ -226,20 +226,20 @@ void bh_api_put_file(struct bh_api *a, bh_req_t *req, const char *id, const char
                            "a file name is 1-255 of A-Z a-z 0-9 . _ - and does not start with '.'");
         return;
     }
-    size_t len = 0;
+    size_t len;
     const char *body = bh_req_body(req, &len);
     bh_err_t err = BH_ERR_INIT;
-    if (bh_session_put_file(s, name, body ? body : "", body ? len : 0, &err) < 0) {
-        int e = err.status;
-        bh_api_reply_error(req,
-                           e == EAGAIN                                                ? 409
-                           : e == ENOSPC || e == EDQUOT                               ? 507
-                           : e == ELOOP || e == ENOTDIR || e == EISDIR || e == EEXIST ? 409
-                                                                                      : 500,
-                           e == EAGAIN                  ? "not_ready"
-                           : e == ENOSPC || e == EDQUOT ? "no_space"
-                                                        : "upload_failed",
-                           bh_err_msg(&err));
+    if (bh_session_put_file(s, name, body, len, &err) < 0) {
+        /* not ready yet, no room, or something in the way of the file */
+        int e = err.status, status = 500;
+        const char *code = "upload_failed";
+        if (e == EAGAIN)
+            status = 409, code = "not_ready";
+        else if (e == ENOSPC || e == EDQUOT)
+            status = 507, code = "no_space";
+        else if (e == ELOOP || e == ENOTDIR || e == EISDIR || e == EEXIST)
+            status = 409;
+        bh_api_reply_error(req, status, code, bh_err_msg(&err));
         bh_err_clear(&err);
         return;
     }
