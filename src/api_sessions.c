@@ -274,39 +274,11 @@ void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id)
 {
     size_t len;
     const char *body = bh_req_body(req, &len);
-    json_error_t je;
-    json_auto_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(j)) {
-        bh_api_reply_error(req, 400, "invalid_json", "the body must be a JSON object");
+    struct bh_link_opts opts;
+    struct bh_invalid why;
+    if (bh_validate_link(body, len, &opts, &why) < 0) {
+        bh_api_reply_error(req, 400, why.code, why.msg);
         return;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v)
-    {
-        if (strcmp(k, "scope") && strcmp(k, "ttl")) {
-            char *msg = bh_xasprintf("unknown field '%.64s' (scope, ttl)", k);
-            bh_api_reply_error(req, 400, "unknown_field", msg);
-            free(msg);
-            return;
-        }
-    }
-    json_t *js = json_object_get(j, "scope"), *jt = json_object_get(j, "ttl");
-    enum bh_scope scope = bh_scope_parse(json_string_value(js));
-    if (scope == BH_SCOPE_NONE) {
-        bh_api_reply_error(req, 400, "invalid_field",
-                           "scope must be \"view\", \"control\" or \"cdp\"");
-        return;
-    }
-    int ttl = 0;
-    if (jt && !json_is_null(jt)) {
-        if (!json_is_integer(jt) || json_integer_value(jt) < 1 ||
-            json_integer_value(jt) > 86400) {
-            bh_api_reply_error(req, 400, "invalid_field",
-                               "ttl must be an integer, 1 to 86400 seconds");
-            return;
-        }
-        ttl = (int)json_integer_value(jt);
     }
     bh_session_t *s = bh_session_find(a->sessions, id);
     if (!s) {
@@ -315,7 +287,7 @@ void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id)
     }
     const struct bh_session_row *r = bh_session_info(s);
     int64_t exp = 0;
-    cleanup_free char *tok = bh_api_mint_for(a, r, scope, ttl, &exp);
+    cleanup_free char *tok = bh_api_mint_for(a, r, opts.scope, opts.ttl, &exp);
     if (!tok) {
         bh_api_reply_error(req, 409, "not_running", "the session has reached its ttl");
         return;
@@ -323,16 +295,18 @@ void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id)
     json_auto_t *sj = bh_session_json(a->sessions, r);
     json_t *all = json_object_get(sj, "urls");
     json_t *urls = json_object();
+    const char *k;
+    json_t *v;
     json_object_foreach(all, k, v)
     {
-        if (json_is_string(v) && (bh_api_url_scopes(k) & scope)) {
+        if (json_is_string(v) && (bh_api_url_scopes(k) & opts.scope)) {
             char *u = bh_xasprintf("%s?token=%s", json_string_value(v), tok);
             json_object_set_new(urls, k, json_string(u));
             free(u);
         }
     }
     char *at = bh_time_iso(exp * 1000);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "scope", bh_scope_name(scope), "token", tok,
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "scope", bh_scope_name(opts.scope), "token", tok,
                           "expiresAt", at, "urls", urls);
     free(at);
     bh_api_reply_json(req, 201, o);
