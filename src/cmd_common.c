@@ -184,6 +184,29 @@ int cmd_call(struct conn *cn, const char *method, const char *path, const char *
     return -1;
 }
 
+int cmd_delete_each(struct conn *cn, const char *collection, char **ids, int n)
+{
+    int status = BH_EXIT_OK;
+    for (int i = 0; i < n; i++) {
+        cleanup_free char *e = bh_client_escape(ids[i]);
+        cleanup_free char *path = bh_xasprintf("%s/%s", collection, e);
+        cleanup_free char *safe = cmd_printable(ids[i]);
+        bh_err_t err = BH_ERR_INIT;
+        struct bh_client_resp resp __attribute__((cleanup(bh_client_resp_clear))) = {0};
+        if (cmd_call(cn, "DELETE", path, NULL, &resp, &err) < 0) {
+            int unreachable = resp.status == 0; /* no reply: the others fail too */
+            if (!unreachable)
+                bh_err_wrap(&err, "%s", safe);
+            status = cmd_fail(&err);
+            if (unreachable)
+                break;
+            continue;
+        }
+        printf("%s\n", safe);
+    }
+    return status;
+}
+
 char *cmd_printable(const char *s)
 {
     char *out = bh_xstrdup(s);

@@ -95,6 +95,11 @@ int cmd_conn_open(struct conn *cn, const struct conn_opts *o, bh_err_t *err);
  * saying why (transport error or the API's error). */
 int cmd_call(struct conn *cn, const char *method, const char *path, const char *body,
              struct bh_client_resp *resp, bh_err_t *err);
+/* DELETE collection/<id> for each of the n ids (`rm`, `token rm`), printing
+ * each id removed and saying why for each that was not; no reply at all
+ * stops there (the others would fail too). BH_EXIT_OK, or BH_EXIT_FAIL if
+ * any failed. */
+int cmd_delete_each(struct conn *cn, const char *collection, char **ids, int n);
 
 /* ------------------------------------------------------------------------ */
 /* Output helpers */

@@ -1,6 +1,4 @@
 /* cmd_rm.c — `bulkhead rm`: end sessions. */
-#include <stdio.h>
-
 #include "cmd_common.h"
 
 static const struct cmd_desc d_rm = {
@@ -33,23 +31,5 @@ int bh_cmd_rm(int argc, char **argv)
     cleanup_conn struct conn cn = {0};
     if (cmd_conn_open(&cn, &o, &err) < 0)
         return cmd_fail(&err);
-    int status = BH_EXIT_OK;
-    for (int i = optind; i < argc; i++) {
-        cleanup_free char *path = cmd_session_path(argv[i], NULL);
-        struct bh_client_resp resp __attribute__((cleanup(bh_client_resp_clear))) = {0};
-        if (cmd_call(&cn, "DELETE", path, NULL, &resp, &err) < 0) {
-            int unreachable = resp.status == 0; /* no reply: the others fail too */
-            if (!unreachable) {
-                cleanup_free char *safe = cmd_printable(argv[i]);
-                bh_err_wrap(&err, "%s", safe);
-            }
-            status = cmd_fail(&err);
-            if (unreachable)
-                break;
-            continue;
-        }
-        cleanup_free char *safe = cmd_printable(argv[i]);
-        printf("%s\n", safe);
-    }
-    return status;
+    return cmd_delete_each(&cn, API, argv + optind, argc - optind);
 }

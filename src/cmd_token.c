@@ -168,24 +168,7 @@ static int token_rm(int argc, char **argv, const struct cmd_desc *d)
     cleanup_conn struct conn cn = {0};
     if (cmd_conn_open(&cn, &o, &err) < 0)
         return cmd_fail(&err);
-    int status = BH_EXIT_OK;
-    for (int i = optind; i < argc; i++) {
-        cleanup_free char *e = bh_client_escape(argv[i]);
-        cleanup_free char *path = bh_xasprintf("/api/v1/tokens/%s", e);
-        cleanup_free char *safe = cmd_printable(argv[i]);
-        struct bh_client_resp resp __attribute__((cleanup(bh_client_resp_clear))) = {0};
-        if (cmd_call(&cn, "DELETE", path, NULL, &resp, &err) < 0) {
-            int unreachable = resp.status == 0;
-            if (!unreachable)
-                bh_err_wrap(&err, "%s", safe);
-            status = cmd_fail(&err);
-            if (unreachable)
-                break;
-            continue;
-        }
-        printf("%s\n", safe);
-    }
-    return status;
+    return cmd_delete_each(&cn, "/api/v1/tokens", argv + optind, argc - optind);
 }
 
 int bh_cmd_token(int argc, char **argv)
