@@ -1,7 +1,10 @@
 /* api.h — the REST API v1 (DESIGN.md): routing, authentication and roles
  * (auth.h), the token endpoints, JSON errors. Translates requests into
  * session calls; owns the keyring of tokens in force and nothing else but
- * the references it is given. */
+ * the references it is given. Its code: api.c (these entry points and the
+ * routing), and behind it the internal modules api_front (Host, Origin,
+ * content type), api_who (the caller and its access), api_sessions and
+ * api_tokens (the routes), api_present (a session's JSON), api_reply. */
 #ifndef BH_API_H
 #define BH_API_H
 
@@ -25,8 +28,11 @@ void bh_api_upgrade(void *api, bh_req_t *req);
  * the id (32 lowercase hex) into id and returns sub ("", "/cdp", ...), or
  * NULL if the path is not of that shape. */
 const char *bh_api_session_path(const char *path, char id[33]);
-/* Whether a WebSocket upgrade with this Origin header (NULL: none) may open
- * (pure; fuzzed): see origin_allowed in api.c. */
+/* Whether a request or WebSocket upgrade with this Origin header (NULL:
+ * none) may act (pure; fuzzed). Browsers send an Origin: only the daemon's
+ * own (its public URL, or loopback names of its port) and the operator's
+ * --allow-origin list may — a page elsewhere, or a DNS-rebound name
+ * pointing here, may not. Programs send no Origin. (api_front.c) */
 int bh_api_origin_allowed(const struct bh_config *cfg, const char *origin);
 
 

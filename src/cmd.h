@@ -20,7 +20,8 @@
 /* cmd_serve.c: run the daemon. */
 int bh_cmd_serve(int argc, char **argv);
 
-/* cmd_client.c: the REST API clients. */
+/* The REST API clients, one file each (cmd_create.c, cmd_ls.c, cmd_get.c,
+ * cmd_rm.c, cmd_screenshot.c, cmd_token.c), sharing cmd_common.h. */
 int bh_cmd_create(int argc, char **argv);
 int bh_cmd_ls(int argc, char **argv);
 int bh_cmd_get(int argc, char **argv);

@@ -468,3 +468,30 @@ int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
     out->role = role;
     return 0;
 }
+
+int bh_validate_link(const char *body, size_t len, struct bh_link_opts *out,
+                     struct bh_invalid *why)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t je;
+    json_auto_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j))
+        return invalid(why, "invalid_json", "the body must be a JSON object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "scope") && strcmp(k, "ttl"))
+            return invalid(why, "unknown_field", "unknown field '%.64s' (scope, ttl)", k);
+    }
+    json_t *js = json_object_get(j, "scope"), *jt = json_object_get(j, "ttl");
+    out->scope = bh_scope_parse(json_string_value(js));
+    if (out->scope == BH_SCOPE_NONE)
+        return invalid(why, "invalid_field", "scope must be \"view\", \"control\" or \"cdp\"");
+    if (jt && !json_is_null(jt)) {
+        if (!json_is_integer(jt) || json_integer_value(jt) < 1 || json_integer_value(jt) > 86400)
+            return invalid(why, "invalid_field", "ttl must be an integer, 1 to 86400 seconds");
+        out->ttl = (int)json_integer_value(jt);
+    }
+    return 0;
+}

@@ -1,5 +1,5 @@
-/* validate.h — checks of what clients send, as pure functions: the create
- * request body and page URLs. Each failure has a stable code and a message
+/* validate.h — checks of what clients send, as pure functions: the create,
+ * token and link request bodies and page URLs. Each failure has a stable code and a message
  * that names the field, for the API's 400 replies. */
 #ifndef BH_VALIDATE_H
 #define BH_VALIDATE_H
@@ -74,5 +74,17 @@ struct bh_token_opts {
  * whether the name is free. */
 int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
                       struct bh_invalid *why);
+
+/* A link body (POST /api/v1/sessions/{id}/links): {"scope","ttl"}. */
+struct bh_link_opts {
+    enum bh_scope scope; /* BH_SCOPE_VIEW, _CONTROL or _CDP */
+    int ttl;             /* 1..86400 seconds, or 0 when not given (null) */
+};
+
+/* Parse and check a link body: 0 and *out filled, or -1 and *why
+ * ("invalid_json", "unknown_field", "invalid_field"). Says nothing of the
+ * session. */
+int bh_validate_link(const char *body, size_t len, struct bh_link_opts *out,
+                     struct bh_invalid *why);
 
 #endif

@@ -29,6 +29,14 @@ static const char *token_code(const char *body, size_t len, struct bh_token_opts
 }
 #define TOKEN(lit, t) token_code(lit, sizeof lit - 1, t)
 
+/* A link body's verdict: "ok" or the error code. */
+static const char *link_code(const char *body, size_t len, struct bh_link_opts *l)
+{
+    static struct bh_invalid why;
+    return bh_validate_link(body, len, l, &why) == 0 ? "ok" : why.code;
+}
+#define LINK(lit, l) link_code(lit, sizeof lit - 1, l)
+
 static const char *url_code(const char *url)
 {
     static struct bh_invalid why;
@@ -361,6 +369,24 @@ int main(void)
     CHECK_STR(TOKEN("{\"name\":\"a\",\"maxSessions\":0}", &t), "invalid_field");
     CHECK_STR(TOKEN("{\"name\":\"a\",\"maxSessions\":10001}", &t), "invalid_field");
     CHECK_STR(TOKEN("{\"name\":\"a\",\"maxSessions\":1.5}", &t), "invalid_field");
+
+    /* link bodies (POST /api/v1/sessions/{id}/links) */
+    struct bh_link_opts l;
+    CHECK_STR(LINK("{\"scope\":\"view\"}", &l), "ok");
+    CHECK(l.scope == BH_SCOPE_VIEW && l.ttl == 0);
+    CHECK_STR(LINK("{\"scope\":\"cdp\",\"ttl\":86400}", &l), "ok");
+    CHECK(l.scope == BH_SCOPE_CDP && l.ttl == 86400);
+    CHECK_STR(LINK("{\"scope\":\"control\",\"ttl\":null}", &l), "ok");
+    CHECK(l.scope == BH_SCOPE_CONTROL && l.ttl == 0);
+    CHECK_STR(LINK("", &l), "invalid_json");
+    CHECK_STR(LINK("[]", &l), "invalid_json");
+    CHECK_STR(LINK("{\"scope\":\"view\",\"scope\":\"cdp\"}", &l), "invalid_json");
+    CHECK_STR(LINK("{\"scope\":\"view\",\"x\":1}", &l), "unknown_field");
+    CHECK_STR(LINK("{}", &l), "invalid_field");
+    CHECK_STR(LINK("{\"scope\":\"admin\"}", &l), "invalid_field");
+    CHECK_STR(LINK("{\"scope\":\"view\",\"ttl\":0}", &l), "invalid_field");
+    CHECK_STR(LINK("{\"scope\":\"view\",\"ttl\":86401}", &l), "invalid_field");
+    CHECK_STR(LINK("{\"scope\":\"view\",\"ttl\":\"60\"}", &l), "invalid_field");
 
     /* request paths: /api/v1/sessions/<32 hex><sub> */
     char id[33];
