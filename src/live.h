@@ -10,6 +10,7 @@
 #include "cdp.h"
 #include "http.h"
 #include "json.h"
+#include "live_input.h"
 #include "validate.h"
 
 typedef struct bh_live bh_live_t;
@@ -21,11 +22,6 @@ struct bh_live_hooks {
     void (*page_changed)(void *arg, const char *url, const char *title);
     /* the hello message's extra fields (session id, expiresAt…); new ref */
     json_t *(*hello)(void *arg);
-};
-
-struct bh_live_policy {
-    int copy;  /* text selected in the page may be copied out */
-    int paste; /* text may be pasted in */
 };
 
 bh_live_t *bh_live_new(bh_cdp_t *cdp, const struct bh_live_policy *pol, int width, int height,
@@ -50,22 +46,5 @@ int bh_live_viewers(const bh_live_t *lv);
 void bh_live_reapply_viewport(bh_live_t *lv);
 /* Frames and bytes sent to viewers so far (for metrics and benchmarks). */
 void bh_live_stats(const bh_live_t *lv, unsigned long long *frames, unsigned long long *bytes);
-
-/* ---- input translation: pure, unit-tested ---- */
-
-/* One CDP command a viewer message becomes. */
-struct bh_live_cmd {
-    char method[48];
-    json_t *params; /* owned */
-    int special;    /* 0: send as is; else one of BH_LIVE_* below */
-};
-enum { BH_LIVE_CMD = 0, BH_LIVE_BACK, BH_LIVE_FORWARD, BH_LIVE_COPY, BH_LIVE_SETTINGS,
-       BH_LIVE_RESIZE };
-
-/* Translate a viewer message into up to 2 commands (a printable key-down
- * becomes keyDown with its text). Returns the count (>= 0), or -1 with why
- * filled. Free params of the commands returned. */
-int bh_live_translate(json_t *msg, const struct bh_live_policy *pol, struct bh_live_cmd out[2],
-                      struct bh_invalid *why);
 
 #endif
