@@ -24,13 +24,16 @@ static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
-/* Restores this thread's filesystem ids to root's (cleanup of put_file). */
-static void fsids_restore(int *set)
+/* This thread's filesystem ids before put_file switched them. */
+struct fsids {
+    long uid, gid;
+};
+
+/* Puts this thread's filesystem ids back (cleanup of put_file). */
+static void fsids_restore(struct fsids *prev)
 {
-    if (*set) {
-        syscall(SYS_setfsuid, 0);
-        syscall(SYS_setfsgid, 0);
-    }
+    syscall(SYS_setfsuid, prev->uid);
+    syscall(SYS_setfsgid, prev->gid);
 }
 
 int bh_sandbox_put_file(pid_t pid, uint32_t owner_uid, uint32_t owner_gid, const char *dir,
@@ -48,12 +51,9 @@ int bh_sandbox_put_file(pid_t pid, uint32_t owner_uid, uint32_t owner_gid, const
      * unmapped there, cannot create in it (EOVERFLOW). From here on this
      * thread acts on files as the sandbox's user, who owns /tmp there
      * (setfsuid/setfsgid are per thread at the system call level). */
-    __attribute__((cleanup(fsids_restore))) int fsids = 0;
-    if (owner_uid) {
-        syscall(SYS_setfsgid, owner_gid);
-        syscall(SYS_setfsuid, owner_uid);
-        fsids = 1;
-    }
+    __attribute__((cleanup(fsids_restore))) struct fsids prev;
+    prev.gid = syscall(SYS_setfsgid, owner_gid);
+    prev.uid = syscall(SYS_setfsuid, owner_uid);
     /* the directory: made if missing, then opened without following links */
     cleanup_close int d = open_beneath(root, dir + 1, O_PATH | O_DIRECTORY, 0);
     if (d < 0 && errno == ENOENT) {
@@ -62,8 +62,7 @@ int bh_sandbox_put_file(pid_t pid, uint32_t owner_uid, uint32_t owner_gid, const
         const char *leaf = slash ? slash + 1 : parent;
         if (slash)
             *slash = 0;
-        cleanup_close int p = slash ? open_beneath(root, parent, O_PATH | O_DIRECTORY, 0)
-                                    : open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cleanup_close int p = open_beneath(root, slash ? parent : ".", O_PATH | O_DIRECTORY, 0);
         if (p < 0 || (mkdirat(p, leaf, 0755) < 0 && errno != EEXIST))
             return bh_err_set(err, errno, "put file: mkdir %s", dir);
         d = open_beneath(root, dir + 1, O_PATH | O_DIRECTORY, 0);

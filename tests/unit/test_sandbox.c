@@ -344,6 +344,57 @@ static void test_put_file(void)
     bh_err_clear(&err);
 }
 
+/* The fs ids field (4th) of "Uid:"/"Gid:" in this process's status. */
+static long own_fs_id(const char *key)
+{
+    cleanup_free char *v = status_field(getpid(), key);
+    long a = -1, b = -1, c = -1, fs = -1;
+    return v && sscanf(v, "%ld %ld %ld %ld", &a, &b, &c, &fs) == 4 ? fs : -1;
+}
+
+/* put_file into a sandbox with a root of its own (a child chrooted into a
+ * scratch dir stands in for the container's init): a directory right under
+ * that root is made there, and with an owner the files are made as that
+ * owner, whose rights apply; this thread's fs ids are root's again after. */
+static void test_put_file_root(void)
+{
+    bh_err_t err = BH_ERR_INIT;
+    const uint32_t owner = 3221226472u; /* no host account */
+    cleanup_free char *jail = bh_xasprintf("%s/jail", base);
+    cleanup_free char *own = bh_xasprintf("%s/jail/own", base);
+    CHECK(mkdir(jail, 0755) == 0 && mkdir(own, 0700) == 0 && chown(own, owner, owner) == 0);
+    int ready[2];
+    CHECK(pipe2(ready, O_CLOEXEC) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        if (chroot(jail) == 0 && chdir("/") == 0)
+            (void)!write(ready[1], "r", 1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char c = 0;
+    CHECK(child > 0 && read(ready[0], &c, 1) == 1);
+    close(ready[0]);
+
+    CHECK(bh_sandbox_put_file(child, 0, 0, "/drop", "b.txt", "hi", 2, &err) == 0);
+    cleanup_free char *b = bh_xasprintf("%s/drop/b.txt", jail);
+    size_t n = 0;
+    cleanup_free char *got = bh_read_file(b, &n, NULL);
+    CHECK(got && n == 2 && !memcmp(got, "hi", 2));
+    CHECK(bh_sandbox_put_file(child, owner, owner, "/own", "c.txt", "x", 1, &err) == 0);
+    cleanup_free char *cf = bh_xasprintf("%s/c.txt", own);
+    struct stat st;
+    CHECK(stat(cf, &st) == 0 && st.st_uid == owner && st.st_gid == owner);
+    /* the owner may not write where root alone may */
+    CHECK(bh_sandbox_put_file(child, owner, owner, "/drop", "d.txt", "x", 1, &err) < 0 &&
+          err.status == EACCES);
+    CHECK(own_fs_id("Uid") == 0 && own_fs_id("Gid") == 0);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    bh_err_clear(&err);
+}
+
 static void test_cgroup_paths(void)
 {
     char **paths = NULL;
@@ -843,6 +894,7 @@ int main(void)
 
     test_image();
     test_put_file();
+    test_put_file_root();
     test_cgroup_paths();
 
     bh_err_t err = BH_ERR_INIT;
