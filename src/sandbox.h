@@ -69,7 +69,9 @@ struct bh_sandbox {
 int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
                      int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err);
 
-/* Added: bh_sandbox_start() in two steps. _create makes the container
+/* bh_sandbox_start() in two steps, the way the daemon starts every session
+ * (bh_sandbox_start() itself, one `runtime run`, is for the benchmark's
+ * baseline, bench/bare.c, and the tests). _create makes the container
  * (`runtime create`): its namespaces exist and out->pid is its init, which
  * waits to exec the process until _resume (`runtime start`). In between the
  * caller sets up what lives in the container's own namespaces (the network

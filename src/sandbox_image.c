@@ -186,8 +186,9 @@ static int install_tree(const char *fresh, const char *dst, bh_err_t *err)
 }
 
 /* rootfs/: mount points, and the host's merged-/usr symlinks (or empty dirs
- * where the host has real ones; bh_sandbox_start binds those). Also a copy
- * of the host's fontconfig cache, so that Chromium does not rescan fonts. */
+ * where the host has real ones; the spec binds those, see
+ * bh_sandbox_image_host_dirs()). Also a copy of the host's fontconfig cache,
+ * so that Chromium does not rescan fonts. */
 static int build_rootfs(const char *dir, bh_err_t *err)
 {
     if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0)
