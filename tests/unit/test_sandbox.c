@@ -564,13 +564,31 @@ static void check_gone(const char *bundle, const char *cgroups_path)
     bh_err_clear(&err);
 }
 
+/* A fresh session id "<prefix><runtime>-<random>" (id: 32 bytes), its
+ * cgroups path (cgp: 96 bytes) and the random part (rnd: 9 bytes). */
+static void session_ids(char prefix, enum bh_runtime rt, char *rnd, char *id, char *cgp)
+{
+    bh_random_hex(rnd, 4, NULL);
+    snprintf(id, 32, "%c%s-%s", prefix, bh_runtime_name(rt), rnd);
+    snprintf(cgp, 96, CG_PARENT "/%s", id);
+}
+
+/* Destroy a started sandbox, reap its init, and check nothing is left. */
+static void destroy_and_check(const struct bh_sandbox *sb, const char *cgp)
+{
+    bh_err_t err = BH_ERR_INIT;
+    CHECK(bh_sandbox_destroy(&env, sb->id, &err) == 0);
+    for (int i = 0; i < 100 && waitpid(sb->pid, NULL, WNOHANG) != sb->pid; i++)
+        usleep(20 * 1000);
+    check_gone(sb->bundle, cgp);
+    bh_err_clear(&err);
+}
+
 static void test_chromium(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "t%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('t', rt, rnd, id, cgp);
     printf("%s: session %s\n", name, id);
 
     int to[2], from[2];
@@ -655,9 +673,7 @@ static void test_start_failure(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "f%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('f', rt, rnd, id, cgp);
     static const char *const bad_argv[] = {"/etc/passwd", NULL}; /* noexec, not executable */
     struct bh_spec_params p = params_for(id, cgp, bad_argv);
     int to[2], from[2];
@@ -685,9 +701,7 @@ static void test_netns(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96], ns[48];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "n%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('n', rt, rnd, id, cgp);
     snprintf(ns, sizeof ns, "bhtest-%s", rnd);
     bh_err_t err = BH_ERR_INIT;
     char *add[] = {"ip", "netns", "add", ns, NULL};
@@ -711,10 +725,7 @@ static void test_netns(enum bh_runtime rt)
         struct stat want, got;
         cleanup_free char *pns = bh_xasprintf("/proc/%d/ns/net", (int)sb.pid);
         CHECK(stat(nspath, &want) == 0 && stat(pns, &got) == 0 && want.st_ino == got.st_ino);
-        CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0);
-        for (int i = 0; i < 100 && waitpid(sb.pid, NULL, WNOHANG) != sb.pid; i++)
-            usleep(20 * 1000);
-        check_gone(sb.bundle, cgp);
+        destroy_and_check(&sb, cgp);
     } else {
         fprintf(stderr, "%s start with netns: %s\n", name, bh_err_msg(&err));
     }
@@ -736,9 +747,7 @@ static void test_userns(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "u%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('u', rt, rnd, id, cgp);
     const uint32_t hbase = 3221225472u; /* 0xC0000000: no host account, no daemon's range */
     /* the container's root (host id hbase) must reach the image: */
     CHECK(chmod(base, 0711) == 0);
@@ -784,10 +793,7 @@ static void test_userns(enum bh_runtime rt)
         CHECK(started);
         cleanup_free char *uid = status_field(sb.pid, "Uid");
         CHECK(uid && strtoul(uid, NULL, 10) == hbase + 1000);
-        CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0);
-        for (int i = 0; i < 100 && waitpid(sb.pid, NULL, WNOHANG) != sb.pid; i++)
-            usleep(20 * 1000);
-        check_gone(sb.bundle, cgp);
+        destroy_and_check(&sb, cgp);
     } else {
         fprintf(stderr, "%s create with a user namespace: %s\n", name, bh_err_msg(&err));
     }
