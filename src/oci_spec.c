@@ -189,12 +189,19 @@ static json_t *seccomp_arg(unsigned index, uint64_t value, const char *op)
     return a;
 }
 
-static json_t *seccomp_rule_arg0_eq(const char *name, uint64_t value)
+/* Allow `names`; with no "args", whatever their arguments. */
+static json_t *seccomp_rule_allow(const char *const *names)
 {
     json_t *r = json_object();
-    const char *names[] = {name, NULL};
     json_object_set_new(r, "names", str_array(names));
     json_object_set_new(r, "action", json_string("SCMP_ACT_ALLOW"));
+    return r;
+}
+
+static json_t *seccomp_rule_arg0_eq(const char *name, uint64_t value)
+{
+    const char *names[] = {name, NULL};
+    json_t *r = seccomp_rule_allow(names);
     json_t *args = json_array();
     json_array_append_new(args, seccomp_arg(0, value, "SCMP_CMP_EQ"));
     json_object_set_new(r, "args", args);
@@ -213,14 +220,9 @@ static json_t *seccomp_rule_netlink(uint64_t protocol)
 /* Allow `names` when (arg0 & mask) == 0. */
 static json_t *seccomp_rule_arg0_clear(const char *const *names, uint64_t mask)
 {
-    json_t *r = json_object();
-    json_object_set_new(r, "names", str_array(names));
-    json_object_set_new(r, "action", json_string("SCMP_ACT_ALLOW"));
-    json_t *a = json_object();
-    json_object_set_new(a, "index", json_integer(0));
-    json_object_set_new(a, "value", json_integer((json_int_t)mask));
+    json_t *r = seccomp_rule_allow(names);
+    json_t *a = seccomp_arg(0, mask, "SCMP_CMP_MASKED_EQ");
     json_object_set_new(a, "valueTwo", json_integer(0));
-    json_object_set_new(a, "op", json_string("SCMP_CMP_MASKED_EQ"));
     json_t *args = json_array();
     json_array_append_new(args, a);
     json_object_set_new(r, "args", args);
@@ -462,19 +464,10 @@ static json_t *build_seccomp(const struct bh_spec_params *p)
     json_object_set_new(sc, "architectures", str_array(arches));
 
     json_t *rules = json_array();
-    json_t *allow = json_object();
-    json_object_set_new(allow, "names", str_array(allowed_syscalls));
-    json_object_set_new(allow, "action", json_string("SCMP_ACT_ALLOW"));
-    json_array_append_new(rules, allow);
-
-    if (p->deny_nested_userns) {
-        json_array_append_new(rules, seccomp_rule_arg0_clear(clone_calls, OCI_CLONE_NEWUSER));
-    } else {
-        json_t *clone = json_object();
-        json_object_set_new(clone, "names", str_array(clone_calls));
-        json_object_set_new(clone, "action", json_string("SCMP_ACT_ALLOW"));
-        json_array_append_new(rules, clone);
-    }
+    json_array_append_new(rules, seccomp_rule_allow(allowed_syscalls));
+    json_array_append_new(rules, p->deny_nested_userns
+                                     ? seccomp_rule_arg0_clear(clone_calls, OCI_CLONE_NEWUSER)
+                                     : seccomp_rule_allow(clone_calls));
 
     for (size_t i = 0; i < sizeof allowed_socket_domains / sizeof *allowed_socket_domains; i++)
         json_array_append_new(rules, seccomp_rule_arg0_eq("socket", allowed_socket_domains[i]));

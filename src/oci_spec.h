@@ -41,8 +41,8 @@ struct bh_spec_params {
     /* Added: extra host directories bound read-only at the same path, after
      * /usr (NULL-terminated; NULL = none). For hosts whose /bin, /lib64...
      * are real directories rather than merged-/usr symlinks; on Debian 12 it
-     * stays NULL. bh_sandbox_start() fills it in when the caller leaves it
-     * NULL, so callers normally never set it. */
+     * stays NULL. bh_sandbox_create()/_start() fill it in when the caller
+     * leaves it NULL, so callers normally never set it. */
     const char *const *host_ro_dirs;
 };
 

@@ -2,7 +2,12 @@
  * binary (runc or crun) that runs it, its host pid, and its destruction.
  * The runtime keeps its state under our own --root, so bulkhead never sees or
  * touches containers that are not its own. Blocking calls: run them off the
- * event loop (session.c uses a worker thread). */
+ * event loop (session.c uses a worker thread).
+ *
+ * The public interface of the sandbox modules: sandbox.c (runtime calls,
+ * containers), sandbox_image.c (the default image), sandbox_cgroup.c
+ * (cgroup paths and removal), sandbox_files.c (files put into a running
+ * sandbox; its own header, included here). */
 #ifndef BH_SANDBOX_H
 #define BH_SANDBOX_H
 
@@ -11,6 +16,7 @@
 
 #include "err.h"
 #include "oci_spec.h"
+#include "sandbox_files.h"
 
 enum bh_runtime { BH_RUNTIME_RUNC = 0, BH_RUNTIME_CRUN = 1 };
 
@@ -33,17 +39,6 @@ int bh_sandbox_prepare_image(const struct bh_sandbox_env *env, bh_err_t *err);
  * prepare_image writes "nameserver 10.213.0.1" until this is called, and
  * keeps what this wrote when it rebuilds the image. */
 int bh_sandbox_set_dns(const struct bh_sandbox_env *env, const char *nameserver, bh_err_t *err);
-
-/* Write len bytes as the file `name` (one path component) in directory
- * `dir` (absolute, inside the container; made 0755 if missing) of the
- * running sandbox whose init is `pid`: a regular file, mode 0644, replacing
- * one of that name. Paths resolve inside the container's root and never
- * through a symlink (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS), so
- * nothing the sandbox made can send the write elsewhere. err->status is
- * the errno (EINVAL: bad name; ENOSPC: the sandbox's /tmp is full; ELOOP,
- * ENOTDIR, EISDIR, EEXIST: something of the sandbox is in the way). */
-int bh_sandbox_put_file(pid_t pid, uint32_t owner_uid, uint32_t owner_gid, const char *dir,
-                        const char *name, const void *data, size_t len, bh_err_t *err);
 
 /* Name of a runtime ("runc"/"crun"); parse one (-1 if unknown). */
 const char *bh_runtime_name(enum bh_runtime rt);
@@ -74,7 +69,9 @@ struct bh_sandbox {
 int bh_sandbox_start(const struct bh_sandbox_env *env, const struct bh_spec_params *params,
                      int fd_in, int fd_out, int fd_log, struct bh_sandbox *out, bh_err_t *err);
 
-/* Added: bh_sandbox_start() in two steps. _create makes the container
+/* bh_sandbox_start() in two steps, the way the daemon starts every session
+ * (bh_sandbox_start() itself, one `runtime run`, is for the benchmark's
+ * baseline, bench/bare.c, and the tests). _create makes the container
  * (`runtime create`): its namespaces exist and out->pid is its init, which
  * waits to exec the process until _resume (`runtime start`). In between the
  * caller sets up what lives in the container's own namespaces (the network

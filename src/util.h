@@ -35,6 +35,13 @@ void *bh_xmalloc(size_t n);
 void *bh_xcalloc(size_t n, size_t sz);
 char *bh_xstrdup(const char *s);
 char *bh_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Free a NULL-terminated array of strings and the array itself (NULL: nothing). */
+static inline void bh_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
 
 /* Milliseconds: wall clock (epoch) and monotonic. */
 int64_t bh_now_ms(void);

@@ -344,6 +344,57 @@ static void test_put_file(void)
     bh_err_clear(&err);
 }
 
+/* The fs ids field (4th) of "Uid:"/"Gid:" in this process's status. */
+static long own_fs_id(const char *key)
+{
+    cleanup_free char *v = status_field(getpid(), key);
+    long a = -1, b = -1, c = -1, fs = -1;
+    return v && sscanf(v, "%ld %ld %ld %ld", &a, &b, &c, &fs) == 4 ? fs : -1;
+}
+
+/* put_file into a sandbox with a root of its own (a child chrooted into a
+ * scratch dir stands in for the container's init): a directory right under
+ * that root is made there, and with an owner the files are made as that
+ * owner, whose rights apply; this thread's fs ids are root's again after. */
+static void test_put_file_root(void)
+{
+    bh_err_t err = BH_ERR_INIT;
+    const uint32_t owner = 3221226472u; /* no host account */
+    cleanup_free char *jail = bh_xasprintf("%s/jail", base);
+    cleanup_free char *own = bh_xasprintf("%s/jail/own", base);
+    CHECK(mkdir(jail, 0755) == 0 && mkdir(own, 0700) == 0 && chown(own, owner, owner) == 0);
+    int ready[2];
+    CHECK(pipe2(ready, O_CLOEXEC) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        if (chroot(jail) == 0 && chdir("/") == 0)
+            (void)!write(ready[1], "r", 1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char c = 0;
+    CHECK(child > 0 && read(ready[0], &c, 1) == 1);
+    close(ready[0]);
+
+    CHECK(bh_sandbox_put_file(child, 0, 0, "/drop", "b.txt", "hi", 2, &err) == 0);
+    cleanup_free char *b = bh_xasprintf("%s/drop/b.txt", jail);
+    size_t n = 0;
+    cleanup_free char *got = bh_read_file(b, &n, NULL);
+    CHECK(got && n == 2 && !memcmp(got, "hi", 2));
+    CHECK(bh_sandbox_put_file(child, owner, owner, "/own", "c.txt", "x", 1, &err) == 0);
+    cleanup_free char *cf = bh_xasprintf("%s/c.txt", own);
+    struct stat st;
+    CHECK(stat(cf, &st) == 0 && st.st_uid == owner && st.st_gid == owner);
+    /* the owner may not write where root alone may */
+    CHECK(bh_sandbox_put_file(child, owner, owner, "/drop", "d.txt", "x", 1, &err) < 0 &&
+          err.status == EACCES);
+    CHECK(own_fs_id("Uid") == 0 && own_fs_id("Gid") == 0);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    bh_err_clear(&err);
+}
+
 static void test_cgroup_paths(void)
 {
     char **paths = NULL;
@@ -513,13 +564,31 @@ static void check_gone(const char *bundle, const char *cgroups_path)
     bh_err_clear(&err);
 }
 
+/* A fresh session id "<prefix><runtime>-<random>" (id: 32 bytes), its
+ * cgroups path (cgp: 96 bytes) and the random part (rnd: 9 bytes). */
+static void session_ids(char prefix, enum bh_runtime rt, char *rnd, char *id, char *cgp)
+{
+    bh_random_hex(rnd, 4, NULL);
+    snprintf(id, 32, "%c%s-%s", prefix, bh_runtime_name(rt), rnd);
+    snprintf(cgp, 96, CG_PARENT "/%s", id);
+}
+
+/* Destroy a started sandbox, reap its init, and check nothing is left. */
+static void destroy_and_check(const struct bh_sandbox *sb, const char *cgp)
+{
+    bh_err_t err = BH_ERR_INIT;
+    CHECK(bh_sandbox_destroy(&env, sb->id, &err) == 0);
+    for (int i = 0; i < 100 && waitpid(sb->pid, NULL, WNOHANG) != sb->pid; i++)
+        usleep(20 * 1000);
+    check_gone(sb->bundle, cgp);
+    bh_err_clear(&err);
+}
+
 static void test_chromium(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "t%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('t', rt, rnd, id, cgp);
     printf("%s: session %s\n", name, id);
 
     int to[2], from[2];
@@ -604,9 +673,7 @@ static void test_start_failure(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "f%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('f', rt, rnd, id, cgp);
     static const char *const bad_argv[] = {"/etc/passwd", NULL}; /* noexec, not executable */
     struct bh_spec_params p = params_for(id, cgp, bad_argv);
     int to[2], from[2];
@@ -634,9 +701,7 @@ static void test_netns(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96], ns[48];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "n%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('n', rt, rnd, id, cgp);
     snprintf(ns, sizeof ns, "bhtest-%s", rnd);
     bh_err_t err = BH_ERR_INIT;
     char *add[] = {"ip", "netns", "add", ns, NULL};
@@ -660,10 +725,7 @@ static void test_netns(enum bh_runtime rt)
         struct stat want, got;
         cleanup_free char *pns = bh_xasprintf("/proc/%d/ns/net", (int)sb.pid);
         CHECK(stat(nspath, &want) == 0 && stat(pns, &got) == 0 && want.st_ino == got.st_ino);
-        CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0);
-        for (int i = 0; i < 100 && waitpid(sb.pid, NULL, WNOHANG) != sb.pid; i++)
-            usleep(20 * 1000);
-        check_gone(sb.bundle, cgp);
+        destroy_and_check(&sb, cgp);
     } else {
         fprintf(stderr, "%s start with netns: %s\n", name, bh_err_msg(&err));
     }
@@ -685,9 +747,7 @@ static void test_userns(enum bh_runtime rt)
 {
     const char *name = bh_runtime_name(rt);
     char id[32], rnd[9], cgp[96];
-    bh_random_hex(rnd, 4, NULL);
-    snprintf(id, sizeof id, "u%s-%s", name, rnd);
-    snprintf(cgp, sizeof cgp, CG_PARENT "/%s", id);
+    session_ids('u', rt, rnd, id, cgp);
     const uint32_t hbase = 3221225472u; /* 0xC0000000: no host account, no daemon's range */
     /* the container's root (host id hbase) must reach the image: */
     CHECK(chmod(base, 0711) == 0);
@@ -733,10 +793,7 @@ static void test_userns(enum bh_runtime rt)
         CHECK(started);
         cleanup_free char *uid = status_field(sb.pid, "Uid");
         CHECK(uid && strtoul(uid, NULL, 10) == hbase + 1000);
-        CHECK(bh_sandbox_destroy(&env, sb.id, &err) == 0);
-        for (int i = 0; i < 100 && waitpid(sb.pid, NULL, WNOHANG) != sb.pid; i++)
-            usleep(20 * 1000);
-        check_gone(sb.bundle, cgp);
+        destroy_and_check(&sb, cgp);
     } else {
         fprintf(stderr, "%s create with a user namespace: %s\n", name, bh_err_msg(&err));
     }
@@ -843,6 +900,7 @@ int main(void)
 
     test_image();
     test_put_file();
+    test_put_file_root();
     test_cgroup_paths();
 
     bh_err_t err = BH_ERR_INIT;
