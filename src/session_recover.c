@@ -15,6 +15,23 @@
 
 #include "log.h"
 
+static void release_net(struct bh_sessions *m, const char *id)
+{
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_net_session_teardown(&m->net, id, &err) < 0)
+        bh_log(BH_LOG_ERROR, id, "recovery: network: %s", bh_err_msg(&err));
+    bh_err_clear(&err);
+}
+
+static void release_uid_range(struct bh_sessions *m, const char *id)
+{
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_userns_release(&m->userns, id, &err) < 0)
+        bh_log(BH_LOG_ERROR, id, "recovery: uid range: %s", bh_err_msg(&err));
+    bh_err_clear(&err);
+}
+
+/* Everything of session id: its sandbox, network, uid range and run dir. */
 static void reap(struct bh_sessions *m, const char *id)
 {
     bh_err_t err = BH_ERR_INIT;
@@ -24,16 +41,63 @@ static void reap(struct bh_sessions *m, const char *id)
         bh_log(BH_LOG_ERROR, id, "recovery: sandbox: %s", bh_err_msg(&err));
         bh_err_clear(&err);
     }
-    if (bh_net_session_teardown(&m->net, id, &err) < 0) {
-        bh_log(BH_LOG_ERROR, id, "recovery: network: %s", bh_err_msg(&err));
-        bh_err_clear(&err);
-    }
-    if (bh_userns_release(&m->userns, id, &err) < 0) {
-        bh_log(BH_LOG_ERROR, id, "recovery: uid range: %s", bh_err_msg(&err));
-        bh_err_clear(&err);
-    }
+    release_net(m, id);
+    release_uid_range(m, id);
     cleanup_free char *dir = session_dir(m, id);
     bh_rm_rf(dir, NULL);
+}
+
+static int list_containers(struct bh_sessions *m, char ***ids, bh_err_t *err)
+{
+    return bh_sandbox_list(&m->env, ids, err);
+}
+
+static int list_netns(struct bh_sessions *m, char ***ids, bh_err_t *err)
+{
+    (void)m;
+    return bh_net_list(ids, err);
+}
+
+static int list_uid_ranges(struct bh_sessions *m, char ***ids, bh_err_t *err)
+{
+    return bh_userns_list(&m->userns, ids, err);
+}
+
+/* Whether the store has a row of session id. */
+static int row_known(struct bh_sessions *m, const char *id)
+{
+    struct bh_session_row row;
+    memset(&row, 0, sizeof row);
+    int known = bh_store_session_get(m->store, id, &row, NULL) > 0;
+    bh_session_row_clear(&row);
+    return known;
+}
+
+/* Leftovers of one kind that no live session holds: list() names them
+ * (prefix, then the session id), release() removes one. With known_only,
+ * only those of sessions the store knows (others are not ours). How many
+ * were removed, or -1 and err. */
+static int reap_unheld(struct bh_sessions *m,
+                       int (*list)(struct bh_sessions *m, char ***ids, bh_err_t *err),
+                       const char *prefix, int known_only,
+                       void (*release)(struct bh_sessions *m, const char *id), bh_err_t *err)
+{
+    char **ids = NULL;
+    int k = list(m, &ids, err);
+    if (k < 0)
+        return -1;
+    size_t plen = strlen(prefix);
+    int reaped = 0;
+    for (int i = 0; i < k; i++) {
+        const char *id = !strncmp(ids[i], prefix, plen) ? ids[i] + plen : NULL;
+        if (id && !bh_session_find(m, id) && (!known_only || row_known(m, id))) {
+            release(m, id);
+            reaped++;
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    return reaped;
 }
 
 /* Whether pid is the init of session id's container: alive, and in the
@@ -203,56 +267,22 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
     }
     bh_store_rows_free(rows, n);
     /* containers under our runtime root that no row knows */
-    char **ids = NULL;
-    int k = bh_sandbox_list(&m->env, &ids, err);
+    int k = reap_unheld(m, list_containers, "bh-", 0, reap, err);
     if (k < 0)
         return -1;
-    for (int i = 0; i < k; i++) {
-        if (!strncmp(ids[i], "bh-", 3) && !bh_session_find(m, ids[i] + 3)) {
-            reap(m, ids[i] + 3);
-            reaped++;
-        }
-        free(ids[i]);
-    }
-    free(ids);
+    reaped += k;
     /* namespaces and address leases of sessions of ours whose container
      * was already gone (a crash between the steps of a create or a delete) */
-    k = bh_net_list(&ids, err);
+    k = reap_unheld(m, list_netns, "", 1, release_net, err);
     if (k < 0)
         return -1;
-    for (int i = 0; i < k; i++) {
-        struct bh_session_row row;
-        memset(&row, 0, sizeof row);
-        if (!bh_session_find(m, ids[i]) && bh_store_session_get(m->store, ids[i], &row, NULL) > 0) {
-            bh_err_t e = BH_ERR_INIT;
-            if (bh_net_session_teardown(&m->net, ids[i], &e) < 0)
-                bh_log(BH_LOG_ERROR, ids[i], "recovery: network: %s", bh_err_msg(&e));
-            bh_err_clear(&e);
-            bh_session_row_clear(&row);
-            reaped++;
-        }
-        free(ids[i]);
-    }
-    free(ids);
+    reaped += k;
     /* uid ranges of sessions of ours that are not live (a crash between the
      * steps of a create or a delete) */
-    k = bh_userns_list(&m->userns, &ids, err);
+    k = reap_unheld(m, list_uid_ranges, "", 1, release_uid_range, err);
     if (k < 0)
         return -1;
-    for (int i = 0; i < k; i++) {
-        struct bh_session_row row;
-        memset(&row, 0, sizeof row);
-        if (!bh_session_find(m, ids[i]) && bh_store_session_get(m->store, ids[i], &row, NULL) > 0) {
-            bh_err_t e = BH_ERR_INIT;
-            if (bh_userns_release(&m->userns, ids[i], &e) < 0)
-                bh_log(BH_LOG_ERROR, ids[i], "recovery: uid range: %s", bh_err_msg(&e));
-            bh_err_clear(&e);
-            bh_session_row_clear(&row);
-            reaped++;
-        }
-        free(ids[i]);
-    }
-    free(ids);
+    reaped += k;
     if (reaped)
         bh_log(BH_LOG_INFO, NULL, "recovery: removed %d leftover(s) of a previous run", reaped);
     if (adopted)
