@@ -312,7 +312,7 @@ static void created_target(void *arg, json_t *reply)
     attach_to(s, tid);
 }
 
-void session_got_targets(void *arg, json_t *reply)
+static void got_targets(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
     if (!reply)
@@ -352,7 +352,7 @@ void session_got_targets(void *arg, json_t *reply)
                 created_target, s);
 }
 
-void session_got_version(void *arg, json_t *reply)
+static void got_version(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
     s->t_browser = bh_mono_ms();
@@ -545,4 +545,15 @@ json_t *bh_session_version_json(bh_session_t *s, const char *ws_url)
                      "WebKit-Version",
                      bh_json_str(v, "revision") ? bh_json_str(v, "revision") : "",
                      "webSocketDebuggerUrl", ws_url);
+}
+
+/* Start driving a browser whose CDP channel s->cdp was just opened (a new
+ * start, or an adoption): target discovery, its version, then its page;
+ * the session becomes ready once its page is there. */
+void session_browser_begin(struct bh_session *s)
+{
+    bh_cdp_call(s->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
+                NULL, NULL);
+    bh_cdp_call(s->cdp, "Browser.getVersion", NULL, NULL, got_version, s);
+    bh_cdp_call(s->cdp, "Target.getTargets", NULL, NULL, got_targets, s);
 }

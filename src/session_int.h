@@ -187,8 +187,7 @@ void session_refresh_done(struct refresh *r);
 
 /* session_browser.c */
 void session_on_cdp_event(void *arg, json_t *msg);
-void session_got_version(void *arg, json_t *reply);
-void session_got_targets(void *arg, json_t *reply);
+void session_browser_begin(struct bh_session *s);
 void session_load_timeout(void *arg);
 
 /* session_start.c */

@@ -201,10 +201,7 @@ static int adopt(struct bh_sessions *m, struct bh_session_row *r, const char **r
     bh_cdp_first_id(s->cdp, (1L << 30) + (long)(rnd % (1u << 29)));
     s->exit_w = bh_watch_add(m->loop, pfd, session_on_exit, s);
     bh_timer_set(s->start_timer, m->cfg->start_timeout_ms);
-    bh_cdp_call(s->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
-                NULL, NULL);
-    bh_cdp_call(s->cdp, "Browser.getVersion", NULL, NULL, session_got_version, s);
-    bh_cdp_call(s->cdp, "Target.getTargets", NULL, NULL, session_got_targets, s);
+    session_browser_begin(s);
     return 0;
 }
 

@@ -159,10 +159,7 @@ static void start_done(void *arg)
         return;
     }
     s->exit_w = bh_watch_add(s->m->loop, pfd, session_on_exit, s);
-    bh_cdp_call(s->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
-                NULL, NULL);
-    bh_cdp_call(s->cdp, "Browser.getVersion", NULL, NULL, session_got_version, s);
-    bh_cdp_call(s->cdp, "Target.getTargets", NULL, NULL, session_got_targets, s);
+    session_browser_begin(s);
 }
 
 /* The settings a later run needs to adopt the session (its network policy,
