@@ -94,16 +94,22 @@ static void waiting_unlink(struct waiting *w)
     bh_metrics_queue_wait(&w->m->metrics, (double)(bh_mono_ms() - w->since) / 1000.0);
 }
 
+/* A waiting create gives up (w is freed): cb gets status and msg. */
+static void waiting_fail(struct waiting *w, int status, const char *msg)
+{
+    waiting_unlink(w);
+    bh_create_opts_clear(&w->opts);
+    fail_now(w->cb, w->arg, status, msg);
+    free(w);
+}
+
 static void waiting_timeout(void *arg)
 {
     struct waiting *w = arg;
-    waiting_unlink(w);
-    bh_create_opts_clear(&w->opts);
     char *msg = bh_xasprintf("no session slot became free within %d s (all %d in use)",
                              w->m->cfg->queue_timeout_ms / 1000, w->m->cfg->max_sessions);
-    fail_now(w->cb, w->arg, 429, msg);
+    waiting_fail(w, 429, msg);
     free(msg);
-    free(w);
 }
 
 /* A slot is free: the longest-waiting create goes ahead. */
@@ -240,10 +246,7 @@ void bh_session_create_abandon(bh_sessions_t *m, void *arg)
 {
     for (struct waiting *w = m->waiting; w; w = w->next)
         if (w->arg == arg) {
-            waiting_unlink(w);
-            bh_create_opts_clear(&w->opts);
-            fail_now(w->cb, w->arg, 503, "client gone");
-            free(w);
+            waiting_fail(w, 503, "client gone");
             return;
         }
     for (struct bh_session *s = m->list; s; s = s->next)
@@ -428,13 +431,8 @@ void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
 {
     m->shutdown_cb = done;
     m->shutdown_arg = arg;
-    while (m->waiting) {
-        struct waiting *w = m->waiting;
-        waiting_unlink(w);
-        bh_create_opts_clear(&w->opts);
-        fail_now(w->cb, w->arg, 503, "the daemon is shutting down");
-        free(w);
-    }
+    while (m->waiting)
+        waiting_fail(m->waiting, 503, "the daemon is shutting down");
     if (m->live == 0) {
         done(arg);
         return;
