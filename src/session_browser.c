@@ -166,6 +166,15 @@ static void session_loaded(struct bh_session *s)
                 NULL, got_target_info, s);
 }
 
+/* The first page failed to load (the session is ready with the error). */
+static void page_load_failed(struct bh_session *s, enum bh_log_level lvl, const char *error)
+{
+    bh_log(lvl, s->row.id, "%s: %s", s->row.url, error);
+    session_event(s, "page_load_failed",
+                  json_pack("{s:s, s:s}", "url", s->row.url, "error", error));
+    set_str(&s->page_error, error);
+}
+
 static void navigated(void *arg, json_t *reply)
 {
     struct bh_session *s = arg;
@@ -179,9 +188,7 @@ static void navigated(void *arg, json_t *reply)
     const char *text = e ? e : bh_json_str(json_object_get(reply, "result"), "errorText");
     if (text && *text) {
         /* the browser works; the page did not load: ready, with the error */
-        bh_log(BH_LOG_INFO, s->row.id, "%s: %s", s->row.url, text);
-        session_event(s, "page_load_failed", json_pack("{s:s, s:s}", "url", s->row.url, "error", text));
-        set_str(&s->page_error, text);
+        page_load_failed(s, BH_LOG_INFO, text);
         /* Chromium's error page commits next: its load event makes the
          * session ready (a screenshot amid the commit would fail); the
          * load timer still bounds the wait. An aborted navigation (a
@@ -249,9 +256,7 @@ void session_load_timeout(void *arg)
         return;
     }
     char *e = bh_xasprintf("the page did not finish loading within %d ms", s->page_load_ms);
-    bh_log(BH_LOG_WARN, s->row.id, "%s: %s", s->row.url, e);
-    session_event(s, "page_load_failed", json_pack("{s:s, s:s}", "url", s->row.url, "error", e));
-    set_str(&s->page_error, e);
+    page_load_failed(s, BH_LOG_WARN, e);
     free(e);
     if (s->cdp_session[0])
         bh_cdp_call(s->cdp, "Page.stopLoading", NULL, s->cdp_session, NULL, NULL);
