@@ -145,6 +145,7 @@ struct bh_sessions {
     void (*start_finished)(struct bh_session *s);
     void (*session_freed)(struct bh_sessions *m);
 };
+
 /* A create that waits for a session slot (all --max-sessions in use). */
 struct waiting {
     struct waiting *next;
@@ -156,6 +157,7 @@ struct waiting {
     int64_t since; /* monotonic ms it began to wait */
 };
 
+/* *dst = a copy of v (or NULL), the old value freed. */
 static inline void set_str(char **dst, const char *v)
 {
     free(*dst);
@@ -163,38 +165,66 @@ static inline void set_str(char **dst, const char *v)
 }
 
 /* session_metrics.c */
+/* The number after key (or the first) in file of the controller dir among
+ * paths whose path contains ctrl, or -1. */
 long long session_cg_value(char **paths, int n, const char *ctrl, const char *file,
                            const char *key);
 
 /* session_life.c */
+/* The row of s written to the store; an event of s added (detail taken
+ * over). Failures are logged. */
 void session_store_update(struct bh_session *s);
 void session_event(struct bh_session *s, const char *type, json_t *detail);
+/* <run>/sessions/<id>: its CDP FIFOs and adoption settings. Caller frees. */
 char *session_dir(const struct bh_sessions *m, const char *id);
+/* Collect the exit of a container's init (waits up to 5 s). Any thread. */
 void session_reap_init(pid_t pid);
+/* Watch callbacks for the browser's log pipe and its pidfd, and the CDP
+ * channel's close callback (arg: the session). */
 void session_on_log(void *arg, bh_watch_t *w, int events);
 void session_on_exit(void *arg, bh_watch_t *w, int events);
 void session_on_cdp_closed(void *arg);
+/* Whether the session's memory cgroup saw the OOM killer act. */
 int session_oom_killed(struct bh_session *s);
+/* STARTING → READY: CDP clients and the live view are accepted, the ttl
+ * and idle clocks run, the create's cb is told. Nothing if not STARTING. */
 void session_became_ready(struct bh_session *s);
+/* The session's timers (arg: the session). */
 void session_start_timeout(void *arg);
 void session_ttl_expired(void *arg);
 void session_idle_expired(void *arg);
 void session_pipe_grace_over(void *arg);
+/* Unlink and free s; nothing of its sandbox is touched. */
 void session_free(struct bh_session *s);
+/* End s: the first reason and detail stick; while the start job runs the
+ * end waits for it. s is freed later, on the loop, once the destroy job
+ * has removed its resources. */
 void session_end(struct bh_session *s, const char *reason, const char *detail);
+/* Drop everything of s on the loop's side (clients closed with code and
+ * why); the sandbox is left alone. */
 void session_detach(struct bh_session *s, int code, const char *why);
+/* A waiting refresh is answered (its cb runs) and freed. */
 void session_refresh_done(struct refresh *r);
 
 /* session_browser.c */
+/* The CDP channel's event callback (arg: the session). */
 void session_on_cdp_event(void *arg, json_t *msg);
+/* Start driving a browser whose CDP channel was just opened: target
+ * discovery, its version, its page; ready once the page is there. */
 void session_browser_begin(struct bh_session *s);
+/* The load timer of the first page (arg: the session). */
 void session_load_timeout(void *arg);
 
 /* session_start.c */
+/* Give a session its browser: CDP FIFOs, the start job; it takes one of
+ * m's start slots (m->starting). */
 void session_begin_start(struct bh_session *s);
 
 /* session.c */
+/* A new session (STARTING, its timers made), linked into m's list. */
 struct bh_session *session_new(struct bh_sessions *m);
+/* The egress, proxy and clipboard policy of s from validated create
+ * options (taken over). */
 void session_take_policy(struct bh_session *s, struct bh_create_opts *opts);
 
 #endif
