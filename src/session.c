@@ -22,7 +22,6 @@ struct bh_session *session_new(struct bh_sessions *m)
     s->m = m;
     s->start_timer = bh_timer_new(m->loop, session_start_timeout, s);
     s->load_timer = bh_timer_new(m->loop, session_load_timeout, s);
-    s->page_load_ms = m->cfg->page_load_timeout_ms;
     s->ttl_timer = bh_timer_new(m->loop, session_ttl_expired, s);
     s->idle_timer = bh_timer_new(m->loop, session_idle_expired, s);
     s->grace_timer = bh_timer_new(m->loop, session_pipe_grace_over, s);

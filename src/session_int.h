@@ -79,7 +79,7 @@ struct bh_session {
     int adopting;      /* a previous run's session, being re-attached */
     int page_crashes;  /* renderer crashes of its page (reloaded up to 3) */
     int replacing;     /* its page was closed: a new one is being opened */
-    int page_load_ms;  /* how long the first page may take to load */
+    int page_load_ms;  /* how long the first page may take to load (from the create) */
     int refresh_inflight; /* a Target.getTargetInfo for GETs is on its way */
     int64_t refreshed_at; /* monotonic ms of its last answer */
     struct bh_session *qnext;
