@@ -2,7 +2,9 @@
  * page), watch (browser exit, page title), screenshot, end (everything it made
  * removed), and recovery of what a previous run left. The manager owns every
  * live session; ended sessions live on only as store rows. All functions run
- * on the loop thread; blocking steps go to the worker pool. */
+ * on the loop thread; blocking steps go to the worker pool. Implemented by
+ * session.c (the manager) and the session_*.c modules listed in
+ * session_int.h. */
 #ifndef BH_SESSION_H
 #define BH_SESSION_H
 
