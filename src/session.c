@@ -31,32 +31,6 @@ struct bh_session *session_new(struct bh_sessions *m)
     return s;
 }
 
-/* The allow rule for a proxy URL that validation accepted
- * (SCHEME://IP:PORT or SCHEME://[IPv6]:PORT). */
-static int proxy_rule(const char *url, struct bh_net_rule *out)
-{
-    const char *rest = strstr(url, "://");
-    if (!rest)
-        return -1;
-    rest += 3;
-    char host[64];
-    const char *colon;
-    if (*rest == '[') {
-        const char *close = strchr(rest, ']');
-        if (!close)
-            return -1;
-        snprintf(host, sizeof host, "%.*s", (int)(close - rest - 1), rest + 1);
-        colon = close + 1;
-    } else {
-        colon = strchr(rest, ':');
-        if (!colon)
-            return -1;
-        snprintf(host, sizeof host, "%.*s", (int)(colon - rest), rest);
-    }
-    uint16_t port = (uint16_t)atoi(colon + 1);
-    return bh_net_rule_parse(host, &port, 1, out, NULL);
-}
-
 /* The session's egress policy, upstream proxy and clipboard policy from
  * validated create options (taken over). With an upstream proxy, the proxy
  * is the only way out (and the allow-list, if one was given). */
@@ -69,15 +43,12 @@ void session_take_policy(struct bh_session *s, struct bh_create_opts *opts)
     s->clip.copy = opts->clip_copy;
     s->clip.paste = opts->clip_paste;
     if (s->upstream) {
-        struct bh_net_rule pr;
-        if (proxy_rule(s->upstream, &pr) == 0) {
-            struct bh_net_rule *nv = realloc(s->allow, (size_t)(s->nallow + 1) * sizeof *nv);
-            if (!nv)
-                abort();
-            nv[s->nallow++] = pr;
-            s->allow = nv;
-            s->net_mode = BH_NET_ALLOWLIST;
-        }
+        struct bh_net_rule *nv = realloc(s->allow, (size_t)(s->nallow + 1) * sizeof *nv);
+        if (!nv)
+            abort();
+        nv[s->nallow++] = opts->proxy_rule;
+        s->allow = nv;
+        s->net_mode = BH_NET_ALLOWLIST;
     }
 }
 

@@ -194,7 +194,7 @@ static int check_proxy(const char *p, struct bh_net_rule *rule, struct bh_invali
     if (end == colon + 1 || (*end && strcmp(end, "/")) || port < 1 || port > 65535)
         return invalid(why, "invalid_field", "network.proxy needs a port 1-65535");
     uint16_t pv = (uint16_t)port;
-    if (rule && bh_net_rule_parse(host, &pv, 1, rule, NULL) < 0)
+    if (bh_net_rule_parse(host, &pv, 1, rule, NULL) < 0)
         return invalid(why, "invalid_field", "network.proxy host must be an IP address");
     return 0;
 }
@@ -279,7 +279,7 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
             return invalid(why, "invalid_field", "network.proxy must be a string");
         if (out->net_mode == BH_NET_NONE)
             return invalid(why, "invalid_field", "network.proxy cannot be used with policy \"none\"");
-        if (check_proxy(json_string_value(proxy), NULL, why) < 0)
+        if (check_proxy(json_string_value(proxy), &out->proxy_rule, why) < 0)
             return -1;
         out->proxy = bh_xstrdup(json_string_value(proxy));
     }
@@ -310,9 +310,7 @@ int bh_validate_network_public(const struct bh_create_opts *o, const struct bh_c
         if (check_public(&o->allow[i], cfg, what, why) < 0)
             return -1;
     }
-    struct bh_net_rule pr;
-    if (o->proxy &&
-        (check_proxy(o->proxy, &pr, why) < 0 || check_public(&pr, cfg, "network.proxy", why) < 0))
+    if (o->proxy && check_public(&o->proxy_rule, cfg, "network.proxy", why) < 0)
         return -1;
     return 0;
 }

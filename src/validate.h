@@ -21,6 +21,7 @@ struct bh_create_opts {
     struct bh_net_rule *allow; /* heap, BH_NET_ALLOWLIST */
     int nallow;
     char *proxy;        /* heap or NULL: upstream proxy URL for the browser */
+    struct bh_net_rule proxy_rule; /* with proxy: the proxy's address and port as a rule */
     int clip_copy;      /* live view: text may be copied out (default 1) */
     int clip_paste;     /* live view: text may be pasted in (default 1) */
     char owner[40];     /* id of the token creating it: set by the API, not the body */
