@@ -9,8 +9,10 @@ BH_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 BUILD     ?= build
-CLI_SRCS  := src/main.c $(wildcard src/cmd_*.c)
-LIB_SRCS  := $(filter-out $(CLI_SRCS),$(wildcard src/*.c))
+SRCS      := $(shell find src -name '*.c' | sort)
+HDRS      := $(shell find src -name '*.h')
+CLI_SRCS  := $(filter src/cli/%,$(SRCS))
+LIB_SRCS  := $(filter-out $(CLI_SRCS),$(SRCS))
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/assets.o
 WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.ico web/*.png))
 CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -20,7 +22,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all deps run test unit e2e bench asan fuzz fuzz-build clean format
 all: $(BUILD)/bulkhead
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
@@ -35,7 +37,7 @@ $(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES)
 	@echo "  EMBED $(WEB_FILES)"
 	@$(BUILD)/embed $@ $(WEB_FILES)
 
-$(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/assets.h
+$(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/api/assets.h
 	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libbulkhead.a: $(LIB_OBJS)
@@ -95,7 +97,7 @@ fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_BINS)
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
+	clang-format -i $(SRCS) $(HDRS) tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "browser.h"
-#include "sandbox.h"
-#include "util.h"
+#include "kinds/browser/browser.h"
+#include "backend/local/sandbox.h"
+#include "lib/util.h"
 
 static int one(const struct bh_sandbox_env *env, const char *image, int i, double *ms)
 {

@@ -16,11 +16,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "auth.h"
-#include "cdp_proxy.h"
-#include "http.h"
-#include "live.h"
-#include "util.h"
+#include "api/auth.h"
+#include "kinds/browser/cdp_proxy.h"
+#include "http/http.h"
+#include "kinds/browser/live.h"
+#include "lib/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* fuzz_cdp_browser.c — what a compromised browser can write on its CDP
  * pipe: bytes read from the pipe (NUL-separated JSON messages, split and
- * parsed by src/cdp.c), dispatched as replies or events, and the events
+ * parsed by src/kinds/browser/cdp.c), dispatched as replies or events, and the events
  * offered to the session's consumers as session_browser.c does: the CDP proxy
  * (events for clients' sessions) and the live view (screencast frames,
  * navigation events of the page, whose CDP session id is "PAGE").
@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cdp.h"
-#include "cdp_proxy.h"
+#include "kinds/browser/cdp.h"
+#include "kinds/browser/cdp_proxy.h"
 #include "fuzz.h"
-#include "http.h"
-#include "live.h"
+#include "http/http.h"
+#include "kinds/browser/live.h"
 
 static bh_http_t *http;
 static bh_cdp_t *cdp;

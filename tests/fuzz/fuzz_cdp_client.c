@@ -4,7 +4,7 @@
  * serialized as the proxy forwards it to the browser. */
 #include <stdlib.h>
 
-#include "cdp_proxy.h"
+#include "kinds/browser/cdp_proxy.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,13 +1,13 @@
 /* fuzz_http.c — what a request's line and headers carry into the API's
  * decisions: the path (routing of /api/v1/sessions/<id><sub>), a token as
  * ?token= or Authorization: Bearer (API tokens and session-scoped tokens,
- * src/auth.c) and an Origin header (WebSocket upgrades). The input is
+ * src/api/auth.c) and an Origin header (WebSocket upgrades). The input is
  * "path\ntoken\norigin"; the query's own decoding is libwebsockets'. */
 #include <stdlib.h>
 
-#include "api.h"
-#include "auth.h"
-#include "config.h"
+#include "api/api.h"
+#include "api/auth.h"
+#include "lib/config.h"
 #include "fuzz.h"
 
 static struct bh_config cfg;

@@ -21,12 +21,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "auth.h"
-#include "config.h"
+#include "api/api.h"
+#include "api/auth.h"
+#include "lib/config.h"
 #include "fuzz.h"
-#include "http.h"
-#include "loop.h"
+#include "http/http.h"
+#include "lib/loop.h"
 
 static bh_http_t *http;
 static bh_loop_t *loop;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "live.h"
+#include "kinds/browser/live.h"
 
 static void translate(json_t *msg, const struct bh_live_policy *pol)
 {

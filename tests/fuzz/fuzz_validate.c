@@ -4,9 +4,9 @@
  * create body's url, the live view's navigate). */
 #include <stdlib.h>
 
-#include "config.h"
+#include "lib/config.h"
 #include "fuzz.h"
-#include "validate.h"
+#include "api/validate.h"
 
 static struct bh_config cfg;
 

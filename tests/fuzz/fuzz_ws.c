@@ -1,7 +1,7 @@
 /* fuzz_ws.c — one session's three untrusted peers at once, through the real
- * code paths: a CDP client (WebSocket to the CDP proxy, src/cdp_proxy.c), a
- * live-view viewer (WebSocket to the live view, src/live.c) and the browser
- * (its CDP pipe, src/cdp.c), whose events go to the proxy and the live view
+ * code paths: a CDP client (WebSocket to the CDP proxy, src/kinds/browser/cdp_proxy.c), a
+ * live-view viewer (WebSocket to the live view, src/kinds/browser/live.c) and the browser
+ * (its CDP pipe, src/kinds/browser/cdp.c), whose events go to the proxy and the live view
  * as session_browser.c sends them.
  *
  * Per input: a fresh CDP pipe, live view (page "PAGE") and proxy; a viewer
@@ -23,12 +23,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cdp.h"
-#include "cdp_proxy.h"
+#include "kinds/browser/cdp.h"
+#include "kinds/browser/cdp_proxy.h"
 #include "fuzz.h"
-#include "http.h"
-#include "live.h"
-#include "loop.h"
+#include "http/http.h"
+#include "kinds/browser/live.h"
+#include "lib/loop.h"
 
 static bh_http_t *http;
 static bh_loop_t *loop;

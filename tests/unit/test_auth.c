@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "api/auth.h"
 #include "t.h"
-#include "util.h"
+#include "lib/util.h"
 
 static const unsigned char KEY[BH_SECRET_LEN] = "0123456789abcdef0123456789abcde";
 #define SID "6ba7b886e09728630b019611f200e4c9"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdp_proxy.h"
+#include "kinds/browser/cdp_proxy.h"
 #include "t.h"
 
 static int filter(const char *s, json_t **out, char why[512])

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdp_proxy.h"
+#include "kinds/browser/cdp_proxy.h"
 #include "t.h"
 
 /* 1 if the policy lets the message (JSON text) through, 0 if it refuses it. */

@@ -18,8 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "loop.h"
+#include "http/http.h"
+#include "lib/loop.h"
 #include "t.h"
 
 static bh_http_t *http;

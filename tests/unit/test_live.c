@@ -1,7 +1,7 @@
 /* test_live.c — translation of live-view viewer messages into CDP commands. */
 #include <string.h>
 
-#include "live.h"
+#include "kinds/browser/live.h"
 #include "t.h"
 
 static struct bh_live_policy allow_all = {1, 1}, deny_all = {0, 0};

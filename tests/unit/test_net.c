@@ -39,9 +39,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "net.h"
+#include "net/net.h"
 #include "t.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define TEST_PREFIX "7e57"
 #define UNET_NS "bhtest-unet"

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oci_spec.h"
+#include "backend/local/oci_spec.h"
 #include "t.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define GOLDEN "tests/unit/golden/oci_config.json"
 

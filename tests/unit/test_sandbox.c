@@ -20,9 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "backend/local/sandbox.h"
 #include "t.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define CHROMIUM "/usr/lib/chromium/chromium"
 #define CG_PARENT "bulkhead-test"

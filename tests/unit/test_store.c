@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "store.h"
+#include "lib/json.h"
+#include "store/store.h"
 #include "t.h"
-#include "util.h"
+#include "lib/util.h"
 
 static void row_init(struct bh_session_row *r, const char *id, const char *status,
                      int64_t created)

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "t.h"
-#include "userns.h"
-#include "util.h"
+#include "backend/local/userns.h"
+#include "lib/util.h"
 
 #define FIRST 1073741824u
 #define SZ BH_USERNS_SIZE

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "config.h"
+#include "api/api.h"
+#include "lib/config.h"
 #include "t.h"
-#include "validate.h"
+#include "api/validate.h"
 
 static struct bh_config cfg;
 

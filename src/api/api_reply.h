@@ -1,0 +1,16 @@
+/* api_reply.h — the REST API's replies: a JSON body, or a JSON error
+ * {"error":{"code","message"}} with the headers its status asks for
+ * (WWW-Authenticate on 401, Retry-After on 503 and on 429 but a quota's).
+ * The lowest of the api modules: it calls none of them. */
+#ifndef BH_API_REPLY_H
+#define BH_API_REPLY_H
+
+#include "http/http.h"
+#include "lib/json.h"
+
+/* Reply status with body as JSON. Takes body. */
+void bh_api_reply_json(bh_req_t *req, int status, json_t *body);
+/* Reply status with the error code and message. */
+void bh_api_reply_error(bh_req_t *req, int status, const char *code, const char *msg);
+
+#endif

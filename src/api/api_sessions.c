@@ -1,0 +1,335 @@
+/* api_sessions.c — see api_sessions.h. */
+#include "api/api_sessions.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_present.h"
+#include "api/api_reply.h"
+#include "api/api_who.h"
+#include "kinds/browser/cdp_proxy.h"
+
+/* A request waiting for the sessions module. */
+struct pending {
+    struct bh_api *a;
+    bh_req_t *req;
+    struct bh_identity who;
+};
+
+static struct pending *pending_new(struct bh_api *a, bh_req_t *req,
+                                   const struct bh_identity *who)
+{
+    struct pending *p = bh_xcalloc(1, sizeof *p);
+    p->a = a;
+    p->req = req;
+    p->who = *who;
+    return p;
+}
+
+static void created(void *arg, bh_session_t *s, const bh_err_t *err)
+{
+    struct pending *p = arg;
+    if (!s) {
+        int st = err->status ? err->status : 500;
+        bh_api_reply_error(p->req, st,
+                           st == 429   ? "too_many_sessions"
+                           : st == 503 ? "unavailable"
+                                       : "create_failed",
+                           bh_err_msg(err));
+    } else {
+        bh_api_reply_json(p->req, 201, bh_api_live_json(p->a, &p->who, s));
+    }
+    free(p);
+}
+
+/* The client of a create left before its answer: nobody will learn the
+ * session's id, so it ends (or, waiting for a slot, is never made). */
+static void create_abandoned(void *arg)
+{
+    struct pending *p = arg;
+    bh_session_create_abandon(p->a->sessions, p);
+}
+
+void bh_api_create_session(struct bh_api *a, bh_req_t *req, const struct bh_identity *who)
+{
+    size_t len;
+    const char *body = bh_req_body(req, &len);
+    struct bh_create_opts opts;
+    struct bh_invalid why;
+    if (bh_validate_create(body, len, a->cfg, &opts, &why) < 0) {
+        bh_api_reply_error(req, 400, why.code, why.msg);
+        return;
+    }
+    /* only the admin may open non-public ranges (beyond the operator's
+     * --egress-allow): refused before anything is made */
+    if (who->role != BH_ROLE_ADMIN && bh_validate_network_public(&opts, a->cfg, &why) < 0) {
+        bh_create_opts_clear(&opts);
+        bh_api_reply_error(req, 403, why.code, why.msg);
+        return;
+    }
+    /* the quota: refused at once, never queued */
+    int max = who->max_sessions;
+    if (!max && who->role == BH_ROLE_USER)
+        max = a->cfg->user_max_sessions;
+    if (max > 0) {
+        int have = bh_sessions_owned(a->sessions, who->id);
+        if (have >= max) {
+            bh_create_opts_clear(&opts);
+            char *msg = bh_xasprintf("token '%s' may have at most %d live session%s and has %d; "
+                                     "end one first",
+                                     who->name, max, max == 1 ? "" : "s", have);
+            bh_api_reply_error(req, 429, "quota_exceeded", msg);
+            free(msg);
+            return;
+        }
+    }
+    snprintf(opts.owner, sizeof opts.owner, "%s", who->id);
+    struct pending *p = pending_new(a, req, who);
+    if (!a->cfg->keep_if_client_gone)
+        bh_req_on_gone(req, create_abandoned, p);
+    bh_session_create(a->sessions, &opts, created, p);
+}
+
+void bh_api_list_sessions(struct bh_api *a, bh_req_t *req, const struct bh_identity *who)
+{
+    const char *status = bh_req_query(req, "status");
+    if (status && strcmp(status, "starting") && strcmp(status, "ready") &&
+        strcmp(status, "ended")) {
+        bh_api_reply_error(req, 400, "invalid_field", "status must be starting, ready or ended");
+        return;
+    }
+    struct bh_session_row *rows = NULL;
+    bh_err_t err = BH_ERR_INIT;
+    int n = bh_store_session_list(a->store, status, &rows, &err);
+    if (n < 0) {
+        bh_api_reply_error(req, 500, "internal", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        if (who->role != BH_ROLE_ADMIN && strcmp(rows[i].owner, who->id))
+            continue;
+        bh_session_t *s = bh_session_find(a->sessions, rows[i].id);
+        json_array_append_new(
+            arr, s ? bh_api_live_json(a, who, s)
+                   : bh_api_present(a, who, &rows[i], bh_session_json(a->sessions, &rows[i])));
+    }
+    bh_store_rows_free(rows, n);
+    bh_api_reply_json(req, 200, json_pack("{s:o}", "sessions", arr));
+}
+
+static void refreshed(void *arg, bh_session_t *s)
+{
+    struct pending *p = arg;
+    bh_api_reply_json(p->req, 200, bh_api_live_json(p->a, &p->who, s));
+    free(p);
+}
+
+void bh_api_get_session(struct bh_api *a, bh_req_t *req, const char *id,
+                        const struct bh_identity *who)
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (s) {
+        bh_session_refresh(s, refreshed, pending_new(a, req, who));
+        return;
+    }
+    struct bh_session_row row;
+    memset(&row, 0, sizeof row);
+    bh_err_t err = BH_ERR_INIT;
+    int found = bh_store_session_get(a->store, id, &row, &err);
+    if (found < 0) {
+        bh_api_reply_error(req, 500, "internal", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    if (!found) {
+        bh_api_reply_error(req, 404, "not_found", "no such session");
+        return;
+    }
+    bh_api_reply_json(req, 200, bh_api_present(a, who, &row, bh_session_json(a->sessions, &row)));
+    bh_session_row_clear(&row);
+}
+
+void bh_api_not_live(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    struct bh_session_row row;
+    memset(&row, 0, sizeof row);
+    int found = bh_store_session_get(a->store, id, &row, NULL);
+    if (found > 0)
+        bh_api_reply_error(req, 409, "not_running", "the session has ended");
+    else
+        bh_api_reply_error(req, 404, "not_found", "no such session");
+    if (found > 0)
+        bh_session_row_clear(&row);
+}
+
+static void deleted(void *arg)
+{
+    bh_req_reply(arg, 204, "application/json", "", 0, NULL);
+}
+
+void bh_api_delete_session(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        bh_api_not_live(a, req, id);
+        return;
+    }
+    if (!bh_session_ready(s)) {
+        bh_api_reply_error(req, 409, "not_ready",
+                           "the session is still starting or already ending");
+        return;
+    }
+    bh_session_end(s, "deleted", NULL, deleted, req);
+}
+
+static void screenshot_done(void *arg, const char *png, size_t len, const bh_err_t *err)
+{
+    bh_req_t *req = arg;
+    if (!png) {
+        bh_api_reply_error(req, err->status ? err->status : 500,
+                           err->status == 409   ? "not_ready"
+                           : err->status == 504 ? "timeout"
+                                                : "screenshot_failed",
+                           bh_err_msg(err));
+        return;
+    }
+    bh_req_reply(req, 200, "image/png", png, len, NULL);
+}
+
+void bh_api_screenshot(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        bh_api_not_live(a, req, id);
+        return;
+    }
+    bh_session_screenshot(s, screenshot_done, req);
+}
+
+void bh_api_put_file(struct bh_api *a, bh_req_t *req, const char *id, const char *name)
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        bh_api_not_live(a, req, id);
+        return;
+    }
+    int ok = *name && *name != '.' && strlen(name) <= 255;
+    for (const char *p = name; *p; p++)
+        ok &= isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
+    if (!ok) {
+        bh_api_reply_error(req, 400, "invalid_name",
+                           "a file name is 1-255 of A-Z a-z 0-9 . _ - and does not start with '.'");
+        return;
+    }
+    size_t len;
+    const char *body = bh_req_body(req, &len);
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_session_put_file(s, name, body, len, &err) < 0) {
+        /* not ready yet, no room, or something in the way of the file */
+        int e = err.status, status = 500;
+        const char *code = "upload_failed";
+        if (e == EAGAIN)
+            status = 409, code = "not_ready";
+        else if (e == ENOSPC || e == EDQUOT)
+            status = 507, code = "no_space";
+        else if (e == ELOOP || e == ENOTDIR || e == EISDIR || e == EEXIST)
+            status = 409;
+        bh_api_reply_error(req, status, code, bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    cleanup_free char *path = bh_xasprintf("%s/%s", BH_UPLOAD_DIR, name);
+    bh_api_reply_json(req, 201, json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)len));
+}
+
+void bh_api_events(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    struct bh_session_row row;
+    memset(&row, 0, sizeof row);
+    int found = bh_store_session_get(a->store, id, &row, NULL);
+    if (found <= 0) {
+        bh_api_reply_error(req, 404, "not_found", "no such session");
+        return;
+    }
+    bh_session_row_clear(&row);
+    char *list = NULL;
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_store_event_list(a->store, id, &list, &err) < 0) {
+        bh_api_reply_error(req, 500, "internal", bh_err_msg(&err));
+        bh_err_clear(&err);
+        return;
+    }
+    char *body = bh_xasprintf("{\"events\":%s}", list);
+    bh_req_reply(req, 200, "application/json", body, strlen(body), NULL);
+    free(body);
+    free(list);
+}
+
+void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    size_t len;
+    const char *body = bh_req_body(req, &len);
+    struct bh_link_opts opts;
+    struct bh_invalid why;
+    if (bh_validate_link(body, len, &opts, &why) < 0) {
+        bh_api_reply_error(req, 400, why.code, why.msg);
+        return;
+    }
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        bh_api_not_live(a, req, id);
+        return;
+    }
+    const struct bh_session_row *r = bh_session_info(s);
+    int64_t exp = 0;
+    cleanup_free char *tok = bh_api_mint_for(a, r, opts.scope, opts.ttl, &exp);
+    if (!tok) {
+        bh_api_reply_error(req, 409, "not_running", "the session has reached its ttl");
+        return;
+    }
+    json_auto_t *sj = bh_session_json(a->sessions, r);
+    json_t *all = json_object_get(sj, "urls");
+    json_t *urls = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(all, k, v)
+    {
+        if (json_is_string(v) && (bh_api_url_scopes(k) & opts.scope)) {
+            char *u = bh_xasprintf("%s?token=%s", json_string_value(v), tok);
+            json_object_set_new(urls, k, json_string(u));
+            free(u);
+        }
+    }
+    char *at = bh_time_iso(exp * 1000);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "scope", bh_scope_name(opts.scope), "token", tok,
+                          "expiresAt", at, "urls", urls);
+    free(at);
+    bh_api_reply_json(req, 201, o);
+}
+
+void bh_api_discovery(struct bh_api *a, bh_req_t *req, const char *id)
+{
+    bh_session_t *s = bh_session_find(a->sessions, id);
+    if (!s) {
+        bh_api_not_live(a, req, id);
+        return;
+    }
+    const char *base = a->cfg->public_url;
+    const char *host = strstr(base, "://") ? strstr(base, "://") + 3 : base;
+    const char *t = bh_req_query(req, "token");
+    char *ws = bh_xasprintf("%s%s/api/v1/sessions/%s/cdp%s%s",
+                            !strncmp(base, "https://", 8) ? "wss://" : "ws://", host, id,
+                            t ? "?token=" : "", t ? t : "");
+    json_t *v = bh_session_version_json(s, ws);
+    free(ws);
+    if (!v) {
+        bh_api_reply_error(req, 409, "not_ready", "the session is not ready");
+        return;
+    }
+    bh_api_reply_json(req, 200, v);
+}

@@ -1,0 +1,91 @@
+/* validate.h — checks of what clients send, as pure functions: the create,
+ * token and link request bodies and page URLs. Each failure has a stable code and a message
+ * that names the field, for the API's 400 replies. */
+#ifndef BH_VALIDATE_H
+#define BH_VALIDATE_H
+
+#include <stddef.h>
+
+#include "api/auth.h"
+#include "lib/config.h"
+#include "net/net.h"
+
+struct bh_create_opts {
+    char type[16];
+    char *url;          /* heap; "about:blank" when not given */
+    int viewport_w, viewport_h;
+    int idle_timeout;   /* seconds */
+    int ttl;            /* seconds */
+    int page_load_ms;   /* the first page's load timeout (pageLoadTimeout, seconds in the body) */
+    enum bh_net_mode net_mode;
+    struct bh_net_rule *allow; /* heap, BH_NET_ALLOWLIST */
+    int nallow;
+    char *proxy;        /* heap or NULL: upstream proxy URL for the browser */
+    struct bh_net_rule proxy_rule; /* with proxy: the proxy's address and port as a rule */
+    int clip_copy;      /* live view: text may be copied out (default 1) */
+    int clip_paste;     /* live view: text may be pasted in (default 1) */
+    char owner[40];     /* id of the token creating it: set by the API, not the body */
+};
+
+#define BH_ALLOW_MAX 64
+
+/* Free what bh_validate_create allocated in opts. */
+void bh_create_opts_clear(struct bh_create_opts *o);
+/* The network settings of opts as the JSON kept with the session. */
+char *bh_create_opts_network_json(const struct bh_create_opts *o);
+
+struct bh_invalid {
+    const char *code;   /* "invalid_json", "unknown_field", "invalid_field", "invalid_url",
+                         * "forbidden_network" */
+    char msg[256];
+};
+
+#define BH_URL_MAX 2048
+#define BH_VIEWPORT_MIN 200
+#define BH_VIEWPORT_MAX_W 3840
+#define BH_VIEWPORT_MAX_H 2160
+
+/* 0 if url may be opened in a session: absolute http(s) with a host, or
+ * exactly "about:blank"; else -1 and why. */
+int bh_validate_url(const char *url, struct bh_invalid *why);
+
+/* Parse and check a create body against the config's defaults and maximums.
+ * 0 and *out filled (free out->url), or -1 and *why filled. */
+int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg,
+                       struct bh_create_opts *out, struct bh_invalid *why);
+
+/* The network settings of validated opts as a caller who is not the admin
+ * may ask for them: every allow-list entry and the proxy's address (with its
+ * port) must lie in public address space or within what the operator's
+ * --egress-allow (cfg->egress_allow) opens anyway (bh_net_rule_public).
+ * 0, or -1 with why->code "forbidden_network" and a message naming the
+ * entry and the range it overlaps (the API answers 403). */
+int bh_validate_network_public(const struct bh_create_opts *o, const struct bh_config *cfg,
+                               struct bh_invalid *why);
+
+/* A token create body (POST /api/v1/tokens): {"name","role","maxSessions"}. */
+struct bh_token_opts {
+    char name[BH_TOKEN_NAME_MAX + 1]; /* 1..64 of [A-Za-z0-9._-] */
+    enum bh_role role;                /* BH_ROLE_USER (default) or BH_ROLE_ADMIN */
+    int max_sessions;                 /* 1..10000, or 0 when not given (null) */
+};
+
+/* Parse and check a token create body: 0 and *out filled, or -1 and *why
+ * ("invalid_json", "unknown_field", "invalid_field"). Says nothing of
+ * whether the name is free. */
+int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
+                      struct bh_invalid *why);
+
+/* A link body (POST /api/v1/sessions/{id}/links): {"scope","ttl"}. */
+struct bh_link_opts {
+    enum bh_scope scope; /* BH_SCOPE_VIEW, _CONTROL or _CDP */
+    int ttl;             /* 1..86400 seconds, or 0 when not given (null) */
+};
+
+/* Parse and check a link body: 0 and *out filled, or -1 and *why
+ * ("invalid_json", "unknown_field", "invalid_field"). Says nothing of the
+ * session. */
+int bh_validate_link(const char *body, size_t len, struct bh_link_opts *out,
+                     struct bh_invalid *why);
+
+#endif

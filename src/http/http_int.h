@@ -1,0 +1,143 @@
+/* http_int.h — internal to the http modules (http.c, http_req.c, http_ws.c,
+ * http_front.c); nothing else includes it. The state they share, on
+ * libwebsockets' types, and the calls that cross between them. http.c (the
+ * library's context, its callback and the loop) calls into the other three;
+ * they never call it, nor each other, except through the handlers they were
+ * given. */
+#ifndef BH_HTTP_INT_H
+#define BH_HTTP_INT_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "http/http.h"
+#include "lib/loop.h"
+
+#define MAX_QUERY 16
+#define CONN_BUCKETS 4096
+
+struct conn; /* an accepted client connection (http_front.c) */
+struct peer; /* connections from one client address (http_front.c) */
+
+/* A refusal kind, counted and logged at most once per LOG_EVERY_S. */
+struct ratelog {
+    time_t last;
+    unsigned long count; /* since the last line */
+};
+
+struct bh_loop {
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    int stop;
+    void (*wake_cb)(void *);
+    void *wake_arg;
+};
+
+struct bh_http {
+    struct bh_loop loop;
+    struct bh_http_handlers h;
+    void *hctx;
+    size_t max_body;
+    size_t max_put_body;
+    size_t max_ws_msg;
+    int port;
+    int body_timeout;
+    /* connections */
+    int max_conns, max_conns_per_addr;
+    int nconns;
+    struct conn *conns[CONN_BUCKETS];
+    struct peer *peers[CONN_BUCKETS];
+    struct peer *accepting; /* between the accept filter and the new wsi */
+    int listen_fd;
+    int reserve_fd;         /* spent to refuse connections at EMFILE */
+    struct ratelog log_full, log_addr, log_emfile;
+};
+
+struct bh_req {
+    struct bh_http *http;
+    struct lws *wsi;        /* NULL once the connection is gone */
+    char method[8];
+    char *path;
+    char *query[MAX_QUERY]; /* "name=value", decoded */
+    int nquery;
+    char *auth, *host, *origin, *ctype;
+    char *body;
+    size_t body_len, body_cap, body_expected, body_max;
+    int dispatched;         /* the handler owns the reply */
+    int replied;
+    /* response */
+    int status;
+    char *rtype;
+    char *rbody;
+    size_t rlen, roff;
+    char **rhdrs;
+    int headers_sent;
+    struct bh_ws *ws;       /* set by bh_ws_accept during an upgrade */
+    int upgrading;
+    lws_sorted_usec_list_t body_sul; /* the body's deadline */
+    void (*gone_cb)(void *);
+    void *gone_arg;
+};
+
+/* What the library keeps for us per connection. */
+struct pss {
+    struct bh_req *req;
+    struct bh_ws *ws;
+    int body_done; /* the current request's body completed */
+    int answered;  /* the reply is written: close once it is sent */
+};
+
+/* ---------------------------------------------------------------- http_req.c */
+
+struct bh_req *http_req_new(struct bh_http *http, struct lws *wsi, const char *uri);
+void http_req_free(struct bh_req *r);
+/* r's connection is gone, or went on to another request: r is freed, or,
+ * if the handler holds it, the handler hears of it (bh_req_on_gone) and r
+ * is freed on its reply. */
+void http_req_lost(struct bh_req *r);
+/* Refuse an upgrade: the reply is written at once, then the connection
+ * closes (the caller returns -1 to the library). */
+void http_req_refuse_upgrade(struct bh_req *r);
+/* Write the next piece of r's reply. Returns -1 to close the connection. */
+int http_req_write(struct bh_req *r, struct pss *pss);
+/* The reply on wsi is written: -1 to close the connection now, or 0 after
+ * asking to be called again once the library sent what it still holds. */
+int http_req_close_when_sent(struct lws *wsi);
+/* A piece of r's body arrived. Returns -1 to close the connection. */
+int http_req_body(struct bh_req *r, const void *in, size_t len);
+/* Hand r to the handler (or answer 413 for a body over the limit). */
+void http_req_dispatch(struct bh_req *r);
+
+/* ---------------------------------------------------------------- http_ws.c */
+
+/* The library can write on ws's connection. Returns -1 to close it. */
+int http_ws_writable(struct bh_ws *ws);
+/* A piece of a message arrived. Returns -1 to close the connection. */
+int http_ws_receive(struct bh_http *http, struct bh_ws *ws, struct lws *wsi, const void *in,
+                    size_t len);
+/* ws's connection is gone: its handler hears of it, then ws is freed. */
+void http_ws_closed(struct bh_ws *ws);
+
+/* ---------------------------------------------------------------- http_front.c */
+
+/* The body did not arrive within the body timeout: close the connection. */
+void http_body_deadline(lws_sorted_usec_list_t *sul);
+/* The library accepted fd from the listening socket lwsi: 0 to serve it,
+ * 1 after answering 503 (the library then closes it). */
+int http_conn_filter(struct bh_http *http, struct lws *lwsi,
+                     struct lws_filter_network_conn_args *f, int fd);
+/* The wsi of the connection just let through by http_conn_filter. */
+void http_conn_add(struct bh_http *http, struct lws *wsi);
+/* Any wsi is destroyed: if it is a client connection, it counts no more. */
+void http_conn_remove(struct bh_http *http, struct lws *wsi);
+/* The library's log hook: its warnings and errors as our log lines, and
+ * its failed accept()s handled (the EMFILE reserve) and rate-limited. */
+void http_log_cb(int level, const char *line);
+/* After the library listens: find its listening socket, and route its log
+ * lines about accept() to http. */
+void http_front_start(struct bh_http *http);
+/* Forget http's connections and addresses, close its reserve descriptor. */
+void http_front_free(struct bh_http *http);
+
+#endif

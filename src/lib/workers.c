@@ -1,0 +1,119 @@
+/* workers.c — see workers.h. */
+#include "lib/workers.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "lib/util.h"
+
+struct job {
+    struct job *next;
+    void (*work)(void *);
+    void (*done)(void *);
+    void *arg;
+};
+
+struct bh_workers {
+    bh_loop_t *loop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job *todo, **todo_tail;
+    struct job *finished, **fin_tail;
+    int busy;
+    int stop;
+    int n;
+    pthread_t *threads;
+};
+
+static void *worker_main(void *arg)
+{
+    struct bh_workers *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->todo && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->todo)
+            break;
+        struct job *j = w->todo;
+        w->todo = j->next;
+        if (!w->todo)
+            w->todo_tail = &w->todo;
+        pthread_mutex_unlock(&w->mu);
+        j->work(j->arg);
+        pthread_mutex_lock(&w->mu);
+        j->next = NULL;
+        *w->fin_tail = j;
+        w->fin_tail = &j->next;
+        bh_loop_wake(w->loop);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* On the loop thread: run the done callbacks of finished jobs. */
+static void on_wake(void *arg)
+{
+    struct bh_workers *w = arg;
+    pthread_mutex_lock(&w->mu);
+    struct job *j = w->finished;
+    w->finished = NULL;
+    w->fin_tail = &w->finished;
+    pthread_mutex_unlock(&w->mu);
+    while (j) {
+        struct job *next = j->next;
+        w->busy--;
+        if (j->done)
+            j->done(j->arg);
+        free(j);
+        j = next;
+    }
+}
+
+bh_workers_t *bh_workers_new(bh_loop_t *loop, int n)
+{
+    struct bh_workers *w = bh_xcalloc(1, sizeof *w);
+    w->loop = loop;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->todo_tail = &w->todo;
+    w->fin_tail = &w->finished;
+    w->n = n;
+    w->threads = bh_xcalloc((size_t)n, sizeof(pthread_t));
+    for (int i = 0; i < n; i++)
+        pthread_create(&w->threads[i], NULL, worker_main, w);
+    bh_loop_on_wake(loop, on_wake, w);
+    return w;
+}
+
+void bh_workers_submit(bh_workers_t *w, void (*work)(void *), void (*done)(void *), void *arg)
+{
+    struct job *j = bh_xcalloc(1, sizeof *j);
+    j->work = work;
+    j->done = done;
+    j->arg = arg;
+    w->busy++;
+    pthread_mutex_lock(&w->mu);
+    *w->todo_tail = j;
+    w->todo_tail = &j->next;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int bh_workers_busy(const bh_workers_t *w) { return w->busy; }
+
+void bh_workers_free(bh_workers_t *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < w->n; i++)
+        pthread_join(w->threads[i], NULL);
+    on_wake(w);
+    free(w->threads);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
