@@ -33,12 +33,7 @@ static void created(void *arg, bh_session_t *s, const bh_err_t *err)
 {
     struct pending *p = arg;
     if (!s) {
-        int st = err->status ? err->status : 500;
-        bh_api_reply_error(p->req, st,
-                           st == 429   ? "too_many_sessions"
-                           : st == 503 ? "unavailable"
-                                       : "create_failed",
-                           bh_err_msg(err));
+        bh_api_reply_err(p->req, err, "create_failed");
     } else {
         bh_api_reply_json(p->req, 201, bh_api_live_json(p->a, &p->who, s));
     }
@@ -191,11 +186,7 @@ static void screenshot_done(void *arg, const char *png, size_t len, const bh_err
 {
     bh_req_t *req = arg;
     if (!png) {
-        bh_api_reply_error(req, err->status ? err->status : 500,
-                           err->status == 409   ? "not_ready"
-                           : err->status == 504 ? "timeout"
-                                                : "screenshot_failed",
-                           bh_err_msg(err));
+        bh_api_reply_err(req, err, "screenshot_failed");
         return;
     }
     bh_req_reply(req, 200, "image/png", png, len, NULL);
@@ -231,15 +222,7 @@ void bh_api_put_file(struct bh_api *a, bh_req_t *req, const char *id, const char
     bh_err_t err = BH_ERR_INIT;
     if (bh_session_put_file(s, name, body, len, &err) < 0) {
         /* not ready yet, no room, or something in the way of the file */
-        int e = err.status, status = 500;
-        const char *code = "upload_failed";
-        if (e == EAGAIN)
-            status = 409, code = "not_ready";
-        else if (e == ENOSPC || e == EDQUOT)
-            status = 507, code = "no_space";
-        else if (e == ELOOP || e == ENOTDIR || e == EISDIR || e == EEXIST)
-            status = 409;
-        bh_api_reply_error(req, status, code, bh_err_msg(&err));
+        bh_api_reply_err(req, &err, "upload_failed");
         bh_err_clear(&err);
         return;
     }

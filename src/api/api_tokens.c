@@ -53,7 +53,7 @@ static void create_token(struct bh_api *a, bh_req_t *req)
     t.max_sessions = (int)max;
     t.created_at = bh_now_ms();
     if (bh_store_token_insert(a->store, &t, &err) < 0) {
-        int dup = err.status == EEXIST;
+        int dup = err.errnum == EEXIST;
         if (dup) {
             char *msg = bh_xasprintf("a token named '%s' exists; revoke it or pick another name",
                                      name);

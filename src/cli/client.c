@@ -49,7 +49,7 @@ __attribute__((format(printf, 3, 4))) static int client_err(bh_err_t *err, int s
         msg = NULL;
     va_end(ap);
     bh_err_set(err, 0, "%s", msg ? msg : "out of memory");
-    err->status = status;
+    err->errnum = status;
     free(msg);
     return -1;
 }

@@ -172,7 +172,7 @@ int cmd_call(struct conn *cn, const char *method, const char *path, const char *
              struct bh_client_resp *resp, bh_err_t *err)
 {
     if (bh_client_request(&cn->c, method, path, body, resp, err) < 0) {
-        if (err->status == ECONNREFUSED)
+        if (err->errnum == ECONNREFUSED)
             err_append(err, " (is `bulkhead serve` running?)");
         return -1;
     }

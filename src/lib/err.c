@@ -4,6 +4,7 @@
 #endif
 #include "lib/err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,50 @@ int bh_err_set(bh_err_t *err, int errnum, const char *fmt, ...)
     }
     free(err->msg);
     err->msg = msg;
-    err->status = errnum;
+    err->errnum = errnum;
+    err->kind = bh_err_kind_of_errno(errnum);
     return -1;
+}
+
+int bh_err_kind_set(bh_err_t *err, enum bh_err_kind kind, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    free(err->msg);
+    err->msg = msg;
+    err->errnum = 0;
+    err->kind = kind;
+    return -1;
+}
+
+enum bh_err_kind bh_err_kind_of_errno(int errnum)
+{
+    switch (errnum) {
+    case ENOSPC:
+    case EDQUOT:
+        return BH_E_NO_SPACE;
+    case EEXIST:
+    case ELOOP:
+    case ENOTDIR:
+    case EISDIR:
+        return BH_E_CONFLICT;
+    case ENOENT:
+        return BH_E_NOT_FOUND;
+    case EINVAL:
+        return BH_E_INVALID;
+    case ETIMEDOUT:
+        return BH_E_TIMEOUT;
+    case EAGAIN:
+        return BH_E_BUSY;
+    default:
+        return BH_E_INTERNAL;
+    }
 }
 
 int bh_err_wrap(bh_err_t *err, const char *fmt, ...)
@@ -59,7 +102,8 @@ void bh_err_clear(bh_err_t *err)
         return;
     free(err->msg);
     err->msg = NULL;
-    err->status = 0;
+    err->errnum = 0;
+    err->kind = BH_E_INTERNAL;
 }
 
 const char *bh_err_msg(const bh_err_t *err)

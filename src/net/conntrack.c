@@ -142,8 +142,8 @@ int bh_conntrack_flush(uint32_t addr, bh_err_t *err)
         bh_err_t de = BH_ERR_INIT;
         if (bh_rtnl_talk(&nl, nlh, NULL, NULL, "conntrack delete", &de) == 0)
             deleted++;
-        else if (de.status != ENOENT)
-            rc = bh_err_set(err, de.status, "%s", bh_err_msg(&de));
+        else if (de.errnum != ENOENT)
+            rc = bh_err_set(err, de.errnum, "%s", bh_err_msg(&de));
         bh_err_clear(&de);
     }
     free(m.v);

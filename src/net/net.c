@@ -91,8 +91,8 @@ int bh_net_fini(const struct bh_net_config *cfg, bh_err_t *err)
     struct bh_link_info br;
     bh_err_t e = BH_ERR_INIT;
     int rc = 0, have_bridge = bh_rtnl_link_get(&nl, cfg->bridge, &br, &e) == 0;
-    if (!have_bridge && e.status != ENODEV)
-        rc = bh_err_set(err, e.status, "%s", bh_err_msg(&e));
+    if (!have_bridge && e.errnum != ENODEV)
+        rc = bh_err_set(err, e.errnum, "%s", bh_err_msg(&e));
     bh_err_clear(&e);
     if (rc == 0 && have_bridge) {
         int ports = bh_rtnl_bridge_ports(&nl, br.index, err);
@@ -218,7 +218,7 @@ static int netns_create(const char *path, pid_t pid, int *fd, struct bh_nl *nl, 
     pthread_join(th, NULL);
     if (job.rc < 0) {
         unlink(path);
-        bh_err_set(err, job.err.status, "%s", bh_err_msg(&job.err));
+        bh_err_set(err, job.err.errnum, "%s", bh_err_msg(&job.err));
         bh_err_clear(&job.err);
         return -1;
     }
@@ -328,8 +328,8 @@ int bh_net_session_teardown(const struct bh_net_config *cfg, const char *id, bh_
          * alias is a crash between veth creation and tagging. */
         have_veth = 1;
         ours = !veth.alias[0] || !strcmp(veth.alias, id);
-    } else if (e.status != ENODEV) {
-        rc = bh_err_set(err, e.status, "%s", bh_err_msg(&e));
+    } else if (e.errnum != ENODEV) {
+        rc = bh_err_set(err, e.errnum, "%s", bh_err_msg(&e));
     }
     bh_err_clear(&e);
     /* Rules first, the lease last: while any rule of the session is left,

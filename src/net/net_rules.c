@@ -277,7 +277,7 @@ int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *gr
                     bh_err_set(err, 0, "%s overlaps %s range %.*s", r->cidr, tables[t].what,
                                (int)n, s);
                     if (err) /* EACCES, without strerror's words in the message */
-                        err->status = EACCES;
+                        err->errnum = EACCES;
                     return -1;
                 }
             }

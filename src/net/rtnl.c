@@ -86,7 +86,7 @@ static int nl_error(const struct nlmsghdr *nlh, const char *what, bh_err_t *err)
 }
 
 /* Send one request and read until its ack (or NLMSG_DONE for a dump), giving
- * every data message to cb (if not NULL). Returns 0, or -1 with err->status
+ * every data message to cb (if not NULL). Returns 0, or -1 with err->errnum
  * the kernel's errno and err->msg starting with `what`. */
 int bh_rtnl_talk(struct bh_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
                  const char *what, bh_err_t *err)
@@ -172,7 +172,7 @@ static int link_info_cb(const struct nlmsghdr *nlh, void *data)
     return mnl_attr_parse(nlh, sizeof *ifm, link_info_attr_cb, li);
 }
 
-/* Look a link up by name. A missing link is -1 with err->status ENODEV. */
+/* Look a link up by name. A missing link is -1 with err->errnum ENODEV. */
 int bh_rtnl_link_get(struct bh_nl *nl, const char *name, struct bh_link_info *out, bh_err_t *err)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -195,11 +195,11 @@ int bh_rtnl_link_del(struct bh_nl *nl, const char *name, bh_err_t *err)
     cleanup_free char *what = bh_xasprintf("delete link %s", name);
     bh_err_t e = BH_ERR_INIT;
     if (bh_rtnl_talk(nl, nlh, NULL, NULL, what, &e) < 0) {
-        if (e.status == ENODEV) {
+        if (e.errnum == ENODEV) {
             bh_err_clear(&e);
             return 0;
         }
-        bh_err_set(err, e.status, "%s", bh_err_msg(&e));
+        bh_err_set(err, e.errnum, "%s", bh_err_msg(&e));
         bh_err_clear(&e);
         return -1;
     }

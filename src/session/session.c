@@ -14,7 +14,7 @@
 
 static void start_finished(struct bh_session *s);
 static void admit_waiting(struct bh_sessions *m);
-static void fail_now(bh_session_created_cb cb, void *arg, int status, const char *msg);
+static void fail_now(bh_session_created_cb cb, void *arg, enum bh_err_kind kind, const char *msg);
 
 struct bh_session *session_new(struct bh_sessions *m)
 {
@@ -64,12 +64,12 @@ static void waiting_unlink(struct waiting *w)
     bh_metrics_queue_wait(&w->m->metrics, (double)(bh_mono_ms() - w->since) / 1000.0);
 }
 
-/* A waiting create gives up (w is freed): cb gets status and msg. */
-static void waiting_fail(struct waiting *w, int status, const char *msg)
+/* A waiting create gives up (w is freed): cb gets an error of kind. */
+static void waiting_fail(struct waiting *w, enum bh_err_kind kind, const char *msg)
 {
     waiting_unlink(w);
     bh_create_opts_clear(&w->opts);
-    fail_now(w->cb, w->arg, status, msg);
+    fail_now(w->cb, w->arg, kind, msg);
     free(w);
 }
 
@@ -78,7 +78,7 @@ static void waiting_timeout(void *arg)
     struct waiting *w = arg;
     char *msg = bh_xasprintf("no session slot became free within %d s (all %d in use)",
                              w->m->cfg->queue_timeout_ms / 1000, w->m->cfg->max_sessions);
-    waiting_fail(w, 429, msg);
+    waiting_fail(w, BH_E_BUSY, msg);
     free(msg);
 }
 
@@ -93,11 +93,10 @@ static void admit_waiting(struct bh_sessions *m)
     free(w);
 }
 
-static void fail_now(bh_session_created_cb cb, void *arg, int status, const char *msg)
+static void fail_now(bh_session_created_cb cb, void *arg, enum bh_err_kind kind, const char *msg)
 {
     bh_err_t err = BH_ERR_INIT;
-    bh_err_set(&err, 0, "%s", msg);
-    err.status = status;
+    bh_err_kind_set(&err, kind, "%s", msg);
     cb(arg, NULL, &err);
     bh_err_clear(&err);
 }
@@ -132,7 +131,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     const struct bh_config *cfg = m->cfg;
     if (m->shutdown_cb) {
         bh_create_opts_clear(opts);
-        fail_now(cb, arg, 503, "the daemon is shutting down");
+        fail_now(cb, arg, BH_E_SHUTDOWN, "the daemon is shutting down");
         return;
     }
     if (m->live >= cfg->max_sessions) {
@@ -140,7 +139,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
             bh_create_opts_clear(opts);
             char *msg = bh_xasprintf("all %d session slots are in use and %d creates wait",
                                      cfg->max_sessions, m->nwaiting);
-            fail_now(cb, arg, 429, msg);
+            fail_now(cb, arg, BH_E_BUSY, msg);
             free(msg);
             return;
         }
@@ -165,7 +164,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     bh_err_t err = BH_ERR_INIT;
     if (bh_random_hex(id, 16, &err) < 0) {
         bh_create_opts_clear(opts);
-        fail_now(cb, arg, 500, bh_err_msg(&err));
+        fail_now(cb, arg, BH_E_INTERNAL, bh_err_msg(&err));
         bh_err_clear(&err);
         return;
     }
@@ -216,7 +215,7 @@ void bh_session_create_abandon(bh_sessions_t *m, void *arg)
 {
     for (struct waiting *w = m->waiting; w; w = w->next)
         if (w->arg == arg) {
-            waiting_fail(w, 503, "client gone");
+            waiting_fail(w, BH_E_SHUTDOWN, "client gone");
             return;
         }
     for (struct bh_session *s = m->list; s; s = s->next)
@@ -244,7 +243,7 @@ int bh_session_put_file(bh_session_t *s, const char *name, const void *data, siz
                         bh_err_t *err)
 {
     if (s->state != S_READY || s->row.pid <= 0)
-        return bh_err_set(err, EAGAIN, "the session is not ready");
+        return bh_err_kind_set(err, BH_E_NOT_READY, "the session is not ready");
     /* as the sandbox's user (1000 inside) seen from the host */
     uint32_t uid = s->row.uid_base ? s->row.uid_base + 1000 : 0;
     return bh_sandbox_put_file(s->row.pid, uid, uid, BH_UPLOAD_DIR, name, data, len, err);
@@ -402,7 +401,7 @@ void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
     m->shutdown_cb = done;
     m->shutdown_arg = arg;
     while (m->waiting)
-        waiting_fail(m->waiting, 503, "the daemon is shutting down");
+        waiting_fail(m->waiting, BH_E_SHUTDOWN, "the daemon is shutting down");
     if (m->live == 0) {
         done(arg);
         return;

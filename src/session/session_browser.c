@@ -396,7 +396,6 @@ static void screenshot_reply(void *arg, json_t *reply)
     bh_err_t err = BH_ERR_INIT;
     if (e || !data) {
         bh_err_set(&err, 0, "screenshot failed: %s", e ? e : "no data");
-        err.status = 500;
         o->cb(o->arg, NULL, 0, &err);
         bh_err_clear(&err);
         free(o);
@@ -407,7 +406,6 @@ static void screenshot_reply(void *arg, json_t *reply)
     int len = bh_b64_decode(data, n, png, n * 3 / 4 + 4);
     if (len < 8) {
         bh_err_set(&err, 0, "screenshot failed: bad image data");
-        err.status = 500;
         o->cb(o->arg, NULL, 0, &err);
         bh_err_clear(&err);
     } else {
@@ -425,8 +423,7 @@ static void op_timeout(void *arg)
         bh_cdp_forget(o->s->cdp, o);
     bh_timer_free(o->timer);
     bh_err_t err = BH_ERR_INIT;
-    bh_err_set(&err, 0, "the browser did not take the screenshot within 20 s");
-    err.status = 504;
+    bh_err_kind_set(&err, BH_E_TIMEOUT, "the browser did not take the screenshot within 20 s");
     o->cb(o->arg, NULL, 0, &err);
     bh_err_clear(&err);
     free(o);
@@ -444,8 +441,7 @@ void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg)
 {
     if (s->state != S_READY || !s->cdp) {
         bh_err_t err = BH_ERR_INIT;
-        bh_err_set(&err, 0, "session is not ready");
-        err.status = 409;
+        bh_err_kind_set(&err, BH_E_NOT_READY, "session is not ready");
         cb(arg, NULL, 0, &err);
         bh_err_clear(&err);
         return;

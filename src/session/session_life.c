@@ -406,8 +406,8 @@ static void destroy_done(void *arg)
     s->created_cb = NULL;
     if (cb) {
         bh_err_t err = BH_ERR_INIT;
-        bh_err_set(&err, 0, "%s", s->end_detail ? s->end_detail : "session ended while starting");
-        err.status = !strcmp(s->end_reason, "shutdown") ? 503 : 500;
+        bh_err_kind_set(&err, !strcmp(s->end_reason, "shutdown") ? BH_E_SHUTDOWN : BH_E_INTERNAL,
+                        "%s", s->end_detail ? s->end_detail : "session ended while starting");
         cb(s->created_arg, NULL, &err);
         bh_err_clear(&err);
     }
@@ -482,8 +482,7 @@ void session_detach(struct bh_session *s, int code, const char *why)
         struct op *o = s->ops;
         s->ops = o->next;
         bh_err_t err = BH_ERR_INIT;
-        bh_err_set(&err, 0, "session ended");
-        err.status = 409;
+        bh_err_kind_set(&err, BH_E_NOT_READY, "session ended");
         bh_timer_free(o->timer);
         o->cb(o->arg, NULL, 0, &err);
         bh_err_clear(&err);

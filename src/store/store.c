@@ -183,7 +183,7 @@ __attribute__((format(printf, 3, 4))) static int db_err(sqlite3 *db, bh_err_t *e
     int rc = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
     bh_err_set(err, 0, "%s: %s", what ? what : "sqlite",
                db ? sqlite3_errmsg(db) : "out of memory");
-    err->status = sqlite_errno(rc);
+    err->errnum = sqlite_errno(rc);
     free(what);
     return -1;
 }
