@@ -617,7 +617,7 @@ static void test_rule_parse(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = bh_net_rule_parse(bad[i], NULL, 0, &r, &e);
-        CHECK(rc < 0 && e.status == EINVAL && e.msg && *e.msg);
+        CHECK(rc < 0 && e.errnum == EINVAL && e.msg && *e.msg);
         if (rc == 0)
             fprintf(stderr, "accepted bad CIDR \"%s\" as %s\n", bad[i], r.cidr);
         bh_err_clear(&e);
@@ -625,7 +625,7 @@ static void test_rule_parse(void)
     CHECK(bh_net_rule_parse(NULL, NULL, 0, &r, &e) < 0);
     bh_err_clear(&e);
     uint16_t zero = 0;
-    CHECK(bh_net_rule_parse("10.0.0.0/8", &zero, 1, &r, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_rule_parse("10.0.0.0/8", &zero, 1, &r, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     uint16_t p17[17] = {1};
     CHECK(bh_net_rule_parse("10.0.0.0/8", p17, 17, &r, &e) < 0);
@@ -773,25 +773,25 @@ static void test_init(void)
     /* Bad configs are refused before anything is touched. */
     struct bh_net_config bad = cfg;
     bad.subnet = "10.214.0.0";
-    CHECK(bh_net_init(&bad, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_init(&bad, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     bad.subnet = cfg.subnet;
     bad.bridge = "bh\"; flush ruleset";
-    CHECK(bh_net_init(&bad, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_init(&bad, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     bad = cfg;
     bad.dns = "127.0.0.53"; /* the host's loopback resolver: never reachable */
-    CHECK(bh_net_init(&bad, &e) < 0 && e.status == EINVAL && contains(e.msg, "loopback"));
+    CHECK(bh_net_init(&bad, &e) < 0 && e.errnum == EINVAL && contains(e.msg, "loopback"));
     bh_err_clear(&e);
     bad.dns = "resolver.example";
-    CHECK(bh_net_init(&bad, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_init(&bad, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     /* a rule not made by bh_net_rule_parse never reaches nft */
     struct bh_net_rule forged = {.cidr = "10.0.0.0/8 accept; flush ruleset"};
     bad = cfg;
     bad.always_allow = &forged;
     bad.nalways_allow = 1;
-    CHECK(bh_net_init(&bad, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_init(&bad, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     cleanup_free char *rules3 = nft_table("inet");
     CHECK(contains(rules3, "masquerade") && contains(rules3, "th dport 53"));
@@ -1111,11 +1111,11 @@ static void test_policies(struct server *world)
     bh_err_t e = BH_ERR_INIT;
     struct bh_net_rule forged = {.cidr = "0.0.0.0/0 accept"};
     struct bh_net_policy badp = {.mode = BH_NET_ALLOWLIST, .allow = &forged, .nallow = 1};
-    CHECK(bh_net_session_policy(&cfg, ida, &badp, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_session_policy(&cfg, ida, &badp, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     badp.mode = (enum bh_net_mode)7;
     badp.nallow = 0;
-    CHECK(bh_net_session_policy(&cfg, ida, &badp, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_session_policy(&cfg, ida, &badp, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     struct bh_net_policy inet = {.mode = BH_NET_INTERNET};
     CHECK(bh_net_session_policy(&cfg, TEST_PREFIX "notsetup", &inet, &e) < 0);
@@ -1268,13 +1268,13 @@ static void test_failures(void)
     struct bh_net_session s;
 
     /* An id that is set up already: refused, and the first one stays. */
-    CHECK(bh_net_session_setup(&cfg, sessions[0].id, 0, &s, &e) < 0 && e.status == EEXIST);
+    CHECK(bh_net_session_setup(&cfg, sessions[0].id, 0, &s, &e) < 0 && e.errnum == EEXIST);
     bh_err_clear(&e);
     CHECK(path_exists(sessions[0].s.netns_path));
     CHECK(link_exists(sessions[0].s.veth_host));
     CHECK(test_leases() == SESSIONS);
 
-    CHECK(bh_net_session_setup(&cfg, "../etc", 0, &s, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_net_session_setup(&cfg, "../etc", 0, &s, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
 
     /* A veth name taken by someone else: setup fails halfway and undoes the
@@ -1284,7 +1284,7 @@ static void test_failures(void)
     const char *alias[] = {"ip", "link", "set", "bhv7e57deadbeef", "alias", "not-ours", NULL};
     CHECK(run(NULL, coll) == 0 && run(NULL, alias) == 0);
     const char *cid = "7e57deadbeef0001";
-    CHECK(bh_net_session_setup(&cfg, cid, 0, &s, &e) < 0 && e.status == EEXIST);
+    CHECK(bh_net_session_setup(&cfg, cid, 0, &s, &e) < 0 && e.errnum == EEXIST);
     bh_err_clear(&e);
     CHECK(!path_exists("/run/netns/bh-7e57deadbeef0001"));
     CHECK(test_leases() == SESSIONS);
@@ -1330,7 +1330,7 @@ static void test_failures(void)
     CHECK(!path_exists("/run/netns/bh-7e57cafe0002"));
 
     /* fini refuses while sessions are attached. */
-    CHECK(bh_net_fini(&cfg, &e) < 0 && e.status == EBUSY);
+    CHECK(bh_net_fini(&cfg, &e) < 0 && e.errnum == EBUSY);
     bh_err_clear(&e);
     CHECK(link_exists("bhtest0") && nft_table_exists("inet", TABLE) &&
           nft_table_exists("bridge", TABLE));
@@ -1349,7 +1349,7 @@ static void test_exhaustion(void)
         fprintf(stderr, "exhaustion setup: %s\n", e.msg);
     bh_err_clear(&e);
     CHECK_STR(a.addr, "10.214.255.254");
-    CHECK(bh_net_session_setup(&c1, "7e57aaaa0002", 0, &b, &e) < 0 && e.status == EADDRNOTAVAIL);
+    CHECK(bh_net_session_setup(&c1, "7e57aaaa0002", 0, &b, &e) < 0 && e.errnum == EADDRNOTAVAIL);
     bh_err_clear(&e);
     CHECK(!path_exists("/run/netns/bh-7e57aaaa0002") && !link_exists("bhv7e57aaaa0002"));
     CHECK(bh_net_session_teardown(&c1, "7e57aaaa0001", &e) == 0);

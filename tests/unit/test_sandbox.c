@@ -320,15 +320,15 @@ static void test_put_file(void)
     CHECK(bh_sandbox_put_file(self, 0, 0, dir, "f", "x", 1, &err) == 0);
     CHECK(stat(fifo, &st) == 0 && S_ISREG(st.st_mode));
     /* bad names */
-    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "../x", "x", 1, &err) < 0 && err.status == EINVAL);
-    CHECK(bh_sandbox_put_file(self, 0, 0, dir, ".hidden", "x", 1, &err) < 0 && err.status == EINVAL);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, "../x", "x", 1, &err) < 0 && err.errnum == EINVAL);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, ".hidden", "x", 1, &err) < 0 && err.errnum == EINVAL);
     CHECK(bh_sandbox_put_file(self, 0, 0, dir, "", "x", 1, &err) < 0);
     /* a symlinked area (the sandbox made it, pointing out): refused */
     cleanup_free char *out = bh_xasprintf("%s/outside", base);
     CHECK(mkdir(out, 0755) == 0);
     cleanup_free char *link = bh_xasprintf("%s/up/link", base);
     CHECK(symlink(out, link) == 0);
-    CHECK(bh_sandbox_put_file(self, 0, 0, link, "x", "x", 1, &err) < 0 && err.status == ELOOP);
+    CHECK(bh_sandbox_put_file(self, 0, 0, link, "x", "x", 1, &err) < 0 && err.errnum == ELOOP);
     cleanup_free char *escaped = bh_xasprintf("%s/x", out);
     CHECK(access(escaped, F_OK) < 0);
     /* a symlink as the file: replaced by a file, its target untouched */
@@ -388,7 +388,7 @@ static void test_put_file_root(void)
     CHECK(stat(cf, &st) == 0 && st.st_uid == owner && st.st_gid == owner);
     /* the owner may not write where root alone may */
     CHECK(bh_sandbox_put_file(child, owner, owner, "/drop", "d.txt", "x", 1, &err) < 0 &&
-          err.status == EACCES);
+          err.errnum == EACCES);
     CHECK(own_fs_id("Uid") == 0 && own_fs_id("Gid") == 0);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);

@@ -95,7 +95,7 @@ static void test_sessions(bh_store_t *st)
     struct bh_session_row dup;
     row_init(&dup, "aaaa", "ready", 9999);
     CHECK(bh_store_session_insert(st, &dup, &err) == -1);
-    CHECK(err.status == EEXIST);
+    CHECK(err.errnum == EEXIST);
     CHECK(err.msg && strstr(err.msg, "aaaa"));
     bh_err_clear(&err);
     bh_session_row_clear(&dup);
@@ -128,7 +128,7 @@ static void test_sessions(bh_store_t *st)
     struct bh_session_row ghost;
     row_init(&ghost, "ghost", "ready", 1);
     CHECK(bh_store_session_update(st, &ghost, &err) == -1);
-    CHECK(err.status == ENOENT);
+    CHECK(err.errnum == ENOENT);
     bh_err_clear(&err);
     bh_session_row_clear(&ghost);
 
@@ -180,10 +180,10 @@ static void test_events(bh_store_t *st)
 
     /* detail must be JSON; the session must exist */
     CHECK(bh_store_event_add(st, "bbbb", "bad", "{not json", &err) == -1);
-    CHECK(err.status == EINVAL);
+    CHECK(err.errnum == EINVAL);
     bh_err_clear(&err);
     CHECK(bh_store_event_add(st, "nope", "created", NULL, &err) == -1);
-    CHECK(err.status == ENOENT);
+    CHECK(err.errnum == ENOENT);
     bh_err_clear(&err);
 
     char *txt = NULL;
@@ -322,7 +322,7 @@ static void test_schema_version(const char *dir, const char *path)
     sqlite3_close(db);
     bh_store_t *st = bh_store_open(newer, &err);
     CHECK(st == NULL);
-    CHECK(err.status == EPROTO);
+    CHECK(err.errnum == EPROTO);
     CHECK(err.msg && strstr(err.msg, "99"));
     bh_store_close(st);
     bh_err_clear(&err);
@@ -457,13 +457,13 @@ static void test_tokens(const char *dir)
     CHECK(bh_store_token_get(st, "nope", &got, &err) == 0);
     /* a name in force, an id or a hash twice: EEXIST; a bad role: refused */
     token_init(&c, "cccccccccccccccc", "alice", "user", 'c', 0);
-    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.status == EEXIST);
+    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.errnum == EEXIST);
     bh_err_clear(&err);
     token_init(&c, "cccccccccccccccc", "carol", "user", 'a', 0);
-    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.status == EEXIST);
+    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.errnum == EEXIST);
     bh_err_clear(&err);
     token_init(&c, "aaaaaaaaaaaaaaaa", "carol", "user", 'c', 0);
-    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.status == EEXIST);
+    CHECK(bh_store_token_insert(st, &c, &err) < 0 && err.errnum == EEXIST);
     bh_err_clear(&err);
     token_init(&c, "cccccccccccccccc", "carol", "root", 'c', 0);
     CHECK(bh_store_token_insert(st, &c, &err) < 0);

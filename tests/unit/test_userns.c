@@ -38,33 +38,33 @@ static void test_check(const char *dir)
     CHECK(bh_userns_check(&c, root, &e) == 0);
     /* a uid, a gid, a subuid range inside [first, first + 4 * 65536) */
     put(root, "passwd", "root:x:0:0::/root:/bin/sh\nx:x:1073872000:5::/:/bin/sh\n");
-    CHECK(bh_userns_check(&c, root, &e) < 0 && e.status == EEXIST && strstr(e.msg, "passwd"));
+    CHECK(bh_userns_check(&c, root, &e) < 0 && e.errnum == EEXIST && strstr(e.msg, "passwd"));
     bh_err_clear(&e);
     put(root, "passwd", "root:x:0:0::/root:/bin/sh\nx:x:7:1074000000::/:/bin/sh\n");
-    CHECK(bh_userns_check(&c, root, &e) < 0 && e.status == EEXIST);
+    CHECK(bh_userns_check(&c, root, &e) < 0 && e.errnum == EEXIST);
     bh_err_clear(&e);
     put(root, "passwd", "root:x:0:0::/root:/bin/sh\n");
     put(root, "group", "g:x:1073741824:\n");
-    CHECK(bh_userns_check(&c, root, &e) < 0 && e.status == EEXIST && strstr(e.msg, "group"));
+    CHECK(bh_userns_check(&c, root, &e) < 0 && e.errnum == EEXIST && strstr(e.msg, "group"));
     bh_err_clear(&e);
     put(root, "group", "root:x:0:\n");
     put(root, "subuid", "u:1073000000:1000000\n"); /* ends inside range 0 */
-    CHECK(bh_userns_check(&c, root, &e) < 0 && e.status == EEXIST && strstr(e.msg, "subuid"));
+    CHECK(bh_userns_check(&c, root, &e) < 0 && e.errnum == EEXIST && strstr(e.msg, "subuid"));
     bh_err_clear(&e);
     put(root, "subuid", "u:100000:65536\n");
     put(root, "subgid", "u:1074003968:65536\n"); /* just past range 3: fine */
     CHECK(bh_userns_check(&c, root, &e) == 0);
     put(root, "subgid", "u:1074003967:65536\n"); /* one id into range 3 */
-    CHECK(bh_userns_check(&c, root, &e) < 0 && e.status == EEXIST);
+    CHECK(bh_userns_check(&c, root, &e) < 0 && e.errnum == EEXIST);
     bh_err_clear(&e);
     /* ranges past the last id, below 65536, none */
     struct bh_userns_config fits = {4294967295u - 2 * SZ, 2, NULL}; /* last id 2^32-2 */
     CHECK(bh_userns_check(&fits, NULL, &e) == 0);
     struct bh_userns_config big = {4294967295u - 2 * SZ + 1, 2, NULL};
-    CHECK(bh_userns_check(&big, NULL, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_userns_check(&big, NULL, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     struct bh_userns_config low = {1000, 1, NULL};
-    CHECK(bh_userns_check(&low, NULL, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_userns_check(&low, NULL, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
     struct bh_userns_config none = {FIRST, 0, NULL};
     CHECK(bh_userns_check(&none, NULL, &e) < 0);
@@ -115,10 +115,10 @@ static void test_leases(const char *dir)
     }
     /* all taken: the next one waits for a release */
     uint32_t b = 0;
-    CHECK(bh_userns_lease(&c, "late", &b, &e) < 0 && e.status == EAGAIN);
+    CHECK(bh_userns_lease(&c, "late", &b, &e) < 0 && e.errnum == EAGAIN);
     bh_err_clear(&e);
     /* one id, one range */
-    CHECK(bh_userns_lease(&c, "s3", &b, &e) < 0 && e.status == EEXIST);
+    CHECK(bh_userns_lease(&c, "s3", &b, &e) < 0 && e.errnum == EEXIST);
     bh_err_clear(&e);
     char **ids = NULL;
     CHECK(bh_userns_list(&c, &ids, &e) == PROCS);
@@ -134,15 +134,15 @@ static void test_leases(const char *dir)
     /* claim after a restart: its own range is fine, another's is not,
      * a free one is taken again, a range not of this config is refused */
     CHECK(bh_userns_claim(&c, "late", got[3], &e) == 0);
-    CHECK(bh_userns_claim(&c, "late", got[0], &e) < 0 && e.status == EBUSY);
+    CHECK(bh_userns_claim(&c, "late", got[0], &e) < 0 && e.errnum == EBUSY);
     bh_err_clear(&e);
     CHECK(bh_userns_release(&c, "s5", &e) == 0);
     CHECK(bh_userns_claim(&c, "s5", got[5], &e) == 0);
-    CHECK(bh_userns_claim(&c, "x", FIRST + 1, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_userns_claim(&c, "x", FIRST + 1, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
-    CHECK(bh_userns_claim(&c, "x", FIRST + PROCS * SZ, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_userns_claim(&c, "x", FIRST + PROCS * SZ, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
-    CHECK(bh_userns_lease(&c, "../x", &b, &e) < 0 && e.status == EINVAL);
+    CHECK(bh_userns_lease(&c, "../x", &b, &e) < 0 && e.errnum == EINVAL);
     bh_err_clear(&e);
 
     /* release all: nothing left */
