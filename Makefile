@@ -41,7 +41,7 @@ $(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/api/assets.h
 	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libbulkhead.a: $(LIB_OBJS)
-	@ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bulkhead: $(CLI_OBJS) $(BUILD)/libbulkhead.a
 	@echo "  LINK  $@"

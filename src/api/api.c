@@ -17,6 +17,9 @@
 #include "api/api_sessions.h"
 #include "api/api_tokens.h"
 #include "api/api_who.h"
+#include "daemon/exposition.h"
+#include "daemon/health.h"
+#include "kinds/kinds.h"
 #include "lib/log.h"
 
 bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store,
@@ -98,31 +101,38 @@ void bh_api_upgrade(void *ctx, bh_req_t *req)
     }
     char id[33];
     const char *sub = bh_api_session_path(bh_req_path(req), id);
-    if (!sub || (strcmp(sub, "/cdp") != 0 && strcmp(sub, "/live") != 0)) {
+    const struct bh_kind *kind = NULL;
+    const char *rest = NULL;
+    const struct bh_kind_route *route = sub ? bh_kind_route_find("WS", sub, &kind, &rest) : NULL;
+    if (!route) {
         bh_api_reply_error(req, 404, "not_found", "no such WebSocket endpoint");
         return;
     }
     struct bh_identity who;
-    if (bh_api_identify(a, req, CRED_QUERY, &who) == BH_ROLE_NONE) {
+    if (bh_api_identify(a, req, route->scopes ? CRED_QUERY : CRED_HEADER, &who) ==
+        BH_ROLE_NONE) {
         bh_api_unauthorized(req);
         return;
     }
-    int live = !strcmp(sub, "/live");
-    if (!bh_api_may_access(a, req, &who, id,
-                           live ? BH_SCOPE_VIEW | BH_SCOPE_CONTROL : BH_SCOPE_CDP))
+    if (!route->scopes && bh_api_scoped_refused(req, &who))
         return;
-    bh_session_t *s = bh_session_find(a->sessions, id);
-    if (!s) {
-        bh_api_not_live(a, req, id);
+    if (!bh_api_may_access(a, req, &who, id, route->scopes))
         return;
+    bh_api_kind_route(a, req, id, &who, kind, route, rest);
+}
+
+/* The methods the kinds' routes take at path ("GET", "PUT"), or NULL when
+ * no kind serves it. */
+static const char *kind_path_methods(const char *path)
+{
+    static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", NULL};
+    for (int i = 0; methods[i]; i++) {
+        const struct bh_kind *k;
+        const char *rest;
+        if (bh_kind_route_find(methods[i], path, &k, &rest))
+            return methods[i];
     }
-    /* a "view" session token watches: its viewer's input is refused */
-    int input = who.role != BH_ROLE_SCOPED ||
-                bh_scoped_verify(a->cfg->secret, who.scoped, id, now_s()) != BH_SCOPE_VIEW;
-    if (live)
-        bh_session_live_accept(s, req, input);
-    else
-        bh_session_cdp_accept(s, req);
+    return NULL;
 }
 
 /* The embedded web UI file at path, or NULL. */
@@ -163,14 +173,14 @@ void bh_api_request(void *ctx, bh_req_t *req)
         if (bh_api_admin_refused(req, &who))
             return;
         size_t n;
-        char *text = bh_sessions_metrics(a->sessions, &n);
+        char *text = bh_exposition(a->sessions, &n);
         bh_req_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, n, NULL);
         free(text);
         return;
     }
     if (!strcmp(path, "/readyz") && get) {
         int ready;
-        json_t *checks = bh_sessions_readiness(a->sessions, &ready);
+        json_t *checks = bh_health_readiness(a->store, a->sessions, &ready);
         bh_api_reply_json(
             req, ready ? 200 : 503,
             json_pack("{s:s, s:o}", "status", ready ? "ready" : "not_ready", "checks", checks));
@@ -193,13 +203,18 @@ void bh_api_request(void *ctx, bh_req_t *req)
         return;
     char id[33];
     const char *sub = bh_api_session_path(path, id);
-    if (sub && get && (!strcmp(sub, "/json/version") || !strcmp(sub, "/json/version/"))) {
+    const struct bh_kind *kind = NULL;
+    const char *krest = NULL;
+    const struct bh_kind_route *route =
+        sub && *sub ? bh_kind_route_find(get ? "GET" : m, sub, &kind, &krest) : NULL;
+    if (route && route->scopes) {
+        /* a route that links open: a session token may use it, also as ?token= */
         if (bh_api_identify(a, req, CRED_QUERY, &who) == BH_ROLE_NONE) {
             bh_api_unauthorized(req);
             return;
         }
-        if (bh_api_may_access(a, req, &who, id, BH_SCOPE_CDP))
-            bh_api_discovery(a, req, id);
+        if (bh_api_may_access(a, req, &who, id, route->scopes))
+            bh_api_kind_route(a, req, id, &who, kind, route, krest);
         return;
     }
     if (sub && !*sub && get) {
@@ -254,18 +269,14 @@ void bh_api_request(void *ctx, bh_req_t *req)
             bh_api_reply_error(req, 405, "method_not_allowed", "use GET or DELETE");
         return;
     }
-    if (!strcmp(sub, "/screenshot")) {
-        if (get)
-            bh_api_screenshot(a, req, id);
-        else
-            bh_api_reply_error(req, 405, "method_not_allowed", "use GET");
+    if (route) {
+        bh_api_kind_route(a, req, id, &who, kind, route, krest);
         return;
     }
-    if (!strncmp(sub, "/files/", 7)) {
-        if (!strcmp(m, "PUT"))
-            bh_api_put_file(a, req, id, sub + 7);
-        else
-            bh_api_reply_error(req, 405, "method_not_allowed", "use PUT");
+    if (kind_path_methods(sub)) {
+        char *msg = bh_xasprintf("use %s", kind_path_methods(sub));
+        bh_api_reply_error(req, 405, "method_not_allowed", msg);
+        free(msg);
         return;
     }
     if (!strcmp(sub, "/links")) {

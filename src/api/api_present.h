@@ -6,6 +6,10 @@
 
 #include "api/api_int.h"
 
+/* The API's JSON object of a session: from its row r, and its live state
+ * when s (the live session of r, or NULL) is given; the kind adds its own
+ * fields (kinds/kind.h). Caller owns the result. */
+json_t *bh_api_session_json(struct bh_api *a, const struct bh_session_row *r, bh_session_t *s);
 /* A session's JSON as who may see it: the owner for admins, and urls that
  * carry a session token while the session is live — for an API token fresh
  * ones, a "control" token in urls.view and urls.live and a "cdp" token in

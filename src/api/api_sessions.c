@@ -111,7 +111,7 @@ void bh_api_list_sessions(struct bh_api *a, bh_req_t *req, const struct bh_ident
         bh_session_t *s = bh_session_find(a->sessions, rows[i].id);
         json_array_append_new(
             arr, s ? bh_api_live_json(a, who, s)
-                   : bh_api_present(a, who, &rows[i], bh_session_json(a->sessions, &rows[i])));
+                   : bh_api_present(a, who, &rows[i], bh_api_session_json(a, &rows[i], NULL)));
     }
     bh_store_rows_free(rows, n);
     bh_api_reply_json(req, 200, json_pack("{s:o}", "sessions", arr));
@@ -145,7 +145,7 @@ void bh_api_get_session(struct bh_api *a, bh_req_t *req, const char *id,
         bh_api_reply_error(req, 404, "not_found", "no such session");
         return;
     }
-    bh_api_reply_json(req, 200, bh_api_present(a, who, &row, bh_session_json(a->sessions, &row)));
+    bh_api_reply_json(req, 200, bh_api_present(a, who, &row, bh_api_session_json(a, &row, NULL)));
     bh_session_row_clear(&row);
 }
 
@@ -180,54 +180,6 @@ void bh_api_delete_session(struct bh_api *a, bh_req_t *req, const char *id)
         return;
     }
     bh_session_end(s, "deleted", NULL, deleted, req);
-}
-
-static void screenshot_done(void *arg, const char *png, size_t len, const bh_err_t *err)
-{
-    bh_req_t *req = arg;
-    if (!png) {
-        bh_api_reply_err(req, err, "screenshot_failed");
-        return;
-    }
-    bh_req_reply(req, 200, "image/png", png, len, NULL);
-}
-
-void bh_api_screenshot(struct bh_api *a, bh_req_t *req, const char *id)
-{
-    bh_session_t *s = bh_session_find(a->sessions, id);
-    if (!s) {
-        bh_api_not_live(a, req, id);
-        return;
-    }
-    bh_session_screenshot(s, screenshot_done, req);
-}
-
-void bh_api_put_file(struct bh_api *a, bh_req_t *req, const char *id, const char *name)
-{
-    bh_session_t *s = bh_session_find(a->sessions, id);
-    if (!s) {
-        bh_api_not_live(a, req, id);
-        return;
-    }
-    int ok = *name && *name != '.' && strlen(name) <= 255;
-    for (const char *p = name; *p; p++)
-        ok &= isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
-    if (!ok) {
-        bh_api_reply_error(req, 400, "invalid_name",
-                           "a file name is 1-255 of A-Z a-z 0-9 . _ - and does not start with '.'");
-        return;
-    }
-    size_t len;
-    const char *body = bh_req_body(req, &len);
-    bh_err_t err = BH_ERR_INIT;
-    if (bh_session_put_file(s, name, body, len, &err) < 0) {
-        /* not ready yet, no room, or something in the way of the file */
-        bh_api_reply_err(req, &err, "upload_failed");
-        bh_err_clear(&err);
-        return;
-    }
-    cleanup_free char *path = bh_xasprintf("%s/%s", BH_UPLOAD_DIR, name);
-    bh_api_reply_json(req, 201, json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)len));
 }
 
 void bh_api_events(struct bh_api *a, bh_req_t *req, const char *id)
@@ -275,14 +227,15 @@ void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id)
         bh_api_reply_error(req, 409, "not_running", "the session has reached its ttl");
         return;
     }
-    json_auto_t *sj = bh_session_json(a->sessions, r);
+    json_auto_t *sj = bh_api_session_json(a, r, NULL);
+    const struct bh_kind *kind = bh_session_kind(s);
     json_t *all = json_object_get(sj, "urls");
     json_t *urls = json_object();
     const char *k;
     json_t *v;
     json_object_foreach(all, k, v)
     {
-        if (json_is_string(v) && (bh_api_url_scopes(k) & opts.scope)) {
+        if (json_is_string(v) && (kind->url_scopes(k) & opts.scope)) {
             char *u = bh_xasprintf("%s?token=%s", json_string_value(v), tok);
             json_object_set_new(urls, k, json_string(u));
             free(u);
@@ -295,24 +248,28 @@ void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id)
     bh_api_reply_json(req, 201, o);
 }
 
-void bh_api_discovery(struct bh_api *a, bh_req_t *req, const char *id)
+void bh_api_kind_route(struct bh_api *a, bh_req_t *req, const char *id,
+                       const struct bh_identity *who, const struct bh_kind *kind,
+                       const struct bh_kind_route *route, const char *rest)
 {
     bh_session_t *s = bh_session_find(a->sessions, id);
     if (!s) {
         bh_api_not_live(a, req, id);
         return;
     }
-    const char *base = a->cfg->public_url;
-    const char *host = strstr(base, "://") ? strstr(base, "://") + 3 : base;
-    const char *t = bh_req_query(req, "token");
-    char *ws = bh_xasprintf("%s%s/api/v1/sessions/%s/cdp%s%s",
-                            !strncmp(base, "https://", 8) ? "wss://" : "ws://", host, id,
-                            t ? "?token=" : "", t ? t : "");
-    json_t *v = bh_session_version_json(s, ws);
-    free(ws);
-    if (!v) {
-        bh_api_reply_error(req, 409, "not_ready", "the session is not ready");
+    if (bh_session_kind(s) != kind) {
+        bh_api_reply_error(req, 404, "not_found", "this session's kind has no such path");
         return;
     }
-    bh_api_reply_json(req, 200, v);
+    /* a "view" session token watches: input is refused */
+    int input = who->role != BH_ROLE_SCOPED ||
+                bh_scoped_verify(a->cfg->secret, who->scoped, id, now_s()) != BH_SCOPE_VIEW;
+    struct bh_route_call call = {
+        .rest = rest,
+        .input = input,
+        .token = bh_req_query(req, "token"),
+        .public_url = a->cfg->public_url,
+        .error = bh_api_reply_err,
+    };
+    route->serve(bh_session_kind_state(s), req, &call);
 }

@@ -1,7 +1,7 @@
 /* api_sessions.h — the session routes of the REST API, once the caller
  * may reach them (api.c routes, api_who.h checks): create, list, get,
- * delete, screenshot, events, uploads (files), links, and the CDP discovery
- * document (/json/version). Each replies to req, at once or when the
+ * delete, events, links, and the routes each session kind serves
+ * (kinds/kind.h). Each replies to req, at once or when the
  * sessions module answers. Internal to the api modules. */
 #ifndef BH_API_SESSIONS_H
 #define BH_API_SESSIONS_H
@@ -20,11 +20,6 @@ void bh_api_get_session(struct bh_api *a, bh_req_t *req, const char *id,
 void bh_api_not_live(struct bh_api *a, bh_req_t *req, const char *id);
 /* DELETE /api/v1/sessions/{id}: end a ready session; 204 once it ended. */
 void bh_api_delete_session(struct bh_api *a, bh_req_t *req, const char *id);
-/* GET /api/v1/sessions/{id}/screenshot: a PNG of the page. */
-void bh_api_screenshot(struct bh_api *a, bh_req_t *req, const char *id);
-/* PUT /api/v1/sessions/{id}/files/{name}: the body becomes
- * /tmp/uploads/{name} inside the session (docs/api.md#uploads). */
-void bh_api_put_file(struct bh_api *a, bh_req_t *req, const char *id, const char *name);
 /* GET /api/v1/sessions/{id}/events: the session's event log. */
 void bh_api_events(struct bh_api *a, bh_req_t *req, const char *id);
 /* POST /api/v1/sessions/{id}/links {"scope":"view|control|cdp","ttl":S}:
@@ -32,8 +27,11 @@ void bh_api_events(struct bh_api *a, bh_req_t *req, const char *id);
  * opens (docs/api.md#links). API tokens only (the route refuses session
  * tokens before this). */
 void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id);
-/* GET /api/v1/sessions/{id}/json/version: the browser's discovery document
- * with the daemon's CDP endpoint for the session. */
-void bh_api_discovery(struct bh_api *a, bh_req_t *req, const char *id);
+/* A route of a session's kind (kinds/kind.h), once the caller may use it:
+ * 404/409 when the session is not live or of another kind, else the
+ * kind's handler. */
+void bh_api_kind_route(struct bh_api *a, bh_req_t *req, const char *id,
+                       const struct bh_identity *who, const struct bh_kind *kind,
+                       const struct bh_kind_route *route, const char *rest);
 
 #endif

@@ -121,11 +121,6 @@ int bh_api_admin_refused(bh_req_t *req, const struct bh_identity *who)
     return 1;
 }
 
-unsigned bh_api_url_scopes(const char *k)
-{
-    return !strcmp(k, "cdp") ? BH_SCOPE_CDP : BH_SCOPE_VIEW | BH_SCOPE_CONTROL;
-}
-
 char *bh_api_mint_for(struct bh_api *a, const struct bh_session_row *r, enum bh_scope scope,
                       int ttl_s, int64_t *expiry)
 {

@@ -36,8 +36,6 @@ int bh_api_scoped_refused(bh_req_t *req, const struct bh_identity *who);
 /* 1 after replying 401/403 unless who is an admin. */
 int bh_api_admin_refused(bh_req_t *req, const struct bh_identity *who);
 
-/* The scopes that open the url named k of a session's urls. */
-unsigned bh_api_url_scopes(const char *k);
 /* A fresh session token of scope for session r: it lives --url-token-ttl
  * seconds, or ttl_s if > 0, and never past the session's own deadline.
  * NULL if that deadline has passed. Caller frees. */

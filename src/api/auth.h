@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/scope.h"
 #include "lib/err.h"
 
 #define BH_HASH_LEN 32            /* SHA-256 */
@@ -46,15 +47,6 @@ char *bh_token_generate(bh_err_t *err);
 void bh_secret_free(char *s);
 
 /* ---------------------------------------------------------------- scoped */
-
-/* What a scoped token opens (docs/api.md#session-tokens). Bits, so a route
- * can name the set of scopes that open it. */
-enum bh_scope {
-    BH_SCOPE_NONE = 0,
-    BH_SCOPE_VIEW = 1,    /* the session's GET and live-view frames; no input */
-    BH_SCOPE_CONTROL = 2, /* the session's GET and live view with input */
-    BH_SCOPE_CDP = 4,     /* the session's GET, CDP endpoint and discovery */
-};
 
 /* "view" | "control" | "cdp" -> scope, else BH_SCOPE_NONE. */
 enum bh_scope bh_scope_parse(const char *s);

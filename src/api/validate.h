@@ -7,50 +7,34 @@
 #include <stddef.h>
 
 #include "api/auth.h"
+#include "kinds/kind.h"
+#include "lib/check.h"
 #include "lib/config.h"
 #include "net/net.h"
 
 struct bh_create_opts {
-    char type[16];
-    char *url;          /* heap; "about:blank" when not given */
-    int viewport_w, viewport_h;
+    const struct bh_kind *kind; /* the body's "type" (default: the first kind) */
+    void *kind_opts;            /* the kind's part of the body (kind->validate) */
     int idle_timeout;   /* seconds */
     int ttl;            /* seconds */
-    int page_load_ms;   /* the first page's load timeout (pageLoadTimeout, seconds in the body) */
     enum bh_net_mode net_mode;
     struct bh_net_rule *allow; /* heap, BH_NET_ALLOWLIST */
     int nallow;
     char *proxy;        /* heap or NULL: upstream proxy URL for the browser */
     struct bh_net_rule proxy_rule; /* with proxy: the proxy's address and port as a rule */
-    int clip_copy;      /* live view: text may be copied out (default 1) */
-    int clip_paste;     /* live view: text may be pasted in (default 1) */
     char owner[40];     /* id of the token creating it: set by the API, not the body */
 };
 
 #define BH_ALLOW_MAX 64
 
-/* Free what bh_validate_create allocated in opts. */
+/* Free what bh_validate_create allocated in opts (the kind's options too). */
 void bh_create_opts_clear(struct bh_create_opts *o);
 /* The network settings of opts as the JSON kept with the session. */
 char *bh_create_opts_network_json(const struct bh_create_opts *o);
 
-struct bh_invalid {
-    const char *code;   /* "invalid_json", "unknown_field", "invalid_field", "invalid_url",
-                         * "forbidden_network" */
-    char msg[256];
-};
-
-#define BH_URL_MAX 2048
-#define BH_VIEWPORT_MIN 200
-#define BH_VIEWPORT_MAX_W 3840
-#define BH_VIEWPORT_MAX_H 2160
-
-/* 0 if url may be opened in a session: absolute http(s) with a host, or
- * exactly "about:blank"; else -1 and why. */
-int bh_validate_url(const char *url, struct bh_invalid *why);
-
-/* Parse and check a create body against the config's defaults and maximums.
- * 0 and *out filled (free out->url), or -1 and *why filled. */
+/* Parse and check a create body against the config's defaults and maximums:
+ * the common fields here, the kind's own by its validate (kinds/kind.h).
+ * 0 and *out filled (bh_create_opts_clear frees it), or -1 and *why. */
 int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg,
                        struct bh_create_opts *out, struct bh_invalid *why);
 

@@ -21,6 +21,7 @@
 #include "http/http.h"
 #include "lib/log.h"
 #include "net/net.h"
+#include "backend/local/local.h"
 #include "session/session.h"
 #include "store/store.h"
 #include "backend/local/userns.h"
@@ -677,8 +678,13 @@ int bh_cmd_serve(int argc, char **argv)
      * with a placeholder context and set it before the loop runs */
     if (!(sv.http = bh_http_new(&hc, &h, NULL, &err)))
         goto out;
-    if (!(sv.sessions = bh_sessions_new(c, bh_http_loop(sv.http), sv.store, &err)))
+    bh_backend_t *backend = bh_backend_local_new(c, bh_http_loop(sv.http), &err);
+    if (!backend)
         goto out;
+    if (!(sv.sessions = bh_sessions_new(c, bh_http_loop(sv.http), sv.store, backend, &err))) {
+        backend->ops->free(backend);
+        goto out;
+    }
     if (bh_sessions_recover(sv.sessions, &err) < 0) {
         bh_err_wrap(&err, "recovery");
         goto out;

@@ -1,13 +1,17 @@
-/* session.h — the life of a session: create (network, sandbox, browser, first
- * page), watch (browser exit, page title), screenshot, end (everything it made
- * removed), and recovery of what a previous run left. The manager owns every
- * live session; ended sessions live on only as store rows. All functions run
- * on the loop thread; blocking steps go to the worker pool. Implemented by
- * session.c (the manager) and the session_*.c modules listed in
- * session_int.h. */
+/* session.h — the life of a session, whatever its kind: create (a slot,
+ * the backend's sandbox, the kind's process brought to ready), watch (the
+ * process's exit, timeouts), end (everything it made removed), and recovery
+ * of what a previous run left. The manager owns every live session; ended
+ * sessions live on only as store rows. All functions run on the loop
+ * thread; nothing here blocks it but recovery, before serving. What runs
+ * in a session is its kind's (kinds/kind.h), where it runs the backend's
+ * (backend/backend.h). Implemented by session.c (the manager) and the
+ * session_*.c modules listed in session_int.h. */
 #ifndef BH_SESSION_H
 #define BH_SESSION_H
 
+#include "backend/backend.h"
+#include "kinds/kind.h"
 #include "lib/config.h"
 #include "http/http.h"
 #include "lib/err.h"
@@ -19,8 +23,9 @@
 typedef struct bh_sessions bh_sessions_t;
 typedef struct bh_session bh_session_t;
 
+/* The manager of sessions run by backend (which it then owns). */
 bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_store_t *store,
-                               bh_err_t *err);
+                               bh_backend_t *backend, bh_err_t *err);
 /* Reconcile what a previous run left (rows still live, containers,
  * namespaces) before serving: with cfg->adopt_on_restart, sessions whose
  * browser still runs are re-attached (they become ready again shortly);
@@ -36,17 +41,32 @@ void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg);
 int bh_sessions_left(const bh_sessions_t *m);
 void bh_sessions_free(bh_sessions_t *m);
 int bh_sessions_live(const bh_sessions_t *m);
-/* /readyz: {"store","runtime","network","accepting"} each "ok" or the
- * problem; *ready is 1 when all are ok. Cheap (no process is started).
- * Caller owns the result. */
-json_t *bh_sessions_readiness(bh_sessions_t *m, int *ready);
-/* The Prometheus text exposition of the daemon's metrics. Caller frees. */
-char *bh_sessions_metrics(bh_sessions_t *m, size_t *len);
+/* /readyz: the backend's checks ("runtime", "network", ...) and
+ * "accepting", each "ok" or the problem, added to checks; *ready is set to
+ * 0 on a problem. Cheap (no process is started). */
+void bh_sessions_readiness(bh_sessions_t *m, json_t *checks, int *ready);
+
+/* For /metrics: sessions by state, sessions waiting for a start slot,
+ * creates waiting for a session slot. */
+struct bh_sessions_counts {
+    int starting, ready, ending, start_queue, waiting;
+};
+void bh_sessions_counts(const bh_sessions_t *m, struct bh_sessions_counts *c);
+/* The daemon's counters (created, ended by reason, latencies). */
+const struct bh_metrics *bh_sessions_metrics(const bh_sessions_t *m);
+/* The values of kind's metrics (kind->metrics) summed over its live
+ * sessions, counters with those of its ended ones. */
+void bh_sessions_kind_metrics(const bh_sessions_t *m, const struct bh_kind *kind,
+                              unsigned long long *v);
+/* Call cb for every live session. */
+void bh_sessions_foreach(bh_sessions_t *m, void (*cb)(void *arg, bh_session_t *s), void *arg);
+/* The session's resource usage (backend.h); 0, or -1 when unknown. */
+int bh_session_usage(bh_session_t *s, struct bh_usage *u);
 
 /* Result of create: s is the ready session, or NULL and err says why
- * (err->status is an HTTP status suggestion: 500, 503). */
+ * (err->kind: busy when no slot became free, shutdown, internal). */
 typedef void (*bh_session_created_cb)(void *arg, bh_session_t *s, const bh_err_t *err);
-/* Start a session; opts->url is taken over. cb is called exactly once. */
+/* Start a session; opts is taken over. cb is called exactly once. */
 void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session_created_cb cb,
                        void *arg);
 /* The client of the create whose cb argument is arg went away before the
@@ -58,9 +78,13 @@ void bh_session_create_abandon(bh_sessions_t *m, void *arg);
 /* A live (starting or ready) session, or NULL. */
 bh_session_t *bh_session_find(bh_sessions_t *m, const char *id);
 const char *bh_session_id(const bh_session_t *s);
-int bh_session_ready(const bh_session_t *s);
-/* The session's row as kept in the store (borrowed; live while s is). */
-const struct bh_session_row *bh_session_info(const bh_session_t *s);
+/* (bh_session_info, bh_session_ready: kinds/kind.h) */
+/* Its kind, and the kind's state of it (for the kind's routes). */
+const struct bh_kind *bh_session_kind(const bh_session_t *s);
+void *bh_session_kind_state(const bh_session_t *s);
+/* When it ends for idleness if nothing happens (epoch ms), or 0 while a
+ * client keeps it alive or it is not ready. */
+int64_t bh_session_idle_deadline(const bh_session_t *s);
 /* Sessions owned by token id owner that count against its quota: starting
  * or ready ones, and creates waiting for a slot. */
 int bh_sessions_owned(const bh_sessions_t *m, const char *owner);
@@ -69,34 +93,8 @@ int bh_sessions_owned(const bh_sessions_t *m, const char *owner);
 void bh_session_end(bh_session_t *s, const char *reason, const char *detail, void (*cb)(void *),
                     void *arg);
 
-/* Bring the page's title and URL up to date (one CDP round trip, at most
- * 1 s), then call cb — at once if the session is not ready. */
+/* Bring what the session's JSON shows up to date (the kind's refresh, at
+ * most ~1 s), then call cb — at once if the session is not ready. */
 void bh_session_refresh(bh_session_t *s, void (*cb)(void *arg, bh_session_t *s), void *arg);
-
-/* Put a file into the session's upload area (BH_UPLOAD_DIR of
- * cdp_proxy.h, where DOM.setFileInputFiles may name files): name is one
- * path component. 0, or -1 and err (err->status an errno; EAGAIN: the
- * session is not ready). */
-int bh_session_put_file(bh_session_t *s, const char *name, const void *data, size_t len,
-                        bh_err_t *err);
-
-/* PNG of the page: cb gets the bytes (borrowed) or NULL and an error. */
-typedef void (*bh_session_png_cb)(void *arg, const char *png, size_t len, const bh_err_t *err);
-void bh_session_screenshot(bh_session_t *s, bh_session_png_cb cb, void *arg);
-
-/* Accept a CDP client: the WebSocket upgrade in req (inside the http
- * upgrade handler). Refuses with 409 if the session is not ready. */
-void bh_session_cdp_accept(bh_session_t *s, bh_req_t *req);
-/* Accept a live-view viewer (docs/live.md), like bh_session_cdp_accept;
- * input 0: the viewer only watches (a "view" session token). */
-void bh_session_live_accept(bh_session_t *s, bh_req_t *req, int input);
-/* The browser's version object for /json/version discovery (new reference),
- * with webSocketDebuggerUrl = ws_url. NULL if not ready. */
-json_t *bh_session_version_json(bh_session_t *s, const char *ws_url);
-
-/* The API's JSON object of a session: from the row, plus live state when the
- * session is live. Caller owns the result. */
-json_t *bh_session_json(bh_sessions_t *m, const struct bh_session_row *row);
-json_t *bh_session_live_json(bh_session_t *s);
 
 #endif

@@ -1,20 +1,18 @@
 /* session_life.c — the life of a session: its states (STARTING → READY →
- * ENDING → freed), its timers (start, ttl, idle, the pipe's grace), the
- * browser's exit and log, becoming ready (CDP clients, the live view), and
- * the end: loop-side resources dropped at once, then a destroy job removes
- * the sandbox, the network and the uid range, then the row is marked ended
- * and the waiters are told. Nothing is freed inside a callback of the
- * object being freed: cdp and watches defer their own frees. */
+ * ENDING → freed), its timers (start, ttl, idle, the channel's grace), the
+ * process's exit and output as the backend reports them, becoming ready
+ * (the kind then takes clients), the services a kind calls (kinds/kind.h),
+ * and the end: the kind's loop-side resources dropped at once, then the
+ * backend removes the sandbox, then the row is marked ended and the
+ * waiters are told. Nothing is freed inside a callback of the object being
+ * freed. */
 #include "session/session_int.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "kinds/kinds.h"
 #include "lib/log.h"
 
 void session_store_update(struct bh_session *s)
@@ -38,8 +36,8 @@ void session_event(struct bh_session *s, const char *type, json_t *detail)
     json_decref(detail);
 }
 
-/* The last lines the browser printed, for error messages, without the
- * noise of its D-Bus client (there is no bus in the sandbox). Caller frees. */
+/* The last lines the process printed, for error messages, without what its
+ * kind calls noise. Caller frees. */
 static char *log_tail(struct bh_session *s)
 {
     char *copy = bh_xasprintf("%.*s", (int)s->loglen, s->logtail);
@@ -47,7 +45,8 @@ static char *log_tail(struct bh_session *s)
     int n = 0;
     for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
-        if (strstr(line, "dbus/") || strspn(line, " \t\r") == strlen(line))
+        if ((s->kind->log_noise && s->kind->log_noise(line)) ||
+            strspn(line, " \t\r") == strlen(line))
             continue;
         if (n == 3) {
             keep[0] = keep[1];
@@ -62,148 +61,72 @@ static char *log_tail(struct bh_session *s)
     return out;
 }
 
-char *session_dir(const struct bh_sessions *m, const char *id)
-{
-    return bh_xasprintf("%s/%s", m->sessions_dir, id);
-}
-
-/* Collect the exit of the container's init so no zombie is left. */
-void session_reap_init(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    for (int i = 0; i < 500; i++) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD))
-            return;
-        usleep(10000);
-    }
-}
-
-void session_on_log(void *arg, bh_watch_t *w, int events)
+void session_on_output(void *arg, const char *buf, size_t k)
 {
     struct bh_session *s = arg;
-    if (events & BH_WATCH_HUP) {
-        s->log_w = NULL;
+    /* keep the tail only */
+    if (k >= sizeof s->logtail) {
+        memcpy(s->logtail, buf + k - sizeof s->logtail, sizeof s->logtail);
+        s->loglen = sizeof s->logtail;
         return;
     }
-    char buf[sizeof s->logtail];
-    for (;;) {
-        ssize_t n = read(bh_watch_fd(w), buf, sizeof buf);
-        if (n <= 0)
-            break;
-        /* keep the tail only */
-        size_t k = (size_t)n;
-        if (k >= sizeof s->logtail) {
-            memcpy(s->logtail, buf + k - sizeof s->logtail, sizeof s->logtail);
-            s->loglen = sizeof s->logtail;
-        } else {
-            if (s->loglen + k > sizeof s->logtail) {
-                size_t drop = s->loglen + k - sizeof s->logtail;
-                memmove(s->logtail, s->logtail + drop, s->loglen - drop);
-                s->loglen -= drop;
-            }
-            memcpy(s->logtail + s->loglen, buf, k);
-            s->loglen += k;
-        }
+    if (s->loglen + k > sizeof s->logtail) {
+        size_t drop = s->loglen + k - sizeof s->logtail;
+        memmove(s->logtail, s->logtail + drop, s->loglen - drop);
+        s->loglen -= drop;
     }
+    memcpy(s->logtail + s->loglen, buf, k);
+    s->loglen += k;
 }
 
-static void browser_gone(struct bh_session *s, const char *what)
+/* The process is gone (what: how), or its channel closed for good. */
+static void process_gone(struct bh_session *s, const char *what)
 {
-    if (s->state == S_ENDING)
+    if (s->state == BH_STATE_ENDING)
         return;
-    if (s->closed_by_client && s->state == S_READY) {
-        bh_log(BH_LOG_INFO, s->row.id, "a CDP client closed the browser");
-        session_end(s, "closed", "a CDP client sent Browser.close");
+    const char *by_detail = NULL;
+    const char *by = s->state == BH_STATE_READY && s->kind->ended_by_client
+                         ? s->kind->ended_by_client(s->k, &by_detail)
+                         : NULL;
+    if (by) {
+        bh_log(BH_LOG_INFO, s->row.id, "%s", by_detail);
+        session_end(s, by, by_detail);
         return;
     }
     char *tail = log_tail(s);
-    char *detail = bh_xasprintf("browser %s%s%s", what, *tail ? ": " : "", tail);
+    char *detail = bh_xasprintf("%s %s%s%s", s->kind->name, what, *tail ? ": " : "", tail);
     bh_log(BH_LOG_WARN, s->row.id, "%s", detail);
-    if (s->state == S_READY)
+    if (s->state == BH_STATE_READY)
         session_event(s, "crashed", json_pack("{s:s}", "cause", detail));
-    session_end(s, s->state == S_STARTING ? "error" : "crashed", detail);
+    session_end(s, s->state == BH_STATE_STARTING ? "error" : "crashed", detail);
     free(detail);
     free(tail);
 }
 
-/* Whether the session's memory cgroup saw the OOM killer act. */
-int session_oom_killed(struct bh_session *s)
-{
-    char cg[96];
-    snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
-    char **paths = NULL;
-    int n = bh_sandbox_cgroup_paths(cg, &paths, NULL);
-    int killed = session_cg_value(paths, n, "/memory/", "memory.oom_control", "oom_kill ") > 0;
-    for (int i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
-    return killed;
-}
-
-void session_on_exit(void *arg, bh_watch_t *w, int events)
+void session_on_exited(void *arg, const char *what)
 {
     struct bh_session *s = arg;
-    (void)w;
-    if (events & BH_WATCH_HUP)
-        s->exit_w = NULL;
-    else {
-        bh_watch_remove(s->exit_w);
-        s->exit_w = NULL;
-    }
-    /* the container's init (the browser) is our child: its status says why */
-    int st = 0;
-    char what[96] = "exited";
-    if (s->row.pid > 0 && waitpid(s->row.pid, &st, WNOHANG) == s->row.pid) {
-        if (WIFSIGNALED(st))
-            snprintf(what, sizeof what, "was killed by signal %d (%s)", WTERMSIG(st),
-                     strsignal(WTERMSIG(st)));
-        else if (WIFEXITED(st))
-            snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(st));
-    }
-    if (session_oom_killed(s))
-        snprintf(what + strlen(what), sizeof what - strlen(what),
-                 ", out of memory (killed at its %lld-byte limit)", (long long)s->row.memory_bytes);
-    browser_gone(s, what);
+    s->exited = 1;
+    process_gone(s, what);
 }
 
-void session_pipe_grace_over(void *arg)
-{
-    browser_gone(arg, "closed its control pipe");
-}
+void session_grace_over(void *arg) { process_gone(arg, "closed its control pipe"); }
 
-void session_on_cdp_closed(void *arg)
+void bh_session_channel_closed(bh_session_t *s)
 {
-    struct bh_session *s = arg;
-    /* the exit of the browser usually follows at once and tells more */
-    if (s->exit_w && s->state != S_ENDING) {
+    /* the exit of the process usually follows at once and tells more */
+    if (s->watched && !s->exited && s->state != BH_STATE_ENDING) {
         bh_timer_set(s->grace_timer, 1000);
         return;
     }
-    browser_gone(s, "closed its control pipe");
+    process_gone(s, "closed its control pipe");
 }
 
-static void proxy_browser_close(void *arg)
+/* Clients' input keeps a session alive; so does a client the kind says
+ * watches it (a person reading a page sends no input). */
+void bh_session_touch(bh_session_t *s)
 {
-    struct bh_session *s = arg;
-    s->closed_by_client = 1;
-}
-
-static void proxy_clients_changed(void *arg, int connected, int total)
-{
-    struct bh_session *s = arg;
-    session_event(s, connected ? "client_connected" : "client_disconnected",
-          json_pack("{s:s, s:i}", "kind", "cdp", "clients", total));
-}
-
-/* CDP messages and live-view input keep a session alive; so does a live
- * viewer that is connected (a person reading a page sends no input). */
-static void activity(void *arg)
-{
-    struct bh_session *s = arg;
-    if (s->state != S_READY)
+    if (s->state != BH_STATE_READY)
         return;
     s->last_activity = bh_now_ms();
     bh_timer_set(s->idle_timer, (int64_t)s->row.idle_timeout * 1000);
@@ -212,70 +135,43 @@ static void activity(void *arg)
 void session_idle_expired(void *arg)
 {
     struct bh_session *s = arg;
-    if (bh_live_viewers(s->live) > 0) {
-        activity(s);
+    if (s->kind->watched && s->kind->watched(s->k)) {
+        bh_session_touch(s);
         return;
     }
     bh_log(BH_LOG_INFO, s->row.id, "idle for %d s", s->row.idle_timeout);
     session_end(s, "idle", NULL);
 }
 
-static void live_viewers_changed(void *arg, int connected, int total)
+void bh_session_kind_up(bh_session_t *s)
 {
-    struct bh_session *s = arg;
-    session_event(s, connected ? "client_connected" : "client_disconnected",
-          json_pack("{s:s, s:i}", "kind", "live", "clients", total));
-}
-
-static json_t *live_hello(void *arg)
-{
-    struct bh_session *s = arg;
-    char *exp = bh_time_iso(s->row.expires_at);
-    json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "session", s->row.id, "url",
-                          s->page_url ? s->page_url : s->row.url, "title",
-                          s->title ? s->title : "", "expiresAt", exp);
-    free(exp);
-    return h;
-}
-
-static void live_page_changed(void *arg, const char *url, const char *title)
-{
-    struct bh_session *s = arg;
-    set_str(&s->page_url, url);
-    set_str(&s->title, title);
-}
-
-static const struct bh_live_hooks live_hooks = {
-    .page_changed = live_page_changed,
-    .activity = activity,
-    .viewers_changed = live_viewers_changed,
-    .hello = live_hello,
-};
-
-static const struct bh_cdp_proxy_hooks proxy_hooks = {
-    .activity = activity,
-    .browser_close = proxy_browser_close,
-    .clients_changed = proxy_clients_changed,
-};
-
-void session_became_ready(struct bh_session *s)
-{
-    if (s->state != S_STARTING)
+    if (s->state != BH_STATE_STARTING)
         return;
     bh_timer_cancel(s->start_timer);
-    bh_timer_cancel(s->load_timer);
-    s->state = S_READY;
     s->m->start_finished(s);
-    struct bh_cdp_proxy_limits lim = {.max_queued = 64u << 20, .max_inflight = 1000};
-    s->proxy = bh_cdp_proxy_new(s->cdp, &lim, &proxy_hooks, s);
-    s->live = bh_live_new(s->cdp, &s->clip, s->row.viewport_w, s->row.viewport_h, &live_hooks, s);
-    if (s->page_attached)
-        bh_live_set_page(s->live, s->cdp_session);
+}
+
+void bh_session_phase(bh_session_t *s, const char *name)
+{
+    if (s->nphases < PHASES_MAX) {
+        s->phases[s->nphases].name = name;
+        s->phases[s->nphases++].ms = bh_mono_ms();
+    }
+}
+
+void bh_session_kind_ready(bh_session_t *s)
+{
+    if (s->state != BH_STATE_STARTING)
+        return;
+    bh_timer_cancel(s->start_timer);
+    s->state = BH_STATE_READY;
+    s->m->start_finished(s);
+    s->kind->ready(s->k);
     snprintf(s->row.status, sizeof s->row.status, "ready");
     session_store_update(s);
     int64_t left = s->row.expires_at - bh_now_ms();
     bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
-    activity(s); /* the idle clock starts at ready */
+    bh_session_touch(s); /* the idle clock starts at ready */
     if (s->adopting) {
         session_event(s, "adopted", json_pack("{s:i, s:I}", "pid", s->row.pid, "ms",
                                       (json_int_t)(bh_mono_ms() - s->t_start)));
@@ -283,11 +179,14 @@ void session_became_ready(struct bh_session *s)
         return;
     }
     int64_t now = bh_mono_ms();
-    json_t *d = json_pack("{s:s, s:s?, s:{s:I, s:I, s:I}}", "title", s->title ? s->title : "",
-                          "error", s->page_error, "timingsMs", "sandbox",
-                          (json_int_t)(s->t_sandbox - s->t_start), "browser",
-                          (json_int_t)(s->t_browser - s->t_start), "ready",
-                          (json_int_t)(now - s->t_start));
+    json_t *timings = json_object();
+    for (int i = 0; i < s->nphases; i++)
+        json_object_set_new(timings, s->phases[i].name,
+                            json_integer((json_int_t)(s->phases[i].ms - s->t_start)));
+    json_object_set_new(timings, "ready", json_integer((json_int_t)(now - s->t_start)));
+    json_t *d = json_pack("{s:o}", "timingsMs", timings);
+    if (s->kind->ready_event)
+        s->kind->ready_event(s->k, d);
     session_event(s, "ready", d);
     bh_metrics_create_latency(&s->m->metrics, (double)(now - s->t_queued) / 1000.0);
     bh_log(BH_LOG_INFO, s->row.id, "ready (pid %d, %s)", s->row.pid, s->row.addr);
@@ -301,8 +200,8 @@ void session_start_timeout(void *arg)
 {
     struct bh_session *s = arg;
     char *tail = log_tail(s);
-    char *d = bh_xasprintf("browser not ready within %d ms%s%s", s->m->cfg->start_timeout_ms,
-                           *tail ? ": " : "", tail);
+    char *d = bh_xasprintf("%s not ready within %d ms%s%s", s->kind->name,
+                           s->m->cfg->start_timeout_ms, *tail ? ": " : "", tail);
     session_end(s, "error", d);
     free(d);
     free(tail);
@@ -313,47 +212,6 @@ void session_ttl_expired(void *arg)
     struct bh_session *s = arg;
     bh_log(BH_LOG_INFO, s->row.id, "ttl expired");
     session_end(s, "ttl", NULL);
-}
-
-struct destroy_job {
-    struct bh_session *s;
-    char container_id[80];
-    pid_t pid; /* the container's init: our child, as we are a subreaper */
-    bh_err_t err;
-};
-
-static void destroy_work(void *arg)
-{
-    struct destroy_job *j = arg;
-    struct bh_sessions *m = j->s->m;
-    bh_err_t e = BH_ERR_INIT;
-    /* The container's init is our child: kill and reap it first. Its death
-     * ends every process of its pid namespace, and an unreaped zombie would
-     * keep the cgroups busy for the runtime's delete. */
-    if (j->pid > 0) {
-        kill(j->pid, SIGKILL);
-        session_reap_init(j->pid);
-        j->pid = 0;
-    }
-    if (bh_sandbox_destroy(&m->env, j->container_id, &e) < 0) {
-        bh_err_wrap(&e, "sandbox");
-        bh_err_set(&j->err, 0, "%s", bh_err_msg(&e));
-        bh_err_clear(&e);
-    }
-    session_reap_init(j->pid);
-    cleanup_free char *dir = session_dir(m, j->s->row.id);
-    bh_rm_rf(dir, NULL);
-    if (bh_net_session_teardown(&m->net, j->s->row.id, &e) < 0) {
-        bh_log(BH_LOG_ERROR, j->s->row.id, "network teardown: %s", bh_err_msg(&e));
-        if (!j->err.msg)
-            bh_err_set(&j->err, 0, "network: %s", bh_err_msg(&e));
-        bh_err_clear(&e);
-    }
-    /* The range is free only once no process of the sandbox is left. */
-    if (bh_userns_release(&m->userns, j->s->row.id, &e) < 0) {
-        bh_log(BH_LOG_ERROR, j->s->row.id, "uid range release: %s", bh_err_msg(&e));
-        bh_err_clear(&e);
-    }
 }
 
 void session_free(struct bh_session *s)
@@ -367,30 +225,34 @@ void session_free(struct bh_session *s)
     m->live--;
     m->session_freed(m);
     bh_timer_free(s->start_timer);
-    bh_timer_free(s->load_timer);
     bh_timer_free(s->ttl_timer);
     bh_timer_free(s->idle_timer);
     bh_timer_free(s->grace_timer);
+    if (s->k) {
+        /* its counters live on in the manager's totals */
+        int ki = bh_kind_index(s->kind);
+        if (ki >= 0 && s->kind->metric_values) {
+            unsigned long long v[BH_KIND_METRICS_MAX] = {0};
+            s->kind->metric_values(s->k, v);
+            for (int i = 0; i < s->kind->nmetrics; i++)
+                if (s->kind->metrics[i].counter)
+                    m->kind_done[ki][i] += v[i];
+        }
+        s->kind->destroy(s->k);
+    }
     bh_session_row_clear(&s->row);
-    free(s->title);
-    free(s->page_url);
-    free(s->page_error);
     free(s->end_detail);
     free(s->allow);
     free(s->upstream);
-    json_decref(s->version);
     free(s);
 }
 
-static void destroy_done(void *arg)
+static void stopped(void *arg, const bh_err_t *err)
 {
-    struct destroy_job *j = arg;
-    struct bh_session *s = j->s;
+    struct bh_session *s = arg;
     struct bh_sessions *m = s->m;
-    if (j->err.msg)
-        bh_log(BH_LOG_ERROR, s->row.id, "cleanup: %s", bh_err_msg(&j->err));
-    bh_err_clear(&j->err);
-    free(j);
+    if (err)
+        bh_log(BH_LOG_ERROR, s->row.id, "cleanup: %s", bh_err_msg(err));
 
     snprintf(s->row.status, sizeof s->row.status, "ended");
     snprintf(s->row.end_reason, sizeof s->row.end_reason, "%s", s->end_reason);
@@ -429,65 +291,36 @@ static void destroy_done(void *arg)
 
 void session_end(struct bh_session *s, const char *reason, const char *detail)
 {
-    if (s->state == S_ENDING)
+    if (s->state == BH_STATE_ENDING)
         return;
     if (!s->end_reason[0]) {
         snprintf(s->end_reason, sizeof s->end_reason, "%s", reason);
         set_str(&s->end_detail, detail);
     }
-    if (s->job_running) { /* finish starting first; start_done comes back here */
+    if (s->starting) { /* finish starting first; started() comes back here */
         s->end_pending = 1;
         return;
     }
-    s->state = S_ENDING;
+    s->state = BH_STATE_ENDING;
     s->m->start_finished(s);
     char *why = bh_xasprintf("session ended: %s", s->end_reason);
     session_detach(s, 1001, why);
     free(why);
-    struct destroy_job *j = bh_xcalloc(1, sizeof *j);
-    j->s = s;
-    snprintf(j->container_id, sizeof j->container_id, "bh-%s", s->row.id);
-    j->pid = s->row.pid;
-    bh_workers_submit(s->m->workers, destroy_work, destroy_done, j);
+    s->watched = 0;
+    s->m->backend->ops->stop(s->m->backend, s->row.id, stopped, s);
 }
 
-/* Drop everything of s on the loop's side: timers, clients (closed with
- * code and why), the CDP channel, watches, operations in flight. The
+/* Drop everything of s on the loop's side: timers, the kind's clients
+ * (closed with code and why), its channel, operations in flight. The
  * sandbox itself is left alone. */
 void session_detach(struct bh_session *s, int code, const char *why)
 {
     bh_timer_cancel(s->start_timer);
-    bh_timer_cancel(s->load_timer);
     bh_timer_cancel(s->ttl_timer);
     bh_timer_cancel(s->idle_timer);
     bh_timer_cancel(s->grace_timer);
-    bh_cdp_proxy_free(s->proxy, code, why);
-    unsigned long long frames, bytes;
-    bh_live_stats(s->live, &frames, &bytes);
-    s->m->live_frames_done += frames;
-    s->m->live_bytes_done += bytes;
-    bh_live_free(s->live, code, why);
-    s->proxy = NULL;
-    s->live = NULL;
-    bh_cdp_free(s->cdp);
-    s->cdp = NULL;
-    bh_watch_remove(s->exit_w);
-    s->exit_w = NULL;
-    bh_watch_remove(s->log_w);
-    s->log_w = NULL;
-    /* operations in flight fail now */
-    while (s->refreshes)
-        session_refresh_done(s->refreshes);
-    while (s->ops) {
-        struct op *o = s->ops;
-        s->ops = o->next;
-        bh_err_t err = BH_ERR_INIT;
-        bh_err_kind_set(&err, BH_E_NOT_READY, "session ended");
-        bh_timer_free(o->timer);
-        o->cb(o->arg, NULL, 0, &err);
-        bh_err_clear(&err);
-        free(o);
-    }
+    if (s->k)
+        s->kind->detach(s->k, code, why);
 }
 
 void bh_session_end(bh_session_t *s, const char *reason, const char *detail, void (*cb)(void *),
@@ -503,15 +336,37 @@ void bh_session_end(bh_session_t *s, const char *reason, const char *detail, voi
     session_end(s, reason, detail);
 }
 
-void session_refresh_done(struct refresh *r)
+/* ------------------------------------------------ services for kinds */
+
+bh_loop_t *bh_session_loop(const bh_session_t *s) { return s->m->loop; }
+const struct bh_config *bh_session_config(const bh_session_t *s) { return s->m->cfg; }
+enum bh_session_state bh_session_state(const bh_session_t *s) { return s->state; }
+const char *bh_session_proxy(const bh_session_t *s) { return s->upstream; }
+
+void bh_session_event(bh_session_t *s, const char *type, json_t *detail)
 {
-    struct bh_session *s = r->s;
-    for (struct refresh **pp = &s->refreshes; *pp; pp = &(*pp)->next)
-        if (*pp == r) {
-            *pp = r->next;
-            break;
-        }
-    bh_timer_free(r->timer);
-    r->cb(r->arg, s);
-    free(r);
+    session_event(s, type, detail);
+}
+
+void bh_session_kind_failed(bh_session_t *s, const char *reason, const char *detail)
+{
+    session_end(s, reason, detail);
+}
+
+char *bh_session_log_tail(bh_session_t *s) { return log_tail(s); }
+
+long long bh_session_oom_kills(bh_session_t *s)
+{
+    struct bh_usage u;
+    if (!s->watched || s->m->backend->ops->usage(s->m->backend, s->row.id, &u) < 0)
+        return -1;
+    return u.oom_kills;
+}
+
+int bh_session_put_file(bh_session_t *s, const char *dir, const char *name, const void *data,
+                        size_t len, bh_err_t *err)
+{
+    if (s->state != BH_STATE_READY || !s->watched)
+        return bh_err_kind_set(err, BH_E_NOT_READY, "the session is not ready");
+    return s->m->backend->ops->put_file(s->m->backend, s->row.id, dir, name, data, len, err);
 }

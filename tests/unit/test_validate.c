@@ -7,6 +7,8 @@
 #include "lib/config.h"
 #include "t.h"
 #include "api/validate.h"
+#include "kinds/browser/browser_int.h"
+#include "kinds/browser/kind.h"
 
 static struct bh_config cfg;
 
@@ -165,15 +167,18 @@ int main(void)
     struct bh_invalid why;
     const char *b = "{\"url\":\"http://a/\",\"ttl\":5}";
     CHECK(bh_validate_create(b, strlen(b), &cfg, &o, &why) == 0);
-    CHECK_STR(o.url, "http://a/");
+    CHECK(o.kind == &bh_kind_browser);
+    const struct browser_opts *bo = o.kind_opts; /* the browser kind's part */
+    CHECK_STR(bo->url, "http://a/");
     CHECK(o.ttl == 5 && o.idle_timeout == cfg.idle_timeout);
-    CHECK(o.viewport_w == 1280 && o.viewport_h == 720);
-    CHECK(o.page_load_ms == cfg.page_load_timeout_ms && o.page_load_ms == 10000);
+    CHECK(bo->viewport_w == 1280 && bo->viewport_h == 720);
+    CHECK(bo->page_load_ms == cfg.page_load_timeout_ms && bo->page_load_ms == 10000);
     CHECK(o.net_mode == BH_NET_INTERNET && o.nallow == 0 && !o.proxy);
     bh_create_opts_clear(&o);
     b = "{\"pageLoadTimeout\":3}";
     CHECK(bh_validate_create(b, strlen(b), &cfg, &o, &why) == 0);
-    CHECK(o.page_load_ms == 3000);
+    bo = o.kind_opts;
+    CHECK(bo->page_load_ms == 3000);
     bh_create_opts_clear(&o);
 
     /* network settings */

@@ -1,5 +1,5 @@
 /* metrics.c — see metrics.h. */
-#include "daemon/metrics.h"
+#include "lib/metrics.h"
 
 #include <string.h>
 

@@ -1,0 +1,831 @@
+/* local.c — the local OCI backend (backend/backend.h): sessions as
+ * containers of runc or crun on this host. A start takes a uid range,
+ * creates the container (its user namespace and, owned by it, its network
+ * namespace), sets up the network and the egress policy in it, then starts
+ * the process; its channel is a pair of FIFOs in the session's run dir, its
+ * exit a pidfd, its usage the session's cgroups. The blocking steps run on
+ * the worker pool; their results come back on the loop. */
+#include "backend/local/local.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/local/sandbox.h"
+#include "backend/local/userns.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/workers.h"
+
+struct local {
+    struct bh_backend base; /* first */
+    const struct bh_config *cfg;
+    bh_loop_t *loop;
+    bh_workers_t *workers;
+    struct bh_sandbox_env env;
+    struct bh_net_config net;
+    struct bh_userns_config userns;
+    char *runtime_root;
+    char *bundles_dir;
+    char *image_dir;
+    char *sessions_dir; /* <run>/sessions/<id>: the channel's FIFOs, the settings */
+    struct lsess *list;
+};
+
+/* One session the backend watches. */
+struct lsess {
+    struct lsess *next;
+    struct local *lb;
+    char id[40];
+    pid_t pid;         /* the container's init: our child, as we are a subreaper */
+    uint32_t uid_base; /* first host id of its user namespace */
+    uint32_t uid;      /* its process's uid inside */
+    const struct bh_backend_events *ev;
+    void *arg;
+    bh_watch_t *exit_w;
+    bh_watch_t *log_w;
+};
+
+static struct lsess *find(struct local *lb, const char *id)
+{
+    for (struct lsess *l = lb->list; l; l = l->next)
+        if (!strcmp(l->id, id))
+            return l;
+    return NULL;
+}
+
+static struct lsess *lsess_new(struct local *lb, const char *id,
+                               const struct bh_backend_events *ev, void *arg)
+{
+    struct lsess *l = bh_xcalloc(1, sizeof *l);
+    l->lb = lb;
+    snprintf(l->id, sizeof l->id, "%s", id);
+    l->ev = ev;
+    l->arg = arg;
+    l->uid = 1000;
+    l->next = lb->list;
+    lb->list = l;
+    return l;
+}
+
+static void lsess_free(struct lsess *l)
+{
+    for (struct lsess **pp = &l->lb->list; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    bh_watch_remove(l->exit_w);
+    bh_watch_remove(l->log_w);
+    free(l);
+}
+
+static char *session_dir(const struct local *lb, const char *id)
+{
+    return bh_xasprintf("%s/%s", lb->sessions_dir, id);
+}
+
+/* Collect the exit of a container's init so no zombie is left (waits up
+ * to 5 s). Any thread. */
+static void reap_init(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    for (int i = 0; i < 500; i++) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD))
+            return;
+        usleep(10000);
+    }
+}
+
+static int oom_kills(struct local *lb, const char *id)
+{
+    struct bh_usage u;
+    return lb->base.ops->usage(&lb->base, id, &u) == 0 ? (int)u.oom_kills : -1;
+}
+
+/* ------------------------------------------------------------- watching */
+
+static void on_log(void *arg, bh_watch_t *w, int events)
+{
+    struct lsess *l = arg;
+    if (events & BH_WATCH_HUP) {
+        l->log_w = NULL;
+        return;
+    }
+    char buf[8192];
+    for (;;) {
+        ssize_t n = read(bh_watch_fd(w), buf, sizeof buf);
+        if (n <= 0)
+            break;
+        l->ev->output(l->arg, buf, (size_t)n);
+    }
+}
+
+static void on_exited(void *arg, bh_watch_t *w, int events)
+{
+    struct lsess *l = arg;
+    (void)w;
+    if (events & BH_WATCH_HUP)
+        l->exit_w = NULL;
+    else {
+        bh_watch_remove(l->exit_w);
+        l->exit_w = NULL;
+    }
+    /* the container's init is our child: its status says why */
+    int st = 0;
+    char what[160] = "exited";
+    if (l->pid > 0 && waitpid(l->pid, &st, WNOHANG) == l->pid) {
+        if (WIFSIGNALED(st))
+            snprintf(what, sizeof what, "was killed by signal %d (%s)", WTERMSIG(st),
+                     strsignal(WTERMSIG(st)));
+        else if (WIFEXITED(st))
+            snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(st));
+    }
+    if (oom_kills(l->lb, l->id) > 0)
+        snprintf(what + strlen(what), sizeof what - strlen(what),
+                 ", out of memory (killed at its %llu-byte limit)",
+                 (unsigned long long)l->lb->cfg->memory_bytes);
+    l->ev->exited(l->arg, what);
+}
+
+/* Watch the exit of l's init through a pidfd. 0, or -1 and err. */
+static int watch_exit(struct lsess *l, bh_err_t *err)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
+    if (pfd < 0)
+        return bh_err_set(err, errno, "pidfd_open %d", l->pid);
+    l->exit_w = bh_watch_add(l->lb->loop, pfd, on_exited, l);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- start */
+
+struct start_job {
+    struct local *lb;
+    struct lsess *l;
+    char id[40];
+    char **argv, **env; /* copies */
+    uint32_t uid, gid;
+    struct bh_net_policy policy; /* allow: a copy */
+    uint64_t memory_bytes, pids_max;
+    double cpus;
+    int fd_in, fd_out, fd_log; /* the sandbox's ends */
+    int chan_in, chan_out;     /* ours */
+    struct bh_sandbox sb;
+    struct bh_net_session net;
+    uint32_t uid_base;
+    bh_err_t err;
+    int ok;
+};
+
+static char **strv_dup(const char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    char **c = bh_xcalloc(n + 1, sizeof *c);
+    for (size_t i = 0; i < n; i++)
+        c[i] = bh_xstrdup(v[i]);
+    return c;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void start_job_free(struct start_job *j)
+{
+    strv_free(j->argv);
+    strv_free(j->env);
+    free((void *)j->policy.allow);
+    bh_err_clear(&j->err);
+    free(j);
+}
+
+/* Undo what start_work made so far (each step is idempotent). */
+static void start_undo(struct start_job *j, int sandbox, int net)
+{
+    struct local *lb = j->lb;
+    bh_err_t e2 = BH_ERR_INIT;
+    if (sandbox && bh_sandbox_destroy(&lb->env, j->sb.id, &e2) < 0) {
+        bh_log(BH_LOG_ERROR, j->id, "sandbox teardown: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+    }
+    if (sandbox)
+        reap_init(j->sb.pid);
+    if (net && bh_net_session_teardown(&lb->net, j->id, &e2) < 0) {
+        bh_log(BH_LOG_ERROR, j->id, "network teardown: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+    }
+    if (bh_userns_release(&lb->userns, j->id, &e2) < 0) {
+        bh_log(BH_LOG_ERROR, j->id, "uid range release: %s", bh_err_msg(&e2));
+        bh_err_clear(&e2);
+    }
+    cleanup_free char *dir = session_dir(lb, j->id);
+    bh_rm_rf(dir, NULL);
+}
+
+/* The order: a uid range, the container created (the runtime makes its
+ * user namespace and, owned by it, its network namespace), the network set
+ * up in that namespace, the egress policy, then the process started. */
+static void start_work(void *arg)
+{
+    struct start_job *j = arg;
+    struct local *lb = j->lb;
+    const struct bh_config *cfg = lb->cfg;
+
+    if (bh_userns_lease(&lb->userns, j->id, &j->uid_base, &j->err) < 0) {
+        bh_err_wrap(&j->err, "user namespace");
+        start_undo(j, 0, 0);
+        return;
+    }
+    char cg[96];
+    snprintf(cg, sizeof cg, "bulkhead/%s", j->id);
+    cleanup_free char *rootfs = bh_xasprintf("%s/rootfs", lb->image_dir);
+    cleanup_free char *etc = bh_xasprintf("%s/etc", lb->image_dir);
+    struct bh_spec_params p = {
+        .id = j->id,
+        .rootfs = rootfs,
+        .etc_dir = etc,
+        .netns_path = NULL,
+        .cgroups_path = cg,
+        .argv = (const char *const *)j->argv,
+        .env = (const char *const *)j->env,
+        .uid = j->uid,
+        .gid = j->gid,
+        .userns_host_base = j->uid_base,
+        .userns_size = BH_USERNS_SIZE,
+        .deny_nested_userns = cfg->deny_nested_userns,
+        .memory_bytes = j->memory_bytes,
+        .pids_max = j->pids_max,
+        .cpu_period_us = 100000,
+        .cpu_quota_us = (uint64_t)(j->cpus * 100000),
+        .cpu_shares = 0,
+        .tmp_bytes = cfg->tmp_bytes,
+        .shm_bytes = cfg->shm_bytes,
+    };
+    if (bh_sandbox_create(&lb->env, &p, j->fd_in, j->fd_out, j->fd_log, &j->sb, &j->err) < 0) {
+        bh_err_wrap(&j->err, "sandbox");
+        start_undo(j, 0, 0);
+        return;
+    }
+    if (bh_net_session_setup(&lb->net, j->id, j->sb.pid, &j->net, &j->err) < 0) {
+        bh_err_wrap(&j->err, "network setup");
+        start_undo(j, 1, 1);
+        return;
+    }
+    if (bh_net_session_policy(&lb->net, j->id, &j->policy, &j->err) < 0) {
+        bh_err_wrap(&j->err, "egress policy");
+        start_undo(j, 1, 1);
+        return;
+    }
+    if (bh_sandbox_resume(&lb->env, j->sb.id, &j->err) < 0) {
+        bh_err_wrap(&j->err, "sandbox");
+        start_undo(j, 1, 1);
+        return;
+    }
+    j->ok = 1;
+}
+
+static void nothing(void *arg) { (void)arg; }
+
+static void start_done(void *arg)
+{
+    struct start_job *j = arg;
+    struct lsess *l = j->l;
+    bh_closep(&j->fd_in);
+    bh_closep(&j->fd_out);
+    bh_closep(&j->fd_log);
+    if (j->ok) {
+        l->pid = j->sb.pid;
+        l->uid_base = j->uid_base;
+        if (watch_exit(l, &j->err) < 0) {
+            j->ok = 0;
+            bh_err_t e2 = BH_ERR_INIT;
+            kill(l->pid, SIGKILL);
+            reap_init(l->pid);
+            bh_sandbox_destroy(&j->lb->env, j->sb.id, &e2);
+            bh_net_session_teardown(&j->lb->net, j->id, &e2);
+            bh_userns_release(&j->lb->userns, j->id, &e2);
+            bh_err_clear(&e2);
+        }
+    }
+    if (!j->ok) {
+        /* the job removed what it had made */
+        bh_closep(&j->chan_in);
+        bh_closep(&j->chan_out);
+        const struct bh_backend_events *ev = l->ev;
+        void *earg = l->arg;
+        lsess_free(l);
+        ev->started(earg, NULL, &j->err);
+        start_job_free(j);
+        return;
+    }
+    struct bh_started st = {.chan_in = j->chan_in, .chan_out = j->chan_out};
+    snprintf(st.where.runtime, sizeof st.where.runtime, "%s", bh_runtime_name(j->lb->cfg->runtime));
+    snprintf(st.where.container_id, sizeof st.where.container_id, "%s", j->sb.id);
+    snprintf(st.where.addr, sizeof st.where.addr, "%s", j->net.addr);
+    st.where.pid = j->sb.pid;
+    st.where.uid_base = j->uid_base;
+    start_job_free(j);
+    l->ev->started(l->arg, &st, NULL);
+}
+
+/* The channel is a pair of FIFOs in the session's run dir rather than
+ * anonymous pipes, so that the process keeps its ends across a daemon
+ * restart and the next daemon can open them again (adoption). The
+ * process's ends are opened read-write: it then never sees end-of-file or
+ * EPIPE while no daemon is attached, and ours still see its exit (no
+ * writer / no reader left). fds: [0] the process's fd 3, [1] its fd 4,
+ * [2] ours to write, [3] ours to read. The settings go next to them. */
+static int channel_fifos(struct local *lb, const char *id, const char *settings, int fds[4],
+                         bh_err_t *err)
+{
+    cleanup_free char *dir = session_dir(lb, id);
+    cleanup_free char *in = bh_xasprintf("%s/in", dir);
+    cleanup_free char *out = bh_xasprintf("%s/out", dir);
+    cleanup_free char *sp = bh_xasprintf("%s/adopt.json", dir);
+    if (bh_mkdir_p(lb->sessions_dir, 0700, err) < 0)
+        return -1;
+    if (mkdir(dir, 0700) < 0)
+        return bh_err_set(err, errno, "session dir %s", dir);
+    if (mkfifo(in, 0600) < 0 || mkfifo(out, 0600) < 0) {
+        bh_err_set(err, errno, "mkfifo in %s", dir);
+        bh_rm_rf(dir, NULL);
+        return -1;
+    }
+    fds[0] = open(in, O_RDWR | O_CLOEXEC);
+    fds[1] = open(out, O_RDWR | O_CLOEXEC);
+    fds[2] = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    fds[3] = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || fds[3] < 0) {
+        bh_err_set(err, errno, "open the channel's FIFOs in %s", dir);
+    } else if (bh_write_file(sp, settings ? settings : "{}", strlen(settings ? settings : "{}"),
+                             0600, err) == 0) {
+        return 0;
+    }
+    for (int i = 0; i < 4; i++)
+        bh_closep(&fds[i]);
+    bh_rm_rf(dir, NULL);
+    return -1;
+}
+
+static void local_start(bh_backend_t *b, const struct bh_launch *la,
+                        const struct bh_backend_events *ev, void *arg)
+{
+    struct local *lb = (struct local *)b;
+    int fifo[4] = {-1, -1, -1, -1}, plog[2] = {-1, -1};
+    bh_err_t err = BH_ERR_INIT;
+    struct lsess *l = lsess_new(lb, la->id, ev, arg);
+    struct start_job *j = bh_xcalloc(1, sizeof *j);
+    j->lb = lb;
+    j->l = l;
+    j->fd_in = j->fd_out = j->fd_log = j->chan_in = j->chan_out = -1;
+    snprintf(j->id, sizeof j->id, "%s", la->id);
+    if (channel_fifos(lb, la->id, la->settings, fifo, &err) < 0 || pipe2(plog, O_CLOEXEC) < 0) {
+        if (!err.msg)
+            bh_err_set(&err, errno, "pipe");
+        for (int i = 0; i < 4; i++)
+            bh_closep(&fifo[i]);
+        cleanup_free char *dir = session_dir(lb, la->id);
+        bh_rm_rf(dir, NULL);
+        /* reported from the loop, like every start's result */
+        j->err = err;
+        bh_workers_submit(lb->workers, nothing, start_done, j);
+        return;
+    }
+    l->uid = la->proc->uid;
+    l->log_w = bh_watch_add(lb->loop, plog[0], on_log, l);
+    j->argv = strv_dup(la->proc->argv);
+    j->env = strv_dup(la->proc->env);
+    j->uid = la->proc->uid;
+    j->gid = la->proc->gid;
+    j->policy.mode = la->policy->mode;
+    j->policy.nallow = la->policy->nallow;
+    if (la->policy->nallow > 0) {
+        struct bh_net_rule *a = bh_xcalloc((size_t)la->policy->nallow, sizeof *a);
+        memcpy(a, la->policy->allow, (size_t)la->policy->nallow * sizeof *a);
+        j->policy.allow = a;
+    }
+    j->memory_bytes = la->memory_bytes;
+    j->pids_max = la->pids_max;
+    j->cpus = la->cpus;
+    j->fd_in = fifo[0];
+    j->fd_out = fifo[1];
+    j->chan_in = la->proc->channel ? fifo[2] : -1;
+    j->chan_out = la->proc->channel ? fifo[3] : -1;
+    if (!la->proc->channel) {
+        close(fifo[2]);
+        close(fifo[3]);
+    }
+    j->fd_log = plog[1];
+    bh_workers_submit(lb->workers, start_work, start_done, j);
+}
+
+/* ------------------------------------------------------------ stop, forget */
+
+static void local_forget(bh_backend_t *b, const char *id)
+{
+    struct lsess *l = find((struct local *)b, id);
+    if (l)
+        lsess_free(l);
+}
+
+struct stop_job {
+    struct local *lb;
+    char id[40];
+    pid_t pid;
+    bh_err_t err;
+    void (*done)(void *arg, const bh_err_t *err);
+    void *arg;
+};
+
+/* Everything of session id: its processes, container, run dir, network
+ * and uid range. Worker or recovery. */
+static void remove_all(struct local *lb, const char *id, pid_t pid, bh_err_t *err)
+{
+    bh_err_t e = BH_ERR_INIT;
+    /* The container's init is our child: kill and reap it first. Its death
+     * ends every process of its pid namespace, and an unreaped zombie would
+     * keep the cgroups busy for the runtime's delete. */
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        reap_init(pid);
+    }
+    char cid[80];
+    snprintf(cid, sizeof cid, "bh-%s", id);
+    if (bh_sandbox_destroy(&lb->env, cid, &e) < 0) {
+        bh_err_wrap(&e, "sandbox");
+        bh_log(BH_LOG_ERROR, id, "%s", bh_err_msg(&e));
+        if (err && !err->msg)
+            bh_err_set(err, 0, "%s", bh_err_msg(&e));
+        bh_err_clear(&e);
+    }
+    cleanup_free char *dir = session_dir(lb, id);
+    bh_rm_rf(dir, NULL);
+    if (bh_net_session_teardown(&lb->net, id, &e) < 0) {
+        bh_log(BH_LOG_ERROR, id, "network teardown: %s", bh_err_msg(&e));
+        if (err && !err->msg)
+            bh_err_set(err, 0, "network: %s", bh_err_msg(&e));
+        bh_err_clear(&e);
+    }
+    /* The range is free only once no process of the sandbox is left. */
+    if (bh_userns_release(&lb->userns, id, &e) < 0) {
+        bh_log(BH_LOG_ERROR, id, "uid range release: %s", bh_err_msg(&e));
+        bh_err_clear(&e);
+    }
+}
+
+static void stop_work(void *arg)
+{
+    struct stop_job *j = arg;
+    remove_all(j->lb, j->id, j->pid, &j->err);
+}
+
+static void stop_done(void *arg)
+{
+    struct stop_job *j = arg;
+    j->done(j->arg, j->err.msg ? &j->err : NULL);
+    bh_err_clear(&j->err);
+    free(j);
+}
+
+static void local_stop(bh_backend_t *b, const char *id,
+                       void (*done)(void *arg, const bh_err_t *err), void *arg)
+{
+    struct local *lb = (struct local *)b;
+    struct stop_job *j = bh_xcalloc(1, sizeof *j);
+    j->lb = lb;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->done = done;
+    j->arg = arg;
+    struct lsess *l = find(lb, id);
+    if (l) {
+        j->pid = l->pid;
+        lsess_free(l);
+    }
+    bh_workers_submit(lb->workers, stop_work, stop_done, j);
+}
+
+/* ------------------------------------------------------------ usage, files */
+
+/* The number after key (or the first) in file of the controller dir among
+ * paths whose path contains ctrl, or -1. */
+static long long cg_value(char **paths, int n, const char *ctrl, const char *file,
+                          const char *key)
+{
+    for (int i = 0; i < n; i++) {
+        if (!strstr(paths[i], ctrl))
+            continue;
+        char *f = bh_xasprintf("%s/%s", paths[i], file);
+        char *text = bh_read_file(f, NULL, NULL);
+        free(f);
+        if (!text)
+            continue;
+        const char *at = text;
+        if (key) {
+            at = strstr(text, key);
+            at = at ? at + strlen(key) : NULL;
+        }
+        long long v = at ? atoll(at) : -1;
+        free(text);
+        return v;
+    }
+    return -1;
+}
+
+static int local_usage(bh_backend_t *b, const char *id, struct bh_usage *u)
+{
+    (void)b;
+    char cg[96];
+    snprintf(cg, sizeof cg, "bulkhead/%s", id);
+    char **paths = NULL;
+    int n = bh_sandbox_cgroup_paths(cg, &paths, NULL);
+    if (n < 0)
+        return -1;
+    u->memory_bytes = cg_value(paths, n, "/memory/", "memory.usage_in_bytes", NULL);
+    long long ns = cg_value(paths, n, "/cpuacct", "cpuacct.usage", NULL);
+    u->cpu_usec = ns >= 0 ? ns / 1000 : -1;
+    u->oom_kills = cg_value(paths, n, "/memory/", "memory.oom_control", "oom_kill ");
+    u->pids = cg_value(paths, n, "/pids/", "pids.current", NULL);
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return 0;
+}
+
+static int local_put_file(bh_backend_t *b, const char *id, const char *dir, const char *name,
+                          const void *data, size_t len, bh_err_t *err)
+{
+    struct lsess *l = find((struct local *)b, id);
+    if (!l || l->pid <= 0)
+        return bh_err_kind_set(err, BH_E_NOT_READY, "the session is not ready");
+    /* as the sandbox's user seen from the host */
+    uint32_t uid = l->uid_base ? l->uid_base + l->uid : 0;
+    return bh_sandbox_put_file(l->pid, uid, uid, dir, name, data, len, err);
+}
+
+/* ------------------------------------------------------------- recovery */
+
+static char *local_load_settings(bh_backend_t *b, const char *id, bh_err_t *err)
+{
+    cleanup_free char *dir = session_dir((struct local *)b, id);
+    cleanup_free char *path = bh_xasprintf("%s/adopt.json", dir);
+    return bh_read_file(path, NULL, err);
+}
+
+/* Whether pid is the init of session id's container: alive, and in the
+ * session's cgroup (a recycled pid is not). */
+static int is_session_init(pid_t pid, const char *id)
+{
+    if (pid <= 1)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    cleanup_free char *stat = bh_read_file(path, NULL, NULL);
+    const char *st = stat ? strrchr(stat, ')') : NULL;
+    if (!st || st[1] != ' ' || st[2] == 'Z' || st[2] == 'X')
+        return 0; /* gone, or a zombie */
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    cleanup_free char *cg = bh_read_file(path, NULL, NULL);
+    cleanup_free char *want = bh_xasprintf("/bulkhead/%s\n", id);
+    return cg && strstr(cg, want) != NULL;
+}
+
+static int local_adopt(bh_backend_t *b, const char *id, const struct bh_placement *where,
+                       const struct bh_net_policy *policy, const struct bh_backend_events *ev,
+                       void *arg, struct bh_started *out, int *crashed, bh_err_t *err)
+{
+    struct local *lb = (struct local *)b;
+    *crashed = 0;
+    if (!is_session_init(where->pid, id)) {
+        *crashed = 1;
+        return bh_err_set(err, 0, "its process (pid %d) exited while the daemon was down",
+                          where->pid);
+    }
+    cleanup_free char *dir = session_dir(lb, id);
+    cleanup_free char *in = bh_xasprintf("%s/in", dir);
+    cleanup_free char *outp = bh_xasprintf("%s/out", dir);
+    /* a reader of "in" is the process: ENXIO if it no longer holds it */
+    cleanup_close int fd_in = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    cleanup_close int fd_out = open(outp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_in < 0 || fd_out < 0) {
+        if (errno == ENXIO)
+            *crashed = 1;
+        return bh_err_set(err, errno, "open its channel's FIFOs");
+    }
+    /* What the process wrote for the previous daemon is of no use; a
+     * message that daemon left half-written is ended by a NUL (the process
+     * answers the garbage with an error, which nobody waits for). */
+    char buf[65536];
+    while (read(fd_out, buf, sizeof buf) > 0)
+        ;
+    if (write(fd_in, "", 1) != 1)
+        return bh_err_set(err, errno, "write to its channel");
+    /* It keeps its uid range: the lease survived the restart (in /run);
+     * should it be gone, it is taken again, unless another session has it. */
+    if (where->uid_base && bh_userns_claim(&lb->userns, id, where->uid_base, err) < 0)
+        return -1;
+    /* the daemon's start rebuilt the firewall tables without its policy:
+     * until now its packets were dropped */
+    if (bh_net_session_policy(&lb->net, id, policy, err) < 0)
+        return -1;
+    struct lsess *l = lsess_new(lb, id, ev, arg);
+    l->pid = where->pid;
+    l->uid_base = where->uid_base;
+    if (watch_exit(l, err) < 0) {
+        lsess_free(l);
+        return -1;
+    }
+    out->where = *where;
+    out->chan_in = fd_in;
+    out->chan_out = fd_out;
+    fd_in = fd_out = -1; /* the caller's now */
+    return 0;
+}
+
+static void local_reap(bh_backend_t *b, const char *id)
+{
+    remove_all((struct local *)b, id, 0, NULL);
+}
+
+static void release_net(struct local *lb, const char *id)
+{
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_net_session_teardown(&lb->net, id, &err) < 0)
+        bh_log(BH_LOG_ERROR, id, "recovery: network: %s", bh_err_msg(&err));
+    bh_err_clear(&err);
+}
+
+static void release_uid_range(struct local *lb, const char *id)
+{
+    bh_err_t err = BH_ERR_INIT;
+    if (bh_userns_release(&lb->userns, id, &err) < 0)
+        bh_log(BH_LOG_ERROR, id, "recovery: uid range: %s", bh_err_msg(&err));
+    bh_err_clear(&err);
+}
+
+static void reap_one(struct local *lb, const char *id) { remove_all(lb, id, 0, NULL); }
+
+/* Leftovers of one sort, named by ids (prefix, then the session id), that
+ * held() does not claim: release() removes one. With known_only, only
+ * those ours() knows. How many were removed. */
+static int sweep_ids(struct local *lb, char **ids, int k, const char *prefix, int known_only,
+                     int (*held)(void *, const char *), int (*ours)(void *, const char *),
+                     void *arg, void (*release)(struct local *lb, const char *id))
+{
+    size_t plen = strlen(prefix);
+    int reaped = 0;
+    for (int i = 0; i < k; i++) {
+        const char *id = !strncmp(ids[i], prefix, plen) ? ids[i] + plen : NULL;
+        if (id && !held(arg, id) && (!known_only || ours(arg, id))) {
+            release(lb, id);
+            reaped++;
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    return reaped;
+}
+
+static int local_sweep(bh_backend_t *b, int (*held)(void *arg, const char *id),
+                       int (*ours)(void *arg, const char *id), void *arg, bh_err_t *err)
+{
+    struct local *lb = (struct local *)b;
+    char **ids = NULL;
+    int reaped = 0;
+    /* containers under our runtime root that no live session holds */
+    int k = bh_sandbox_list(&lb->env, &ids, err);
+    if (k < 0)
+        return -1;
+    reaped += sweep_ids(lb, ids, k, "bh-", 0, held, ours, arg, reap_one);
+    /* namespaces and address leases of sessions of ours whose container
+     * was already gone (a crash between the steps of a create or a delete) */
+    if ((k = bh_net_list(&ids, err)) < 0)
+        return -1;
+    reaped += sweep_ids(lb, ids, k, "", 1, held, ours, arg, release_net);
+    /* uid ranges of sessions of ours that are not live */
+    if ((k = bh_userns_list(&lb->userns, &ids, err)) < 0)
+        return -1;
+    reaped += sweep_ids(lb, ids, k, "", 1, held, ours, arg, release_uid_range);
+    return reaped;
+}
+
+/* ------------------------------------------------------------ readiness */
+
+static void check(json_t *checks, int *ready, const char *name, const char *problem)
+{
+    json_object_set_new(checks, name, json_string(problem ? problem : "ok"));
+    if (problem)
+        *ready = 0;
+}
+
+static void local_readiness(bh_backend_t *b, json_t *checks, int *ready)
+{
+    struct local *lb = (struct local *)b;
+    bh_err_t err = BH_ERR_INIT;
+    /* the runtime can be run, its state dir is there */
+    char *problem = NULL;
+    struct stat st;
+    if (bh_runtime_found(lb->cfg->runtime, &err) < 0)
+        problem = bh_xstrdup(bh_err_msg(&err));
+    else if (stat(lb->runtime_root, &st) < 0 || !S_ISDIR(st.st_mode))
+        problem = bh_xasprintf("runtime root %s: %s", lb->runtime_root,
+                               strerror(errno ? errno : ENOTDIR));
+    bh_err_clear(&err);
+    check(checks, ready, "runtime", problem);
+    free(problem);
+    problem = NULL;
+    /* the sessions' bridge is up and the host forwards their packets */
+    cleanup_free char *flags_path = bh_xasprintf("/sys/class/net/%s/flags", lb->cfg->bridge);
+    cleanup_free char *flags = bh_read_file(flags_path, NULL, NULL);
+    cleanup_free char *fwd = bh_read_file("/proc/sys/net/ipv4/ip_forward", NULL, NULL);
+    if (!flags)
+        problem = bh_xasprintf("bridge %s is missing", lb->cfg->bridge);
+    else if (!(strtoul(flags, NULL, 16) & 1))
+        problem = bh_xasprintf("bridge %s is down", lb->cfg->bridge);
+    else if (!fwd || fwd[0] != '1')
+        problem = bh_xstrdup("net.ipv4.ip_forward is off");
+    check(checks, ready, "network", problem);
+    free(problem);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void local_free(bh_backend_t *b)
+{
+    struct local *lb = (struct local *)b;
+    if (!lb)
+        return;
+    bh_workers_free(lb->workers);
+    while (lb->list)
+        lsess_free(lb->list);
+    free(lb->runtime_root);
+    free(lb->bundles_dir);
+    free(lb->image_dir);
+    free(lb->sessions_dir);
+    free(lb);
+}
+
+static const struct bh_backend_ops local_ops = {
+    .name = "local",
+    .start = local_start,
+    .forget = local_forget,
+    .stop = local_stop,
+    .usage = local_usage,
+    .put_file = local_put_file,
+    .load_settings = local_load_settings,
+    .adopt = local_adopt,
+    .sweep = local_sweep,
+    .reap = local_reap,
+    .readiness = local_readiness,
+    .free = local_free,
+};
+
+bh_backend_t *bh_backend_local_new(const struct bh_config *cfg, bh_loop_t *loop, bh_err_t *err)
+{
+    struct local *lb = bh_xcalloc(1, sizeof *lb);
+    lb->base.ops = &local_ops;
+    lb->cfg = cfg;
+    lb->loop = loop;
+    lb->runtime_root = bh_xasprintf("%s/%s", cfg->run_dir, bh_runtime_name(cfg->runtime));
+    lb->bundles_dir = bh_xasprintf("%s/bundles", cfg->state_dir);
+    lb->image_dir = bh_xasprintf("%s/image", cfg->state_dir);
+    lb->sessions_dir = bh_xasprintf("%s/sessions", cfg->run_dir);
+    lb->env.runtime = cfg->runtime;
+    lb->env.runtime_root = lb->runtime_root;
+    lb->env.bundles_dir = lb->bundles_dir;
+    lb->env.image_dir = lb->image_dir;
+    lb->userns.first = cfg->userns_first;
+    lb->userns.count = cfg->userns_ranges;
+    lb->net.bridge = cfg->bridge;
+    lb->net.subnet = cfg->subnet;
+    lb->net.dns = cfg->dns;
+    lb->net.always_allow = cfg->egress_allow;
+    lb->net.nalways_allow = cfg->negress_allow;
+    lb->net.always_deny = cfg->egress_deny;
+    lb->net.nalways_deny = cfg->negress_deny;
+    if (bh_mkdir_p(lb->runtime_root, 0700, err) < 0 ||
+        bh_mkdir_p(lb->bundles_dir, 0700, err) < 0 ||
+        bh_sandbox_prepare_image(&lb->env, err) < 0 ||
+        (cfg->dns && bh_sandbox_set_dns(&lb->env, cfg->dns, err) < 0) ||
+        bh_net_init(&lb->net, err) < 0) {
+        local_free(&lb->base);
+        return NULL;
+    }
+    lb->workers = bh_workers_new(loop, cfg->workers);
+    return &lb->base;
+}

@@ -1,0 +1,42 @@
+/* kinds.c — see kinds.h. */
+#include "kinds/kinds.h"
+
+#include <string.h>
+
+#include "kinds/browser/kind.h"
+
+const struct bh_kind *const bh_kinds[] = {&bh_kind_browser, NULL};
+
+const struct bh_kind *bh_kind_find(const char *name)
+{
+    for (int i = 0; bh_kinds[i]; i++)
+        if (name && !strcmp(bh_kinds[i]->name, name))
+            return bh_kinds[i];
+    return NULL;
+}
+
+int bh_kind_index(const struct bh_kind *kind)
+{
+    for (int i = 0; bh_kinds[i]; i++)
+        if (bh_kinds[i] == kind)
+            return i;
+    return -1;
+}
+
+const struct bh_kind_route *bh_kind_route_find(const char *method, const char *path,
+                                               const struct bh_kind **kind, const char **rest)
+{
+    for (int i = 0; bh_kinds[i]; i++)
+        for (const struct bh_kind_route *r = bh_kinds[i]->routes; r && r->method; r++) {
+            if (strcmp(r->method, method) != 0)
+                continue;
+            size_t n = strlen(r->path);
+            int prefix = n > 1 && r->path[n - 1] == '/';
+            if (prefix ? strncmp(path, r->path, n) != 0 : strcmp(path, r->path) != 0)
+                continue;
+            *kind = bh_kinds[i];
+            *rest = prefix ? path + n : "";
+            return r;
+        }
+    return NULL;
+}

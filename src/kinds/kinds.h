@@ -1,0 +1,21 @@
+/* kinds.h — the session kinds this build has (kinds/kind.h), by name, and
+ * the routes they serve. */
+#ifndef BH_KINDS_H
+#define BH_KINDS_H
+
+#include "kinds/kind.h"
+
+/* Every kind, NULL-terminated; the first is the default ("type" omitted). */
+extern const struct bh_kind *const bh_kinds[];
+
+/* The kind named name, or NULL. */
+const struct bh_kind *bh_kind_find(const char *name);
+/* Its index in bh_kinds (for per-kind tables), or -1. */
+int bh_kind_index(const struct bh_kind *kind);
+/* The first kind's route for method ("WS" for an upgrade) and path (what
+ * follows /api/v1/sessions/{id}), or NULL; *kind and *rest (the path after
+ * a prefix route) are set when found. */
+const struct bh_kind_route *bh_kind_route_find(const char *method, const char *path,
+                                               const struct bh_kind **kind, const char **rest);
+
+#endif
