@@ -5,7 +5,17 @@
 
 #include "kinds/browser/kind.h"
 
-const struct bh_kind *const bh_kinds[] = {&bh_kind_browser, NULL};
+const struct bh_kind *bh_kinds[BH_KINDS_MAX + 1] = {&bh_kind_browser, NULL};
+
+int bh_kinds_add(const struct bh_kind *kind)
+{
+    for (int i = 0; i < BH_KINDS_MAX; i++)
+        if (!bh_kinds[i] || bh_kinds[i] == kind) {
+            bh_kinds[i] = kind;
+            return i;
+        }
+    return -1;
+}
 
 const struct bh_kind *bh_kind_find(const char *name)
 {

@@ -22,6 +22,7 @@
 #include "backend/backend.h"
 #include "lib/metrics.h"
 #include "kinds/kind.h"
+#include "kinds/kinds.h"
 #include "net/net.h"
 #include "session/session.h"
 #include "lib/util.h"
@@ -81,7 +82,7 @@ struct bh_sessions {
     int left;           /* sessions left running at shutdown, for the next start */
     bh_timer_t *flush_timer; /* lets the close frames of left clients go out */
     /* counters of the kinds' sessions that are gone, by kind and metric */
-    unsigned long long kind_done[8][BH_KIND_METRICS_MAX];
+    unsigned long long kind_done[BH_KINDS_MAX][BH_KIND_METRICS_MAX];
     struct bh_session *list;
     int live;
     struct bh_session *queue; /* FIFO of sessions waiting to start */
