@@ -448,7 +448,7 @@ void session_end(struct bh_session *s, const char *reason, const char *detail)
     j->s = s;
     snprintf(j->container_id, sizeof j->container_id, "bh-%s", s->row.id);
     j->pid = s->row.pid;
-    bh_workers_submit(s->m->workers, destroy_work, destroy_done, j);
+    bh_workers_submit_lane(s->m->workers, BH_LANE_STOP, destroy_work, destroy_done, j);
 }
 
 /* Drop everything of s on the loop's side: timers, clients (closed with

@@ -264,5 +264,5 @@ void session_begin_start(struct bh_session *s)
     j->fd_out = fifo[1];
     j->fd_log = plog[1];
     s->job_running = 1;
-    bh_workers_submit(m->workers, start_work, start_done, j);
+    bh_workers_submit_lane(m->workers, BH_LANE_START, start_work, start_done, j);
 }

@@ -93,7 +93,11 @@ int main(void)
     static const struct bh_http_config hc = {.host = "127.0.0.1", .port = 0};
     static const struct bh_http_handlers hh = {.request = request, .upgrade = upgrade};
     bh_err_t err = BH_ERR_INIT;
-    http = bh_http_new(&hc, &hh, NULL, &err);
+    bh_loop_t *loop = bh_loop_new(NULL, &err);
+    CHECK(loop != NULL);
+    if (!loop)
+        return T_DONE();
+    http = bh_http_new(loop, &hc, &hh, NULL, &err);
     CHECK(http != NULL);
     if (!http)
         return T_DONE();
@@ -143,5 +147,6 @@ int main(void)
         close(fd);
     }
     bh_http_free(http);
+    bh_loop_free(loop);
     return T_DONE();
 }
