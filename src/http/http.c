@@ -140,8 +140,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return http ? http_conn_filter(http, wsi, user, (int)(intptr_t)in) : 0;
 
     case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-        /* an accepted connection (a descriptor the loop adopts to watch
-         * gets no such call: only its wsi's creation) */
+        /* an accepted connection (descriptors the loop watches live on
+         * the loop's own vhost and never reach this callback) */
         if (http && http->accepting)
             http_conn_add(http, wsi);
         return 0;
