@@ -20,6 +20,7 @@
 #include "lib/config.h"
 #include "http/http.h"
 #include "lib/log.h"
+#include "lib/loop.h"
 #include "net/net.h"
 #include "backend/local/local.h"
 #include "session/session.h"
@@ -84,6 +85,7 @@ static const char usage[] =
 
 struct serve {
     struct bh_config cfg;
+    bh_loop_t *loop;
     bh_http_t *http;
     bh_store_t *store;
     bh_sessions_t *sessions;
@@ -547,7 +549,7 @@ static int derived_max_conns(const struct bh_config *c, long *nofile)
 static void shutdown_done(void *arg)
 {
     struct serve *sv = arg;
-    bh_loop_stop(bh_http_loop(sv->http));
+    bh_loop_stop(sv->loop);
 }
 
 static void on_signal(void *arg, bh_watch_t *w, int events)
@@ -676,12 +678,15 @@ int bh_cmd_serve(int argc, char **argv)
     sv.api = NULL;
     /* the api needs the sessions, which need the loop: create the server
      * with a placeholder context and set it before the loop runs */
-    if (!(sv.http = bh_http_new(&hc, &h, NULL, &err)))
+    struct bh_loop_config lc = {.io_timeout = c->body_timeout};
+    if (!(sv.loop = bh_loop_new(&lc, &err)))
         goto out;
-    bh_backend_t *backend = bh_backend_local_new(c, bh_http_loop(sv.http), &err);
+    if (!(sv.http = bh_http_new(sv.loop, &hc, &h, NULL, &err)))
+        goto out;
+    bh_backend_t *backend = bh_backend_local_new(c, sv.loop, &err);
     if (!backend)
         goto out;
-    if (!(sv.sessions = bh_sessions_new(c, bh_http_loop(sv.http), sv.store, backend, &err))) {
+    if (!(sv.sessions = bh_sessions_new(c, sv.loop, sv.store, backend, &err))) {
         backend->ops->free(backend);
         goto out;
     }
@@ -694,7 +699,7 @@ int bh_cmd_serve(int argc, char **argv)
     bh_http_set_context(sv.http, sv.api);
 
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0 || !bh_watch_add(bh_http_loop(sv.http), sfd, on_signal, &sv)) {
+    if (sfd < 0 || !bh_watch_add(sv.loop, sfd, on_signal, &sv)) {
         bh_err_set(&err, errno, "signalfd");
         goto out;
     }
@@ -716,7 +721,7 @@ int bh_cmd_serve(int argc, char **argv)
                BH_VERSION, c->public_url, c->state_dir);
     fflush(stdout);
 
-    if (bh_http_run(sv.http) < 0) {
+    if (bh_loop_run(sv.loop) < 0) {
         bh_err_set(&err, 0, "event loop failed");
         goto out;
     }
@@ -740,6 +745,7 @@ out:
     bh_sessions_free(sv.sessions);
     bh_api_free(sv.api);
     bh_http_free(sv.http);
+    bh_loop_free(sv.loop);
     bh_store_close(sv.store);
     bh_config_free(c);
     free(db);

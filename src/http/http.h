@@ -1,5 +1,6 @@
-/* http.h — the HTTP and WebSocket front of the daemon. The only module that
- * includes the HTTP/WebSocket library's header. A request is handed to the
+/* http.h — the HTTP and WebSocket front of the daemon, served on the event
+ * loop (loop.h). With loop.c, the only module that includes the
+ * HTTP/WebSocket library's header. A request is handed to the
  * handler once its body is complete; the handler answers with bh_req_reply()
  * exactly once, now or later (requests may be parked while a session starts).
  * If the client goes away first, the reply is simply dropped. */
@@ -39,7 +40,8 @@ struct bh_http_config {
     /* Slow clients: a request's headers must arrive within header_timeout
      * seconds of the connection (or of its previous reply), its body within
      * body_timeout seconds of its headers; else the connection is closed.
-     * 0: 10 and 30. */
+     * 0: 10 and 30. The pause between two pieces of a body is bounded by
+     * the loop's io_timeout too: give the loop the same value. */
     int header_timeout;
     int body_timeout;
     /* Client connections (HTTP and WebSocket) at once, in all and from one
@@ -49,13 +51,17 @@ struct bh_http_config {
     int max_conns_per_addr;
 };
 
-bh_http_t *bh_http_new(const struct bh_http_config *cfg, const struct bh_http_handlers *h,
-                       void *ctx, bh_err_t *err);
+/* Listen as cfg says, on loop (which runs it: bh_loop_run). */
+bh_http_t *bh_http_new(bh_loop_t *loop, const struct bh_http_config *cfg,
+                       const struct bh_http_handlers *h, void *ctx, bh_err_t *err);
+/* The loop it was created on. */
 bh_loop_t *bh_http_loop(bh_http_t *http);
-/* Replace the handlers' context (before bh_http_run). */
+/* Replace the handlers' context (before the loop runs). */
 void bh_http_set_context(bh_http_t *http, void *ctx);
-/* Run the loop until bh_loop_stop(). */
-int bh_http_run(bh_http_t *http);
+/* No handler is called after this; requests and connections that come
+ * after it are refused. The listening socket and the connections close
+ * when the library lets them go, in bh_loop_free at the latest (which may
+ * come before or after this). */
 void bh_http_free(bh_http_t *http);
 /* The port actually bound (for port 0). */
 int bh_http_port(const bh_http_t *http);

@@ -1,7 +1,8 @@
 /* http_int.h — internal to the http modules (http.c, http_req.c, http_ws.c,
  * http_front.c); nothing else includes it. The state they share, on
  * libwebsockets' types, and the calls that cross between them. http.c (the
- * library's context, its callback and the loop) calls into the other three;
+ * listening vhost on the loop's library context, and its callback) calls
+ * into the other three;
  * they never call it, nor each other, except through the handlers they were
  * given. */
 #ifndef BH_HTTP_INT_H
@@ -12,7 +13,7 @@
 #include <time.h>
 
 #include "http/http.h"
-#include "lib/loop.h"
+#include "lib/loop_lws.h"
 
 #define MAX_QUERY 16
 #define CONN_BUCKETS 4096
@@ -26,16 +27,10 @@ struct ratelog {
     unsigned long count; /* since the last line */
 };
 
-struct bh_loop {
-    struct lws_context *ctx;
-    struct lws_vhost *vh;
-    int stop;
-    void (*wake_cb)(void *);
-    void *wake_arg;
-};
-
 struct bh_http {
-    struct bh_loop loop;
+    bh_loop_t *loop;
+    struct lws_vhost *vh; /* NULL once the library destroyed it */
+    int closing;          /* bh_http_free was called */
     struct bh_http_handlers h;
     void *hctx;
     size_t max_body;

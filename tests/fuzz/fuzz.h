@@ -104,12 +104,14 @@ static inline bh_keyring_t *fuzz_keyring(const char *user_id)
 }
 
 /* A real HTTP front as hc says (the harnesses listen on 127.0.0.1, port
- * 0); aborts, naming the harness, if it cannot listen. */
+ * 0), on a loop of its own (bh_http_loop); aborts, naming the harness, if
+ * it cannot listen. */
 static inline bh_http_t *fuzz_http_new(const char *name, const struct bh_http_config *hc,
                                        const struct bh_http_handlers *hh)
 {
     bh_err_t err = BH_ERR_INIT;
-    bh_http_t *http = bh_http_new(hc, hh, NULL, &err);
+    bh_loop_t *loop = bh_loop_new(NULL, &err);
+    bh_http_t *http = loop ? bh_http_new(loop, hc, hh, NULL, &err) : NULL;
     if (!http) {
         fprintf(stderr, "%s: %s\n", name, bh_err_msg(&err));
         abort();

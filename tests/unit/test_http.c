@@ -23,6 +23,8 @@
 #include "t.h"
 
 static bh_http_t *http;
+static bh_loop_t *loop;
+static int port;
 static int requests;
 static char last[8192]; /* what the last exchange received */
 
@@ -38,7 +40,7 @@ static void upgrade(void *ctx, bh_req_t *req) { request(ctx, req); }
 static int dial(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)bh_http_port(http))};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
         perror("connect");
@@ -55,8 +57,8 @@ static int exchange(int fd, const char *req, int replies)
     char buf[8192];
     size_t len = 0;
     for (int pass = 0; pass < 20000; pass++) {
-        bh_loop_wake(bh_http_loop(http));
-        bh_loop_step(bh_http_loop(http));
+        bh_loop_wake(loop);
+        bh_loop_step(loop);
         ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, MSG_DONTWAIT);
         if (n > 0)
             len += (size_t)n;
@@ -93,10 +95,15 @@ int main(void)
     static const struct bh_http_config hc = {.host = "127.0.0.1", .port = 0};
     static const struct bh_http_handlers hh = {.request = request, .upgrade = upgrade};
     bh_err_t err = BH_ERR_INIT;
-    http = bh_http_new(&hc, &hh, NULL, &err);
+    loop = bh_loop_new(NULL, &err);
+    CHECK(loop != NULL);
+    if (!loop)
+        return T_DONE();
+    http = bh_http_new(loop, &hc, &hh, NULL, &err);
     CHECK(http != NULL);
     if (!http)
         return T_DONE();
+    port = bh_http_port(http);
 
     /* negative control: one request is answered */
     int fd = dial();
@@ -142,6 +149,36 @@ int main(void)
         CHECK(exchange(fd, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", 1) == 1);
         close(fd);
     }
+    /* freed while the loop goes on: the handler is called no more, a new
+     * request gets no answer */
     bh_http_free(http);
+    http = NULL;
+    before = requests;
+    fd = dial();
+    CHECK(exchange(fd, "GET /gone HTTP/1.1\r\nHost: x\r\n\r\n", 1) == 0);
+    CHECK(requests == before);
+    close(fd);
+    bh_loop_free(loop);
+
+    /* the other order: the loop first, then the front (ASan checks that
+     * neither touches what the other freed) */
+    loop = bh_loop_new(NULL, &err);
+    CHECK(loop != NULL);
+    if (!loop)
+        return T_DONE();
+    http = bh_http_new(loop, &hc, &hh, NULL, &err);
+    CHECK(http != NULL);
+    if (!http)
+        return T_DONE();
+    port = bh_http_port(http);
+    fd = dial();
+    CHECK(exchange(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1) == 1);
+    int fd2 = dial(); /* still open when the loop goes */
+    bh_loop_wake(loop);
+    bh_loop_step(loop);
+    bh_loop_free(loop);
+    bh_http_free(http);
+    close(fd);
+    close(fd2);
     return T_DONE();
 }

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "backend/fake/fake.h"
-#include "http/http.h"
+#include "lib/loop.h"
 #include "kinds/kinds.h"
 #include "lib/util.h"
 #include "session/session.h"
@@ -129,7 +129,6 @@ static const struct bh_kind test_kind = {
 
 /* ----------------------------------------------------------- the world */
 
-static bh_http_t *http;
 static bh_loop_t *loop;
 static char dir[] = "/tmp/bh-test-session-XXXXXX";
 static int dbn;
@@ -580,14 +579,11 @@ int main(void)
         return 1;
     }
     bh_kinds_add(&test_kind);
-    static const struct bh_http_config hc = {.host = "127.0.0.1", .port = 0};
-    static const struct bh_http_handlers hh = {0};
     bh_err_t err = BH_ERR_INIT;
-    http = bh_http_new(&hc, &hh, NULL, &err);
-    CHECK(http != NULL);
-    if (!http)
+    loop = bh_loop_new(NULL, &err);
+    CHECK(loop != NULL);
+    if (!loop)
         return T_DONE();
-    loop = bh_http_loop(http);
 
     test_ready_and_delete();
     test_end_while_starting();
@@ -599,7 +595,7 @@ int main(void)
     test_start_timeout();
     test_leave_and_adopt();
 
-    bh_http_free(http);
+    bh_loop_free(loop);
     bh_rm_rf(dir, NULL);
     return T_DONE();
 }

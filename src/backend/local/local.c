@@ -404,7 +404,7 @@ static void local_start(bh_backend_t *b, const struct bh_launch *la,
         bh_rm_rf(dir, NULL);
         /* reported from the loop, like every start's result */
         j->err = err;
-        bh_workers_submit(lb->workers, nothing, start_done, j);
+        bh_workers_submit_lane(lb->workers, BH_LANE_START, nothing, start_done, j);
         return;
     }
     l->uid = la->proc->uid;
@@ -432,7 +432,7 @@ static void local_start(bh_backend_t *b, const struct bh_launch *la,
         close(fifo[3]);
     }
     j->fd_log = plog[1];
-    bh_workers_submit(lb->workers, start_work, start_done, j);
+    bh_workers_submit_lane(lb->workers, BH_LANE_START, start_work, start_done, j);
 }
 
 /* ------------------------------------------------------------ stop, forget */
@@ -517,7 +517,7 @@ static void local_stop(bh_backend_t *b, const char *id,
         j->pid = l->pid;
         lsess_free(l);
     }
-    bh_workers_submit(lb->workers, stop_work, stop_done, j);
+    bh_workers_submit_lane(lb->workers, BH_LANE_STOP, stop_work, stop_done, j);
 }
 
 /* ------------------------------------------------------------ usage, files */
