@@ -13,6 +13,7 @@
 
 #include "kinds/browser/browser.h"
 #include "backend/local/sandbox.h"
+#include "kinds/browser/kind.h"
 #include "lib/util.h"
 
 static int one(const struct bh_sandbox_env *env, const char *image, int i, double *ms)
@@ -100,8 +101,11 @@ int main(int argc, char **argv)
     char *root = bh_xasprintf("%s/runc", argv[2]);
     char *bundles = bh_xasprintf("%s/bundles", argv[1]);
     char *image = bh_xasprintf("%s/image", argv[1]);
+    static const struct bh_kind_file *etc_files[2];
+    etc_files[0] = bh_kind_browser.etc_files;
     struct bh_sandbox_env env = {.runtime = BH_RUNTIME_RUNC, .runtime_root = root,
-                                 .bundles_dir = bundles, .image_dir = image};
+                                 .bundles_dir = bundles, .image_dir = image,
+                                 .etc_copy = bh_kind_browser.etc_copy, .etc_files = etc_files};
     bh_err_t err = BH_ERR_INIT;
     if (bh_mkdir_p(root, 0700, &err) < 0 || bh_mkdir_p(bundles, 0700, &err) < 0 ||
         bh_sandbox_prepare_image(&env, &err) < 0) {

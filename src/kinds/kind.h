@@ -32,6 +32,7 @@
 #include "store/store.h"
 
 typedef struct bh_session bh_session_t;
+struct bh_config;
 
 /* The process a kind asks the sandbox to run. */
 struct bh_process {
@@ -73,6 +74,15 @@ struct bh_kind_metric {
 };
 
 #define BH_KIND_METRICS_MAX 8
+
+/* A file a kind puts into every session's /etc (path under /etc). wipe:
+ * a directory under /etc emptied first (so nothing of the host's copy of
+ * it is left), or NULL. */
+struct bh_kind_file {
+    const char *wipe;
+    const char *path;
+    const char *content;
+};
 
 struct bh_kind {
     const char *name; /* the create body's "type" */
@@ -128,6 +138,11 @@ struct bh_kind {
     /* The scopes a link needs to open each of the JSON's urls (key). */
     unsigned (*url_scopes)(const char *key);
     const struct bh_kind_route *routes; /* ends with a NULL method */
+    /* What its process needs in a session's /etc: entries of the host's
+     * /etc copied when present (NULL-terminated), and files of its own
+     * (ending with a NULL path). Either may be NULL. */
+    const char *const *etc_copy;
+    const struct bh_kind_file *etc_files;
     /* Its metrics and the session's current values of them. */
     const struct bh_kind_metric *metrics;
     int nmetrics;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "backend/local/sandbox.h"
+#include "kinds/browser/kind.h"
 #include "t.h"
 #include "lib/util.h"
 
@@ -896,6 +897,11 @@ int main(void)
     snprintf(image_rootfs, sizeof image_rootfs, "%s/rootfs", image);
     snprintf(image_etc, sizeof image_etc, "%s/etc", image);
     env.image_dir = image;
+    /* what the browser kind puts into every session's /etc */
+    static const struct bh_kind_file *etc_files[2];
+    etc_files[0] = bh_kind_browser.etc_files;
+    env.etc_copy = bh_kind_browser.etc_copy;
+    env.etc_files = etc_files;
     env.bundles_dir = bundles;
 
     test_image();

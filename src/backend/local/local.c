@@ -20,6 +20,7 @@
 
 #include "backend/local/sandbox.h"
 #include "backend/local/userns.h"
+#include "kinds/kinds.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/workers.h"
@@ -36,6 +37,8 @@ struct local {
     char *bundles_dir;
     char *image_dir;
     char *sessions_dir; /* <run>/sessions/<id>: the channel's FIFOs, the settings */
+    const char *etc_copy[16];                  /* what the kinds need in /etc */
+    const struct bh_kind_file *etc_files[16];
     struct lsess *list;
 };
 
@@ -809,6 +812,15 @@ bh_backend_t *bh_backend_local_new(const struct bh_config *cfg, bh_loop_t *loop,
     lb->env.runtime_root = lb->runtime_root;
     lb->env.bundles_dir = lb->bundles_dir;
     lb->env.image_dir = lb->image_dir;
+    size_t nc = 0, nf = 0;
+    for (int k = 0; bh_kinds[k]; k++) {
+        for (const char *const *c = bh_kinds[k]->etc_copy; c && *c && nc < 15; c++)
+            lb->etc_copy[nc++] = *c;
+        for (const struct bh_kind_file *f = bh_kinds[k]->etc_files; f && f->path && nf < 15; f++)
+            lb->etc_files[nf++] = f;
+    }
+    lb->env.etc_copy = lb->etc_copy;
+    lb->env.etc_files = lb->etc_files;
     lb->userns.first = cfg->userns_first;
     lb->userns.count = cfg->userns_ranges;
     lb->net.bridge = cfg->bridge;

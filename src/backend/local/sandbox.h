@@ -20,11 +20,17 @@
 
 enum bh_runtime { BH_RUNTIME_RUNC = 0, BH_RUNTIME_CRUN = 1 };
 
+struct bh_kind_file; /* kinds/kind.h */
+
 struct bh_sandbox_env {
     enum bh_runtime runtime;
     const char *runtime_root; /* --root for the runtime, e.g. /run/bulkhead/runc */
     const char *bundles_dir;  /* <state>/bundles; one subdir per session */
     const char *image_dir;    /* <state>/image: rootfs/ and etc/ built by prepare */
+    /* What the kinds' processes need in etc/ (kinds/kind.h): host /etc
+     * entries to copy, and files of their own; NULL-terminated, may be NULL. */
+    const char *const *etc_copy;
+    const struct bh_kind_file *const *etc_files;
 };
 
 /* Build (idempotently) the default image under env->image_dir: an empty

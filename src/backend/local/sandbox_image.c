@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kinds/browser/browser.h"
 #include "backend/local/sandbox.h"
+#include "kinds/kind.h"
 #include "lib/util.h"
 
 #define DEFAULT_NAMESERVER "10.213.0.1"
@@ -238,7 +238,8 @@ static const char etc_nsswitch[] = "passwd:         files\n"
 
 /* etc/: a curated /etc with nothing secret (no shadow, ssh keys, machine-id).
  * resolv.conf keeps what bh_sandbox_set_dns() wrote into the current image. */
-static int build_etc(const char *dir, const char *current_etc, bh_err_t *err)
+static int build_etc(const struct bh_sandbox_env *env, const char *dir, const char *current_etc,
+                     bh_err_t *err)
 {
     if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0)
         return bh_err_set(err, errno, "mkdir %s", dir);
@@ -256,20 +257,31 @@ static int build_etc(const char *dir, const char *current_etc, bh_err_t *err)
 
     cleanup_free char *ld = bh_xasprintf("%s/ld.so.cache", dir);
     if (copy_tree("/etc/ld.so.cache", ld, err) < 0)
-        return bh_err_wrap(err, "Chromium's libraries are found through it");
-    static const char *const optional[] = {"fonts", "mime.types", "chromium", NULL};
+        return bh_err_wrap(err, "the sandbox's libraries are found through it");
+    static const char *const optional[] = {"fonts", "mime.types", NULL};
     for (size_t i = 0; optional[i]; i++) {
         cleanup_free char *src = bh_xasprintf("/etc/%s", optional[i]);
         cleanup_free char *dst = bh_xasprintf("%s/%s", dir, optional[i]);
         if (copy_if_present(src, dst, err) < 0)
             return -1;
     }
-    /* Chromium's managed policies are bulkhead's alone: never the host's. */
-    cleanup_free char *pol = bh_xasprintf("%s/chromium/policies", dir);
-    cleanup_free char *managed = bh_xasprintf("%s/managed", pol);
-    if (bh_rm_rf(pol, err) < 0 || bh_mkdir_p(managed, 0755, err) < 0 ||
-        write_text(managed, BH_BROWSER_POLICY_FILE, bh_browser_policies, err) < 0)
-        return bh_err_wrap(err, "chromium policies");
+    for (size_t i = 0; env->etc_copy && env->etc_copy[i]; i++) {
+        cleanup_free char *src = bh_xasprintf("/etc/%s", env->etc_copy[i]);
+        cleanup_free char *dst = bh_xasprintf("%s/%s", dir, env->etc_copy[i]);
+        if (copy_if_present(src, dst, err) < 0)
+            return -1;
+    }
+    /* the kinds' own files: where they wipe, nothing of the host's stays */
+    for (size_t i = 0; env->etc_files && env->etc_files[i]; i++) {
+        const struct bh_kind_file *f = env->etc_files[i];
+        cleanup_free char *wipe = f->wipe ? bh_xasprintf("%s/%s", dir, f->wipe) : NULL;
+        cleanup_free char *path = bh_xasprintf("%s/%s", dir, f->path);
+        char *slash = strrchr(path, '/');
+        *slash = 0;
+        if ((wipe && bh_rm_rf(wipe, err) < 0) || bh_mkdir_p(path, 0755, err) < 0 ||
+            write_text(path, slash + 1, f->content, err) < 0)
+            return bh_err_wrap(err, "/etc/%s", f->path);
+    }
     struct stat st;
     if (lstat("/etc/ssl/certs", &st) == 0) {
         cleanup_free char *ssl = bh_xasprintf("%s/ssl", dir);
@@ -301,7 +313,7 @@ int bh_sandbox_prepare_image(const struct bh_sandbox_env *env, bh_err_t *err)
         bh_err_set(err, errno, "mkdir %s", build);
         goto out;
     }
-    if (build_rootfs(rootfs, err) < 0 || build_etc(etc, dst_etc, err) < 0 ||
+    if (build_rootfs(rootfs, err) < 0 || build_etc(env, etc, dst_etc, err) < 0 ||
         install_tree(rootfs, dst_rootfs, err) < 0 || install_tree(etc, dst_etc, err) < 0)
         goto out;
     rc = 0;

@@ -309,7 +309,7 @@ static void serve_file(void *k, bh_req_t *req, const struct bh_route_call *c)
         bh_err_clear(&err);
         return;
     }
-    json_t *o = json_pack("{s:s++, s:I}", "path", BH_UPLOAD_DIR "/", name, "size", (json_int_t)len);
+    json_t *o = json_pack("{s:s+, s:I}", "path", BH_UPLOAD_DIR "/", name, "size", (json_int_t)len);
     char *text = bh_json_dump(o);
     json_decref(o);
     bh_req_reply(req, 201, "application/json", text, strlen(text), NULL);
@@ -344,6 +344,14 @@ static void metric_values(void *k, unsigned long long *v)
     v[3] = b->bytes_done + bytes;
 }
 
+/* Debian's Chromium reads its settings from /etc/chromium; its managed
+ * policies are bulkhead's alone, never the host's. */
+static const char *const etc_copy[] = {"chromium", NULL};
+static const struct bh_kind_file etc_files[] = {
+    {"chromium/policies", "chromium/policies/managed/" BH_BROWSER_POLICY_FILE, bh_browser_policies},
+    {NULL, NULL, NULL},
+};
+
 const struct bh_kind bh_kind_browser = {
     .name = "browser",
     .fields = fields,
@@ -365,6 +373,8 @@ const struct bh_kind bh_kind_browser = {
     .json = json,
     .url_scopes = url_scopes,
     .routes = routes,
+    .etc_copy = etc_copy,
+    .etc_files = etc_files,
     .metrics = metrics,
     .nmetrics = 4,
     .metric_values = metric_values,
