@@ -135,7 +135,7 @@ int session_oom_killed(struct bh_session *s)
     char cg[96];
     snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
     char **paths = NULL;
-    int n = bh_sandbox_cgroup_paths(cg, &paths, NULL);
+    int n = bh_cgroup_paths(cg, &paths, NULL);
     int killed = session_cg_value(paths, n, "/memory/", "memory.oom_control", "oom_kill ") > 0;
     for (int i = 0; i < n; i++)
         free(paths[i]);

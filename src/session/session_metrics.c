@@ -104,7 +104,7 @@ char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
         char cg[96];
         snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
         char **paths = NULL;
-        int np = bh_sandbox_cgroup_paths(cg, &paths, NULL);
+        int np = bh_cgroup_paths(cg, &paths, NULL);
         long long mem = session_cg_value(paths, np, "/memory/", "memory.usage_in_bytes", NULL);
         long long cpu = session_cg_value(paths, np, "/cpuacct", "cpuacct.usage", NULL);
         if (mem >= 0)

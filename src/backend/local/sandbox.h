@@ -5,7 +5,7 @@
  * event loop (session.c uses a worker thread).
  *
  * The public interface of the sandbox modules: sandbox.c (runtime calls,
- * containers), sandbox_image.c (the default image), sandbox_cgroup.c
+ * containers), sandbox_image.c (the default image), cgroup.c
  * (cgroup paths and removal), sandbox_files.c (files put into a running
  * sandbox; its own header, included here). */
 #ifndef BH_SANDBOX_H
@@ -91,7 +91,7 @@ int bh_sandbox_destroy(const struct bh_sandbox_env *env, const char *container_i
  * daemon's own cgroup there + "/" + cgroups_path (v1 controllers and the
  * cgroup2 hierarchy alike). They need not exist. Returns the count and a
  * NULL-terminated *paths (caller frees each and the array). */
-int bh_sandbox_cgroup_paths(const char *cgroups_path, char ***paths, bh_err_t *err);
+int bh_cgroup_paths(const char *cgroups_path, char ***paths, bh_err_t *err);
 
 /* Ids of all containers under our runtime root (for crash recovery). Returns
  * count, fills *ids (caller frees each and the array). */

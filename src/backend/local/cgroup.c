@@ -1,5 +1,5 @@
-/* sandbox_cgroup.c — see sandbox_cgroup.h. */
-#include "backend/local/sandbox_cgroup.h"
+/* cgroup.c — see cgroup.h. */
+#include "backend/local/cgroup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 
 #define CG_RMDIR_TRIES 60 /* x 50 ms: processes leaving a cgroup */
 
-void bh_sandbox_cgroup_hiers_free(struct bh_sandbox_cgroup_hier *h, size_t n)
+void bh_cgroup_hiers_free(struct bh_cgroup_hier *h, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(h[i].mountpoint);
@@ -88,7 +88,7 @@ static char *cg_locate(const char *mountinfo, const char *ctrls, const char *pat
 
 /* The cgroup hierarchies this process is in (from /proc/self/cgroup) that are
  * mounted here, with the process's own dir in each. */
-int bh_sandbox_cgroup_hiers(struct bh_sandbox_cgroup_hier **out, size_t *n_out,
+int bh_cgroup_hiers(struct bh_cgroup_hier **out, size_t *n_out,
                             bh_err_t *err)
 {
     cleanup_free char *self = bh_read_file("/proc/self/cgroup", NULL, err);
@@ -97,7 +97,7 @@ int bh_sandbox_cgroup_hiers(struct bh_sandbox_cgroup_hier **out, size_t *n_out,
     cleanup_free char *mi = bh_read_file("/proc/self/mountinfo", NULL, err);
     if (!mi)
         return -1;
-    struct bh_sandbox_cgroup_hier *h = NULL;
+    struct bh_cgroup_hier *h = NULL;
     size_t n = 0;
     char *save = NULL;
     for (char *l = strtok_r(self, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -115,11 +115,11 @@ int bh_sandbox_cgroup_hiers(struct bh_sandbox_cgroup_hier **out, size_t *n_out,
         char *own = cg_locate(mi, v2 ? NULL : ctrls, path, &mnt);
         if (!own)
             continue;
-        struct bh_sandbox_cgroup_hier *nh = realloc(h, (n + 1) * sizeof *h);
+        struct bh_cgroup_hier *nh = realloc(h, (n + 1) * sizeof *h);
         if (!nh)
             abort();
         h = nh;
-        h[n++] = (struct bh_sandbox_cgroup_hier){mnt, own, v2};
+        h[n++] = (struct bh_cgroup_hier){mnt, own, v2};
     }
     *out = h;
     *n_out = n;
@@ -128,7 +128,7 @@ int bh_sandbox_cgroup_hiers(struct bh_sandbox_cgroup_hier **out, size_t *n_out,
 
 /* Whether a hybrid layout is mounted: v1 controllers and a cgroup2 hierarchy
  * beside them (crun refuses it). */
-int bh_sandbox_cgroup_hybrid(const struct bh_sandbox_cgroup_hier *h, size_t n)
+int bh_cgroup_hybrid(const struct bh_cgroup_hier *h, size_t n)
 {
     int v1 = 0, v2 = 0;
     for (size_t i = 0; i < n; i++)
@@ -136,27 +136,27 @@ int bh_sandbox_cgroup_hybrid(const struct bh_sandbox_cgroup_hier *h, size_t n)
     return v1 && v2;
 }
 
-int bh_sandbox_cgroup_paths(const char *cgroups_path, char ***paths, bh_err_t *err)
+int bh_cgroup_paths(const char *cgroups_path, char ***paths, bh_err_t *err)
 {
     *paths = NULL;
     if (!cgroups_path || !*cgroups_path || cgroups_path[0] == '/' || strstr(cgroups_path, ".."))
         return bh_err_set(err, EINVAL, "cgroup path \"%s\" must be relative",
                           cgroups_path ? cgroups_path : "");
-    struct bh_sandbox_cgroup_hier *h;
+    struct bh_cgroup_hier *h;
     size_t n;
-    if (bh_sandbox_cgroup_hiers(&h, &n, err) < 0)
+    if (bh_cgroup_hiers(&h, &n, err) < 0)
         return -1;
     char **v = bh_xcalloc(n + 1, sizeof *v);
     for (size_t i = 0; i < n; i++)
         v[i] = bh_xasprintf("%s/%s", h[i].own_dir, cgroups_path);
-    bh_sandbox_cgroup_hiers_free(h, n);
+    bh_cgroup_hiers_free(h, n);
     *paths = v;
     return (int)n;
 }
 
 /* rmdir a cgroup dir and any child cgroups, killing what still runs in it
  * (everything in it belongs to the sandbox). Missing dir is success. */
-int bh_sandbox_cgroup_remove(const char *dir, bh_err_t *err)
+int bh_cgroup_remove(const char *dir, bh_err_t *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -167,7 +167,7 @@ int bh_sandbox_cgroup_remove(const char *dir, bh_err_t *err)
         if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         cleanup_free char *sub = bh_xasprintf("%s/%s", dir, de->d_name);
-        rc = bh_sandbox_cgroup_remove(sub, err);
+        rc = bh_cgroup_remove(sub, err);
     }
     closedir(d);
     if (rc < 0)
