@@ -164,12 +164,6 @@ static inline void set_str(char **dst, const char *v)
     *dst = v ? bh_xstrdup(v) : NULL;
 }
 
-/* session_metrics.c */
-/* The number after key (or the first) in file of the controller dir among
- * paths whose path contains ctrl, or -1. */
-long long session_cg_value(char **paths, int n, const char *ctrl, const char *file,
-                           const char *key);
-
 /* session_life.c */
 /* The row of s written to the store; an event of s added (detail taken
  * over). Failures are logged. */

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/local/cgroup.h"
 #include "lib/log.h"
 
 void session_store_update(struct bh_session *s)
@@ -134,13 +135,11 @@ int session_oom_killed(struct bh_session *s)
 {
     char cg[96];
     snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
-    char **paths = NULL;
-    int n = bh_cgroup_paths(cg, &paths, NULL);
-    int killed = session_cg_value(paths, n, "/memory/", "memory.oom_control", "oom_kill ") > 0;
-    for (int i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
-    return killed;
+    bh_cgroup_t *c = bh_cgroup_open(cg, NULL);
+    struct bh_cgroup_usage u;
+    bh_cgroup_usage(c, &u);
+    bh_cgroup_free(c);
+    return u.oom_kills > 0;
 }
 
 void session_on_exit(void *arg, bh_watch_t *w, int events)

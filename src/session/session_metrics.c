@@ -1,6 +1,5 @@
 /* session_metrics.c — the sessions' Prometheus metrics (/metrics) and
- * the daemon's readiness checks (/readyz), and reading a session's cgroup
- * values. */
+ * the daemon's readiness checks (/readyz). */
 #include "session/session_int.h"
 
 #include <errno.h>
@@ -9,31 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend/local/cgroup.h"
 #include "lib/log.h"
-
-/* A cgroup file's first number of the session's controller dir, or -1. */
-long long session_cg_value(char **paths, int n, const char *ctrl, const char *file,
-                          const char *key)
-{
-    for (int i = 0; i < n; i++) {
-        if (!strstr(paths[i], ctrl))
-            continue;
-        char *f = bh_xasprintf("%s/%s", paths[i], file);
-        char *text = bh_read_file(f, NULL, NULL);
-        free(f);
-        if (!text)
-            continue;
-        const char *at = text;
-        if (key) {
-            at = strstr(text, key);
-            at = at ? at + strlen(key) : NULL;
-        }
-        long long v = at ? atoll(at) : -1;
-        free(text);
-        return v;
-    }
-    return -1;
-}
 
 char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
 {
@@ -103,18 +79,16 @@ char *bh_sessions_metrics(bh_sessions_t *m, size_t *len)
             continue;
         char cg[96];
         snprintf(cg, sizeof cg, "bulkhead/%s", s->row.id);
-        char **paths = NULL;
-        int np = bh_cgroup_paths(cg, &paths, NULL);
-        long long mem = session_cg_value(paths, np, "/memory/", "memory.usage_in_bytes", NULL);
-        long long cpu = session_cg_value(paths, np, "/cpuacct", "cpuacct.usage", NULL);
-        if (mem >= 0)
-            fprintf(f, "bulkhead_session_memory_bytes{session=\"%s\"} %lld\n", s->row.id, mem);
-        if (cpu >= 0)
+        bh_cgroup_t *c = bh_cgroup_open(cg, NULL);
+        struct bh_cgroup_usage u;
+        bh_cgroup_usage(c, &u);
+        bh_cgroup_free(c);
+        if (u.memory_bytes >= 0)
+            fprintf(f, "bulkhead_session_memory_bytes{session=\"%s\"} %lld\n", s->row.id,
+                    u.memory_bytes);
+        if (u.cpu_usec >= 0)
             fprintf(cf, "bulkhead_session_cpu_seconds_total{session=\"%s\"} %.6f\n", s->row.id,
-                    (double)cpu / 1e9);
-        for (int i = 0; i < np; i++)
-            free(paths[i]);
-        free(paths);
+                    (double)u.cpu_usec / 1e6);
     }
     fclose(cf);
     fprintf(f,

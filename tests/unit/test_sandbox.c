@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/local/cgroup.h"
 #include "backend/local/sandbox.h"
 #include "t.h"
 #include "lib/util.h"
