@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/local/cgroup.h"
 #include "backend/local/sandbox.h"
 #include "kinds/browser/kind.h"
 #include "t.h"
@@ -400,7 +401,7 @@ static void test_cgroup_paths(void)
 {
     char **paths = NULL;
     bh_err_t err = BH_ERR_INIT;
-    int n = bh_sandbox_cgroup_paths(CG_PARENT "/x", &paths, &err);
+    int n = bh_cgroup_paths(CG_PARENT "/x", &paths, &err);
     CHECK(n > 0);
     for (int i = 0; i < n; i++) {
         CHECK(paths[i][0] == '/');
@@ -410,7 +411,7 @@ static void test_cgroup_paths(void)
     for (int i = 0; paths && paths[i]; i++)
         free(paths[i]);
     free(paths);
-    CHECK(bh_sandbox_cgroup_paths("/abs", &paths, &err) < 0);
+    CHECK(bh_cgroup_paths("/abs", &paths, &err) < 0);
     bh_err_clear(&err);
 }
 
@@ -418,7 +419,7 @@ static void test_cgroup_paths(void)
 static int sandbox_pids(const char *cgroups_path, pid_t *pids, int max)
 {
     char **paths = NULL;
-    int n = bh_sandbox_cgroup_paths(cgroups_path, &paths, NULL);
+    int n = bh_cgroup_paths(cgroups_path, &paths, NULL);
     int count = 0;
     for (int i = 0; i < n && !count; i++) {
         if (!strstr(paths[i], "/pids/") && !strstr(paths[i], "/unified/"))
@@ -516,7 +517,7 @@ static void check_isolation(const struct bh_sandbox *sb, const char *cgroups_pat
 static void check_limits(const char *cgroups_path)
 {
     char **paths = NULL;
-    int n = bh_sandbox_cgroup_paths(cgroups_path, &paths, NULL);
+    int n = bh_cgroup_paths(cgroups_path, &paths, NULL);
     int mem_ok = 0, swap_ok = 0, pids_ok = 0;
     for (int i = 0; i < n; i++) {
         cleanup_free char *mf = bh_xasprintf("%s/memory.limit_in_bytes", paths[i]);
@@ -553,7 +554,7 @@ static void check_gone(const char *bundle, const char *cgroups_path)
     free(ids);
     CHECK(!path_exists(bundle));
     char **paths = NULL;
-    int np = bh_sandbox_cgroup_paths(cgroups_path, &paths, NULL);
+    int np = bh_cgroup_paths(cgroups_path, &paths, NULL);
     for (int i = 0; i < np; i++) {
         int left = path_exists(paths[i]);
         CHECK(!left);
@@ -825,7 +826,7 @@ static void test_destroy_leftovers(void)
     cleanup_free char *json = bh_xasprintf("{\"linux\":{\"cgroupsPath\":\"%s\"}}", cgp);
     CHECK(bh_write_file(cfg, json, strlen(json), 0600, &err) == 0);
     char **paths = NULL;
-    int n = bh_sandbox_cgroup_paths(cgp, &paths, &err);
+    int n = bh_cgroup_paths(cgp, &paths, &err);
     pid_t child = -1;
     for (int i = 0; i < n; i++) {
         CHECK(bh_mkdir_p(paths[i], 0755, &err) == 0);
@@ -863,7 +864,7 @@ static void test_destroy_leftovers(void)
 static void remove_cg_parents(void)
 {
     char **paths = NULL;
-    int n = bh_sandbox_cgroup_paths(CG_PARENT, &paths, NULL);
+    int n = bh_cgroup_paths(CG_PARENT, &paths, NULL);
     for (int i = 0; i < n; i++) {
         if (rmdir(paths[i]) < 0 && errno != ENOENT)
             fprintf(stderr, "rmdir %s: %s\n", paths[i], strerror(errno));

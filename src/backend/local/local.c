@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/local/cgroup.h"
 #include "backend/local/sandbox.h"
 #include "backend/local/userns.h"
 #include "kinds/kinds.h"
@@ -54,6 +55,7 @@ struct lsess {
     void *arg;
     bh_watch_t *exit_w;
     bh_watch_t *log_w;
+    bh_cgroup_t *cg; /* its cgroups, resolved once */
 };
 
 static struct lsess *find(struct local *lb, const char *id)
@@ -73,6 +75,9 @@ static struct lsess *lsess_new(struct local *lb, const char *id,
     l->ev = ev;
     l->arg = arg;
     l->uid = 1000;
+    char cg[96];
+    snprintf(cg, sizeof cg, "bulkhead/%s", id);
+    l->cg = bh_cgroup_open(cg, NULL); /* NULL: its usage is unknown */
     l->next = lb->list;
     lb->list = l;
     return l;
@@ -87,6 +92,7 @@ static void lsess_free(struct lsess *l)
         }
     bh_watch_remove(l->exit_w);
     bh_watch_remove(l->log_w);
+    bh_cgroup_free(l->cg);
     free(l);
 }
 
@@ -525,48 +531,16 @@ static void local_stop(bh_backend_t *b, const char *id,
 
 /* ------------------------------------------------------------ usage, files */
 
-/* The number after key (or the first) in file of the controller dir among
- * paths whose path contains ctrl, or -1. */
-static long long cg_value(char **paths, int n, const char *ctrl, const char *file,
-                          const char *key)
-{
-    for (int i = 0; i < n; i++) {
-        if (!strstr(paths[i], ctrl))
-            continue;
-        char *f = bh_xasprintf("%s/%s", paths[i], file);
-        char *text = bh_read_file(f, NULL, NULL);
-        free(f);
-        if (!text)
-            continue;
-        const char *at = text;
-        if (key) {
-            at = strstr(text, key);
-            at = at ? at + strlen(key) : NULL;
-        }
-        long long v = at ? atoll(at) : -1;
-        free(text);
-        return v;
-    }
-    return -1;
-}
-
 static int local_usage(bh_backend_t *b, const char *id, struct bh_usage *u)
 {
-    (void)b;
-    char cg[96];
-    snprintf(cg, sizeof cg, "bulkhead/%s", id);
-    char **paths = NULL;
-    int n = bh_sandbox_cgroup_paths(cg, &paths, NULL);
-    if (n < 0)
+    struct lsess *l = find((struct local *)b, id);
+    struct bh_cgroup_usage cu;
+    if (!l || bh_cgroup_usage(l->cg, &cu) < 0)
         return -1;
-    u->memory_bytes = cg_value(paths, n, "/memory/", "memory.usage_in_bytes", NULL);
-    long long ns = cg_value(paths, n, "/cpuacct", "cpuacct.usage", NULL);
-    u->cpu_usec = ns >= 0 ? ns / 1000 : -1;
-    u->oom_kills = cg_value(paths, n, "/memory/", "memory.oom_control", "oom_kill ");
-    u->pids = cg_value(paths, n, "/pids/", "pids.current", NULL);
-    for (int i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
+    u->memory_bytes = cu.memory_bytes;
+    u->cpu_usec = cu.cpu_usec;
+    u->oom_kills = cu.oom_kills;
+    u->pids = cu.pids;
     return 0;
 }
 

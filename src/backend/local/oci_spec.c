@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/local/cgroup.h"
 #include "lib/util.h"
 
 /* ------------------------------------------------------------------------ */
@@ -248,29 +249,6 @@ static int valid_id(const char *s)
     return 1;
 }
 
-/* A relative cgroup path: no leading '/', no empty, "." or ".." component. */
-static int valid_cgroup_path(const char *s)
-{
-    if (!*s || s[0] == '/')
-        return 0;
-    const char *p = s;
-    while (*p) {
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-            return 0;
-        for (size_t i = 0; i < n; i++)
-            if (p[i] == '\n' || p[i] == ':')
-                return 0;
-        p += n;
-        if (*p == '/')
-            p++;
-        if (e && !*p)
-            return 0; /* trailing slash */
-    }
-    return 1;
-}
-
 /* An absolute path without ".." components. */
 static int is_abs_path(const char *s)
 {
@@ -301,7 +279,7 @@ static int validate(const struct bh_spec_params *p, bh_err_t *err)
     }
     if (!p->argv || !p->argv[0] || !p->argv[0][0])
         return bh_err_set(err, EINVAL, "spec: missing argv");
-    if (!p->cgroups_path || !valid_cgroup_path(p->cgroups_path))
+    if (!p->cgroups_path || !bh_cgroup_path_valid(p->cgroups_path))
         return bh_err_set(err, EINVAL,
                           "spec: cgroups_path must be a relative path like \"bulkhead/<id>\"");
     if (p->uid == 0 || p->gid == 0)

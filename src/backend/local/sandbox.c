@@ -1,6 +1,6 @@
 /* sandbox.c — see sandbox.h: the runtime binary and the containers (start,
  * create/resume, destroy, list). The image is sandbox_image.c's, the
- * cgroups sandbox_cgroup.c's, files put into a sandbox sandbox_files.c's.
+ * cgroups cgroup.c's, files put into a sandbox sandbox_files.c's.
  *
  * Sections: running the runtime binary; containers.
  *
@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/local/sandbox_cgroup.h"
+#include "backend/local/cgroup.h"
 #include "backend/local/sandbox_image.h"
 #include "lib/util.h"
 
@@ -86,7 +86,7 @@ struct rt_spawn {
     char **argv;                 /* argv[0] is an absolute path */
     int fds[5];
     int nfds;
-    const struct bh_sandbox_cgroup_hier *hiers; /* crun only: the layout to fix up */
+    const struct bh_cgroup_hier *hiers; /* crun only: the layout to fix up */
     size_t nhiers;
     int crun;
 };
@@ -120,9 +120,9 @@ static void crun_prepare_ns(const struct rt_spawn *s, int rep)
         rt_fail(rep, 0);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         rt_fail(rep, 1);
-    int hybrid = bh_sandbox_cgroup_hybrid(s->hiers, s->nhiers);
+    int hybrid = bh_cgroup_hybrid(s->hiers, s->nhiers);
     for (size_t i = 0; i < s->nhiers; i++) {
-        const struct bh_sandbox_cgroup_hier *h = &s->hiers[i];
+        const struct bh_cgroup_hier *h = &s->hiers[i];
         if (h->v2 && hybrid) {
             if (umount2(h->mountpoint, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 rt_fail(rep, 2);
@@ -237,7 +237,7 @@ static int rt_wait(pid_t pid, int64_t deadline, const char *what, bh_err_t *err)
  * global... args...`, and for crun the cgroup layout to fix up first. */
 struct rt_cmd {
     char **argv; /* all elements owned */
-    struct bh_sandbox_cgroup_hier *hiers;
+    struct bh_cgroup_hier *hiers;
     size_t nhiers;
     int crun;
 };
@@ -245,7 +245,7 @@ struct rt_cmd {
 static void rt_cmd_free(struct rt_cmd *c)
 {
     bh_strv_free(c->argv);
-    bh_sandbox_cgroup_hiers_free(c->hiers, c->nhiers);
+    bh_cgroup_hiers_free(c->hiers, c->nhiers);
     memset(c, 0, sizeof *c);
 }
 
@@ -258,7 +258,7 @@ static int rt_cmd_init(struct rt_cmd *c, const struct bh_sandbox_env *env,
     char *bin = rt_find(env->runtime, err);
     if (!bin)
         return -1;
-    if (c->crun && bh_sandbox_cgroup_hiers(&c->hiers, &c->nhiers, err) < 0) {
+    if (c->crun && bh_cgroup_hiers(&c->hiers, &c->nhiers, err) < 0) {
         free(bin);
         return -1;
     }
@@ -616,12 +616,12 @@ int bh_sandbox_destroy(const struct bh_sandbox_env *env, const char *container_i
      * outside the daemon's own). */
     if (cgpath) {
         char **paths = NULL;
-        int n = bh_sandbox_cgroup_paths(cgpath, &paths, err);
+        int n = bh_cgroup_paths(cgpath, &paths, err);
         if (n < 0)
             return bh_err_wrap(err, "destroy %s", container_id);
         int crc = 0;
         for (int i = 0; i < n && crc == 0; i++)
-            crc = bh_sandbox_cgroup_remove(paths[i], err);
+            crc = bh_cgroup_remove(paths[i], err);
         bh_strv_free(paths);
         if (crc < 0)
             return bh_err_wrap(err, "destroy %s", container_id);

@@ -5,9 +5,9 @@
  * event loop (session.c uses a worker thread).
  *
  * The public interface of the sandbox modules: sandbox.c (runtime calls,
- * containers), sandbox_image.c (the default image), sandbox_cgroup.c
- * (cgroup paths and removal), sandbox_files.c (files put into a running
- * sandbox; its own header, included here). */
+ * containers), sandbox_image.c (the default image), sandbox_files.c (files
+ * put into a running sandbox; its own header, included here). The cgroups
+ * (paths, removal, usage) are cgroup.c's (cgroup.h). */
 #ifndef BH_SANDBOX_H
 #define BH_SANDBOX_H
 
@@ -91,13 +91,6 @@ int bh_sandbox_resume(const struct bh_sandbox_env *env, const char *container_id
  * removes its cgroups) and remove the bundle dir. Idempotent: a container that
  * is already gone is success. */
 int bh_sandbox_destroy(const struct bh_sandbox_env *env, const char *container_id, bh_err_t *err);
-
-/* Added: the absolute cgroup dirs that a sandbox with this (relative)
- * cgroups_path gets: for every cgroup hierarchy the daemon is in, the
- * daemon's own cgroup there + "/" + cgroups_path (v1 controllers and the
- * cgroup2 hierarchy alike). They need not exist. Returns the count and a
- * NULL-terminated *paths (caller frees each and the array). */
-int bh_sandbox_cgroup_paths(const char *cgroups_path, char ***paths, bh_err_t *err);
 
 /* Ids of all containers under our runtime root (for crash recovery). Returns
  * count, fills *ids (caller frees each and the array). */
