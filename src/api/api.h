@@ -9,7 +9,7 @@
 #define BH_API_H
 
 #include "api/auth.h"
-#include "lib/config.h"
+#include "config/config.h"
 #include "http/http.h"
 #include "session/session.h"
 #include "store/store.h"

@@ -17,8 +17,8 @@ void bh_api_reply_error(bh_req_t *req, int status, const char *code, const char 
  * one place where an error kind of err.h becomes HTTP): internal 500,
  * invalid 400, not found 404, not ready 409 "not_ready", conflict 409,
  * busy 429 "too_many_sessions", shutdown 503 "unavailable", timeout 504
- * "timeout", no space 507 "no_space". code names internal errors and
- * conflicts (e.g. "create_failed"). */
+ * "timeout", no space 507 "no_space". code names internal errors, bad
+ * input and conflicts (e.g. "create_failed", "invalid_name"). */
 void bh_api_reply_err(bh_req_t *req, const bh_err_t *err, const char *code);
 
 #endif

@@ -1,5 +1,6 @@
 /* api_sessions.c — see api_sessions.h. */
 #include "api/api_sessions.h"
+#include "api/validate.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -14,8 +14,8 @@
  * The browser (kinds/browser/) is the first kind. kinds.c lists them.
  *
  * Everything here runs on the loop thread. A kind's per-session state is
- * opaque to the session (void *k); the kind keeps a bh_session_t * to
- * reach the services below. */
+ * opaque to the session (void *k); the kind keeps a bh_session_t * and
+ * the session's table of services (struct bh_session_ops) to reach it. */
 #ifndef BH_KIND_H
 #define BH_KIND_H
 
@@ -24,7 +24,7 @@
 
 #include "http/http.h"
 #include "lib/check.h"
-#include "lib/config.h"
+#include "config/config.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/loop.h"
@@ -33,6 +33,7 @@
 
 typedef struct bh_session bh_session_t;
 struct bh_config;
+struct bh_session_ops;
 
 /* The process a kind asks the sandbox to run. */
 struct bh_process {
@@ -98,7 +99,8 @@ struct bh_kind {
     /* A new session's state from validated opts (taken over; NULL: from
      * its saved settings, for adoption, see save). It fills the row's
      * fields it owns (url, viewport). */
-    void *(*create)(bh_session_t *s, void *opts, struct bh_session_row *row);
+    void *(*create)(bh_session_t *s, const struct bh_session_ops *ops, void *opts,
+                    struct bh_session_row *row);
     /* The settings a later run needs to adopt the session: added to o,
      * which is then a create body (validate reads them back). */
     void (*save)(void *k, json_t *o);
@@ -151,42 +153,45 @@ struct bh_kind {
 
 /* ------------------------------------------------- what a kind may call */
 
-/* The session's row (borrowed), its loop, the daemon's settings. */
-const struct bh_session_row *bh_session_info(const bh_session_t *s);
-bh_loop_t *bh_session_loop(const bh_session_t *s);
-const struct bh_config *bh_session_config(const bh_session_t *s);
-int bh_session_ready(const bh_session_t *s);
-enum bh_session_state bh_session_state(const bh_session_t *s);
-/* The upstream proxy every request of the session goes through
- * (network.proxy), or NULL. */
-const char *bh_session_proxy(const bh_session_t *s);
-/* Add an event to the session's log (detail taken over, may be NULL). */
-void bh_session_event(bh_session_t *s, const char *type, json_t *detail);
-/* Mark a start phase's end (its time goes into the ready event's
- * timingsMs under name, counted from the start). */
-void bh_session_phase(bh_session_t *s, const char *name);
-/* The process is up, though not ready: its start slot goes to the next
- * session and the start timeout stops (the kind bounds the rest, e.g. the
- * first page's load). */
-void bh_session_kind_up(bh_session_t *s);
-/* The process answered: STARTING → READY. Nothing if not STARTING. */
-void bh_session_kind_ready(bh_session_t *s);
-/* Give up on the session: reason ("error", "crashed", "closed") and detail;
- * the first end asked for sticks. */
-void bh_session_kind_failed(bh_session_t *s, const char *reason, const char *detail);
-/* The kind's channel to the process closed: the session ends once the
- * process's exit says why (or after a short grace). */
-void bh_session_channel_closed(bh_session_t *s);
-/* A client acted on the session: the idle clock starts again. */
-void bh_session_touch(bh_session_t *s);
-/* The last lines the process printed (its noise left out). Caller frees. */
-char *bh_session_log_tail(bh_session_t *s);
-/* How many times the OOM killer acted in the session's sandbox (-1:
- * unknown). */
-long long bh_session_oom_kills(bh_session_t *s);
-/* Put a file into the running sandbox at dir/name (name: one path
- * component), as the sandbox's user. 0, or -1 and err. */
-int bh_session_put_file(bh_session_t *s, const char *dir, const char *name, const void *data,
-                        size_t len, bh_err_t *err);
+/* What a session offers its kind: the table the kind gets at create(),
+ * so that a kind needs no more of the session modules than this header. */
+struct bh_session_ops {
+    /* The session's row (borrowed), its loop, the daemon's settings. */
+    const struct bh_session_row *(*info)(const bh_session_t *s);
+    bh_loop_t *(*loop)(const bh_session_t *s);
+    const struct bh_config *(*config)(const bh_session_t *s);
+    enum bh_session_state (*state)(const bh_session_t *s);
+    /* The upstream proxy every request of the session goes through
+     * (network.proxy), or NULL. */
+    const char *(*proxy)(const bh_session_t *s);
+    /* Add an event to the session's log (detail taken over, may be NULL). */
+    void (*event)(bh_session_t *s, const char *type, json_t *detail);
+    /* Mark a start phase's end (its time goes into the ready event's
+     * timingsMs under name, counted from the start). */
+    void (*phase)(bh_session_t *s, const char *name);
+    /* The process is up, though not ready: its start slot goes to the
+     * next session and the start timeout stops (the kind bounds the rest,
+     * e.g. the first page's load). */
+    void (*kind_up)(bh_session_t *s);
+    /* The process answered: STARTING → READY. Nothing if not STARTING. */
+    void (*kind_ready)(bh_session_t *s);
+    /* Give up on the session: reason ("error", "crashed", "closed") and
+     * detail; the first end asked for sticks. */
+    void (*kind_failed)(bh_session_t *s, const char *reason, const char *detail);
+    /* The kind's channel to the process closed: the session ends once the
+     * process's exit says why (or after a short grace). */
+    void (*channel_closed)(bh_session_t *s);
+    /* A client acted on the session: the idle clock starts again. */
+    void (*touch)(bh_session_t *s);
+    /* The last lines the process printed (its noise left out). Caller
+     * frees. */
+    char *(*log_tail)(bh_session_t *s);
+    /* How many times the OOM killer acted in its sandbox (-1: unknown). */
+    long long (*oom_kills)(bh_session_t *s);
+    /* Put a file into the running sandbox at dir/name (name: one path
+     * component), as the sandbox's user. 0, or -1 and err. */
+    int (*put_file)(bh_session_t *s, const char *dir, const char *name, const void *data,
+                    size_t len, bh_err_t *err);
+};
 
 #endif

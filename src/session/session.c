@@ -55,7 +55,7 @@ void session_take_opts(struct bh_session *s, struct bh_create_opts *opts)
     s->nallow = opts->nallow;
     s->allow = steal_pointer(&opts->allow);
     s->upstream = steal_pointer(&opts->proxy);
-    s->k = s->kind->create(s, steal_pointer(&opts->kind_opts), &s->row);
+    s->k = s->kind->create(s, &session_kind_ops, steal_pointer(&opts->kind_opts), &s->row);
     if (s->upstream) {
         struct bh_net_rule *nv = realloc(s->allow, (size_t)(s->nallow + 1) * sizeof *nv);
         if (!nv)

@@ -12,13 +12,13 @@
 
 #include "backend/backend.h"
 #include "kinds/kind.h"
-#include "lib/config.h"
+#include "config/config.h"
 #include "http/http.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/loop.h"
 #include "store/store.h"
-#include "api/validate.h"
+#include "session/create_opts.h"
 
 typedef struct bh_sessions bh_sessions_t;
 typedef struct bh_session bh_session_t;
@@ -78,7 +78,9 @@ void bh_session_create_abandon(bh_sessions_t *m, void *arg);
 /* A live (starting or ready) session, or NULL. */
 bh_session_t *bh_session_find(bh_sessions_t *m, const char *id);
 const char *bh_session_id(const bh_session_t *s);
-/* (bh_session_info, bh_session_ready: kinds/kind.h) */
+int bh_session_ready(const bh_session_t *s);
+/* The session's row as kept in the store (borrowed; live while s is). */
+const struct bh_session_row *bh_session_info(const bh_session_t *s);
 /* Its kind, and the kind's state of it (for the kind's routes). */
 const struct bh_kind *bh_session_kind(const bh_session_t *s);
 void *bh_session_kind_state(const bh_session_t *s);

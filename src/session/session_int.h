@@ -123,6 +123,10 @@ static inline void set_str(char **dst, const char *v)
  * over). Failures are logged. */
 void session_store_update(struct bh_session *s);
 void session_event(struct bh_session *s, const char *type, json_t *detail);
+/* The services a session offers its kind (kinds/kind.h). */
+extern const struct bh_session_ops session_kind_ops;
+/* The end of a start phase of s (name: static), for the ready event. */
+void session_phase(struct bh_session *s, const char *name);
 /* The backend's events of a session's process (arg: the session). */
 void session_on_exited(void *arg, const char *what);
 void session_on_output(void *arg, const char *data, size_t len);

@@ -112,7 +112,7 @@ void session_on_exited(void *arg, const char *what)
 
 void session_grace_over(void *arg) { process_gone(arg, "closed its control pipe"); }
 
-void bh_session_channel_closed(bh_session_t *s)
+static void op_channel_closed(bh_session_t *s)
 {
     /* the exit of the process usually follows at once and tells more */
     if (s->watched && !s->exited && s->state != BH_STATE_ENDING) {
@@ -124,7 +124,7 @@ void bh_session_channel_closed(bh_session_t *s)
 
 /* Clients' input keeps a session alive; so does a client the kind says
  * watches it (a person reading a page sends no input). */
-void bh_session_touch(bh_session_t *s)
+static void op_touch(bh_session_t *s)
 {
     if (s->state != BH_STATE_READY)
         return;
@@ -136,14 +136,14 @@ void session_idle_expired(void *arg)
 {
     struct bh_session *s = arg;
     if (s->kind->watched && s->kind->watched(s->k)) {
-        bh_session_touch(s);
+        op_touch(s);
         return;
     }
     bh_log(BH_LOG_INFO, s->row.id, "idle for %d s", s->row.idle_timeout);
     session_end(s, "idle", NULL);
 }
 
-void bh_session_kind_up(bh_session_t *s)
+static void op_kind_up(bh_session_t *s)
 {
     if (s->state != BH_STATE_STARTING)
         return;
@@ -151,7 +151,7 @@ void bh_session_kind_up(bh_session_t *s)
     s->m->start_finished(s);
 }
 
-void bh_session_phase(bh_session_t *s, const char *name)
+void session_phase(bh_session_t *s, const char *name)
 {
     if (s->nphases < PHASES_MAX) {
         s->phases[s->nphases].name = name;
@@ -159,7 +159,7 @@ void bh_session_phase(bh_session_t *s, const char *name)
     }
 }
 
-void bh_session_kind_ready(bh_session_t *s)
+static void op_kind_ready(bh_session_t *s)
 {
     if (s->state != BH_STATE_STARTING)
         return;
@@ -171,7 +171,7 @@ void bh_session_kind_ready(bh_session_t *s)
     session_store_update(s);
     int64_t left = s->row.expires_at - bh_now_ms();
     bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
-    bh_session_touch(s); /* the idle clock starts at ready */
+    op_touch(s); /* the idle clock starts at ready */
     if (s->adopting) {
         session_event(s, "adopted", json_pack("{s:i, s:I}", "pid", s->row.pid, "ms",
                                       (json_int_t)(bh_mono_ms() - s->t_start)));
@@ -338,24 +338,24 @@ void bh_session_end(bh_session_t *s, const char *reason, const char *detail, voi
 
 /* ------------------------------------------------ services for kinds */
 
-bh_loop_t *bh_session_loop(const bh_session_t *s) { return s->m->loop; }
-const struct bh_config *bh_session_config(const bh_session_t *s) { return s->m->cfg; }
-enum bh_session_state bh_session_state(const bh_session_t *s) { return s->state; }
-const char *bh_session_proxy(const bh_session_t *s) { return s->upstream; }
+static bh_loop_t *op_loop(const bh_session_t *s) { return s->m->loop; }
+static const struct bh_config *op_config(const bh_session_t *s) { return s->m->cfg; }
+static enum bh_session_state op_state(const bh_session_t *s) { return s->state; }
+static const char *op_proxy(const bh_session_t *s) { return s->upstream; }
 
-void bh_session_event(bh_session_t *s, const char *type, json_t *detail)
+static void op_event(bh_session_t *s, const char *type, json_t *detail)
 {
     session_event(s, type, detail);
 }
 
-void bh_session_kind_failed(bh_session_t *s, const char *reason, const char *detail)
+static void op_kind_failed(bh_session_t *s, const char *reason, const char *detail)
 {
     session_end(s, reason, detail);
 }
 
-char *bh_session_log_tail(bh_session_t *s) { return log_tail(s); }
+static char *op_log_tail(bh_session_t *s) { return log_tail(s); }
 
-long long bh_session_oom_kills(bh_session_t *s)
+static long long op_oom_kills(bh_session_t *s)
 {
     struct bh_usage u;
     if (!s->watched || s->m->backend->ops->usage(s->m->backend, s->row.id, &u) < 0)
@@ -363,10 +363,28 @@ long long bh_session_oom_kills(bh_session_t *s)
     return u.oom_kills;
 }
 
-int bh_session_put_file(bh_session_t *s, const char *dir, const char *name, const void *data,
+static int op_put_file(bh_session_t *s, const char *dir, const char *name, const void *data,
                         size_t len, bh_err_t *err)
 {
     if (s->state != BH_STATE_READY || !s->watched)
         return bh_err_kind_set(err, BH_E_NOT_READY, "the session is not ready");
     return s->m->backend->ops->put_file(s->m->backend, s->row.id, dir, name, data, len, err);
 }
+
+const struct bh_session_ops session_kind_ops = {
+    .info = bh_session_info,
+    .loop = op_loop,
+    .config = op_config,
+    .state = op_state,
+    .proxy = op_proxy,
+    .event = op_event,
+    .phase = session_phase,
+    .kind_up = op_kind_up,
+    .kind_ready = op_kind_ready,
+    .kind_failed = op_kind_failed,
+    .channel_closed = op_channel_closed,
+    .touch = op_touch,
+    .log_tail = op_log_tail,
+    .oom_kills = op_oom_kills,
+    .put_file = op_put_file,
+};

@@ -42,7 +42,7 @@ static void started(void *arg, const struct bh_started *st, const bh_err_t *err)
 {
     struct bh_session *s = arg;
     s->starting = 0;
-    bh_session_phase(s, "sandbox");
+    session_phase(s, "sandbox");
     if (!st) {
         /* the backend removed what it had made */
         bh_log(BH_LOG_WARN, s->row.id, "create failed: %s", bh_err_msg(err));

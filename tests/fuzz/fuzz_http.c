@@ -7,7 +7,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
-#include "lib/config.h"
+#include "config/config.h"
 #include "fuzz.h"
 
 static struct bh_config cfg;

@@ -23,7 +23,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
-#include "lib/config.h"
+#include "config/config.h"
 #include "fuzz.h"
 #include "http/http.h"
 #include "lib/loop.h"

@@ -4,9 +4,10 @@
  * create body's url, the live view's navigate). */
 #include <stdlib.h>
 
-#include "lib/config.h"
+#include "config/config.h"
 #include "fuzz.h"
 #include "api/validate.h"
+#include "session/create_opts.h"
 
 static struct bh_config cfg;
 

@@ -26,6 +26,7 @@ static int attached_n, detached_n, destroyed_n, adopted_n;
 
 struct tk {
     bh_session_t *s;
+    const struct bh_session_ops *so;
     bh_timer_t *t;
     int fd_in, fd_out;
 };
@@ -38,11 +39,15 @@ static int tk_validate(json_t *body, const struct bh_config *cfg, void **opts,
     return 0;
 }
 
-static void *tk_create(bh_session_t *s, void *opts, struct bh_session_row *row)
+static const struct bh_session_ops *ops; /* the sessions' services */
+
+static void *tk_create(bh_session_t *s, const struct bh_session_ops *so, void *opts,
+                       struct bh_session_row *row)
 {
     free(opts);
     struct tk *k = bh_xcalloc(1, sizeof *k);
     k->s = s;
+    k->so = ops = so;
     k->fd_in = k->fd_out = -1;
     row->viewport_w = 1;
     return k;
@@ -51,7 +56,7 @@ static void *tk_create(bh_session_t *s, void *opts, struct bh_session_row *row)
 static void tk_ready_now(void *arg)
 {
     struct tk *k = arg;
-    bh_session_kind_ready(k->s);
+    k->so->kind_ready(k->s);
 }
 
 static void tk_attach(void *kk, int fd_in, int fd_out, int adopted)
@@ -62,7 +67,7 @@ static void tk_attach(void *kk, int fd_in, int fd_out, int adopted)
     k->fd_in = fd_in;
     k->fd_out = fd_out;
     if (mode == READY_AT_ATTACH || adopted) {
-        k->t = bh_timer_new(bh_session_loop(k->s), tk_ready_now, k);
+        k->t = bh_timer_new(k->so->loop(k->s), tk_ready_now, k);
         bh_timer_set(k->t, 0);
     }
 }
@@ -408,7 +413,7 @@ static void test_start_slots(void)
     bh_session_t *first = started_one(&w);
     CHECK(first != NULL);
     if (first)
-        bh_session_kind_ready(first);
+        ops->kind_ready(first);
     for (int i = 0; i < 20; i++)
         step();
     CHECK(bh_fake_calls(w.fake)->start == 2);
@@ -416,7 +421,7 @@ static void test_start_slots(void)
     CHECK(n.ready == 1 && n.starting == 1 && n.start_queue == 0);
     bh_session_t *second = started_one(&w);
     if (second)
-        bh_session_kind_ready(second);
+        ops->kind_ready(second);
     CHECK(until(&a.done) && until(&b.done) && a.s && b.s);
     int e1 = 0, e2 = 0;
     if (a.s)

@@ -4,9 +4,10 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "lib/config.h"
+#include "config/config.h"
 #include "t.h"
 #include "api/validate.h"
+#include "session/create_opts.h"
 #include "kinds/browser/browser_int.h"
 #include "kinds/browser/kind.h"
 

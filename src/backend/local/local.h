@@ -6,7 +6,7 @@
 #define BH_BACKEND_LOCAL_H
 
 #include "backend/backend.h"
-#include "lib/config.h"
+#include "config/config.h"
 #include "lib/loop.h"
 
 /* Prepare the host (image, bridge, firewall tables, run dirs) and return

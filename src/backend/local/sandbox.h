@@ -14,11 +14,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config/config.h"
 #include "lib/err.h"
 #include "backend/local/oci_spec.h"
 #include "backend/local/sandbox_files.h"
 
-enum bh_runtime { BH_RUNTIME_RUNC = 0, BH_RUNTIME_CRUN = 1 };
 
 struct bh_kind_file; /* kinds/kind.h */
 

@@ -11,11 +11,10 @@
 
 #include <stdint.h>
 
+#include "config/config.h" /* BH_USERNS_*_DEFAULT */
 #include "lib/err.h"
 
 #define BH_USERNS_SIZE 65536u
-#define BH_USERNS_FIRST_DEFAULT 1073741824u /* 2^30 */
-#define BH_USERNS_COUNT_DEFAULT 1024u
 
 struct bh_userns_config {
     uint32_t first; /* host id where range 0 starts; 0 = no user namespaces */

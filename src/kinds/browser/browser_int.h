@@ -43,6 +43,7 @@ struct refresh {
 
 struct browser {
     bh_session_t *s;
+    const struct bh_session_ops *so; /* the session's services */
     struct bh_live_policy clip;
     int page_load_ms;
     bh_cdp_t *cdp;

@@ -30,9 +30,9 @@ static void page_crashed(struct browser *b, json_t *params)
     snprintf(cause, sizeof cause, "the page's renderer %s%s (code %lld)%s",
              status && *status ? "ended: " : "crashed", status ? status : "",
              (long long)json_integer_value(code),
-             bh_session_oom_kills(b->s) > 0 ? "; the session's memory cgroup has OOM kills" : "");
-    bh_log(BH_LOG_WARN, bh_session_info(b->s)->id, "%s", cause);
-    bh_session_event(b->s, "page_crashed", json_pack("{s:s}", "cause", cause));
+             b->so->oom_kills(b->s) > 0 ? "; the session's memory cgroup has OOM kills" : "");
+    bh_log(BH_LOG_WARN, b->so->info(b->s)->id, "%s", cause);
+    b->so->event(b->s, "page_crashed", json_pack("{s:s}", "cause", cause));
     set_str(&b->page_error, cause);
     /* a page that crashes as it loads is not reloaded for ever */
     if (b->cdp_session[0] && ++b->page_crashes <= 3)
@@ -42,15 +42,15 @@ static void page_crashed(struct browser *b, json_t *params)
 static void replaced_target(void *arg, json_t *reply)
 {
     struct browser *b = arg;
-    if (!reply || bh_session_state(b->s) == BH_STATE_ENDING)
+    if (!reply || b->so->state(b->s) == BH_STATE_ENDING)
         return; /* the browser went away: browser_gone() ends the session */
     const char *tid = bh_json_str(json_object_get(reply, "result"), "targetId");
     if (!tid) {
         const char *e = reply_error(reply);
         char *d = bh_xasprintf("the session's page was closed and a new one could not be opened: %s",
                                e ? e : "no target id");
-        bh_log(BH_LOG_WARN, bh_session_info(b->s)->id, "%s", d);
-        bh_session_kind_failed(b->s, "error", d);
+        bh_log(BH_LOG_WARN, b->so->info(b->s)->id, "%s", d);
+        b->so->kind_failed(b->s, "error", d);
         free(d);
         return;
     }
@@ -66,13 +66,13 @@ static void replaced_target(void *arg, json_t *reply)
  * "error". */
 static void page_lost(struct browser *b, const char *cause)
 {
-    if (bh_session_state(b->s) == BH_STATE_ENDING || b->closed_by_client || b->replacing)
+    if (b->so->state(b->s) == BH_STATE_ENDING || b->closed_by_client || b->replacing)
         return;
     char old[64];
     snprintf(old, sizeof old, "%s", b->target_id);
-    char *was = bh_xstrdup(b->page_url ? b->page_url : bh_session_info(b->s)->url);
-    bh_log(BH_LOG_WARN, bh_session_info(b->s)->id, "%s (%s): opening a new page", cause, was);
-    bh_session_event(b->s, "page_closed", json_pack("{s:s, s:s}", "cause", cause, "url", was));
+    char *was = bh_xstrdup(b->page_url ? b->page_url : b->so->info(b->s)->url);
+    bh_log(BH_LOG_WARN, b->so->info(b->s)->id, "%s (%s): opening a new page", cause, was);
+    b->so->event(b->s, "page_closed", json_pack("{s:s, s:s}", "cause", cause, "url", was));
     b->replacing = 1;
     b->target_id[0] = 0;
     b->cdp_session[0] = 0;
@@ -114,7 +114,7 @@ static void on_event(void *arg, json_t *msg)
             set_str(&b->title, bh_json_str(ti, "title"));
             set_str(&b->page_url, bh_json_str(ti, "url"));
         }
-    } else if (!strcmp(method, "Target.targetCrashed") && bh_session_state(b->s) == BH_STATE_READY) {
+    } else if (!strcmp(method, "Target.targetCrashed") && b->so->state(b->s) == BH_STATE_READY) {
         const char *tid = bh_json_str(params, "targetId");
         if (tid && !strcmp(tid, b->target_id))
             page_crashed(b, params);
@@ -126,7 +126,7 @@ static void on_event(void *arg, json_t *msg)
         const char *sid = bh_json_str(params, "sessionId");
         if (sid && b->cdp_session[0] && !strcmp(sid, b->cdp_session))
             page_lost(b, "the session's page was closed");
-    } else if (!strcmp(method, "Page.loadEventFired") && bh_session_state(b->s) == BH_STATE_STARTING) {
+    } else if (!strcmp(method, "Page.loadEventFired") && b->so->state(b->s) == BH_STATE_STARTING) {
         const char *sid = bh_json_str(msg, "sessionId");
         /* the load of the first page: read its title, then ready */
         if (sid && !strcmp(sid, b->cdp_session) && b->awaiting_load)
@@ -148,14 +148,14 @@ static const char *reply_error(json_t *reply)
 static void got_target_info(void *arg, json_t *reply)
 {
     struct browser *b = arg;
-    if (!reply || bh_session_state(b->s) != BH_STATE_STARTING)
+    if (!reply || b->so->state(b->s) != BH_STATE_STARTING)
         return;
     json_t *ti = json_object_get(json_object_get(reply, "result"), "targetInfo");
     if (ti) {
         set_str(&b->title, bh_json_str(ti, "title"));
         set_str(&b->page_url, bh_json_str(ti, "url"));
     }
-    bh_session_kind_ready(b->s);
+    b->so->kind_ready(b->s);
 }
 
 static void session_loaded(struct browser *b)
@@ -171,9 +171,9 @@ static void session_loaded(struct browser *b)
 /* The first page failed to load (the session is ready with the error). */
 static void page_load_failed(struct browser *b, enum bh_log_level lvl, const char *error)
 {
-    bh_log(lvl, bh_session_info(b->s)->id, "%s: %s", bh_session_info(b->s)->url, error);
-    bh_session_event(b->s, "page_load_failed",
-                  json_pack("{s:s, s:s}", "url", bh_session_info(b->s)->url, "error", error));
+    bh_log(lvl, b->so->info(b->s)->id, "%s: %s", b->so->info(b->s)->url, error);
+    b->so->event(b->s, "page_load_failed",
+                  json_pack("{s:s, s:s}", "url", b->so->info(b->s)->url, "error", error));
     set_str(&b->page_error, error);
 }
 
@@ -182,7 +182,7 @@ static void navigated(void *arg, json_t *reply)
     struct browser *b = arg;
     if (!reply)
         return; /* the browser went away: browser_gone() ends the session */
-    if (bh_session_state(b->s) != BH_STATE_STARTING)
+    if (b->so->state(b->s) != BH_STATE_STARTING)
         return;
     if (!b->awaiting_load)
         return; /* timed out (or replaced) already */
@@ -206,42 +206,42 @@ static void page_enabled(void *arg, json_t *reply)
     struct browser *b = arg;
     if (!reply)
         return; /* the browser went away: browser_gone() ends the session */
-    if (bh_session_state(b->s) == BH_STATE_ENDING)
+    if (b->so->state(b->s) == BH_STATE_ENDING)
         return;
     const char *e = reply_error(reply);
     if (e) {
         char *d = bh_xasprintf("Page.enable: %s", e);
-        bh_session_kind_failed(b->s, "error", d);
+        b->so->kind_failed(b->s, "error", d);
         free(d);
         return;
     }
     b->page_attached = 1;
     if (b->replacing) {
         b->replacing = 0;
-        bh_session_event(b->s, "page_replaced",
+        b->so->event(b->s, "page_replaced",
               json_pack("{s:s, s:s}", "targetId", b->target_id, "url", "about:blank"));
         set_str(&b->page_url, "about:blank");
-        if (bh_session_state(b->s) == BH_STATE_STARTING && b->awaiting_load) {
+        if (b->so->state(b->s) == BH_STATE_STARTING && b->awaiting_load) {
             session_loaded(b);
             return;
         }
     }
-    if (bh_session_state(b->s) == BH_STATE_READY) { /* about:blank: ready before the attach */
+    if (b->so->state(b->s) == BH_STATE_READY) { /* about:blank: ready before the attach */
         bh_live_set_page(b->live, b->cdp_session);
         send_waiting_ops(b);
         return;
     }
-    if (!strcmp(bh_session_info(b->s)->url, "about:blank") || b->adopted) {
+    if (!strcmp(b->so->info(b->s)->url, "about:blank") || b->adopted) {
         session_loaded(b);
         return;
     }
     /* The browser is ready: the start slot goes to the next session, and
      * the page gets its own time to load (a page that cannot load is the
      * page's error, not the browser's). */
-    bh_session_kind_up(b->s);
+    b->so->kind_up(b->s);
     bh_timer_set(b->load_timer, b->page_load_ms);
     b->awaiting_load = 1;
-    bh_cdp_call(b->cdp, "Page.navigate", json_pack("{s:s}", "url", bh_session_info(b->s)->url), b->cdp_session,
+    bh_cdp_call(b->cdp, "Page.navigate", json_pack("{s:s}", "url", b->so->info(b->s)->url), b->cdp_session,
                 navigated, b);
 }
 
@@ -250,7 +250,7 @@ static void page_enabled(void *arg, json_t *reply)
 void browser_load_timeout(void *arg)
 {
     struct browser *b = arg;
-    if (bh_session_state(b->s) != BH_STATE_STARTING || !b->awaiting_load)
+    if (b->so->state(b->s) != BH_STATE_STARTING || !b->awaiting_load)
         return;
     if (b->page_error) { /* it failed already; its error page did not load */
         session_loaded(b);
@@ -269,7 +269,7 @@ static void attached(void *arg, json_t *reply)
     struct browser *b = arg;
     if (!reply)
         return; /* the browser went away: browser_gone() ends the session */
-    if (bh_session_state(b->s) == BH_STATE_ENDING)
+    if (b->so->state(b->s) == BH_STATE_ENDING)
         return;
     const char *e = reply_error(reply);
     const char *sid = bh_json_str(json_object_get(reply, "result"), "sessionId");
@@ -279,7 +279,7 @@ static void attached(void *arg, json_t *reply)
                                               "could not be used: "
                                             : "",
                                e ? e : "no session id");
-        bh_session_kind_failed(b->s, "error", d);
+        b->so->kind_failed(b->s, "error", d);
         free(d);
         return;
     }
@@ -287,8 +287,8 @@ static void attached(void *arg, json_t *reply)
     /* headless windows lose some height to emulated browser chrome: make the
      * page's viewport exactly the size asked for */
     bh_cdp_call(b->cdp, "Emulation.setDeviceMetricsOverride",
-                json_pack("{s:i, s:i, s:i, s:b}", "width", bh_session_info(b->s)->viewport_w, "height",
-                          bh_session_info(b->s)->viewport_h, "deviceScaleFactor", 1, "mobile", 0),
+                json_pack("{s:i, s:i, s:i, s:b}", "width", b->so->info(b->s)->viewport_w, "height",
+                          b->so->info(b->s)->viewport_h, "deviceScaleFactor", 1, "mobile", 0),
                 b->cdp_session, NULL, NULL);
     bh_cdp_call(b->cdp, "Page.enable", NULL, b->cdp_session, page_enabled, b);
 }
@@ -305,13 +305,13 @@ static void created_target(void *arg, json_t *reply)
     struct browser *b = arg;
     if (!reply)
         return; /* the browser went away: browser_gone() ends the session */
-    if (bh_session_state(b->s) != BH_STATE_STARTING)
+    if (b->so->state(b->s) != BH_STATE_STARTING)
         return;
     const char *tid = bh_json_str(json_object_get(reply, "result"), "targetId");
     if (!tid) {
         const char *e = reply_error(reply);
         char *d = bh_xasprintf("create page: %s", e ? e : "no target id");
-        bh_session_kind_failed(b->s, "error", d);
+        b->so->kind_failed(b->s, "error", d);
         free(d);
         return;
     }
@@ -323,12 +323,12 @@ static void got_targets(void *arg, json_t *reply)
     struct browser *b = arg;
     if (!reply)
         return; /* the browser went away: browser_gone() ends the session */
-    if (bh_session_state(b->s) != BH_STATE_STARTING)
+    if (b->so->state(b->s) != BH_STATE_STARTING)
         return;
     const char *e = reply_error(reply);
     if (e) {
         char *d = bh_xasprintf("browser did not answer: %s", e);
-        bh_session_kind_failed(b->s, "error", d);
+        b->so->kind_failed(b->s, "error", d);
         free(d);
         return;
     }
@@ -343,13 +343,13 @@ static void got_targets(void *arg, json_t *reply)
             attach_to(b, tid);
             const char *url = bh_json_str(ti, "url");
             if (b->adopted ||
-                (!strcmp(bh_session_info(b->s)->url, "about:blank") && url && !strcmp(url, "about:blank"))) {
+                (!strcmp(b->so->info(b->s)->url, "about:blank") && url && !strcmp(url, "about:blank"))) {
                 /* The first page is already loaded: the session is ready
                  * now; the attach completes in the background (daemon
                  * operations wait for it). */
                 set_str(&b->title, bh_json_str(ti, "title"));
                 set_str(&b->page_url, url);
-                bh_session_kind_ready(b->s);
+                b->so->kind_ready(b->s);
             }
             return;
         }
@@ -361,7 +361,7 @@ static void got_targets(void *arg, json_t *reply)
 static void got_version(void *arg, json_t *reply)
 {
     struct browser *b = arg;
-    bh_session_phase(b->s, "browser");
+    b->so->phase(b->s, "browser");
     json_t *r = json_object_get(reply, "result");
     if (r) {
         json_decref(b->version);
@@ -441,7 +441,7 @@ static void send_op(struct op *o)
 void browser_screenshot(struct browser *b, bh_req_t *req,
                         void (*error)(bh_req_t *req, const bh_err_t *err, const char *code))
 {
-    if (bh_session_state(b->s) != BH_STATE_READY || !b->cdp) {
+    if (b->so->state(b->s) != BH_STATE_READY || !b->cdp) {
         bh_err_t err = BH_ERR_INIT;
         bh_err_kind_set(&err, BH_E_NOT_READY, "session is not ready");
         error(req, &err, "screenshot_failed");
@@ -454,7 +454,7 @@ void browser_screenshot(struct browser *b, bh_req_t *req,
     o->error = error;
     o->next = b->ops;
     b->ops = o;
-    o->timer = bh_timer_new(bh_session_loop(b->s), op_timeout, o);
+    o->timer = bh_timer_new(b->so->loop(b->s), op_timeout, o);
     bh_timer_set(o->timer, 20000);
     if (b->page_attached)
         send_op(o);
@@ -487,7 +487,7 @@ static void refresh_timeout(void *arg) { refresh_done(arg); }
 void browser_refresh(struct browser *b, void (*cb)(void *arg), void *arg)
 {
     /* an answer of the last 250 ms is current enough */
-    if (bh_session_state(b->s) != BH_STATE_READY || !b->cdp || !b->target_id[0] ||
+    if (b->so->state(b->s) != BH_STATE_READY || !b->cdp || !b->target_id[0] ||
         (b->refreshed_at && bh_mono_ms() - b->refreshed_at < 250)) {
         cb(arg);
         return;
@@ -496,7 +496,7 @@ void browser_refresh(struct browser *b, void (*cb)(void *arg), void *arg)
     r->b = b;
     r->cb = cb;
     r->arg = arg;
-    r->timer = bh_timer_new(bh_session_loop(b->s), refresh_timeout, r);
+    r->timer = bh_timer_new(b->so->loop(b->s), refresh_timeout, r);
     r->next = b->refreshes;
     b->refreshes = r;
     /* Title changes reach the browser's event stream late or not at all
@@ -528,7 +528,7 @@ static void refresh_done(struct refresh *r)
 static void on_closed(void *arg)
 {
     struct browser *b = arg;
-    bh_session_channel_closed(b->s);
+    b->so->channel_closed(b->s);
 }
 
 /* Start driving a browser whose CDP channel was just opened (a new start,
@@ -537,7 +537,7 @@ static void on_closed(void *arg)
 void browser_attach(struct browser *b, int fd_in, int fd_out, int adopted)
 {
     b->adopted = adopted;
-    b->cdp = bh_cdp_new(bh_session_loop(b->s), fd_in, fd_out, on_event, on_closed, b);
+    b->cdp = bh_cdp_new(b->so->loop(b->s), fd_in, fd_out, on_event, on_closed, b);
     if (adopted) {
         /* ids of its own, clear of the previous daemon's calls in flight */
         uint32_t rnd = 0;
@@ -560,27 +560,27 @@ static void proxy_browser_close(void *arg)
 static void proxy_clients_changed(void *arg, int connected, int total)
 {
     struct browser *b = arg;
-    bh_session_event(b->s, connected ? "client_connected" : "client_disconnected",
+    b->so->event(b->s, connected ? "client_connected" : "client_disconnected",
                      json_pack("{s:s, s:i}", "kind", "cdp", "clients", total));
 }
 
 static void activity(void *arg)
 {
     struct browser *b = arg;
-    bh_session_touch(b->s);
+    b->so->touch(b->s);
 }
 
 static void live_viewers_changed(void *arg, int connected, int total)
 {
     struct browser *b = arg;
-    bh_session_event(b->s, connected ? "client_connected" : "client_disconnected",
+    b->so->event(b->s, connected ? "client_connected" : "client_disconnected",
                      json_pack("{s:s, s:i}", "kind", "live", "clients", total));
 }
 
 static json_t *live_hello(void *arg)
 {
     struct browser *b = arg;
-    const struct bh_session_row *r = bh_session_info(b->s);
+    const struct bh_session_row *r = b->so->info(b->s);
     char *exp = bh_time_iso(r->expires_at);
     json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "session", r->id, "url",
                           b->page_url ? b->page_url : r->url, "title", b->title ? b->title : "",
@@ -612,7 +612,7 @@ static const struct bh_cdp_proxy_hooks proxy_hooks = {
 void browser_ready(struct browser *b)
 {
     bh_timer_cancel(b->load_timer);
-    const struct bh_session_row *r = bh_session_info(b->s);
+    const struct bh_session_row *r = b->so->info(b->s);
     struct bh_cdp_proxy_limits lim = {.max_queued = 64u << 20, .max_inflight = 1000};
     b->proxy = bh_cdp_proxy_new(b->cdp, &lim, &proxy_hooks, b);
     b->live = bh_live_new(b->cdp, &b->clip, r->viewport_w, r->viewport_h, &live_hooks, b);

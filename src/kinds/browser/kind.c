@@ -92,14 +92,16 @@ fail:
     return -1;
 }
 
-static void *create(bh_session_t *s, void *opts, struct bh_session_row *row)
+static void *create(bh_session_t *s, const struct bh_session_ops *so, void *opts,
+                    struct bh_session_row *row)
 {
     struct browser_opts *o = opts;
     struct browser *b = bh_xcalloc(1, sizeof *b);
     b->s = s;
+    b->so = so;
     b->clip = o->clip;
     b->page_load_ms = o->page_load_ms;
-    b->load_timer = bh_timer_new(bh_session_loop(s), browser_load_timeout, b);
+    b->load_timer = bh_timer_new(so->loop(s), browser_load_timeout, b);
     row->url = steal_pointer(&o->url);
     row->viewport_w = o->viewport_w;
     row->viewport_h = o->viewport_h;
@@ -128,10 +130,10 @@ static void save(void *k, json_t *o)
 static void process(void *k, const struct bh_config *cfg, struct bh_process *p)
 {
     struct browser *b = k;
-    const struct bh_session_row *r = bh_session_info(b->s);
+    const struct bh_session_row *r = b->so->info(b->s);
     b->cmd = bh_xcalloc(1, sizeof *b->cmd);
     bh_browser_cmd_init(b->cmd, cfg->chromium, r->viewport_w, r->viewport_h,
-                        bh_session_proxy(b->s));
+                        b->so->proxy(b->s));
     if (cfg->deny_nested_userns)
         bh_browser_cmd_without_own_sandbox(b->cmd);
     p->argv = b->cmd->argv;
@@ -205,7 +207,7 @@ static void json(void *k, const struct bh_session_row *r, const char *base, json
     free(cdp);
     free(live);
     free(view);
-    if (b && bh_session_state(b->s) == BH_STATE_READY)
+    if (b && b->so->state(b->s) == BH_STATE_READY)
         json_object_set_new(o, "page",
                             json_pack("{s:o, s:o, s:o}", "url", str_or_null(b->page_url), "title",
                                       json_string(b->title ? b->title : ""), "error",
@@ -225,7 +227,7 @@ static unsigned url_scopes(const char *key)
 
 static int not_ready(struct browser *b, bh_req_t *req, const struct bh_route_call *c)
 {
-    if (bh_session_state(b->s) == BH_STATE_READY && b->cdp)
+    if (b->so->state(b->s) == BH_STATE_READY && b->cdp)
         return 0;
     bh_err_t err = BH_ERR_INIT;
     bh_err_kind_set(&err, BH_E_NOT_READY, "the session is not ready");
@@ -265,7 +267,7 @@ static void serve_version(void *k, bh_req_t *req, const struct bh_route_call *c)
     const char *host = strstr(base, "://") ? strstr(base, "://") + 3 : base;
     cleanup_free char *ws = bh_xasprintf(
         "%s%s/api/v1/sessions/%s/cdp%s%s", !strncmp(base, "https://", 8) ? "wss://" : "ws://",
-        host, bh_session_info(b->s)->id, c->token ? "?token=" : "", c->token ? c->token : "");
+        host, b->so->info(b->s)->id, c->token ? "?token=" : "", c->token ? c->token : "");
     json_t *v = b->version;
 #define STR(key, dflt) (bh_json_str(v, key) ? bh_json_str(v, key) : dflt)
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Browser", STR("product", ""),
@@ -303,7 +305,7 @@ static void serve_file(void *k, bh_req_t *req, const struct bh_route_call *c)
     }
     size_t len;
     const char *body = bh_req_body(req, &len);
-    if (bh_session_put_file(b->s, BH_UPLOAD_DIR, name, body, len, &err) < 0) {
+    if (b->so->put_file(b->s, BH_UPLOAD_DIR, name, body, len, &err) < 0) {
         /* not ready yet, no room, or something in the way of the file */
         c->error(req, &err, "upload_failed");
         bh_err_clear(&err);

@@ -11,7 +11,7 @@
 #include "http/http.h"
 #include "lib/json.h"
 #include "kinds/browser/live_input.h"
-#include "api/validate.h"
+#include "lib/check.h"
 
 typedef struct bh_live bh_live_t;
 

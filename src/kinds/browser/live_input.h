@@ -6,7 +6,7 @@
 #define BH_LIVE_INPUT_H
 
 #include "lib/json.h"
-#include "api/validate.h"
+#include "lib/check.h"
 
 struct bh_live_policy {
     int copy;  /* text selected in the page may be copied out */

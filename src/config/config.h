@@ -5,7 +5,14 @@
 #include <stdint.h>
 
 #include "net/net.h"
-#include "backend/local/sandbox.h"
+
+/* The sessions' user namespaces: the first host id of their ranges and
+ * how many ranges (backend/local/userns.h). */
+#define BH_USERNS_FIRST_DEFAULT 1073741824u /* 2^30 */
+#define BH_USERNS_COUNT_DEFAULT 1024u
+
+/* The OCI runtime the local backend runs (backend/local/sandbox.h). */
+enum bh_runtime { BH_RUNTIME_RUNC = 0, BH_RUNTIME_CRUN = 1 };
 
 struct bh_config {
     char *listen_host;        /* "127.0.0.1" */

@@ -1,10 +1,9 @@
 /* config.c — see config.h. */
-#include "lib/config.h"
+#include "config/config.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "backend/local/userns.h"
 #include "lib/util.h"
 
 void bh_config_defaults(struct bh_config *c)
