@@ -1,7 +1,7 @@
 /* loop.h — the daemon's one event loop: fd watches, timers, cross-thread
  * wake-ups. loop.c runs it on the HTTP/WebSocket library's own poll loop and
  * owns the library's context; the HTTP front (src/http) serves its listening
- * socket on it, so that HTTP, WebSockets, CDP pipes, child exits and timers
+ * socket on it, so that HTTP, WebSockets, the sessions' channels, child exits and timers
  * share one poll(). Every callback runs on the loop thread, and every
  * function here but bh_loop_wake and bh_loop_stop is for the loop thread
  * only. */

@@ -28,7 +28,7 @@
  *     thread-safe where they say so); log (bh_log); and bh_loop_wake.
  *   - A work function must not: touch a session or the session manager's
  *     mutable fields, the store, the HTTP front or any request, WebSocket,
- *     watch, timer or CDP channel; submit jobs; or call anything in loop.h
+ *     watch, timer or a kind's channel; submit jobs; or call anything in loop.h
  *     but bh_loop_wake. What it finds out goes into the job, for done to
  *     apply on the loop thread. */
 #ifndef BH_WORKERS_H

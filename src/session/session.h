@@ -28,10 +28,11 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
                                bh_backend_t *backend, bh_err_t *err);
 /* Reconcile what a previous run left (rows still live, containers,
  * namespaces) before serving: with cfg->adopt_on_restart, sessions whose
- * browser still runs are re-attached (they become ready again shortly);
+ * process still runs are re-attached (they become ready again shortly);
  * everything else is removed and its row ended (reason "shutdown", or
- * "crashed"/"ttl" when the browser died or the ttl ran out meanwhile).
- * Blocking, except the adopted sessions' CDP handshake on the loop. */
+ * "crashed"/"ttl" when the process died or the ttl ran out meanwhile).
+ * Blocking, except the adopted sessions' way back to ready (their kind's,
+ * on the loop). */
 int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err);
 /* End every live session (reason "shutdown"), or with cfg->leave_on_shutdown
  * leave the ready ones running for the next start to adopt; done() runs

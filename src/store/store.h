@@ -27,7 +27,7 @@ struct bh_session_row {
     int64_t memory_bytes;
     int64_t pids_max;
     double cpus;
-    char runtime[16];      /* "runc" | "crun" */
+    char runtime[16];      /* the backend's runtime: "runc", "crun" */
     char container_id[80];
     int pid;
     char addr[64];         /* session network address */
