@@ -401,13 +401,20 @@ void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
 
 int bh_sessions_left(const bh_sessions_t *m) { return m->left; }
 
+bh_sessions_t *bh_sessions_detach_backend(bh_sessions_t *m)
+{
+    m->backend = NULL;
+    return m;
+}
+
 void bh_sessions_free(bh_sessions_t *m)
 {
     if (!m)
         return;
     bh_timer_free(m->flush_timer);
     /* the backend's jobs finish first: their results still name sessions */
-    m->backend->ops->free(m->backend);
+    if (m->backend)
+        m->backend->ops->free(m->backend);
     while (m->list)
         session_free(m->list);
     free(m);

@@ -40,6 +40,9 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err);
 void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg);
 /* How many sessions the shutdown left running. */
 int bh_sessions_left(const bh_sessions_t *m);
+/* For tests that restart the daemon in one process: m lets go of its
+ * backend (freed with the manager that takes it over). Returns m. */
+bh_sessions_t *bh_sessions_detach_backend(bh_sessions_t *m);
 void bh_sessions_free(bh_sessions_t *m);
 int bh_sessions_live(const bh_sessions_t *m);
 /* /readyz: the backend's checks ("runtime", "network", ...) and

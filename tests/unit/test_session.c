@@ -169,6 +169,7 @@ static void world_close(struct world *w)
 {
     bh_sessions_free(w->m);
     bh_store_close(w->store);
+    bh_config_free(&w->cfg);
 }
 
 /* One pass of the loop that does not wait long: what is due runs. */
@@ -562,7 +563,6 @@ static void test_leave_and_adopt(void)
     CHECK(bh_store_event_list(w.store, ida, &ev, NULL) > 0);
     CHECK(ev && strstr(ev, "\"left\"") && strstr(ev, "\"adopted\""));
     free(ev);
-    /* the old manager's struct goes without its backend (now m2's) */
     struct bh_sessions_counts n;
     bh_sessions_counts(m2, &n);
     CHECK(n.ready == 1);
@@ -571,8 +571,11 @@ static void test_leave_and_adopt(void)
         bh_session_end(s, "deleted", NULL, on_ended, &ended);
     CHECK(until(&ended));
     bh_sessions_free(m2);
-    free(w.m); /* (its backend was handed on) */
+    /* the old manager goes without its backend (handed on to m2) */
+    w.m = bh_sessions_detach_backend(w.m);
+    bh_sessions_free(w.m);
     bh_store_close(w.store);
+    bh_config_free(&w.cfg);
 }
 
 int main(void)
