@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-int bh_err_set(bh_err_t *err, int errnum, const char *fmt, ...)
+/* Fill err with a message (": strerror" appended for errnum), errnum and
+ * kind. Returns -1. */
+static int fill(bh_err_t *err, enum bh_err_kind kind, int errnum, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int fill(bh_err_t *err, enum bh_err_kind kind, int errnum, const char *fmt, va_list ap)
 {
-    if (!err)
-        return -1;
     char *msg = NULL;
-    va_list ap;
-    va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
-    va_end(ap);
     if (msg && errnum) {
         char *full = NULL;
         if (asprintf(&full, "%s: %s", msg, strerror(errnum)) >= 0) {
@@ -30,7 +30,18 @@ int bh_err_set(bh_err_t *err, int errnum, const char *fmt, ...)
     free(err->msg);
     err->msg = msg;
     err->errnum = errnum;
-    err->kind = bh_err_kind_of_errno(errnum);
+    err->kind = kind;
+    return -1;
+}
+
+int bh_err_set(bh_err_t *err, int errnum, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    fill(err, bh_err_kind_of_errno(errnum), errnum, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -38,16 +49,10 @@ int bh_err_kind_set(bh_err_t *err, enum bh_err_kind kind, const char *fmt, ...)
 {
     if (!err)
         return -1;
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    fill(err, kind, 0, fmt, ap);
     va_end(ap);
-    free(err->msg);
-    err->msg = msg;
-    err->errnum = 0;
-    err->kind = kind;
     return -1;
 }
 
