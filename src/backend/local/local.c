@@ -5,7 +5,7 @@
  * the process; its channel is a pair of FIFOs in the session's run dir, its
  * exit a pidfd, its usage the session's cgroups. The blocking steps run on
  * the worker pool; their results come back on the loop. */
-#include "backend/local/local.h"
+#include "backend/local/local_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,39 +26,7 @@
 #include "lib/util.h"
 #include "lib/workers.h"
 
-struct local {
-    struct bh_backend base; /* first */
-    const struct bh_config *cfg;
-    bh_loop_t *loop;
-    bh_workers_t *workers;
-    struct bh_sandbox_env env;
-    struct bh_net_config net;
-    struct bh_userns_config userns;
-    char *runtime_root;
-    char *bundles_dir;
-    char *image_dir;
-    char *sessions_dir; /* <run>/sessions/<id>: the channel's FIFOs, the settings */
-    const char *etc_copy[16];                  /* what the kinds need in /etc */
-    const struct bh_kind_file *etc_files[16];
-    struct lsess *list;
-};
-
-/* One session the backend watches. */
-struct lsess {
-    struct lsess *next;
-    struct local *lb;
-    char id[40];
-    pid_t pid;         /* the container's init: our child, as we are a subreaper */
-    uint32_t uid_base; /* first host id of its user namespace */
-    uint32_t uid;      /* its process's uid inside */
-    const struct bh_backend_events *ev;
-    void *arg;
-    bh_watch_t *exit_w;
-    bh_watch_t *log_w;
-    bh_cgroup_t *cg; /* its cgroups, resolved once */
-};
-
-static struct lsess *find(struct local *lb, const char *id)
+struct lsess *local_find(struct local *lb, const char *id)
 {
     for (struct lsess *l = lb->list; l; l = l->next)
         if (!strcmp(l->id, id))
@@ -66,7 +34,7 @@ static struct lsess *find(struct local *lb, const char *id)
     return NULL;
 }
 
-static struct lsess *lsess_new(struct local *lb, const char *id,
+struct lsess *local_lsess_new(struct local *lb, const char *id,
                                const struct bh_backend_events *ev, void *arg)
 {
     struct lsess *l = bh_xcalloc(1, sizeof *l);
@@ -83,7 +51,7 @@ static struct lsess *lsess_new(struct local *lb, const char *id,
     return l;
 }
 
-static void lsess_free(struct lsess *l)
+void local_lsess_free(struct lsess *l)
 {
     for (struct lsess **pp = &l->lb->list; *pp; pp = &(*pp)->next)
         if (*pp == l) {
@@ -96,14 +64,14 @@ static void lsess_free(struct lsess *l)
     free(l);
 }
 
-static char *session_dir(const struct local *lb, const char *id)
+char *local_session_dir(const struct local *lb, const char *id)
 {
     return bh_xasprintf("%s/%s", lb->sessions_dir, id);
 }
 
 /* Collect the exit of a container's init so no zombie is left (waits up
  * to 5 s). Any thread. */
-static void reap_init(pid_t pid)
+void local_reap_init(pid_t pid)
 {
     if (pid <= 0)
         return;
@@ -168,7 +136,7 @@ static void on_exited(void *arg, bh_watch_t *w, int events)
 }
 
 /* Watch the exit of l's init through a pidfd. 0, or -1 and err. */
-static int watch_exit(struct lsess *l, bh_err_t *err)
+int local_watch_exit(struct lsess *l, bh_err_t *err)
 {
     int pfd = (int)syscall(SYS_pidfd_open, l->pid, 0);
     if (pfd < 0)
@@ -234,7 +202,7 @@ static void start_undo(struct start_job *j, int sandbox, int net)
         bh_err_clear(&e2);
     }
     if (sandbox)
-        reap_init(j->sb.pid);
+        local_reap_init(j->sb.pid);
     if (net && bh_net_session_teardown(&lb->net, j->id, &e2) < 0) {
         bh_log(BH_LOG_ERROR, j->id, "network teardown: %s", bh_err_msg(&e2));
         bh_err_clear(&e2);
@@ -243,7 +211,7 @@ static void start_undo(struct start_job *j, int sandbox, int net)
         bh_log(BH_LOG_ERROR, j->id, "uid range release: %s", bh_err_msg(&e2));
         bh_err_clear(&e2);
     }
-    cleanup_free char *dir = session_dir(lb, j->id);
+    cleanup_free char *dir = local_session_dir(lb, j->id);
     bh_rm_rf(dir, NULL);
 }
 
@@ -321,11 +289,11 @@ static void start_done(void *arg)
     if (j->ok) {
         l->pid = j->sb.pid;
         l->uid_base = j->uid_base;
-        if (watch_exit(l, &j->err) < 0) {
+        if (local_watch_exit(l, &j->err) < 0) {
             j->ok = 0;
             bh_err_t e2 = BH_ERR_INIT;
             kill(l->pid, SIGKILL);
-            reap_init(l->pid);
+            local_reap_init(l->pid);
             bh_sandbox_destroy(&j->lb->env, j->sb.id, &e2);
             bh_net_session_teardown(&j->lb->net, j->id, &e2);
             bh_userns_release(&j->lb->userns, j->id, &e2);
@@ -338,7 +306,7 @@ static void start_done(void *arg)
         bh_closep(&j->chan_out);
         const struct bh_backend_events *ev = l->ev;
         void *earg = l->arg;
-        lsess_free(l);
+        local_lsess_free(l);
         ev->started(earg, NULL, &j->err);
         start_job_free(j);
         return;
@@ -363,7 +331,7 @@ static void start_done(void *arg)
 static int channel_fifos(struct local *lb, const char *id, const char *settings, int fds[4],
                          bh_err_t *err)
 {
-    cleanup_free char *dir = session_dir(lb, id);
+    cleanup_free char *dir = local_session_dir(lb, id);
     cleanup_free char *in = bh_xasprintf("%s/in", dir);
     cleanup_free char *out = bh_xasprintf("%s/out", dir);
     cleanup_free char *sp = bh_xasprintf("%s/adopt.json", dir);
@@ -398,7 +366,7 @@ static void local_start(bh_backend_t *b, const struct bh_launch *la,
     struct local *lb = (struct local *)b;
     int fifo[4] = {-1, -1, -1, -1}, plog[2] = {-1, -1};
     bh_err_t err = BH_ERR_INIT;
-    struct lsess *l = lsess_new(lb, la->id, ev, arg);
+    struct lsess *l = local_lsess_new(lb, la->id, ev, arg);
     struct start_job *j = bh_xcalloc(1, sizeof *j);
     j->lb = lb;
     j->l = l;
@@ -409,7 +377,7 @@ static void local_start(bh_backend_t *b, const struct bh_launch *la,
             bh_err_set(&err, errno, "pipe");
         for (int i = 0; i < 4; i++)
             bh_closep(&fifo[i]);
-        cleanup_free char *dir = session_dir(lb, la->id);
+        cleanup_free char *dir = local_session_dir(lb, la->id);
         bh_rm_rf(dir, NULL);
         /* reported from the loop, like every start's result */
         j->err = err;
@@ -448,9 +416,9 @@ static void local_start(bh_backend_t *b, const struct bh_launch *la,
 
 static void local_forget(bh_backend_t *b, const char *id)
 {
-    struct lsess *l = find((struct local *)b, id);
+    struct lsess *l = local_find((struct local *)b, id);
     if (l)
-        lsess_free(l);
+        local_lsess_free(l);
 }
 
 struct stop_job {
@@ -464,7 +432,7 @@ struct stop_job {
 
 /* Everything of session id: its processes, container, run dir, network
  * and uid range. Worker or recovery. */
-static void remove_all(struct local *lb, const char *id, pid_t pid, bh_err_t *err)
+void local_remove_all(struct local *lb, const char *id, pid_t pid, bh_err_t *err)
 {
     bh_err_t e = BH_ERR_INIT;
     /* The container's init is our child: kill and reap it first. Its death
@@ -472,7 +440,7 @@ static void remove_all(struct local *lb, const char *id, pid_t pid, bh_err_t *er
      * keep the cgroups busy for the runtime's delete. */
     if (pid > 0) {
         kill(pid, SIGKILL);
-        reap_init(pid);
+        local_reap_init(pid);
     }
     char cid[80];
     snprintf(cid, sizeof cid, "bh-%s", id);
@@ -483,7 +451,7 @@ static void remove_all(struct local *lb, const char *id, pid_t pid, bh_err_t *er
             bh_err_set(err, 0, "%s", bh_err_msg(&e));
         bh_err_clear(&e);
     }
-    cleanup_free char *dir = session_dir(lb, id);
+    cleanup_free char *dir = local_session_dir(lb, id);
     bh_rm_rf(dir, NULL);
     if (bh_net_session_teardown(&lb->net, id, &e) < 0) {
         bh_log(BH_LOG_ERROR, id, "network teardown: %s", bh_err_msg(&e));
@@ -501,7 +469,7 @@ static void remove_all(struct local *lb, const char *id, pid_t pid, bh_err_t *er
 static void stop_work(void *arg)
 {
     struct stop_job *j = arg;
-    remove_all(j->lb, j->id, j->pid, &j->err);
+    local_remove_all(j->lb, j->id, j->pid, &j->err);
 }
 
 static void stop_done(void *arg)
@@ -521,10 +489,10 @@ static void local_stop(bh_backend_t *b, const char *id,
     snprintf(j->id, sizeof j->id, "%s", id);
     j->done = done;
     j->arg = arg;
-    struct lsess *l = find(lb, id);
+    struct lsess *l = local_find(lb, id);
     if (l) {
         j->pid = l->pid;
-        lsess_free(l);
+        local_lsess_free(l);
     }
     bh_workers_submit_lane(lb->workers, BH_LANE_STOP, stop_work, stop_done, j);
 }
@@ -533,7 +501,7 @@ static void local_stop(bh_backend_t *b, const char *id,
 
 static int local_usage(bh_backend_t *b, const char *id, struct bh_usage *u)
 {
-    struct lsess *l = find((struct local *)b, id);
+    struct lsess *l = local_find((struct local *)b, id);
     struct bh_cgroup_usage cu;
     if (!l || bh_cgroup_usage(l->cg, &cu) < 0)
         return -1;
@@ -547,158 +515,12 @@ static int local_usage(bh_backend_t *b, const char *id, struct bh_usage *u)
 static int local_put_file(bh_backend_t *b, const char *id, const char *dir, const char *name,
                           const void *data, size_t len, bh_err_t *err)
 {
-    struct lsess *l = find((struct local *)b, id);
+    struct lsess *l = local_find((struct local *)b, id);
     if (!l || l->pid <= 0)
         return bh_err_kind_set(err, BH_E_NOT_READY, "the session is not ready");
     /* as the sandbox's user seen from the host */
     uint32_t uid = l->uid_base ? l->uid_base + l->uid : 0;
     return bh_sandbox_put_file(l->pid, uid, uid, dir, name, data, len, err);
-}
-
-/* ------------------------------------------------------------- recovery */
-
-static char *local_load_settings(bh_backend_t *b, const char *id, bh_err_t *err)
-{
-    cleanup_free char *dir = session_dir((struct local *)b, id);
-    cleanup_free char *path = bh_xasprintf("%s/adopt.json", dir);
-    return bh_read_file(path, NULL, err);
-}
-
-/* Whether pid is the init of session id's container: alive, and in the
- * session's cgroup (a recycled pid is not). */
-static int is_session_init(pid_t pid, const char *id)
-{
-    if (pid <= 1)
-        return 0;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    cleanup_free char *stat = bh_read_file(path, NULL, NULL);
-    const char *st = stat ? strrchr(stat, ')') : NULL;
-    if (!st || st[1] != ' ' || st[2] == 'Z' || st[2] == 'X')
-        return 0; /* gone, or a zombie */
-    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-    cleanup_free char *cg = bh_read_file(path, NULL, NULL);
-    cleanup_free char *want = bh_xasprintf("/bulkhead/%s\n", id);
-    return cg && strstr(cg, want) != NULL;
-}
-
-static int local_adopt(bh_backend_t *b, const char *id, const struct bh_placement *where,
-                       const struct bh_net_policy *policy, const struct bh_backend_events *ev,
-                       void *arg, struct bh_started *out, int *crashed, bh_err_t *err)
-{
-    struct local *lb = (struct local *)b;
-    *crashed = 0;
-    if (!is_session_init(where->pid, id)) {
-        *crashed = 1;
-        return bh_err_set(err, 0, "its process (pid %d) exited while the daemon was down",
-                          where->pid);
-    }
-    cleanup_free char *dir = session_dir(lb, id);
-    cleanup_free char *in = bh_xasprintf("%s/in", dir);
-    cleanup_free char *outp = bh_xasprintf("%s/out", dir);
-    /* a reader of "in" is the process: ENXIO if it no longer holds it */
-    cleanup_close int fd_in = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    cleanup_close int fd_out = open(outp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd_in < 0 || fd_out < 0) {
-        if (errno == ENXIO)
-            *crashed = 1;
-        return bh_err_set(err, errno, "open its channel's FIFOs");
-    }
-    /* What the process wrote for the previous daemon is of no use; a
-     * message that daemon left half-written is ended by a NUL (the process
-     * answers the garbage with an error, which nobody waits for). */
-    char buf[65536];
-    while (read(fd_out, buf, sizeof buf) > 0)
-        ;
-    if (write(fd_in, "", 1) != 1)
-        return bh_err_set(err, errno, "write to its channel");
-    /* It keeps its uid range: the lease survived the restart (in /run);
-     * should it be gone, it is taken again, unless another session has it. */
-    if (where->uid_base && bh_userns_claim(&lb->userns, id, where->uid_base, err) < 0)
-        return -1;
-    /* the daemon's start rebuilt the firewall tables without its policy:
-     * until now its packets were dropped */
-    if (bh_net_session_policy(&lb->net, id, policy, err) < 0)
-        return -1;
-    struct lsess *l = lsess_new(lb, id, ev, arg);
-    l->pid = where->pid;
-    l->uid_base = where->uid_base;
-    if (watch_exit(l, err) < 0) {
-        lsess_free(l);
-        return -1;
-    }
-    out->where = *where;
-    out->chan_in = fd_in;
-    out->chan_out = fd_out;
-    fd_in = fd_out = -1; /* the caller's now */
-    return 0;
-}
-
-static void local_reap(bh_backend_t *b, const char *id)
-{
-    remove_all((struct local *)b, id, 0, NULL);
-}
-
-static void release_net(struct local *lb, const char *id)
-{
-    bh_err_t err = BH_ERR_INIT;
-    if (bh_net_session_teardown(&lb->net, id, &err) < 0)
-        bh_log(BH_LOG_ERROR, id, "recovery: network: %s", bh_err_msg(&err));
-    bh_err_clear(&err);
-}
-
-static void release_uid_range(struct local *lb, const char *id)
-{
-    bh_err_t err = BH_ERR_INIT;
-    if (bh_userns_release(&lb->userns, id, &err) < 0)
-        bh_log(BH_LOG_ERROR, id, "recovery: uid range: %s", bh_err_msg(&err));
-    bh_err_clear(&err);
-}
-
-static void reap_one(struct local *lb, const char *id) { remove_all(lb, id, 0, NULL); }
-
-/* Leftovers of one sort, named by ids (prefix, then the session id), that
- * held() does not claim: release() removes one. With known_only, only
- * those ours() knows. How many were removed. */
-static int sweep_ids(struct local *lb, char **ids, int k, const char *prefix, int known_only,
-                     int (*held)(void *, const char *), int (*ours)(void *, const char *),
-                     void *arg, void (*release)(struct local *lb, const char *id))
-{
-    size_t plen = strlen(prefix);
-    int reaped = 0;
-    for (int i = 0; i < k; i++) {
-        const char *id = !strncmp(ids[i], prefix, plen) ? ids[i] + plen : NULL;
-        if (id && !held(arg, id) && (!known_only || ours(arg, id))) {
-            release(lb, id);
-            reaped++;
-        }
-        free(ids[i]);
-    }
-    free(ids);
-    return reaped;
-}
-
-static int local_sweep(bh_backend_t *b, int (*held)(void *arg, const char *id),
-                       int (*ours)(void *arg, const char *id), void *arg, bh_err_t *err)
-{
-    struct local *lb = (struct local *)b;
-    char **ids = NULL;
-    int reaped = 0;
-    /* containers under our runtime root that no live session holds */
-    int k = bh_sandbox_list(&lb->env, &ids, err);
-    if (k < 0)
-        return -1;
-    reaped += sweep_ids(lb, ids, k, "bh-", 0, held, ours, arg, reap_one);
-    /* namespaces and address leases of sessions of ours whose container
-     * was already gone (a crash between the steps of a create or a delete) */
-    if ((k = bh_net_list(&ids, err)) < 0)
-        return -1;
-    reaped += sweep_ids(lb, ids, k, "", 1, held, ours, arg, release_net);
-    /* uid ranges of sessions of ours that are not live */
-    if ((k = bh_userns_list(&lb->userns, &ids, err)) < 0)
-        return -1;
-    reaped += sweep_ids(lb, ids, k, "", 1, held, ours, arg, release_uid_range);
-    return reaped;
 }
 
 /* ------------------------------------------------------------ readiness */
@@ -749,7 +571,7 @@ static void local_free(bh_backend_t *b)
         return;
     bh_workers_free(lb->workers);
     while (lb->list)
-        lsess_free(lb->list);
+        local_lsess_free(lb->list);
     free(lb->runtime_root);
     free(lb->bundles_dir);
     free(lb->image_dir);
