@@ -1,7 +1,7 @@
 /* fuzz_cdp_browser.c — what a compromised browser can write on its CDP
  * pipe: bytes read from the pipe (NUL-separated JSON messages, split and
  * parsed by src/kinds/browser/cdp.c), dispatched as replies or events, and the events
- * offered to the session's consumers as session_browser.c does: the CDP proxy
+ * offered to the session's consumers as kinds/browser/driver.c does: the CDP proxy
  * (events for clients' sessions) and the live view (screencast frames,
  * navigation events of the page, whose CDP session id is "PAGE").
  *

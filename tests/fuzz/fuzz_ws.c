@@ -2,7 +2,7 @@
  * code paths: a CDP client (WebSocket to the CDP proxy, src/kinds/browser/cdp_proxy.c), a
  * live-view viewer (WebSocket to the live view, src/kinds/browser/live.c) and the browser
  * (its CDP pipe, src/kinds/browser/cdp.c), whose events go to the proxy and the live view
- * as session_browser.c sends them.
+ * as kinds/browser/driver.c sends them.
  *
  * Per input: a fresh CDP pipe, live view (page "PAGE") and proxy; a viewer
  * and a client connect over loopback to a real HTTP front (port 0) and the
