@@ -39,15 +39,16 @@ static int t_pass, t_fail;
 /* `return T_SKIP("needs root");` in main(), before any check: prints
  * "skipped: needs root" and no summary line; scripts/unit.sh counts the
  * binary as skipped (neither passed nor failed). */
-#define T_SKIP(why) (printf("skipped: %s\n", (why)), fflush(stdout), T_SKIP_EXIT)
+#define T_SKIP(why) \
+    ((void)t_pass, (void)t_fail, printf("skipped: %s\n", (why)), fflush(stdout), T_SKIP_EXIT)
 
 /* A part of a binary that cannot run here (the binary goes on with the rest
  * and ends with T_DONE()): prints "skipped: <why>", which scripts/unit.sh
  * counts as one skip and shows beside the binary's summary. */
-#define T_SKIP_PART(...)                                                         \
-    do {                                                                         \
-        printf("skipped: " __VA_ARGS__);                                         \
-        printf("\n");                                                            \
-        fflush(stdout);                                                          \
+#define T_SKIP_PART(...)                 \
+    do {                                 \
+        printf("skipped: " __VA_ARGS__); \
+        printf("\n");                    \
+        fflush(stdout);                  \
     } while (0)
 #endif
