@@ -504,7 +504,10 @@ describe('web UI', () => {
   });
 
   it('lists the session with its URL, status and ticking remaining time', T, async () => {
-    const s = await newSession({ url: env.url('/form') });
+    // Its ttl is the earlier deadline, so expiresAt stays put: activity (the
+    // page's load right after the create) moves only the idle deadline, and a
+    // list reload then would show a later time than the one ticking.
+    const s = await newSession({ url: env.url('/form'), ttl: 600, idleTimeout: 3600 });
     const page = await loggedIn();
     const row = page.locator(`#sessions-body tr[data-id="${s.id}"]`);
     await row.waitFor({ timeout: 10000 });
