@@ -19,7 +19,7 @@ CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e bench asan fuzz fuzz-build clean format
+.PHONY: all deps run test unit e2e bench asan asan-build fuzz fuzz-build clean format format-check
 all: $(BUILD)/bulkhead
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
@@ -63,16 +63,24 @@ unit: all $(UNIT_BINS)
 	@scripts/unit.sh $(UNIT_BINS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) fuzz-build
-	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/test.sh $(BUILD)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) fuzz-build $(if $(filter 0,$(ASAN)),,asan-build)
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) ASAN_BUILD=$(ASAN_BUILD) ASAN=$(ASAN) scripts/test.sh $(BUILD)
 
 bench: deps all
 	@bench/run.sh $(BUILD)/bulkhead
 
-# The sanitizer build: build-asan/bulkhead and its unit tests, then runs them.
-asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
-	@ASAN_OPTIONS=detect_leaks=1 scripts/unit.sh $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
+# The sanitizer build: build-asan/bulkhead and its unit tests (asan-build),
+# then runs them (asan). `make test` runs them too (ASAN=0 leaves them out).
+ASAN       ?= 1
+ASAN_BUILD ?= build-asan
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(ASAN_BUILD)/tests/%)
+
+asan-build:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS="$(ASAN_FLAGS)" all $(ASAN_BINS)
+
+asan: asan-build
+	@ASAN_OPTIONS=detect_leaks=1 scripts/unit.sh $(ASAN_BINS)
 
 # The fuzzers (docs/fuzzing.md): tests/fuzz/fuzz_<name>.c, each linked with
 # the project's code built by clang with libFuzzer's coverage, ASan and UBSan
@@ -96,8 +104,22 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libbul
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_BINS)
 
+# Every C file, in the style of .clang-format: `make format` rewrites them,
+# `make format-check` (CI) lists those that differ and fails.
+FORMAT_FILES := $(SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/e2e/lib/*.[ch] bench/*.[ch] tools/*.[ch])
+
 format:
-	clang-format -i $(SRCS) $(HDRS) tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: no clang-format (make deps installs it)"; exit 1; }
+	@bad=$$(for f in $(FORMAT_FILES); do \
+	    clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then \
+	    echo "format-check: these files differ from .clang-format (make format rewrites them):"; \
+	    echo "$$bad" | sed 's/^/  /'; \
+	    exit 1; \
+	fi
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -17,7 +17,7 @@ PKGS=(
     libnftables-dev libmnl-dev libseccomp-dev libcap-dev libssl-dev
     runc crun chromium nftables iproute2 util-linux curl sqlite3
     prometheus wrk
-    clang libclang-rt-14-dev llvm
+    clang libclang-rt-14-dev llvm clang-format
 )
 
 installed() {

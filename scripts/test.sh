@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # test.sh BUILD_DIR — run every test: the C unit-test binaries
-# (BUILD_DIR/tests/test_*, through unit.sh), the fuzzers (FUZZ_BUILD/fuzz_*,
+# (BUILD_DIR/tests/test_*, through unit.sh), the same under ASan+UBSan
+# (ASAN_BUILD/tests/test_*, as `make asan` runs them), the fuzzers (FUZZ_BUILD/fuzz_*,
 # FUZZ_SECONDS each, through fuzz.sh; each harness counts as one test) and
 # then the end-to-end suites (node --test tests/e2e/*.test.js, one file at a
 # time; they start their own daemon from BUILD_DIR/bulkhead and need root).
 # Ends with one plain line "N passed, N failed" totalling unit checks, fuzz
-# harnesses and e2e tests, and exits non-zero if anything failed or if no
-# test ran at all.
+# harnesses and e2e tests (", N skipped" added when unit binaries or parts of
+# them, or e2e tests, were skipped), and exits non-zero if anything failed or
+# if no test ran at all.
 #   E2E_TIMEOUT  seconds for the whole e2e run (default 4200)
 #   E2E_FILTER   only run e2e files whose name contains this (e.g. core)
 #   FUZZ_BUILD   where the fuzz harnesses are (default build-fuzz)
 #   FUZZ_SECONDS seconds per harness (default 30; 0 skips the fuzzers)
+#   ASAN_BUILD   where the ASan+UBSan unit tests are (default build-asan)
+#   ASAN         0 skips them
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,25 +27,44 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # ---- unit -------------------------------------------------------------------
-unit_bins=()
-for b in "$build"/tests/test_*; do
-    [ -f "$b" ] && [ -x "$b" ] && unit_bins+=("$b")
-done
-unit_pass=0
-unit_fail=0
-if [ ${#unit_bins[@]} -eq 0 ]; then
-    echo "test: no unit-test binaries in $build/tests"
-else
-    echo "== unit tests (${#unit_bins[@]} binaries)"
-    scripts/unit.sh "${unit_bins[@]}" | tee "$tmp/unit.out"
-    total=$(grep -E '^total: [0-9]+ passed, [0-9]+ failed$' "$tmp/unit.out" | tail -n 1)
-    if [ -n "$total" ]; then
-        unit_pass=$(sed -E 's/^total: ([0-9]+) passed.*/\1/' <<<"$total")
-        unit_fail=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$total")
+# unit_run NAME DIR [ENV...]: runs DIR/test_* through unit.sh (with ENV) and
+# sets NAME_pass, NAME_fail, NAME_skip from its total.
+unit_run() {
+    local name=$1 dir=$2 total p=0 f=0 k=0
+    shift 2
+    local bins=()
+    for b in "$dir"/test_*; do
+        [ -f "$b" ] && [ -x "$b" ] && bins+=("$b")
+    done
+    if [ ${#bins[@]} -eq 0 ]; then
+        echo "test: no unit-test binaries in $dir"
     else
-        echo "test: unit.sh printed no total"
-        unit_fail=1
+        echo "== $name tests (${#bins[@]} binaries in $dir)"
+        env "$@" scripts/unit.sh "${bins[@]}" | tee "$tmp/$name.out"
+        total=$(grep -E '^total: [0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$tmp/$name.out" | tail -n 1)
+        if [ -n "$total" ]; then
+            p=$(sed -E 's/^total: ([0-9]+) passed.*/\1/' <<<"$total")
+            f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$total")
+            [[ $total == *skipped ]] && k=$(sed -E 's/.* ([0-9]+) skipped$/\1/' <<<"$total")
+        else
+            echo "test: unit.sh printed no total"
+            f=1
+        fi
     fi
+    printf -v "${name}_pass" %s "$p"
+    printf -v "${name}_fail" %s "$f"
+    printf -v "${name}_skip" %s "$k"
+}
+unit_run unit "$build/tests"
+
+# ---- unit tests under ASan+UBSan (make asan) --------------------------------
+asan_pass=0
+asan_fail=0
+asan_skip=0
+if [ "${ASAN:-1}" = 0 ]; then
+    echo "test: ASan unit tests skipped (ASAN=0)"
+else
+    unit_run asan "${ASAN_BUILD:-build-asan}/tests" ASAN_OPTIONS=detect_leaks=1
 fi
 
 # ---- fuzz -------------------------------------------------------------------
@@ -107,16 +130,17 @@ else
     fi
 fi
 
-pass=$((unit_pass + fuzz_pass + e2e_pass))
-fail=$((unit_fail + fuzz_fail + e2e_fail))
-echo "unit: $unit_pass passed, $unit_fail failed; fuzz: $fuzz_pass passed, $fuzz_fail failed; e2e: $e2e_pass passed, $e2e_fail failed, $e2e_skip skipped"
+pass=$((unit_pass + asan_pass + fuzz_pass + e2e_pass))
+fail=$((unit_fail + asan_fail + fuzz_fail + e2e_fail))
+skip=$((unit_skip + asan_skip + e2e_skip))
+echo "unit: $unit_pass passed, $unit_fail failed, $unit_skip skipped; asan: $asan_pass passed, $asan_fail failed, $asan_skip skipped; fuzz: $fuzz_pass passed, $fuzz_fail failed; e2e: $e2e_pass passed, $e2e_fail failed, $e2e_skip skipped"
 if [ $((pass + fail)) -eq 0 ]; then
     echo "test: no test ran"
     echo "0 passed, 0 failed"
     exit 1
 fi
-if [ "$e2e_skip" -gt 0 ]; then
-    echo "$pass passed, $fail failed, $e2e_skip skipped"
+if [ "$skip" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $skip skipped"
 else
     echo "$pass passed, $fail failed"
 fi

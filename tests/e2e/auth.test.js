@@ -56,25 +56,42 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
 
   const api = (...a) => env.d.api(...a);
 
-  it('an admin makes user tokens; the secret is shown once, the list never shows one', T, async () => {
+  // What several tests use is made by the first test that asks for it, so
+  // that every test also passes alone (--test-name-pattern): tokens() the
+  // user tokens A and B, sessions() alice's session sA and the admin's sX,
+  // scoped() the session token of sA's urls.cdp.
+  const once = (fn) => { let p = null; return () => (p ||= fn()); };
+  const made = (r) => { assert.equal(r.status, 201, r.text); return r.json; };
+  const tokens = once(async () => {
     secrets.push(env.d.token);
-    let r = await api('POST', '/api/v1/tokens', { name: 'alice', role: 'user', maxSessions: 1 });
-    assert.equal(r.status, 201, r.text);
-    A = r.json;
+    A = made(await api('POST', '/api/v1/tokens', { name: 'alice', role: 'user', maxSessions: 1 }));
+    B = made(await api('POST', '/api/v1/tokens', { name: 'bob' }));
+    secrets.push(A.token, B.token);
+  });
+  const sessions = once(async () => {
+    await tokens();
+    sA = await env.d.create({ url: env.url('/?from=alice') }, { token: A.token });
+    sX = await env.d.create({ url: env.url('/?from=admin') });
+  });
+  const scoped = once(async () => {
+    await sessions();
+    const g = await api('GET', `/api/v1/sessions/${sA.id}`, undefined, { token: A.token });
+    scopedA = tokenOf(g.json.urls.cdp);
+    secrets.push(scopedA, tokenOf(g.json.urls.live));
+  });
+
+  it('an admin makes user tokens; the secret is shown once, the list never shows one', T, async () => {
+    await tokens();
     assert.match(A.id, /^[0-9a-f]{16}$/);
     assert.equal(A.name, 'alice');
     assert.equal(A.role, 'user');
     assert.equal(A.maxSessions, 1);
     assert.ok(typeof A.token === 'string' && A.token.length >= 32, `token ${A.token}`);
-    r = await api('POST', '/api/v1/tokens', { name: 'bob' });
-    assert.equal(r.status, 201, r.text);
-    B = r.json;
     assert.equal(B.role, 'user', 'role defaults to user');
     assert.equal(B.maxSessions, null);
     assert.notEqual(A.token, B.token);
-    secrets.push(A.token, B.token);
 
-    r = await api('GET', '/api/v1/tokens');
+    const r = await api('GET', '/api/v1/tokens');
     assert.equal(r.status, 200, r.text);
     const names = r.json.tokens.map((t) => t.name);
     assert.deepEqual(names, ['admin', 'alice', 'bob']);
@@ -87,6 +104,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('token requests are checked: name, role, maxSessions, unknown fields, a name in use, the admin token', T, async () => {
+    await tokens();
     const bad = [
       [{}, 400, 'invalid_field'],
       [{ name: '' }, 400, 'invalid_field'],
@@ -113,6 +131,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('user tokens: no token admin (403), no /metrics (403); no token at all: 401', T, async () => {
+    await tokens();
     for (const t of [A.token, B.token]) {
       checkError(await api('GET', '/api/v1/tokens', undefined, { token: t }), 403, 'forbidden', 'user lists tokens');
       checkError(await api('POST', '/api/v1/tokens', { name: 'evil', role: 'admin' }, { token: t }), 403, 'forbidden', 'user makes a token');
@@ -126,10 +145,9 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('a user creates a session: it owns it and sees only its own; the admin sees all, with owners', T, async () => {
-    sA = await env.d.create({ url: env.url('/?from=alice') }, { token: A.token });
+    await sessions();
     checkSession(sA, { status: 'ready' });
     assert.equal(sA.owner, undefined, 'a user is not shown owners');
-    sX = await env.d.create({ url: env.url('/?from=admin') });
     assert.deepEqual(sX.owner, { id: 'admin', name: 'admin' });
 
     const la = await api('GET', '/api/v1/sessions', undefined, { token: A.token });
@@ -146,6 +164,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it("another user's session is 404 everywhere for it (get, delete, events, screenshot, json/version, cdp, live); the admin reaches it", T, async () => {
+    await sessions();
     const p = `/api/v1/sessions/${sA.id}`;
     for (const [m, sub] of [['GET', ''], ['DELETE', ''], ['GET', '/events'], ['GET', '/screenshot'], ['GET', '/json/version']]) {
       checkError(await api(m, `${p}${sub}`, undefined, { token: B.token }), 404, 'not_found', `bob ${m} ${sub || '/'}`);
@@ -171,6 +190,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('quota: with maxSessions 1 a second create is 429 quota_exceeded at once, and nothing is made', T, async () => {
+    await sessions();
     const before = (await env.d.list()).length;
     const t0 = Date.now();
     const r = await api('POST', '/api/v1/sessions', { url: env.url('/') }, { token: A.token });
@@ -185,6 +205,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('urls carry a session token; Playwright connects with urls.cdp alone', T, async () => {
+    await scoped();
     const g = await api('GET', `/api/v1/sessions/${sA.id}`, undefined, { token: A.token });
     const { urls } = g.json;
     scopedA = tokenOf(urls.cdp);
@@ -230,6 +251,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('a session token opens nothing else: other sessions, the list, delete, screenshot, events, tokens, metrics are 401', T, async () => {
+    await scoped();
     const tok = { token: scopedA };
     const px = `/api/v1/sessions/${sX.id}`;
     const pa = `/api/v1/sessions/${sA.id}`;
@@ -253,6 +275,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('an altered session token is 401', T, async () => {
+    await scoped();
     const parts = scopedA.split('.');
     const flip = (s) => (s[s.length - 1] === 'A' ? `${s.slice(0, -1)}B` : `${s.slice(0, -1)}A`);
     const bad = [
@@ -271,6 +294,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('a user ends its own session; a revoked token is 401 from then on', T, async () => {
+    await sessions();
     const r = await api('DELETE', `/api/v1/sessions/${sA.id}`, undefined, { token: A.token });
     assert.equal(r.status, 204, r.text);
     const g = await api('GET', `/api/v1/sessions/${sA.id}`, undefined, { token: A.token });
@@ -295,6 +319,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('the CLI: token create / ls / rm', T, async () => {
+    await tokens();
     const cli = (args) => run(env.d.bin, [...args, '--state-dir', env.d.stateDir], { env: { ...process.env, BULKHEAD_TOKEN: '', BULKHEAD_URL: '' } });
     let r = await cli(['token', 'create', '--name', 'cli-made', '--max-sessions', '3']);
     assert.equal(r.code, 0, r.stderr);
@@ -325,6 +350,7 @@ describe('auth: roles, user tokens, quotas, session tokens', () => {
   });
 
   it('no token in the database file (hashes only) nor in the daemon output', T, async () => {
+    await scoped(); // (a session token among the secrets looked for)
     await env.d.del(sX.id);
     const files = fs.readdirSync(env.d.stateDir).filter((f) => f.startsWith('bulkhead.db'));
     assert.ok(files.includes('bulkhead.db'), `${files}`);

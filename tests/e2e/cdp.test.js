@@ -11,7 +11,7 @@
 // functions are replaced by ones that throw, so no browser is ever started or
 // downloaded by this file. Raw frames use `ws` (a dependency of
 // puppeteer-core, installed in node_modules).
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -216,7 +216,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
   before(env.start, { timeout: LOCK_WAIT });
   after(env.finish, { timeout: 240000 });
 
-  let S; // the main session (most tests)
+  let S = null; // the main session (most tests), made by mainSession()
   const tok = () => env.d.token;
   // urls.cdp without the session token it carries (these tests bring the API token)
   const cdpBare = (s = S) => s.urls.cdp.split('?')[0];
@@ -259,20 +259,28 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
   const disconnects = async (s = S) => (await events(s)).filter((e) => e.type === 'client_disconnected').length;
 
   let ownTarget = null; // the targetId of the session's own page
-  it('creates a session whose urls.cdp names this daemon and the session', { timeout: 120000 }, async () => {
+  let firstPages = null; // the page targets the new session had
+  // The main session is made before the first test that runs, whichever it
+  // is, so that every test also passes alone (--test-name-pattern).
+  let made = null;
+  const mainSession = () => (made ||= (async () => {
     S = await env.d.create({ url: env.url('/?from=cdp'), viewport: VIEW });
+    const A = await Raw.open(wsUrl());
+    try {
+      firstPages = (await A.call('Target.getTargets')).targetInfos.filter((t) => t.type === 'page');
+      ownTarget = firstPages.length ? firstPages[0].targetId : null;
+    } finally {
+      await A.close();
+    }
+  })());
+  beforeEach(() => mainSession(), { timeout: 120000 });
+
+  it('creates a session whose urls.cdp names this daemon and the session', { timeout: 120000 }, async () => {
     assert.equal(S.status, 'ready');
     assert.deepEqual(S.viewport, VIEW);
     assert.equal(cdpBare(S), `ws://127.0.0.1:${env.d.port}/api/v1/sessions/${S.id}/cdp`, 'urls.cdp');
     assert.match(S.urls.cdp, /\?token=st2\.[0-9a-f]{32}\.cdp\./, 'urls.cdp carries a cdp session token');
-    const A = await Raw.open(wsUrl());
-    try {
-      const pages = (await A.call('Target.getTargets')).targetInfos.filter((t) => t.type === 'page');
-      assert.equal(pages.length, 1, `a new session has one page: ${JSON.stringify(pages)}`);
-      ownTarget = pages[0].targetId;
-    } finally {
-      await A.close();
-    }
+    assert.equal(firstPages.length, 1, `a new session has one page: ${JSON.stringify(firstPages)}`);
   });
 
   // Pages in the default context outlive the client that opened them: close

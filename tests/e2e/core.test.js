@@ -22,8 +22,20 @@ describe('core: sessions through the API and the CLI', () => {
   before(env.start, { timeout: LOCK_WAIT });
   after(env.finish, { timeout: 240000 });
 
-  let s1; // default session on the test page
-  let s2; // 800x600 on a solid color page
+  // The two sessions that several tests look at, each made by the first test
+  // that asks for it, so that every test also passes alone
+  // (--test-name-pattern): s1 the default session on the test page, s2 an
+  // 800x600 one on a solid color page (deleted by the DELETE test, or by
+  // endSession2() for the tests that come after it).
+  const once = (fn) => { let p = null; return () => (p ||= fn()); };
+  let s1 = null;
+  let s2 = null;
+  const session1 = once(async () => (s1 = await env.d.create({ url: env.url('/?from=core') })));
+  const session2 = once(async () => (s2 = await env.d.create({ url: env.url('/color?c=00c020'), viewport: { width: 800, height: 600 }, idleTimeout: 120, ttl: 600 })));
+  const endSession2 = async () => {
+    await session2();
+    if ((await env.d.api('GET', `/api/v1/sessions/${s2.id}`)).json.status !== 'ended') await env.d.del(s2.id);
+  };
 
   it('writes its token (mode 0600) and url into the state dir; /healthz needs no token', async () => {
     const { d } = env;
@@ -63,7 +75,7 @@ describe('core: sessions through the API and the CLI', () => {
     await env.world.clearRequests();
     const url = env.url('/?from=core');
     const t0 = Date.now();
-    s1 = await d.create({ url });
+    await session1();
     const dt = Date.now() - t0;
     checkSession(s1, { status: 'ready', url, subnet: d.subnet });
     assert.equal(s1.page.title, 'bulkhead test page', `page.title in ${JSON.stringify(s1.page)}`);
@@ -82,8 +94,9 @@ describe('core: sessions through the API and the CLI', () => {
     process.stderr.write(`core: create→ready took ${dt} ms\n`);
   });
 
-  it('the session owns a live container, netns, veth and cgroup as the contract names them', async () => {
+  it('the session owns a live container, netns, veth and cgroup as the contract names them', T, async () => {
     const { d } = env;
+    await session1();
     const pid = s1.sandbox.pid;
     assert.ok(fs.existsSync(`/proc/${pid}`), `sandbox.pid ${pid} is not a running process`);
     const rt = s1.sandbox.runtime;
@@ -104,6 +117,7 @@ describe('core: sessions through the API and the CLI', () => {
   });
 
   it('screenshot is a PNG of the viewport size', T, async () => {
+    await session1();
     const r = await env.d.api('GET', `/api/v1/sessions/${s1.id}/screenshot`);
     assert.equal(r.status, 200, `screenshot: ${r.status} ${r.text.slice(0, 300)}`);
     assert.match(r.contentType, /^image\/png/, 'content-type');
@@ -113,7 +127,8 @@ describe('core: sessions through the API and the CLI', () => {
 
   it('a session with an 800x600 viewport: screenshot is 800x600 and shows the page', T, async () => {
     const url = env.url('/color?c=00c020');
-    s2 = await env.d.create({ url, viewport: { width: 800, height: 600 }, idleTimeout: 120, ttl: 600 });
+    await session1();
+    await session2();
     checkSession(s2, { status: 'ready', url, viewport: { width: 800, height: 600 }, idleTimeout: 120, ttl: 600, subnet: env.d.subnet });
     assert.equal(s2.page.title, 'color 00c020');
     assert.notEqual(s2.id, s1.id);
@@ -129,8 +144,10 @@ describe('core: sessions through the API and the CLI', () => {
     }
   });
 
-  it('lists (with ?status=ready) and gets the sessions', async () => {
+  it('lists (with ?status=ready) and gets the sessions', T, async () => {
     const { d } = env;
+    await session1();
+    await session2();
     const all = await d.list();
     const ids = all.map((s) => s.id);
     assert.ok(ids.includes(s1.id) && ids.includes(s2.id), `list ${JSON.stringify(ids)} lacks a session`);
@@ -179,6 +196,8 @@ describe('core: sessions through the API and the CLI', () => {
 
   it('DELETE → 204 with everything gone before the reply; GET shows ended/deleted; DELETE again → 409', T, async () => {
     const { d } = env;
+    await session1();
+    await session2();
     const r = await d.api('DELETE', `/api/v1/sessions/${s2.id}`);
     assert.equal(r.status, 204, `DELETE: ${r.status} ${r.text}`);
     assert.equal(r.body.length, 0, '204 has no body');
@@ -217,6 +236,8 @@ describe('core: sessions through the API and the CLI', () => {
 
   it('a page that never finishes loading: ready after the page load timeout (10 s) with page.error; deleted, nothing left behind', { timeout: 200000 }, async () => {
     const { d } = env;
+    await session1();
+    if (s2) await endSession2(); // (if the DELETE test did not run)
     const url = env.url('/slow?ms=120000');
     const r = await d.api('POST', '/api/v1/sessions', { url }, { timeout: 180000 });
     assert.equal(r.status, 201, `create of a page that answers after 120 s: ${r.status} ${r.text.slice(0, 300)}`);
@@ -309,6 +330,8 @@ describe('core: sessions through the API and the CLI', () => {
   // ---- shutdown and restart ---------------------------------------------------
   it('SIGTERM ends live sessions (reason shutdown), exits 0, leaves nothing; a restart keeps token and rows', { timeout: 180000 }, async () => {
     const d = env.d;
+    await session1();
+    await endSession2(); // (if the DELETE test did not run)
     const live = await d.list('?status=ready');
     assert.deepEqual(live.map((s) => s.id), [s1.id], 'exactly s1 is live before shutdown');
     await d.stop();

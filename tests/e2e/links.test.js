@@ -142,9 +142,27 @@ describe('session-token scopes', () => {
   let sU; // a user's session
   let user; // the user token
   const links = {}; // scope → POST /links answer
+  // Each made by the first test that asks for it, so that every test also
+  // passes alone (--test-name-pattern).
+  const once = (fn) => { let p = null; return () => (p ||= fn()); };
+  const session = once(async () => { s = await env.d.create({ url: env.url('/form') }); });
+  const minted = once(async () => {
+    await session();
+    for (const scope of ['view', 'control', 'cdp']) {
+      if (links[scope]) continue; // (the test of POST /links made them)
+      const r = await link(s.id, { scope, ttl: 600 });
+      assert.equal(r.status, 201, r.text);
+      links[scope] = r.json;
+    }
+  });
+  const userSession = once(async () => {
+    await session();
+    user = (await api('POST', '/api/v1/tokens', { name: 'linker' })).json;
+    sU = await env.d.create({ url: env.url('/') }, { token: user.token });
+  });
 
   it('urls: view and live carry a control token, cdp a cdp token (st2.<id>.<scope>.<expiry>.<mac>)', T, async () => {
-    s = await env.d.create({ url: env.url('/form') });
+    await session();
     const fmt = (scope) => new RegExp(`^st2\\.${s.id}\\.${scope}\\.\\d+\\.[A-Za-z0-9_-]{43}$`);
     assert.match(tokenOf(s.urls.view), fmt('control'), s.urls.view);
     assert.match(tokenOf(s.urls.live), fmt('control'), s.urls.live);
@@ -153,6 +171,7 @@ describe('session-token scopes', () => {
   });
 
   it("the token of urls.view (and urls.live) opens no CDP: upgrade refused, Playwright fails, no cookies read", T, async () => {
+    await session();
     const tok = tokenOf(s.urls.view);
     const u = await upgrade(`/api/v1/sessions/${s.id}/cdp?token=${tok}`);
     assert.equal(u.status, 403, `cdp upgrade with the view url's token: ${u.status} ${u.body || ''}`);
@@ -174,6 +193,7 @@ describe('session-token scopes', () => {
   });
 
   it('POST /sessions/{id}/links mints a link of each scope, with the urls it opens', T, async () => {
+    await session();
     const t0 = Math.floor(Date.now() / 1000);
     for (const scope of ['view', 'control', 'cdp']) {
       const r = await link(s.id, { scope, ttl: 600 });
@@ -200,6 +220,7 @@ describe('session-token scopes', () => {
   });
 
   it('links: bad input is 400; GET is 405; unknown session 404', T, async () => {
+    await session();
     const bad = [
       [{}, 400, 'invalid_field'],
       [{ scope: 'admin' }, 400, 'invalid_field'],
@@ -222,8 +243,8 @@ describe('session-token scopes', () => {
   });
 
   it('links: a user mints for its own sessions only (another\'s is 404); no session token mints one (401)', T, async () => {
-    user = (await api('POST', '/api/v1/tokens', { name: 'linker' })).json;
-    sU = await env.d.create({ url: env.url('/') }, { token: user.token });
+    await minted();
+    await userSession();
     const r = await link(sU.id, { scope: 'view', ttl: 60 }, { token: user.token });
     assert.equal(r.status, 201, r.text);
     checkError(await link(s.id, { scope: 'view' }, { token: user.token }), 404, 'not_found', "a user's link of the admin's session");
@@ -235,6 +256,8 @@ describe('session-token scopes', () => {
   });
 
   it('each scope against each route: only its own open; others 403 (valid token, wrong scope) or 401, refused before any upgrade', T, async () => {
+    await minted();
+    await userSession();
     const p = `/api/v1/sessions/${s.id}`;
     // [route, opens for]
     const routes = [
@@ -278,6 +301,7 @@ describe('session-token scopes', () => {
   });
 
   it('a session-token GET returns its own token in the urls its scope opens, null in the others', T, async () => {
+    await minted();
     for (const scope of ['view', 'control', 'cdp']) {
       const tok = links[scope].token;
       const r = await api('GET', `/api/v1/sessions/${s.id}`, undefined, { token: tok });
@@ -298,6 +322,7 @@ describe('session-token scopes', () => {
   });
 
   it('Playwright connectOverCDP: a view or control link is refused; the cdp link drives the page', T, async () => {
+    await minted();
     for (const scope of ['view', 'control']) {
       const tok = links[scope].token;
       await assert.rejects(chromium.connectOverCDP(`${bare(s.urls.cdp)}?token=${tok}`, { timeout: 10000 }), /403/, `${scope}: ws`);
@@ -315,6 +340,7 @@ describe('session-token scopes', () => {
   });
 
   it('a scope changed in the token (view → cdp, control, …) breaks its MAC: 401; an st1 token is 401', T, async () => {
+    await minted();
     const t = links.view.token;
     const parts = t.split('.');
     assert.equal(parts[2], 'view');
@@ -340,6 +366,7 @@ describe('session-token scopes', () => {
   });
 
   it("a view viewer's input is refused and never reaches the page; a control viewer's does (control)", T, async () => {
+    await minted();
     const { browser, page: remote } = await remotePage(s.urls.cdp);
     try {
       await recordInput(remote);

@@ -63,10 +63,17 @@ describe('recovery: --on-restart end reaps the previous run\'s sandboxes', () =>
   before(env.start, { timeout: LOCK_WAIT });
   after(env.finish, { timeout: 180000 });
   let s;
-
-  it('a live session survives SIGKILL of the daemon (so there is something to recover)', { timeout: 120000 }, async () => {
+  // Each step is made by the first test that needs it, so that every test
+  // also passes alone (--test-name-pattern): killed() a session and a
+  // SIGKILLed daemon.
+  const once = (fn) => { let p = null; return () => (p ||= fn()); };
+  const killed = once(async () => {
     s = await env.d.create({ url: env.url('/') });
     await env.d.kill();
+  });
+
+  it('a live session survives SIGKILL of the daemon (so there is something to recover)', { timeout: 120000 }, async () => {
+    await killed();
     const left = await sessionLeftovers(env.d, s);
     // Not an assertion on the daemon: just make sure the test below tests something.
     process.stderr.write(`recovery: after SIGKILL the session still has: ${left.join('; ') || 'nothing'}\n`);
@@ -74,6 +81,7 @@ describe('recovery: --on-restart end reaps the previous run\'s sandboxes', () =>
   });
 
   it('the restarted daemon ends it with reason shutdown and removes everything', { timeout: 120000 }, async () => {
+    await killed();
     const old = env.d;
     const d = await startDaemon({ stateDir: old.stateDir, runDir: old.runDir, baseline: old.baseline, args: ['--on-restart', 'end'] });
     env.d = d;
@@ -101,8 +109,12 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
   after(env.finish, { timeout: 180000 });
   let s;
   let base; // first host uid of its user namespace range
-
-  it('a session with page state, then SIGKILL of the daemon', { timeout: 120000 }, async () => {
+  // Each step is made by the first test that needs it, so that every test
+  // also passes alone (--test-name-pattern): killed() a session with page
+  // state and a SIGKILLed daemon, adopted() the daemon restarted and the
+  // session adopted (its state then).
+  const once = (fn) => { let p = null; return () => (p ||= fn()); };
+  const killed = once(async () => {
     s = await env.d.create({ url: env.url('/'), network: { policy: 'allowlist', allow: [{ cidr: '198.51.100.1/32', ports: [8080] }] } });
     const b = await chromium.connectOverCDP(cdpUrl(env.d, s.id), { timeout: 30000, headers: auth(env.d) });
     const page = await pageTitled(b, 'bulkhead test page');
@@ -110,16 +122,24 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
     await page.evaluate(() => { window.__mark = 'kept'; document.title = 'adopt me'; });
     await b.close();
     base = uidBaseOf(s.sandbox.pid);
-    assert.ok(base >= 65536, `uid_map of the session: ${fs.readFileSync(`/proc/${s.sandbox.pid}/uid_map`, 'utf8')}`);
     await env.d.kill();
+  });
+  const adopted = once(async () => {
+    await killed();
+    const old = env.d;
+    env.d = await startDaemon({ stateDir: old.stateDir, runDir: old.runDir, baseline: old.baseline });
+    return waitReady(env.d, s.id);
+  });
+
+  it('a session with page state, then SIGKILL of the daemon', { timeout: 120000 }, async () => {
+    await killed();
+    assert.ok(base >= 65536, `uid_map of the session: ${fs.readFileSync(`/proc/${s.sandbox.pid}/uid_map`, 'utf8')}`);
     assert.ok(fs.existsSync(`/proc/${s.sandbox.pid}`), 'the browser survived the daemon');
   });
 
   it('the restarted daemon adopts it: ready, same page, CDP and live view work, policy in force', { timeout: 120000 }, async () => {
-    const old = env.d;
-    const d = await startDaemon({ stateDir: old.stateDir, runDir: old.runDir, baseline: old.baseline });
-    env.d = d;
-    const g = await waitReady(d, s.id);
+    const g = await adopted();
+    const d = env.d;
     assert.equal(g.status, 'ready', JSON.stringify(g));
     assert.equal(g.sandbox.pid, s.sandbox.pid, 'the same browser');
     assert.equal(g.page.title, 'adopt me');
@@ -158,6 +178,7 @@ describe('recovery: a restart adopts the sessions a killed daemon left running',
   });
 
   it('an adopted session ends like any other and leaves nothing', { timeout: 120000 }, async () => {
+    await adopted();
     await env.d.del(s.id);
     assert.equal(uidLeaseOwner(base), null, 'its uid range is still leased');
     assert.deepEqual(await sessionLeftovers(env.d, s), []);

@@ -1429,10 +1429,8 @@ static void test_fini(void)
 
 int main(void)
 {
-    if (geteuid() != 0) {
-        printf("test_net: needs root, skipped\n");
-        return T_DONE();
-    }
+    if (geteuid() != 0)
+        return T_SKIP("needs root: network namespaces, veths, nftables");
     signal(SIGPIPE, SIG_IGN);
     /* One run per host at a time: runs share bhtest0, bhtest-unet and the
      * 7e57 ids (clean_leftovers() would take another run's sessions away). */
