@@ -28,12 +28,22 @@ static int one(const struct bh_sandbox_env *env, const char *image, int i, doubl
     char *rootfs = bh_xasprintf("%s/rootfs", image), *etc = bh_xasprintf("%s/etc", image);
     char *cg = bh_xasprintf("bulkhead/%s", id);
     struct bh_spec_params p = {
-        .id = id, .rootfs = rootfs, .etc_dir = etc, .netns_path = NULL, .cgroups_path = cg,
-        .argv = cmd.argv, .env = cmd.env, .uid = 1000, .gid = 1000,
-        .memory_bytes = 1ull << 30, .pids_max = 512, .cpu_period_us = 100000,
+        .id = id,
+        .rootfs = rootfs,
+        .etc_dir = etc,
+        .netns_path = NULL,
+        .cgroups_path = cg,
+        .argv = cmd.argv,
+        .env = cmd.env,
+        .uid = 1000,
+        .gid = 1000,
+        .memory_bytes = 1ull << 30,
+        .pids_max = 512,
+        .cpu_period_us = 100000,
         /* as many CPUs as the daemon's sessions get in the benchmark */
         .cpu_quota_us = 100000 * (uint64_t)sysconf(_SC_NPROCESSORS_ONLN),
-        .tmp_bytes = 256ull << 20, .shm_bytes = 256ull << 20,
+        .tmp_bytes = 256ull << 20,
+        .shm_bytes = 256ull << 20,
     };
     struct bh_sandbox sb;
     bh_err_t err = BH_ERR_INIT;
@@ -103,9 +113,12 @@ int main(int argc, char **argv)
     char *image = bh_xasprintf("%s/image", argv[1]);
     static const struct bh_kind_file *etc_files[2];
     etc_files[0] = bh_kind_browser.etc_files;
-    struct bh_sandbox_env env = {.runtime = BH_RUNTIME_RUNC, .runtime_root = root,
-                                 .bundles_dir = bundles, .image_dir = image,
-                                 .etc_copy = bh_kind_browser.etc_copy, .etc_files = etc_files};
+    struct bh_sandbox_env env = {.runtime = BH_RUNTIME_RUNC,
+                                 .runtime_root = root,
+                                 .bundles_dir = bundles,
+                                 .image_dir = image,
+                                 .etc_copy = bh_kind_browser.etc_copy,
+                                 .etc_files = etc_files};
     bh_err_t err = BH_ERR_INIT;
     if (bh_mkdir_p(root, 0700, &err) < 0 || bh_mkdir_p(bundles, 0700, &err) < 0 ||
         bh_sandbox_prepare_image(&env, &err) < 0) {

@@ -70,8 +70,8 @@ static int name_ok(const char *n)
         return 0;
     for (; *n; n++) {
         unsigned char c = (unsigned char)*n;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_'))
             return 0;
     }
     return 1;

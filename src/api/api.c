@@ -32,8 +32,7 @@ bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_st
     a->keys = bh_keyring_new();
     if (cfg->no_auth)
         return a;
-    if (bh_keyring_put(a->keys, BH_ADMIN_ID, BH_ADMIN_ID, BH_ROLE_ADMIN, cfg->admin_hash, 0) <
-        0) {
+    if (bh_keyring_put(a->keys, BH_ADMIN_ID, BH_ADMIN_ID, BH_ROLE_ADMIN, cfg->admin_hash, 0) < 0) {
         bh_err_set(err, EINVAL, "the admin token's hash is not set");
         bh_api_free(a);
         return NULL;
@@ -109,8 +108,7 @@ void bh_api_upgrade(void *ctx, bh_req_t *req)
         return;
     }
     struct bh_identity who;
-    if (bh_api_identify(a, req, route->scopes ? CRED_QUERY : CRED_HEADER, &who) ==
-        BH_ROLE_NONE) {
+    if (bh_api_identify(a, req, route->scopes ? CRED_QUERY : CRED_HEADER, &who) == BH_ROLE_NONE) {
         bh_api_unauthorized(req);
         return;
     }
@@ -150,7 +148,11 @@ static void serve_asset(bh_req_t *req, const struct bh_asset *a)
         "content-security-policy",
         "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; "
         "frame-ancestors 'none'",
-        "x-frame-options", "DENY", "referrer-policy", "no-referrer", NULL};
+        "x-frame-options",
+        "DENY",
+        "referrer-policy",
+        "no-referrer",
+        NULL};
     bh_req_reply(req, 200, a->content_type, a->data, a->len, hdrs);
 }
 
@@ -188,8 +190,9 @@ void bh_api_request(void *ctx, bh_req_t *req)
     }
     if (get && strncmp(path, "/api/", 5) != 0) {
         /* the web UI: "/" and "/view/<id>" are the app, the rest its files */
-        const struct bh_asset *as =
-            (!strcmp(path, "/") || !strncmp(path, "/view/", 6)) ? asset("/index.html") : asset(path);
+        const struct bh_asset *as = (!strcmp(path, "/") || !strncmp(path, "/view/", 6))
+                                        ? asset("/index.html")
+                                        : asset(path);
         if (as) {
             serve_asset(req, as);
             return;
@@ -205,8 +208,9 @@ void bh_api_request(void *ctx, bh_req_t *req)
     const char *sub = bh_api_session_path(path, id);
     const struct bh_kind *kind = NULL;
     const char *krest = NULL;
-    const struct bh_kind_route *route =
-        sub && *sub ? bh_kind_route_find(get ? "GET" : m, sub, &kind, &krest) : NULL;
+    const struct bh_kind_route *route = sub && *sub ? bh_kind_route_find(get ? "GET" : m, sub,
+                                                                         &kind, &krest)
+                                                    : NULL;
     if (route && route->scopes) {
         /* a route that links open: a session token may use it, also as ?token= */
         if (bh_api_identify(a, req, CRED_QUERY, &who) == BH_ROLE_NONE) {

@@ -35,5 +35,4 @@ const char *bh_api_session_path(const char *path, char id[33]);
  * pointing here, may not. Programs send no Origin. (api_front.c) */
 int bh_api_origin_allowed(const struct bh_config *cfg, const char *origin);
 
-
 #endif

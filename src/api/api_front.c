@@ -54,8 +54,8 @@ static int host_allowed(struct bh_api *a, const char *host)
         return inet_pton(AF_INET6, name, a6) == 1;
     }
     n = strcspn(host, ":");
-    if (n == 0 || n >= sizeof name || (host[n] && strspn(host + n + 1, "0123456789") !=
-                                                        strlen(host + n + 1)))
+    if (n == 0 || n >= sizeof name ||
+        (host[n] && strspn(host + n + 1, "0123456789") != strlen(host + n + 1)))
         return 0;
     memcpy(name, host, n);
     name[n] = 0;

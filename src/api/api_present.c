@@ -41,10 +41,9 @@ json_t *bh_api_session_json(struct bh_api *a, const struct bh_session_row *r, bh
     json_object_set_new(o, "idleTimeout", json_integer(r->idle_timeout));
     json_object_set_new(o, "ttl", json_integer(r->ttl));
     json_object_set_new(o, "sandbox",
-                        r->container_id[0]
-                            ? json_pack("{s:s, s:s, s:i}", "runtime", r->runtime, "id",
-                                        r->container_id, "pid", r->pid)
-                            : json_null());
+                        r->container_id[0] ? json_pack("{s:s, s:s, s:i}", "runtime", r->runtime,
+                                                       "id", r->container_id, "pid", r->pid)
+                                           : json_null());
     json_t *net = r->network ? json_loads(r->network, 0, NULL) : NULL;
     if (!json_is_object(net)) {
         json_decref(net);

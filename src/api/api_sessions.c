@@ -20,8 +20,7 @@ struct pending {
     struct bh_identity who;
 };
 
-static struct pending *pending_new(struct bh_api *a, bh_req_t *req,
-                                   const struct bh_identity *who)
+static struct pending *pending_new(struct bh_api *a, bh_req_t *req, const struct bh_identity *who)
 {
     struct pending *p = bh_xcalloc(1, sizeof *p);
     p->a = a;
@@ -163,10 +162,7 @@ void bh_api_not_live(struct bh_api *a, bh_req_t *req, const char *id)
         bh_session_row_clear(&row);
 }
 
-static void deleted(void *arg)
-{
-    bh_req_reply(arg, 204, "application/json", "", 0, NULL);
-}
+static void deleted(void *arg) { bh_req_reply(arg, 204, "application/json", "", 0, NULL); }
 
 void bh_api_delete_session(struct bh_api *a, bh_req_t *req, const char *id)
 {

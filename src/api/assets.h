@@ -4,7 +4,7 @@
 #define BH_ASSETS_H
 
 struct bh_asset {
-    const char *path;         /* "/index.html" */
+    const char *path; /* "/index.html" */
     const char *content_type;
     const unsigned char *data;
     unsigned long len;

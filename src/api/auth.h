@@ -19,10 +19,10 @@
 #include "lib/scope.h"
 #include "lib/err.h"
 
-#define BH_HASH_LEN 32            /* SHA-256 */
+#define BH_HASH_LEN 32 /* SHA-256 */
 #define BH_HASH_HEX (2 * BH_HASH_LEN + 1)
-#define BH_SECRET_LEN 32          /* the HMAC key of scoped tokens */
-#define BH_ADMIN_ID "admin"       /* id (and name) of the operator's bootstrap token */
+#define BH_SECRET_LEN 32    /* the HMAC key of scoped tokens */
+#define BH_ADMIN_ID "admin" /* id (and name) of the operator's bootstrap token */
 #define BH_TOKEN_NAME_MAX 64
 
 /* Constant-time comparison of a presented token with the expected one: its
@@ -80,7 +80,7 @@ const char *bh_role_name(enum bh_role r);
 
 struct bh_identity {
     enum bh_role role;
-    char id[40];        /* token id ("admin" for the bootstrap token) */
+    char id[40]; /* token id ("admin" for the bootstrap token) */
     char name[BH_TOKEN_NAME_MAX + 1];
     int max_sessions;   /* 0: no per-token limit of its own */
     const char *scoped; /* BH_ROLE_SCOPED: the presented token (borrowed) */

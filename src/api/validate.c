@@ -25,8 +25,8 @@ int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
     json_object_foreach(j, k, v)
     {
         if (strcmp(k, "name") && strcmp(k, "role") && strcmp(k, "maxSessions"))
-            return bh_invalid(why, "unknown_field", "unknown field '%.64s' (name, role, maxSessions)",
-                           k);
+            return bh_invalid(why, "unknown_field",
+                              "unknown field '%.64s' (name, role, maxSessions)", k);
     }
     json_t *jn = json_object_get(j, "name"), *jr = json_object_get(j, "role"),
            *jm = json_object_get(j, "maxSessions");
@@ -35,7 +35,7 @@ int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
     if (!name || n < 1 || n > BH_TOKEN_NAME_MAX ||
         strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
         return bh_invalid(why, "invalid_field",
-                       "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+                          "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
     enum bh_role role = jr ? bh_role_parse(json_string_value(jr)) : BH_ROLE_USER;
     if (role != BH_ROLE_USER && role != BH_ROLE_ADMIN)
         return bh_invalid(why, "invalid_field", "role must be \"user\" or \"admin\"");
@@ -49,8 +49,7 @@ int bh_validate_token(const char *body, size_t len, struct bh_token_opts *out,
     return 0;
 }
 
-int bh_validate_link(const char *body, size_t len, struct bh_link_opts *out,
-                     struct bh_invalid *why)
+int bh_validate_link(const char *body, size_t len, struct bh_link_opts *out, struct bh_invalid *why)
 {
     memset(out, 0, sizeof *out);
     json_error_t je;

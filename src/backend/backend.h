@@ -33,11 +33,11 @@ typedef struct bh_backend bh_backend_t;
 /* Where a started session lives, as kept in its row (so that a later run
  * finds it again): what the backend reports, the session stores. */
 struct bh_placement {
-    char runtime[16];       /* "runc", "crun", "fake" */
-    char container_id[80];  /* the backend's name for it */
-    int pid;                /* its first process as the host sees it (0: none) */
-    char addr[64];          /* its network address */
-    uint32_t uid_base;      /* first host uid of its user namespace (0: none) */
+    char runtime[16];      /* "runc", "crun", "fake" */
+    char container_id[80]; /* the backend's name for it */
+    int pid;               /* its first process as the host sees it (0: none) */
+    char addr[64];         /* its network address */
+    uint32_t uid_base;     /* first host uid of its user namespace (0: none) */
 };
 
 /* What one start asks for. */
@@ -108,8 +108,8 @@ struct bh_backend_ops {
      * 0 with *out (ev then reports exits), or -1, *crashed 1 when it is no
      * longer running, and err. Blocking, before serving. */
     int (*adopt)(bh_backend_t *b, const char *id, const struct bh_placement *where,
-                 const struct bh_net_policy *policy, const struct bh_backend_events *ev,
-                 void *arg, struct bh_started *out, int *crashed, bh_err_t *err);
+                 const struct bh_net_policy *policy, const struct bh_backend_events *ev, void *arg,
+                 struct bh_started *out, int *crashed, bh_err_t *err);
     /* Recovery: remove what is left of sessions that held() says are not
      * live; ours() says whether an id is one of ours at all (leftovers
      * that may be another daemon's are only removed when it is). How many

@@ -29,16 +29,13 @@ static void curl_cleanupp(CURL **h)
     if (*h)
         curl_easy_cleanup(*h);
 }
-static void slist_freep(struct curl_slist **l)
-{
-    curl_slist_free_all(*l);
-}
+static void slist_freep(struct curl_slist **l) { curl_slist_free_all(*l); }
 #define cleanup_curl __attribute__((cleanup(curl_cleanupp)))
 #define cleanup_slist __attribute__((cleanup(slist_freep)))
 
 /* bh_err_set with an errno status but without strerror text appended. */
 __attribute__((format(printf, 3, 4))) static int client_err(bh_err_t *err, int status,
-                                                           const char *fmt, ...)
+                                                            const char *fmt, ...)
 {
     if (!err)
         return -1;
@@ -137,15 +134,14 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
         return client_err(err, ENOMEM, "curl_easy_init failed");
     cleanup_free char *url = bh_xasprintf("%s%s", c->url, path);
     cleanup_free char *noproxy = noproxy_list();
-    cleanup_free char *auth = c->token ? bh_xasprintf("Authorization: Bearer %s", c->token)
-                                       : NULL;
+    cleanup_free char *auth = c->token ? bh_xasprintf("Authorization: Bearer %s", c->token) : NULL;
     cleanup_slist struct curl_slist *hdrs = NULL;
     struct curl_slist *nh;
-#define ADD_HEADER(s)                                                                   \
-    do {                                                                                \
-        if (!(nh = curl_slist_append(hdrs, (s))))                                       \
-            return client_err(err, ENOMEM, "curl_slist_append failed");                 \
-        hdrs = nh;                                                                      \
+#define ADD_HEADER(s)                                                   \
+    do {                                                                \
+        if (!(nh = curl_slist_append(hdrs, (s))))                       \
+            return client_err(err, ENOMEM, "curl_slist_append failed"); \
+        hdrs = nh;                                                      \
     } while (0)
     if (auth)
         ADD_HEADER(auth);
@@ -188,8 +184,7 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
         switch (rc) {
         case CURLE_COULDNT_CONNECT:
         case CURLE_COULDNT_RESOLVE_HOST:
-            return client_err(err, ECONNREFUSED, "cannot reach bulkhead at %s: %s", c->url,
-                              why);
+            return client_err(err, ECONNREFUSED, "cannot reach bulkhead at %s: %s", c->url, why);
         case CURLE_OPERATION_TIMEDOUT:
             return client_err(err, ETIMEDOUT, "%s %s: %s", method, url, why);
         case CURLE_URL_MALFORMAT:
@@ -197,8 +192,8 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
             return client_err(err, EINVAL, "bad server URL %s: %s", c->url, why);
         case CURLE_WRITE_ERROR:
             if (b.too_big)
-                return client_err(err, EFBIG, "%s %s: reply larger than %zu MiB", method,
-                                  url, MAX_BODY >> 20);
+                return client_err(err, EFBIG, "%s %s: reply larger than %zu MiB", method, url,
+                                  MAX_BODY >> 20);
             /* fall through */
         default:
             return client_err(err, EIO, "%s %s: %s", method, url, why);
@@ -234,8 +229,8 @@ int bh_client_resp_error(const struct bh_client_resp *resp, bh_err_t *err)
         if ((unsigned char)b[i] < 0x20)
             text = 0;
     if (text)
-        return client_err(err, 0, "unexpected reply from server: HTTP %ld: %.*s",
-                          resp->status, (int)n, b);
+        return client_err(err, 0, "unexpected reply from server: HTTP %ld: %.*s", resp->status,
+                          (int)n, b);
     return client_err(err, 0, "unexpected reply from server: HTTP %ld", resp->status);
 }
 

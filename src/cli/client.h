@@ -16,8 +16,8 @@ struct bh_client {
 };
 
 struct bh_client_resp {
-    long status;        /* HTTP status */
-    char *body;         /* NUL-terminated (the NUL is not counted in len) */
+    long status; /* HTTP status */
+    char *body;  /* NUL-terminated (the NUL is not counted in len) */
     size_t len;
     char *content_type; /* or NULL */
 };

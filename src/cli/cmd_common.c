@@ -34,8 +34,7 @@ int cmd_usage_error(const struct cmd_desc *d, const char *fmt, ...)
         fputc('\n', stderr);
         va_end(ap);
     }
-    fprintf(stderr, "usage: bulkhead %s\nTry 'bulkhead %s --help' for more.\n", d->usage,
-            d->name);
+    fprintf(stderr, "usage: bulkhead %s\nTry 'bulkhead %s --help' for more.\n", d->usage, d->name);
     return BH_EXIT_USAGE;
 }
 
@@ -76,7 +75,8 @@ int cmd_conn_opt(int c, struct conn_opts *o, const struct cmd_desc *d)
     case 'h':
         cmd_print_help(d);
         return BH_EXIT_OK;
-    default:         return cmd_usage_error(d, NULL);
+    default:
+        return cmd_usage_error(d, NULL);
     }
 }
 
@@ -133,8 +133,8 @@ int cmd_conn_open(struct conn *cn, const struct conn_opts *o, bh_err_t *err)
             cn->url = bh_xstrdup(BH_DEFAULT_URL);
     }
     if (!is_http_url(cn->url))
-        return bh_err_set(err, EINVAL, "server URL '%s' (from %s) is not an http:// URL",
-                          cn->url, from);
+        return bh_err_set(err, EINVAL, "server URL '%s' (from %s) is not an http:// URL", cn->url,
+                          from);
     size_t n = strlen(cn->url);
     while (n > 8 && cn->url[n - 1] == '/')
         cn->url[--n] = 0;

@@ -32,8 +32,8 @@ struct cmd_desc {
 void cmd_print_help(const struct cmd_desc *d);
 /* Print "bulkhead CMD: <msg>" (if fmt) and the usage line to stderr.
  * Returns BH_EXIT_USAGE. */
-__attribute__((format(printf, 2, 3))) int cmd_usage_error(const struct cmd_desc *d,
-                                                          const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) int cmd_usage_error(const struct cmd_desc *d, const char *fmt,
+                                                          ...);
 /* Print the error as "bulkhead: <msg>" and return BH_EXIT_FAIL. */
 int cmd_fail(bh_err_t *err);
 
@@ -59,11 +59,13 @@ enum {
     OPT_PAGELOAD,
 };
 
-#define CONN_LONGOPTS                                                                   \
-    {"server", required_argument, NULL, OPT_SERVER},                                    \
-        {"token", required_argument, NULL, OPT_TOKEN},                                  \
-        {"state-dir", required_argument, NULL, OPT_STATE_DIR},                          \
-        {"help", no_argument, NULL, 'h'}
+#define CONN_LONGOPTS                                          \
+    {"server", required_argument, NULL, OPT_SERVER},           \
+        {"token", required_argument, NULL, OPT_TOKEN},         \
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR}, \
+    {                                                          \
+        "help", no_argument, NULL, 'h'                         \
+    }
 
 struct conn_opts {
     const char *server, *token, *state_dir;

@@ -128,11 +128,42 @@ static int parse_u64(const char *v, uint64_t min, uint64_t *out)
 
 static int parse_flags(struct bh_config *c, int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_PUBLIC, O_STATE, O_RUN, O_RUNTIME, O_BRIDGE, O_SUBNET, O_DNS,
-           O_TOKEN, O_MAX, O_MEM, O_PIDS, O_CPUS, O_LOG, O_EALLOW, O_EDENY, O_QMAX, O_QTIME, O_ORIGIN,
-           O_NOAUTH, O_URLTTL, O_USERMAX,
-           O_ONRESTART, O_ONSHUTDOWN, O_USERNS_BASE, O_USERNS_RANGES, O_NESTED_USERNS, O_PAGELOAD,
-           O_HOST, O_HDRTIME, O_BODYTIME, O_MAXCONN, O_MAXCONNADDR, O_CLIENTGONE };
+    enum {
+        O_LISTEN = 256,
+        O_PUBLIC,
+        O_STATE,
+        O_RUN,
+        O_RUNTIME,
+        O_BRIDGE,
+        O_SUBNET,
+        O_DNS,
+        O_TOKEN,
+        O_MAX,
+        O_MEM,
+        O_PIDS,
+        O_CPUS,
+        O_LOG,
+        O_EALLOW,
+        O_EDENY,
+        O_QMAX,
+        O_QTIME,
+        O_ORIGIN,
+        O_NOAUTH,
+        O_URLTTL,
+        O_USERMAX,
+        O_ONRESTART,
+        O_ONSHUTDOWN,
+        O_USERNS_BASE,
+        O_USERNS_RANGES,
+        O_NESTED_USERNS,
+        O_PAGELOAD,
+        O_HOST,
+        O_HDRTIME,
+        O_BODYTIME,
+        O_MAXCONN,
+        O_MAXCONNADDR,
+        O_CLIENTGONE
+    };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"public-url", required_argument, 0, O_PUBLIC},
@@ -294,8 +325,7 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
             c->max_sessions = (int)u;
             break;
         case O_ORIGIN: {
-            char **nv = realloc(c->allowed_origins,
-                                (size_t)(c->nallowed_origins + 1) * sizeof *nv);
+            char **nv = realloc(c->allowed_origins, (size_t)(c->nallowed_origins + 1) * sizeof *nv);
             if (!nv)
                 abort();
             c->allowed_origins = nv;
@@ -503,8 +533,10 @@ static int setup_secret(struct bh_config *c, bh_err_t *err)
         int rc = parse_hex(t, c->secret, sizeof c->secret);
         bh_secret_free(t);
         if (rc < 0)
-            return bh_err_set(err, 0, "%s is not 64 hex digits (remove it to make a new one; "
-                                      "session links given out before stop working)", path);
+            return bh_err_set(err, 0,
+                              "%s is not 64 hex digits (remove it to make a new one; "
+                              "session links given out before stop working)",
+                              path);
         return 0;
     }
     char hex[2 * sizeof c->secret + 2];
@@ -538,9 +570,8 @@ static int loopback(const char *host)
 static int derived_max_conns(const struct bh_config *c, long *nofile)
 {
     struct rlimit rl;
-    *nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                  ? (long)rl.rlim_cur
-                  : 1048576;
+    *nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur
+                                                                                 : 1048576;
     long n = *nofile - FDS_BASE - (long)FDS_PER_SESSION * c->max_sessions;
     if (n > 1000000)
         n = 1000000;
@@ -585,8 +616,9 @@ int bh_cmd_serve(int argc, char **argv)
         return rc > 0 ? BH_EXIT_OK : BH_EXIT_USAGE;
     }
     if (c->no_auth && !loopback(c->listen_host)) {
-        fprintf(stderr, "bulkhead serve: refusing --no-auth on %s: without auth the daemon "
-                        "listens only on a loopback address (127.0.0.0/8, ::1, localhost)\n",
+        fprintf(stderr,
+                "bulkhead serve: refusing --no-auth on %s: without auth the daemon "
+                "listens only on a loopback address (127.0.0.0/8, ::1, localhost)\n",
                 c->listen_host);
         bh_config_free(c);
         return BH_EXIT_USAGE;
@@ -630,8 +662,8 @@ int bh_cmd_serve(int argc, char **argv)
                         &err) < 0)
         goto out;
     if (c->userns_ranges < (uint32_t)c->max_sessions) {
-        bh_err_set(&err, EINVAL, "--userns-ranges %u is below --max-sessions %d",
-                   c->userns_ranges, c->max_sessions);
+        bh_err_set(&err, EINVAL, "--userns-ranges %u is below --max-sessions %d", c->userns_ranges,
+                   c->max_sessions);
         goto out;
     }
     db = bh_xasprintf("%s/bulkhead.db", c->state_dir);

@@ -93,8 +93,9 @@ int main(int argc, char **argv)
         return cmd_version(1, argv + 1);
     const struct command *c = find_command(argv[1]);
     if (!c) {
-        fprintf(stderr, "bulkhead: unknown command '%s'\n"
-                        "Run 'bulkhead help' for the list of commands.\n",
+        fprintf(stderr,
+                "bulkhead: unknown command '%s'\n"
+                "Run 'bulkhead help' for the list of commands.\n",
                 argv[1]);
         return BH_EXIT_USAGE;
     }

@@ -162,7 +162,6 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-
 static void http_release(struct bh_http *http)
 {
     http_front_free(http);

@@ -32,11 +32,11 @@ struct bh_http_handlers {
 };
 
 struct bh_http_config {
-    const char *host;   /* listen address, e.g. "127.0.0.1" */
+    const char *host; /* listen address, e.g. "127.0.0.1" */
     int port;
-    size_t max_body;    /* larger bodies get 413 without reaching the handler */
+    size_t max_body;     /* larger bodies get 413 without reaching the handler */
     size_t max_put_body; /* the same for PUT (file uploads); 0: max_body */
-    size_t max_ws_msg;  /* larger WebSocket messages close the connection (1009) */
+    size_t max_ws_msg;   /* larger WebSocket messages close the connection (1009) */
     /* Slow clients: a request's headers must arrive within header_timeout
      * seconds of the connection (or of its previous reply), its body within
      * body_timeout seconds of its headers; else the connection is closed.
@@ -66,8 +66,8 @@ void bh_http_free(bh_http_t *http);
 /* The port actually bound (for port 0). */
 int bh_http_port(const bh_http_t *http);
 
-const char *bh_req_method(const bh_req_t *r);  /* "GET", "POST", "DELETE", ... */
-const char *bh_req_path(const bh_req_t *r);    /* without the query */
+const char *bh_req_method(const bh_req_t *r); /* "GET", "POST", "DELETE", ... */
+const char *bh_req_path(const bh_req_t *r);   /* without the query */
 /* Query parameter value (decoded) or NULL. Borrowed until reply. */
 const char *bh_req_query(bh_req_t *r, const char *name);
 /* Header value or NULL, e.g. "authorization". Borrowed until reply. */
@@ -82,8 +82,8 @@ void bh_req_on_gone(bh_req_t *r, void (*cb)(void *arg), void *arg);
 
 /* Answer (copies body). extra_headers: NULL or NULL-terminated name/value
  * pairs. After this the request must not be used. */
-void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void *body,
-                  size_t len, const char *const *extra_headers);
+void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void *body, size_t len,
+                  const char *const *extra_headers);
 
 /* Accept a WebSocket upgrade (only inside handlers.upgrade). */
 bh_ws_t *bh_ws_accept(bh_req_t *r, const struct bh_ws_handlers *h, void *arg);

@@ -177,8 +177,8 @@ static void accepting_drop(struct bh_http *http)
 
 /* The library accepted fd from the listening socket lwsi: 0 to serve it,
  * 1 after answering 503 (the library then closes it). */
-int http_conn_filter(struct bh_http *http, struct lws *lwsi,
-                     struct lws_filter_network_conn_args *f, int fd)
+int http_conn_filter(struct bh_http *http, struct lws *lwsi, struct lws_filter_network_conn_args *f,
+                     int fd)
 {
     if (http->listen_fd < 0)
         http->listen_fd = lws_get_socket_fd(lwsi);

@@ -45,13 +45,13 @@ struct bh_http {
     struct peer *peers[CONN_BUCKETS];
     struct peer *accepting; /* between the accept filter and the new wsi */
     int listen_fd;
-    int reserve_fd;         /* spent to refuse connections at EMFILE */
+    int reserve_fd; /* spent to refuse connections at EMFILE */
     struct ratelog log_full, log_addr, log_emfile;
 };
 
 struct bh_req {
     struct bh_http *http;
-    struct lws *wsi;        /* NULL once the connection is gone */
+    struct lws *wsi; /* NULL once the connection is gone */
     char method[8];
     char *path;
     char *query[MAX_QUERY]; /* "name=value", decoded */
@@ -59,7 +59,7 @@ struct bh_req {
     char *auth, *host, *origin, *ctype;
     char *body;
     size_t body_len, body_cap, body_expected, body_max;
-    int dispatched;         /* the handler owns the reply */
+    int dispatched; /* the handler owns the reply */
     int replied;
     /* response */
     int status;
@@ -68,7 +68,7 @@ struct bh_req {
     size_t rlen, roff;
     char **rhdrs;
     int headers_sent;
-    struct bh_ws *ws;       /* set by bh_ws_accept during an upgrade */
+    struct bh_ws *ws; /* set by bh_ws_accept during an upgrade */
     int upgrading;
     lws_sorted_usec_list_t body_sul; /* the body's deadline */
     void (*gone_cb)(void *);
@@ -120,8 +120,8 @@ void http_ws_closed(struct bh_ws *ws);
 void http_body_deadline(lws_sorted_usec_list_t *sul);
 /* The library accepted fd from the listening socket lwsi: 0 to serve it,
  * 1 after answering 503 (the library then closes it). */
-int http_conn_filter(struct bh_http *http, struct lws *lwsi,
-                     struct lws_filter_network_conn_args *f, int fd);
+int http_conn_filter(struct bh_http *http, struct lws *lwsi, struct lws_filter_network_conn_args *f,
+                     int fd);
 /* The wsi of the connection just let through by http_conn_filter. */
 void http_conn_add(struct bh_http *http, struct lws *wsi);
 /* Any wsi is destroyed: if it is a client connection, it counts no more. */

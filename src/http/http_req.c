@@ -152,8 +152,8 @@ const char *bh_req_body(const bh_req_t *r, size_t *len)
     return r->body ? r->body : "";
 }
 
-void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void *body,
-                  size_t len, const char *const *extra)
+void bh_req_reply(bh_req_t *r, int status, const char *content_type, const void *body, size_t len,
+                  const char *const *extra)
 {
     if (r->replied)
         return;
@@ -187,8 +187,13 @@ static int write_headers(struct bh_req *r, size_t len)
     struct lws *wsi = r->wsi;
     unsigned char buf[LWS_PRE + 4096];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    static const char *const fixed[] = {"x-content-type-options", "nosniff", "cache-control",
-                                        "no-store", "connection", "close", NULL};
+    static const char *const fixed[] = {"x-content-type-options",
+                                        "nosniff",
+                                        "cache-control",
+                                        "no-store",
+                                        "connection",
+                                        "close",
+                                        NULL};
     if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, len, &p, end))
         return -1;
     for (int pass = 0; pass < 2; pass++) {

@@ -71,7 +71,7 @@ struct bh_kind_route {
 struct bh_kind_metric {
     const char *name; /* "bulkhead_..." */
     const char *help;
-    int counter;      /* 1: a counter (kept across ended sessions), 0: a gauge */
+    int counter; /* 1: a counter (kept across ended sessions), 0: a gauge */
 };
 
 #define BH_KIND_METRICS_MAX 8
@@ -93,8 +93,7 @@ struct bh_kind {
     /* Check the kind's fields of a create body (body is the whole object):
      * 0 and *opts (the kind's, heap; freed by free_opts or taken by new),
      * or -1 and why. Pure. */
-    int (*validate)(json_t *body, const struct bh_config *cfg, void **opts,
-                    struct bh_invalid *why);
+    int (*validate)(json_t *body, const struct bh_config *cfg, void **opts, struct bh_invalid *why);
     void (*free_opts)(void *opts);
     /* A new session's state from validated opts (taken over; NULL: from
      * its saved settings, for adoption, see save). It fills the row's

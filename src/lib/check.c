@@ -42,7 +42,7 @@ int bh_validate_url(const char *url, struct bh_invalid *why)
         scheme_len = 8;
     else
         return bh_invalid(why, "invalid_url",
-                       "url must be an absolute http:// or https:// URL (or about:blank)");
+                          "url must be an absolute http:// or https:// URL (or about:blank)");
     const char *host = url + scheme_len;
     const char *end = host + strcspn(host, "/?#");
     const char *at = NULL;
@@ -106,7 +106,7 @@ int bh_check_int(json_t *obj, const char *key, const char *name, long lo, long h
 }
 
 int bh_check_keys(json_t *obj, const char *where, const char *const *allowed,
-                   struct bh_invalid *why)
+                  struct bh_invalid *why)
 {
     const char *key;
     json_t *v;
@@ -121,4 +121,3 @@ int bh_check_keys(json_t *obj, const char *where, const char *const *allowed,
     }
     return 0;
 }
-

@@ -9,8 +9,8 @@
 #include "lib/json.h"
 
 struct bh_invalid {
-    const char *code;   /* "invalid_json", "unknown_field", "invalid_field", "invalid_url",
-                         * "forbidden_network" */
+    const char *code; /* "invalid_json", "unknown_field", "invalid_field", "invalid_url",
+                       * "forbidden_network" */
     char msg[256];
 };
 

@@ -111,7 +111,4 @@ void bh_err_clear(bh_err_t *err)
     err->kind = BH_E_INTERNAL;
 }
 
-const char *bh_err_msg(const bh_err_t *err)
-{
-    return err && err->msg ? err->msg : "unknown error";
-}
+const char *bh_err_msg(const bh_err_t *err) { return err && err->msg ? err->msg : "unknown error"; }

@@ -29,7 +29,10 @@ typedef struct bh_err {
     char *msg;
 } bh_err_t;
 
-#define BH_ERR_INIT {BH_E_INTERNAL, 0, NULL}
+#define BH_ERR_INIT            \
+    {                          \
+        BH_E_INTERNAL, 0, NULL \
+    }
 
 /* Fill err (if not NULL) with a formatted message; if errnum != 0, ": strerror"
  * is appended. Always returns -1 so callers can `return bh_err_set(...)`. */
@@ -46,8 +49,7 @@ int bh_err_kind_set(bh_err_t *err, enum bh_err_kind kind, const char *fmt, ...)
 enum bh_err_kind bh_err_kind_of_errno(int errnum);
 
 /* Prefix err->msg with "context: ". Returns -1. */
-int bh_err_wrap(bh_err_t *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int bh_err_wrap(bh_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Free the message and reset. Safe on a cleared error. */
 void bh_err_clear(bh_err_t *err);

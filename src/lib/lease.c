@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-int bh_lease_try(const char *dir, const char *name, const char *id, const char *what,
-                 bh_err_t *err)
+int bh_lease_try(const char *dir, const char *name, const char *id, const char *what, bh_err_t *err)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);

@@ -98,8 +98,7 @@ void bh_loop_off_wake(bh_loop_t *loop, void (*cb)(void *), void *arg)
             loop->subs[i].cb = NULL;
             loop->sub_holes = 1;
         } else {
-            memmove(&loop->subs[i], &loop->subs[i + 1],
-                    (loop->nsubs - i - 1) * sizeof *loop->subs);
+            memmove(&loop->subs[i], &loop->subs[i + 1], (loop->nsubs - i - 1) * sizeof *loop->subs);
             loop->nsubs--;
         }
         return;

@@ -29,7 +29,10 @@ void bh_metrics_create_latency(struct bh_metrics *m, double s)
     observe(&m->create, create_bounds, s);
 }
 
-void bh_metrics_queue_wait(struct bh_metrics *m, double s) { observe(&m->queue_wait, wait_bounds, s); }
+void bh_metrics_queue_wait(struct bh_metrics *m, double s)
+{
+    observe(&m->queue_wait, wait_bounds, s);
+}
 
 static void write_hist(FILE *f, const char *name, const char *help, const struct bh_hist *h,
                        const double *bounds)
@@ -44,9 +47,10 @@ static void write_hist(FILE *f, const char *name, const char *help, const struct
 
 void bh_metrics_write(const struct bh_metrics *m, FILE *f)
 {
-    fprintf(f, "# HELP bulkhead_sessions_created_total Sessions created (create requests accepted).\n"
-               "# TYPE bulkhead_sessions_created_total counter\n"
-               "bulkhead_sessions_created_total %llu\n",
+    fprintf(f,
+            "# HELP bulkhead_sessions_created_total Sessions created (create requests accepted).\n"
+            "# TYPE bulkhead_sessions_created_total counter\n"
+            "bulkhead_sessions_created_total %llu\n",
             m->created);
     fprintf(f, "# HELP bulkhead_sessions_ended_total Sessions ended, by end reason.\n"
                "# TYPE bulkhead_sessions_ended_total counter\n");
@@ -55,6 +59,6 @@ void bh_metrics_write(const struct bh_metrics *m, FILE *f)
     write_hist(f, "bulkhead_session_create_seconds", "Time from create request to ready.",
                &m->create, create_bounds);
     write_hist(f, "bulkhead_capacity_queue_wait_seconds",
-               "Time creates waited for a free session slot (admitted or refused).",
-               &m->queue_wait, wait_bounds);
+               "Time creates waited for a free session slot (admitted or refused).", &m->queue_wait,
+               wait_bounds);
 }

@@ -70,8 +70,8 @@ struct bh_net_policy {
  * 0xc0a8d501, 0300.0250..., 192.168.54529); no bits after the prefix
  * ("10.1.2.3/8" is refused, naming 10.0.0.0/8). out may be NULL (check
  * only). */
-int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports,
-                      struct bh_net_rule *out, bh_err_t *err);
+int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports, struct bh_net_rule *out,
+                      bh_err_t *err);
 
 /* 0 if rule r (from bh_net_rule_parse) names only public address space, or
  * where it does not, only what `granted` (the operator's always_allow list)
@@ -85,16 +85,16 @@ int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports,
  * without ports names every port); several granted rules may cover one
  * range together. Otherwise -1 with EACCES and a message naming the first
  * range r overlaps, e.g. "0.0.0.0/0 overlaps private range 10.0.0.0/8". */
-int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *granted,
-                       int ngranted, bh_err_t *err);
+int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *granted, int ngranted,
+                       bh_err_t *err);
 
 struct bh_net_config {
-    const char *bridge;   /* "bh0" */
-    const char *subnet;   /* "10.213.0.0/16"; the bridge takes .0.1 */
-    const char *dns;      /* the resolver sessions use (resolv.conf): an IP
-                           * address they can reach, so not loopback;
-                           * sessions may send it TCP/UDP port 53, even on a
-                           * private or host address. NULL: no resolver. */
+    const char *bridge;    /* "bh0" */
+    const char *subnet;    /* "10.213.0.0/16"; the bridge takes .0.1 */
+    const char *dns;       /* the resolver sessions use (resolv.conf): an IP
+                            * address they can reach, so not loopback;
+                            * sessions may send it TCP/UDP port 53, even on a
+                            * private or host address. NULL: no resolver. */
     const char *nft_table; /* nft table (family inet); NULL or "": "bulkhead"
                             * for bridge "bh0", else "bulkhead_<bridge>"
                             * ('-' and '.' as '_'), so daemons and tests with

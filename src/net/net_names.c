@@ -65,8 +65,8 @@ int bh_net_check_config(const struct bh_net_config *cfg, struct subnet *sn, bh_e
         !valid_name_chars(cfg->bridge, "_-."))
         return bh_err_set(err, EINVAL, "bad bridge name \"%s\"",
                           cfg && cfg->bridge ? cfg->bridge : "(null)");
-    if (cfg->nft_table && (strlen(cfg->nft_table) > TABLE_MAX ||
-                           !valid_name_chars(cfg->nft_table, "_")))
+    if (cfg->nft_table &&
+        (strlen(cfg->nft_table) > TABLE_MAX || !valid_name_chars(cfg->nft_table, "_")))
         return bh_err_set(err, EINVAL, "bad nft table name \"%s\"", cfg->nft_table);
     return parse_subnet(cfg->subnet, sn, err);
 }

@@ -223,10 +223,9 @@ int bh_net_policy_fini(const struct bh_net_config *cfg, bh_err_t *err)
 {
     char t[TABLE_MAX + 1];
     table_name(cfg, t);
-    cleanup_free char *script =
-        bh_xasprintf("add table inet %s\ndelete table inet %s\n"
-                     "add table bridge %s\ndelete table bridge %s\n",
-                     t, t, t, t);
+    cleanup_free char *script = bh_xasprintf("add table inet %s\ndelete table inet %s\n"
+                                             "add table bridge %s\ndelete table bridge %s\n",
+                                             t, t, t, t);
     return bh_nft_run(script, err);
 }
 

@@ -28,11 +28,10 @@ const char bh_net_private4[] = "10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12, 192.0.
 const char bh_net_private6[] = "64:ff9b::/96, 64:ff9b:1::/48, 100::/64, 2001::/23, 2002::/16, "
                                "fc00::/7, fec0::/10";
 
-
 static int is_v6(const char *cidr) { return strchr(cidr, ':') != NULL; }
 
-int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports,
-                      struct bh_net_rule *out, bh_err_t *err)
+int bh_net_rule_parse(const char *cidr, const uint16_t *ports, int nports, struct bh_net_rule *out,
+                      bh_err_t *err)
 {
     struct bh_net_rule r;
     memset(&r, 0, sizeof r);
@@ -236,8 +235,8 @@ static int granted_cover(const struct prefix *p, const struct grants *g)
     return granted_cover(&half, g);
 }
 
-int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *granted,
-                       int ngranted, bh_err_t *err)
+int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *granted, int ngranted,
+                       bh_err_t *err)
 {
     struct prefix rp;
     if (!r)
@@ -274,8 +273,8 @@ int bh_net_rule_public(const struct bh_net_rule *r, const struct bh_net_rule *gr
                 /* the overlap is the smaller of the two */
                 const struct prefix *o = rp.len >= np.len ? &rp : &np;
                 if (!granted_cover(o, &g)) {
-                    bh_err_set(err, 0, "%s overlaps %s range %.*s", r->cidr, tables[t].what,
-                               (int)n, s);
+                    bh_err_set(err, 0, "%s overlaps %s range %.*s", r->cidr, tables[t].what, (int)n,
+                               s);
                     if (err) /* EACCES, without strerror's words in the message */
                         err->errnum = EACCES;
                     return -1;

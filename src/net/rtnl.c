@@ -74,7 +74,8 @@ static int nl_error(const struct nlmsghdr *nlh, const char *what, bh_err_t *err)
         if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
             off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
         const struct nlattr *a;
-        mnl_attr_for_each(a, nlh, off) {
+        mnl_attr_for_each(a, nlh, off)
+        {
             if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
                 mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
                 kmsg = mnl_attr_get_str(a);
@@ -88,8 +89,8 @@ static int nl_error(const struct nlmsghdr *nlh, const char *what, bh_err_t *err)
 /* Send one request and read until its ack (or NLMSG_DONE for a dump), giving
  * every data message to cb (if not NULL). Returns 0, or -1 with err->errnum
  * the kernel's errno and err->msg starting with `what`. */
-int bh_rtnl_talk(struct bh_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
-                 const char *what, bh_err_t *err)
+int bh_rtnl_talk(struct bh_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const char *what,
+                 bh_err_t *err)
 {
     int dump = (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
     if (!dump)
@@ -125,8 +126,7 @@ int bh_rtnl_talk(struct bh_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data
     }
 }
 
-static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, int index,
-                                 unsigned up)
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, int index, unsigned up)
 {
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = type;

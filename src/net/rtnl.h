@@ -35,12 +35,11 @@ void bh_rtnl_close(struct bh_nl *nl);
 /* Send one request and read until its ack (or NLMSG_DONE for a dump),
  * giving every data message to cb (if not NULL); err->msg starts with
  * `what`. */
-int bh_rtnl_talk(struct bh_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
-                 const char *what, bh_err_t *err);
+int bh_rtnl_talk(struct bh_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const char *what,
+                 bh_err_t *err);
 
 /* Look a link up by name. A missing link is -1 with err->status ENODEV. */
-int bh_rtnl_link_get(struct bh_nl *nl, const char *name, struct bh_link_info *out,
-                     bh_err_t *err);
+int bh_rtnl_link_get(struct bh_nl *nl, const char *name, struct bh_link_info *out, bh_err_t *err);
 /* Delete a link by name; a link that does not exist is success. */
 int bh_rtnl_link_del(struct bh_nl *nl, const char *name, bh_err_t *err);
 /* Up a link (by index; `name` is for messages). */

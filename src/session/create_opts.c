@@ -32,8 +32,8 @@ char *bh_create_opts_network_json(const struct bh_create_opts *o)
         json_t *ports = json_array();
         for (int k = 0; k < o->allow[i].nports; k++)
             json_array_append_new(ports, json_integer(o->allow[i].ports[k]));
-        json_array_append_new(allow, json_pack("{s:s, s:o}", "cidr", o->allow[i].cidr, "ports",
-                                               ports));
+        json_array_append_new(allow,
+                              json_pack("{s:s, s:o}", "cidr", o->allow[i].cidr, "ports", ports));
     }
     json_t *j = json_pack("{s:s, s:o, s:o}", "policy", mode_names[o->net_mode], "allow", allow,
                           "proxy", o->proxy ? json_string(o->proxy) : json_null());
@@ -55,7 +55,8 @@ static int check_proxy(const char *p, struct bh_net_rule *rule, struct bh_invali
     else if (!strncmp(p, "socks5://", 9))
         rest = p + 9;
     else
-        return bh_invalid(why, "invalid_field", "network.proxy must be http://, https:// or socks5://");
+        return bh_invalid(why, "invalid_field",
+                          "network.proxy must be http://, https:// or socks5://");
     char host[64];
     const char *colon;
     if (*rest == '[') {
@@ -103,7 +104,7 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
             }
         if (!found)
             return bh_invalid(why, "invalid_field",
-                           "network.policy must be \"internet\", \"none\" or \"allowlist\"");
+                              "network.policy must be \"internet\", \"none\" or \"allowlist\"");
     }
     json_t *allow = json_object_get(net, "allow");
     if (allow && out->net_mode != BH_NET_ALLOWLIST)
@@ -111,10 +112,10 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
     if (out->net_mode == BH_NET_ALLOWLIST) {
         if (!json_is_array(allow) || json_array_size(allow) == 0)
             return bh_invalid(why, "invalid_field",
-                           "network.allow must be a non-empty array of {\"cidr\",\"ports\"}");
+                              "network.allow must be a non-empty array of {\"cidr\",\"ports\"}");
         if (json_array_size(allow) > BH_ALLOW_MAX)
             return bh_invalid(why, "invalid_field", "network.allow has more than %d entries",
-                           BH_ALLOW_MAX);
+                              BH_ALLOW_MAX);
         out->allow = bh_xcalloc(json_array_size(allow), sizeof *out->allow);
         size_t i;
         json_t *e;
@@ -128,15 +129,15 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
             const char *cidr = bh_json_str(e, "cidr");
             if (!cidr)
                 return bh_invalid(why, "invalid_field", "network.allow[%zu].cidr must be a string",
-                               i);
+                                  i);
             json_t *ports = json_object_get(e, "ports");
             uint16_t pv[16];
             int np = 0;
             if (ports) {
                 if (!json_is_array(ports) || json_array_size(ports) > 16)
-                    return bh_invalid(why, "invalid_field",
-                                   "network.allow[%zu].ports must be an array of at most 16 ports",
-                                   i);
+                    return bh_invalid(
+                        why, "invalid_field",
+                        "network.allow[%zu].ports must be an array of at most 16 ports", i);
                 size_t k;
                 json_t *pj;
                 json_array_foreach(ports, k, pj)
@@ -144,7 +145,7 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
                     if (!json_is_integer(pj) || json_integer_value(pj) < 1 ||
                         json_integer_value(pj) > 65535)
                         return bh_invalid(why, "invalid_field",
-                                       "network.allow[%zu].ports must hold integers 1-65535", i);
+                                          "network.allow[%zu].ports must hold integers 1-65535", i);
                     pv[np++] = (uint16_t)json_integer_value(pj);
                 }
             }
@@ -162,7 +163,8 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
         if (!json_is_string(proxy))
             return bh_invalid(why, "invalid_field", "network.proxy must be a string");
         if (out->net_mode == BH_NET_NONE)
-            return bh_invalid(why, "invalid_field", "network.proxy cannot be used with policy \"none\"");
+            return bh_invalid(why, "invalid_field",
+                              "network.proxy cannot be used with policy \"none\"");
         if (check_proxy(json_string_value(proxy), &out->proxy_rule, why) < 0)
             return -1;
         out->proxy = bh_xstrdup(json_string_value(proxy));
@@ -172,15 +174,15 @@ static int parse_network(json_t *net, struct bh_create_opts *out, struct bh_inva
 
 /* 0 if rule r (`what` in the message) is public space or opened by the
  * operator's --egress-allow anyway, else -1 with why "forbidden_network". */
-static int check_public(const struct bh_net_rule *r, const struct bh_config *cfg,
-                        const char *what, struct bh_invalid *why)
+static int check_public(const struct bh_net_rule *r, const struct bh_config *cfg, const char *what,
+                        struct bh_invalid *why)
 {
     bh_err_t err = BH_ERR_INIT;
     if (bh_net_rule_public(r, cfg->egress_allow, cfg->negress_allow, &err) == 0)
         return 0;
     bh_invalid(why, "forbidden_network",
-            "%s: %s; only an admin token or the operator's --egress-allow may open it", what,
-            bh_err_msg(&err));
+               "%s: %s; only an admin token or the operator's --egress-allow may open it", what,
+               bh_err_msg(&err));
     bh_err_clear(&err);
     return -1;
 }

@@ -17,14 +17,14 @@
 struct bh_create_opts {
     const struct bh_kind *kind; /* the body's "type" (default: the first kind) */
     void *kind_opts;            /* the kind's part of the body (kind->validate) */
-    int idle_timeout;   /* seconds */
-    int ttl;            /* seconds */
+    int idle_timeout;           /* seconds */
+    int ttl;                    /* seconds */
     enum bh_net_mode net_mode;
     struct bh_net_rule *allow; /* heap, BH_NET_ALLOWLIST */
     int nallow;
-    char *proxy;        /* heap or NULL: upstream proxy URL for the browser */
+    char *proxy;                   /* heap or NULL: upstream proxy URL for the browser */
     struct bh_net_rule proxy_rule; /* with proxy: the proxy's address and port as a rule */
-    char owner[40];     /* id of the token creating it: set by the API, not the body */
+    char owner[40];                /* id of the token creating it: set by the API, not the body */
 };
 
 #define BH_ALLOW_MAX 64

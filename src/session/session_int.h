@@ -45,14 +45,14 @@ struct bh_session {
     enum bh_net_mode net_mode;
     struct bh_net_rule *allow;
     int nallow;
-    char *upstream;    /* the upstream proxy URL, or NULL */
-    int starting;      /* the backend is starting it (started() is due) */
-    int end_pending;   /* end() came while it was */
-    int queued;        /* waits in m->queue for a start slot */
-    int counted;       /* holds one of m->starting */
-    int adopting;      /* a previous run's session, being re-attached */
-    int watched;       /* the backend reports its process's events */
-    int exited;        /* the backend said the process ended */
+    char *upstream;  /* the upstream proxy URL, or NULL */
+    int starting;    /* the backend is starting it (started() is due) */
+    int end_pending; /* end() came while it was */
+    int queued;      /* waits in m->queue for a start slot */
+    int counted;     /* holds one of m->starting */
+    int adopting;    /* a previous run's session, being re-attached */
+    int watched;     /* the backend reports its process's events */
+    int exited;      /* the backend said the process ended */
     struct bh_session *qnext;
     int64_t t_start, t_queued; /* monotonic ms: start, create request */
     struct {
@@ -79,7 +79,7 @@ struct bh_sessions {
     bh_loop_t *loop;
     bh_store_t *store;
     bh_backend_t *backend;
-    int left;           /* sessions left running at shutdown, for the next start */
+    int left;                /* sessions left running at shutdown, for the next start */
     bh_timer_t *flush_timer; /* lets the close frames of left clients go out */
     /* counters of the kinds' sessions that are gone, by kind and metric */
     unsigned long long kind_done[BH_KINDS_MAX][BH_KIND_METRICS_MAX];

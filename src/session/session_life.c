@@ -173,8 +173,9 @@ static void op_kind_ready(bh_session_t *s)
     bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
     op_touch(s); /* the idle clock starts at ready */
     if (s->adopting) {
-        session_event(s, "adopted", json_pack("{s:i, s:I}", "pid", s->row.pid, "ms",
-                                      (json_int_t)(bh_mono_ms() - s->t_start)));
+        session_event(s, "adopted",
+                      json_pack("{s:i, s:I}", "pid", s->row.pid, "ms",
+                                (json_int_t)(bh_mono_ms() - s->t_start)));
         bh_log(BH_LOG_INFO, s->row.id, "adopted (pid %d, %s)", s->row.pid, s->row.addr);
         return;
     }
@@ -260,7 +261,7 @@ static void stopped(void *arg, const bh_err_t *err)
     s->row.ended_at = bh_now_ms();
     session_store_update(s);
     session_event(s, "ended",
-          json_pack("{s:s, s:s?}", "reason", s->end_reason, "detail", s->end_detail));
+                  json_pack("{s:s, s:s?}", "reason", s->end_reason, "detail", s->end_detail));
     bh_metrics_session_ended(&m->metrics, s->end_reason);
     bh_log(BH_LOG_INFO, s->row.id, "ended (%s)", s->end_reason);
 
@@ -364,7 +365,7 @@ static long long op_oom_kills(bh_session_t *s)
 }
 
 static int op_put_file(bh_session_t *s, const char *dir, const char *name, const void *data,
-                        size_t len, bh_err_t *err)
+                       size_t len, bh_err_t *err)
 {
     if (s->state != BH_STATE_READY || !s->watched)
         return bh_err_kind_set(err, BH_E_NOT_READY, "the session is not ready");

@@ -100,7 +100,7 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define SESSION_COLS                                                                     \
-    "id, type, status, url, created_at, expires_at, ended_at, end_reason, end_detail, " \
+    "id, type, status, url, created_at, expires_at, ended_at, end_reason, end_detail, "  \
     "viewport_w, viewport_h, idle_timeout, ttl, memory_bytes, pids_max, cpus, runtime, " \
     "container_id, pid, addr, network, owner, uid_base"
 
@@ -113,17 +113,17 @@ static const char sql_session_update[] =
     "end_detail = ?6, url = ?7, runtime = ?8, container_id = ?9, pid = ?10, addr = ?11, "
     "uid_base = ?12 WHERE id = ?1";
 static const char sql_session_get[] = "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1";
-static const char sql_session_list_all[] =
-    "SELECT " SESSION_COLS " FROM sessions ORDER BY created_at DESC, rowid DESC";
+static const char sql_session_list_all[] = "SELECT " SESSION_COLS
+                                           " FROM sessions ORDER BY created_at DESC, rowid DESC";
 static const char sql_session_list_status[] = "SELECT " SESSION_COLS
                                               " FROM sessions WHERE status = ?1 "
                                               "ORDER BY created_at DESC, rowid DESC";
 #define TOKEN_COLS "id, name, role, hash, max_sessions, created_at, revoked_at"
-static const char sql_token_insert[] =
-    "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char sql_token_insert[] = "INSERT INTO tokens (" TOKEN_COLS
+                                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char sql_token_get[] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1";
-static const char sql_token_list[] =
-    "SELECT " TOKEN_COLS " FROM tokens WHERE revoked_at = 0 ORDER BY created_at, rowid";
+static const char sql_token_list[] = "SELECT " TOKEN_COLS
+                                     " FROM tokens WHERE revoked_at = 0 ORDER BY created_at, rowid";
 static const char sql_token_revoke[] =
     "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at = 0";
 static const char sql_event_add[] =
@@ -169,8 +169,8 @@ static int sqlite_errno(int rc)
 
 /* Set err from the last SQLite error of db: "<what>: <sqlite message>", with
  * status the errno of sqlite_errno() (no strerror text appended). */
-__attribute__((format(printf, 3, 4))) static int db_err(sqlite3 *db, bh_err_t *err,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int db_err(sqlite3 *db, bh_err_t *err, const char *fmt,
+                                                        ...)
 {
     if (!err)
         return -1;
@@ -181,8 +181,7 @@ __attribute__((format(printf, 3, 4))) static int db_err(sqlite3 *db, bh_err_t *e
         what = NULL;
     va_end(ap);
     int rc = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
-    bh_err_set(err, 0, "%s: %s", what ? what : "sqlite",
-               db ? sqlite3_errmsg(db) : "out of memory");
+    bh_err_set(err, 0, "%s: %s", what ? what : "sqlite", db ? sqlite3_errmsg(db) : "out of memory");
     err->errnum = sqlite_errno(rc);
     free(what);
     return -1;
@@ -340,9 +339,8 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, bh_err_t *e
 bh_store_t *bh_store_open(const char *path, bh_err_t *err)
 {
     bh_store_t *st = bh_xcalloc(1, sizeof *st);
-    int rc = sqlite3_open_v2(path, &st->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         db_err(st->db, err, "open %s", path);
         goto fail;
@@ -475,8 +473,7 @@ int bh_store_session_update(bh_store_t *st, const struct bh_session_row *r, bh_e
     return 0;
 }
 
-int bh_store_session_get(bh_store_t *st, const char *id, struct bh_session_row *out,
-                         bh_err_t *err)
+int bh_store_session_get(bh_store_t *st, const char *id, struct bh_session_row *out, bh_err_t *err)
 {
     cleanup_stmt sqlite3_stmt *s = st->session_get;
     bind_text(s, 1, id);
@@ -598,8 +595,8 @@ int bh_store_token_revoke(bh_store_t *st, const char *id, int64_t when, bh_err_t
 /* ------------------------------------------------------------------------ */
 /* Events */
 
-int bh_store_event_add(bh_store_t *st, const char *session_id, const char *type,
-                       const char *detail, bh_err_t *err)
+int bh_store_event_add(bh_store_t *st, const char *session_id, const char *type, const char *detail,
+                       bh_err_t *err)
 {
     if (detail) {
         json_error_t je;

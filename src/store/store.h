@@ -13,27 +13,27 @@ typedef struct bh_store bh_store_t;
 
 struct bh_session_row {
     char id[40];
-    char type[16];         /* "browser" */
-    char status[16];       /* "starting" | "ready" | "ended" */
-    char *url;             /* heap */
-    int64_t created_at;    /* epoch ms */
-    int64_t expires_at;    /* epoch ms; 0 = none */
-    int64_t ended_at;      /* epoch ms; 0 = not ended */
-    char end_reason[16];   /* "" while live */
-    char *end_detail;      /* heap or NULL: cause of an error/crash */
+    char type[16];       /* "browser" */
+    char status[16];     /* "starting" | "ready" | "ended" */
+    char *url;           /* heap */
+    int64_t created_at;  /* epoch ms */
+    int64_t expires_at;  /* epoch ms; 0 = none */
+    int64_t ended_at;    /* epoch ms; 0 = not ended */
+    char end_reason[16]; /* "" while live */
+    char *end_detail;    /* heap or NULL: cause of an error/crash */
     int viewport_w, viewport_h;
-    int idle_timeout;      /* seconds */
-    int ttl;               /* seconds */
+    int idle_timeout; /* seconds */
+    int ttl;          /* seconds */
     int64_t memory_bytes;
     int64_t pids_max;
     double cpus;
-    char runtime[16];      /* the backend's runtime: "runc", "crun" */
+    char runtime[16]; /* the backend's runtime: "runc", "crun" */
     char container_id[80];
     int pid;
-    char addr[64];         /* session network address */
-    char *network;         /* heap or NULL: network settings, JSON {"policy","allow","proxy"} */
-    char owner[40];        /* id of the token that created it ("admin"; "" is stored as "admin") */
-    uint32_t uid_base;     /* first host uid/gid of its user namespace range; 0 = none */
+    char addr[64];     /* session network address */
+    char *network;     /* heap or NULL: network settings, JSON {"policy","allow","proxy"} */
+    char owner[40];    /* id of the token that created it ("admin"; "" is stored as "admin") */
+    uint32_t uid_base; /* first host uid/gid of its user namespace range; 0 = none */
 };
 
 /* Free the heap fields of a row (not the row itself). */
@@ -63,11 +63,11 @@ void bh_store_rows_free(struct bh_session_row *rows, int n);
 struct bh_token_row {
     char id[40];
     char name[72];
-    char role[8];          /* "admin" | "user" */
-    char hash[72];         /* SHA-256 of the token, hex */
-    int max_sessions;      /* 0: none of its own */
-    int64_t created_at;    /* epoch ms */
-    int64_t revoked_at;    /* epoch ms; 0 = in force */
+    char role[8];       /* "admin" | "user" */
+    char hash[72];      /* SHA-256 of the token, hex */
+    int max_sessions;   /* 0: none of its own */
+    int64_t created_at; /* epoch ms */
+    int64_t revoked_at; /* epoch ms; 0 = in force */
 };
 
 /* Insert a token. A name already used by a token in force (or a duplicate
@@ -84,12 +84,11 @@ int bh_store_token_revoke(bh_store_t *st, const char *id, int64_t when, bh_err_t
 /* Append an event {ts, type, detail-json-or-NULL} to a session's log. The
  * session row must exist (err->status ENOENT otherwise) and detail, when not
  * NULL, must be JSON text (EINVAL otherwise). */
-int bh_store_event_add(bh_store_t *st, const char *session_id, const char *type,
-                       const char *detail, bh_err_t *err);
+int bh_store_event_add(bh_store_t *st, const char *session_id, const char *type, const char *detail,
+                       bh_err_t *err);
 /* A session's events, oldest first, as JSON array text (caller frees):
  * [{"ts":"<RFC 3339>","type":"...","detail":<detail JSON or null>}]. An
  * unknown session gives "[]". Returns the number of events or -1. */
-int bh_store_event_list(bh_store_t *st, const char *session_id, char **json_out,
-                        bh_err_t *err);
+int bh_store_event_list(bh_store_t *st, const char *session_id, char **json_out, bh_err_t *err);
 
 #endif

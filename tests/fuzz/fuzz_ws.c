@@ -100,7 +100,8 @@ static void browser_read(void)
         const char *method = json_string_value(json_object_get(m, "method"));
         if (method && !strcmp(method, "Target.attachToBrowserTarget")) {
             char reply[96];
-            int len = snprintf(reply, sizeof reply, "{\"id\":%lld,\"result\":{\"sessionId\":\"ROOT\"}}",
+            int len = snprintf(reply, sizeof reply,
+                               "{\"id\":%lld,\"result\":{\"sessionId\":\"ROOT\"}}",
                                (long long)json_integer_value(json_object_get(m, "id")));
             bh_cdp_input(cdp, reply, (size_t)len + 1);
         }
@@ -271,7 +272,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    static const struct bh_http_config hc = {.host = "127.0.0.1", .port = 0, .max_ws_msg = 1u << 20};
+    static const struct bh_http_config hc = {
+        .host = "127.0.0.1", .port = 0, .max_ws_msg = 1u << 20};
     static const struct bh_http_handlers hh = {.request = fuzz_not_found, .upgrade = upgrade};
     http = fuzz_http_new("fuzz_ws", &hc, &hh);
     loop = bh_http_loop(http);

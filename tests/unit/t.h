@@ -10,28 +10,27 @@
 #include <string.h>
 
 static int t_pass, t_fail;
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond)                                                                \
-            t_pass++;                                                            \
-        else {                                                                   \
-            t_fail++;                                                            \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond)                                                                    \
+            t_pass++;                                                                \
+        else {                                                                       \
+            t_fail++;                                                                \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                        \
+        }                                                                            \
     } while (0)
-#define CHECK_STR(a, b)                                                          \
-    do {                                                                         \
-        const char *_a = (a), *_b = (b);                                         \
-        if (_a && _b && !strcmp(_a, _b))                                         \
-            t_pass++;                                                            \
-        else {                                                                   \
-            t_fail++;                                                            \
-            fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,     \
-                    _a ? _a : "(null)", _b ? _b : "(null)");                     \
-        }                                                                        \
+#define CHECK_STR(a, b)                                                                          \
+    do {                                                                                         \
+        const char *_a = (a), *_b = (b);                                                         \
+        if (_a && _b && !strcmp(_a, _b))                                                         \
+            t_pass++;                                                                            \
+        else {                                                                                   \
+            t_fail++;                                                                            \
+            fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, _a ? _a : "(null)", \
+                    _b ? _b : "(null)");                                                         \
+        }                                                                                        \
     } while (0)
-#define T_DONE()                                                                 \
-    (printf("%d passed, %d failed\n", t_pass, t_fail), t_fail ? 1 : 0)
+#define T_DONE() (printf("%d passed, %d failed\n", t_pass, t_fail), t_fail ? 1 : 0)
 
 /* The exit code of a binary that could not run (automake's convention). */
 #define T_SKIP_EXIT 77

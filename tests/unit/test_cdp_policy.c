@@ -159,16 +159,19 @@ int main(void)
     CHECK(bh_cdp_url_allowed("data:,x", 0, 0) == 0);
 
     /* rewrites: new windows, download paths */
-    char *s = rewritten("{\"id\":1,\"method\":\"Target.createTarget\",\"params\":{\"url\":\"about:blank\"}}",
-                        "newWindow");
+    char *s = rewritten(
+        "{\"id\":1,\"method\":\"Target.createTarget\",\"params\":{\"url\":\"about:blank\"}}",
+        "newWindow");
     CHECK_STR(s, "true");
     free(s);
-    s = rewritten("{\"id\":1,\"method\":\"Browser.setDownloadBehavior\",\"params\":{\"behavior\":\"allow\",\"downloadPath\":\"/root\"}}",
-                  "downloadPath");
+    s = rewritten(
+        "{\"id\":1,\"method\":\"Browser.setDownloadBehavior\",\"params\":{\"behavior\":\"allow\",\"downloadPath\":\"/root\"}}",
+        "downloadPath");
     CHECK_STR(s, "\"/tmp/downloads\"");
     free(s);
-    s = rewritten("{\"id\":1,\"method\":\"Browser.setDownloadBehavior\",\"params\":{\"behavior\":\"allow\",\"downloadPath\":\"/tmp/downloads/sub\"}}",
-                  "downloadPath");
+    s = rewritten(
+        "{\"id\":1,\"method\":\"Browser.setDownloadBehavior\",\"params\":{\"behavior\":\"allow\",\"downloadPath\":\"/tmp/downloads/sub\"}}",
+        "downloadPath");
     CHECK_STR(s, "\"/tmp/downloads/sub\"");
     free(s);
     return T_DONE();

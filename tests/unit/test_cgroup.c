@@ -44,10 +44,7 @@ static struct bh_cgroup_hier hier(const char *mnt, const char *ctrls, int v2)
 }
 
 /* The sandbox's dir "bulkhead/x" in tmp/<mnt>. Caller frees. */
-static char *sbdir(const char *mnt)
-{
-    return bh_xasprintf("%s/%s/own/bulkhead/x", tmp, mnt);
-}
+static char *sbdir(const char *mnt) { return bh_xasprintf("%s/%s/own/bulkhead/x", tmp, mnt); }
 
 /* Free the strings of hierarchies made by hier() (the array is the caller's). */
 static void unhier(struct bh_cgroup_hier *h, size_t n)
@@ -194,8 +191,9 @@ static void test_usage_v2(void)
 {
     cleanup_free char *d = sbdir("v2");
     put(d, "memory.current", "1048576\n");
-    put(d, "cpu.stat", "usage_usec 123\nuser_usec 100\nsystem_usec 23\nnr_periods 0\n"
-                       "nr_throttled 0\nthrottled_usec 0\n");
+    put(d, "cpu.stat",
+        "usage_usec 123\nuser_usec 100\nsystem_usec 23\nnr_periods 0\n"
+        "nr_throttled 0\nthrottled_usec 0\n");
     put(d, "memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n");
     put(d, "pids.current", "7\n");
     struct bh_cgroup_hier h[] = {hier("v2", "", 1)};

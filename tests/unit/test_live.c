@@ -108,8 +108,8 @@ int main(void)
     clear(c);
     CHECK(tr("{\"type\":\"key\",\"action\":\"down\"}", &allow_all, c, &why) < 0);
     CHECK(tr("{\"type\":\"key\",\"action\":\"press\",\"key\":\"a\"}", &allow_all, c, &why) < 0);
-    CHECK(tr("{\"type\":\"key\",\"action\":\"down\",\"key\":\"a\",\"modifiers\":99}", &allow_all,
-             c, &why) < 0);
+    CHECK(tr("{\"type\":\"key\",\"action\":\"down\",\"key\":\"a\",\"modifiers\":99}", &allow_all, c,
+             &why) < 0);
 
     /* text, paste, copy and the clipboard policy */
     CHECK(tr("{\"type\":\"text\",\"text\":\"hello\"}", &allow_all, c, &why) == 1);
@@ -140,8 +140,7 @@ int main(void)
     CHECK_STR(pstr(&c[0], "text"), "q");
     clear(c);
     /* a key that is not one character types nothing */
-    CHECK(tr("{\"type\":\"key\",\"action\":\"down\",\"key\":\"hello\"}", &no_paste, c,
-             &why) == 1);
+    CHECK(tr("{\"type\":\"key\",\"action\":\"down\",\"key\":\"hello\"}", &no_paste, c, &why) == 1);
     CHECK_STR(pstr(&c[0], "type"), "rawKeyDown");
     CHECK(!json_object_get(c[0].params, "text"));
     clear(c);

@@ -24,9 +24,21 @@ static void note(int i)
         order[norder++] = (char)('a' + i);
 }
 
-static void sub_a(void *arg) { (void)arg; note(0); }
-static void sub_b(void *arg) { (void)arg; note(1); }
-static void sub_d(void *arg) { (void)arg; note(3); }
+static void sub_a(void *arg)
+{
+    (void)arg;
+    note(0);
+}
+static void sub_b(void *arg)
+{
+    (void)arg;
+    note(1);
+}
+static void sub_d(void *arg)
+{
+    (void)arg;
+    note(3);
+}
 /* c removes b (after it in the list) and adds d during the round (again
  * in later rounds: subscribing twice is a no-op) */
 static void sub_c(void *arg)

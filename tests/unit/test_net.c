@@ -58,8 +58,8 @@
 
 enum { P1 = 8081, P2 = 8082, PU = 8083, PDNS = 53 };
 
-#define OK_MS 3000  /* a probe that should get through has this long */
-#define BAD_MS 300  /* one that should not: local namespaces answer in µs */
+#define OK_MS 3000 /* a probe that should get through has this long */
+#define BAD_MS 300 /* one that should not: local namespaces answer in µs */
 
 static struct bh_net_config cfg = {
     .bridge = "bhtest0",
@@ -315,8 +315,8 @@ static int unet_up(void)
         {"ip", "-n", UNET_NS, "link", "set", "lo", "up", NULL},
         /* metadata: only packets from the session subnet go there */
         {"ip", "route", "add", META "/32", "dev", UNET_VETH, "table", RT_TABLE, NULL},
-        {"ip", "rule", "add", "from", "10.214.0.0/16", "to", META "/32", "lookup", RT_TABLE,
-         "pref", RT_TABLE, NULL},
+        {"ip", "rule", "add", "from", "10.214.0.0/16", "to", META "/32", "lookup", RT_TABLE, "pref",
+         RT_TABLE, NULL},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (run(NULL, cmds[i]) != 0) {
@@ -412,8 +412,8 @@ static int server_start(struct server *sv, const char *nspath, const char *addr,
                 char line[256], p[INET_ADDRSTRLEN], l[INET_ADDRSTRLEN];
                 if (pf[i].fd == udp_fd) {
                     char buf[128];
-                    ssize_t r = recvfrom(udp_fd, buf, sizeof buf - 1, 0,
-                                         (struct sockaddr *)&peer, &pl);
+                    ssize_t r = recvfrom(udp_fd, buf, sizeof buf - 1, 0, (struct sockaddr *)&peer,
+                                         &pl);
                     if (r < 0)
                         continue;
                     buf[r] = 0;
@@ -594,18 +594,18 @@ static void test_rule_parse(void)
         "",
         "10.0.0.0/33",
         "2001:db8::/129",
-        "10.0.0.1/8",     /* host bits */
+        "10.0.0.1/8", /* host bits */
         "10.0.0.0/",
         "10.0.0.0/8/8",
         "10.0.0.0/08",
         "10.0.0.0/+8",
         "10.0.0.0/ 8",
         " 10.0.0.0/8",
-        "010.0.0.1",      /* octal spelling */
-        "3232290049",     /* decimal spelling of 192.168.213.1 */
-        "0xc0a8d501",     /* hex */
+        "010.0.0.1",  /* octal spelling */
+        "3232290049", /* decimal spelling of 192.168.213.1 */
+        "0xc0a8d501", /* hex */
         "0300.0250.0325.01",
-        "192.168.54529",  /* short form */
+        "192.168.54529", /* short form */
         "1.2.3",
         "1.2.3.4.5",
         "256.0.0.1",
@@ -1014,8 +1014,8 @@ static void test_policies(struct server *world)
     const char *m = bmac ? strstr(bmac, "link/ether ") : NULL;
     if (m)
         snprintf(mac, sizeof mac, "%.17s", m + 11);
-    const char *neigh[] = {"ip", "-n", a.netns, "neigh", "replace", b.addr, "lladdr", mac, "dev",
-                           "eth0", NULL};
+    const char *neigh[] = {"ip",     "-n", a.netns, "neigh", "replace", b.addr,
+                           "lladdr", mac,  "dev",   "eth0",  NULL};
     CHECK(run(NULL, neigh) == 0);
     CHECK(!tcp_ok(A, NULL, b.addr, bport, BAD_MS));
     int from_a = 0;
@@ -1045,10 +1045,10 @@ static void test_policies(struct server *world)
     if (g)
         snprintf(gwmac, sizeof gwmac, "%.17s", g + 11);
     const char *addb[] = {"ip", "-n", a.netns, "addr", "add", b.addr, "dev", "eth0", NULL};
-    const char *gw[] = {"ip", "-n", a.netns, "neigh", "replace", BRIDGE_ADDR, "lladdr", gwmac,
-                        "dev", "eth0", NULL};
-    const char *flush_neigh[] = {"ip", "-n", a.netns, "neigh", "del", BRIDGE_ADDR, "dev", "eth0",
-                                 NULL};
+    const char *gw[] = {"ip",     "-n",  a.netns, "neigh", "replace", BRIDGE_ADDR,
+                        "lladdr", gwmac, "dev",   "eth0",  NULL};
+    const char *flush_neigh[] = {"ip",        "-n",  a.netns, "neigh", "del",
+                                 BRIDGE_ADDR, "dev", "eth0",  NULL};
     const char *setmac[] = {"ip", "-n", a.netns, "link", "set", "eth0", "address", mac, NULL};
     CHECK(run(NULL, addb) == 0 && run(NULL, gw) == 0);
     CHECK(udp_send(A, b.addr, PUB, PU, "spoof-ip"));
@@ -1279,8 +1279,8 @@ static void test_failures(void)
 
     /* A veth name taken by someone else: setup fails halfway and undoes the
      * lease and the netns; teardown of that id leaves the other's link. */
-    const char *coll[] = {"ip", "link", "add", "bhv7e57deadbeef", "type", "veth", "peer", "name",
-                          "bhtcoll1", NULL};
+    const char *coll[] = {"ip",   "link", "add",  "bhv7e57deadbeef", "type",
+                          "veth", "peer", "name", "bhtcoll1",        NULL};
     const char *alias[] = {"ip", "link", "set", "bhv7e57deadbeef", "alias", "not-ours", NULL};
     CHECK(run(NULL, coll) == 0 && run(NULL, alias) == 0);
     const char *cid = "7e57deadbeef0001";

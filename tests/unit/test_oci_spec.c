@@ -74,7 +74,8 @@ static void test_golden(void)
     int same = !strcmp(golden, text);
     CHECK(same);
     if (!same)
-        fprintf(stderr, "config.json differs from %s; diff it with BH_UPDATE_GOLDEN=1 and git diff\n",
+        fprintf(stderr,
+                "config.json differs from %s; diff it with BH_UPDATE_GOLDEN=1 and git diff\n",
                 GOLDEN);
 }
 
@@ -83,7 +84,8 @@ static int array_has(json_t *arr, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return 1;
+    json_array_foreach(arr, i,
+                       v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return 1;
     return 0;
 }
 
@@ -179,10 +181,12 @@ static void test_properties(void)
     json_t *sc = json_object_get(lx, "seccomp");
     CHECK_STR(json_string_value(json_object_get(sc, "defaultAction")), "SCMP_ACT_ERRNO");
     json_t *rules = json_object_get(sc, "syscalls");
-    const char *denied[] = {"mount", "umount2", "pivot_root", "keyctl", "add_key", "bpf",
-                            "ptrace", "userfaultfd", "open_by_handle_at", "setns",
-                            "kexec_load", "init_module", "perf_event_open", "clone3",
-                            "process_vm_readv", "fsopen", "move_mount", NULL};
+    const char *denied[] = {"mount",           "umount2",     "pivot_root",
+                            "keyctl",          "add_key",     "bpf",
+                            "ptrace",          "userfaultfd", "open_by_handle_at",
+                            "setns",           "kexec_load",  "init_module",
+                            "perf_event_open", "clone3",      "process_vm_readv",
+                            "fsopen",          "move_mount",  NULL};
     for (size_t k = 0; denied[k]; k++) {
         int allowed = seccomp_allows(rules, denied[k]);
         CHECK(!allowed);
@@ -223,8 +227,7 @@ static void test_properties(void)
     CHECK(netlink_ok);
     /* Nested user namespaces: allowed by default (Chromium's sandbox). */
     json_t *cl[4];
-    CHECK(seccomp_allow_rules(rules, "unshare", cl, 4) == 1 &&
-          !json_object_get(cl[0], "args"));
+    CHECK(seccomp_allow_rules(rules, "unshare", cl, 4) == 1 && !json_object_get(cl[0], "args"));
 
     /* /tmp belongs to the sandbox user. */
     int tmp_owned = 0;
@@ -279,16 +282,16 @@ static void test_properties(void)
 }
 
 /* Build with one field broken; expect NULL and an error message. */
-#define EXPECT_REFUSED(mutation)                                                         \
-    do {                                                                                 \
-        struct bh_spec_params q = fixed_params();                                        \
-        mutation;                                                                        \
-        bh_err_t e = BH_ERR_INIT;                                                        \
-        char *t = bh_oci_spec_build(&q, &e);                                             \
-        CHECK(t == NULL);                                                                \
-        CHECK(e.msg != NULL);                                                            \
-        free(t);                                                                         \
-        bh_err_clear(&e);                                                                \
+#define EXPECT_REFUSED(mutation)                  \
+    do {                                          \
+        struct bh_spec_params q = fixed_params(); \
+        mutation;                                 \
+        bh_err_t e = BH_ERR_INIT;                 \
+        char *t = bh_oci_spec_build(&q, &e);      \
+        CHECK(t == NULL);                         \
+        CHECK(e.msg != NULL);                     \
+        free(t);                                  \
+        bh_err_clear(&e);                         \
     } while (0)
 
 static void test_refusals(void)

@@ -35,12 +35,19 @@ static char base[64];
 static struct bh_sandbox_env env;
 static char image_rootfs[256], image_etc[256];
 
-static const char *const chromium_argv[] = {
-    CHROMIUM, "--headless", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--remote-debugging-pipe", "--user-data-dir=/tmp/profile", "about:blank", NULL};
-static const char *const sandbox_env[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8",
-                                          NULL};
+static const char *const chromium_argv[] = {CHROMIUM,
+                                            "--headless",
+                                            "--disable-gpu",
+                                            "--no-first-run",
+                                            "--no-default-browser-check",
+                                            "--disable-background-networking",
+                                            "--disable-component-update",
+                                            "--disable-sync",
+                                            "--remote-debugging-pipe",
+                                            "--user-data-dir=/tmp/profile",
+                                            "about:blank",
+                                            NULL};
+static const char *const sandbox_env[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", NULL};
 
 static struct bh_spec_params params_for(const char *id, const char *cgroups_path,
                                         const char *const *argv)
@@ -248,7 +255,7 @@ static void test_image(void)
     cleanup_free char *passwd = bh_xasprintf("%s/passwd", image_etc);
     cleanup_free char *pw = bh_read_file(passwd, NULL, NULL);
     CHECK(pw && strstr(pw, "bulkhead:x:1000:1000:"));
-    const char *must[] = {"ld.so.cache", "group", "hosts", "nsswitch.conf", "resolv.conf",
+    const char *must[] = {"ld.so.cache",      "group",     "hosts", "nsswitch.conf", "resolv.conf",
                           "fonts/fonts.conf", "ssl/certs", NULL};
     for (size_t i = 0; must[i]; i++) {
         cleanup_free char *p = bh_xasprintf("%s/%s", image_etc, must[i]);
@@ -325,7 +332,8 @@ static void test_put_file(void)
     CHECK(stat(fifo, &st) == 0 && S_ISREG(st.st_mode));
     /* bad names */
     CHECK(bh_sandbox_put_file(self, 0, 0, dir, "../x", "x", 1, &err) < 0 && err.errnum == EINVAL);
-    CHECK(bh_sandbox_put_file(self, 0, 0, dir, ".hidden", "x", 1, &err) < 0 && err.errnum == EINVAL);
+    CHECK(bh_sandbox_put_file(self, 0, 0, dir, ".hidden", "x", 1, &err) < 0 &&
+          err.errnum == EINVAL);
     CHECK(bh_sandbox_put_file(self, 0, 0, dir, "", "x", 1, &err) < 0);
     /* a symlinked area (the sandbox made it, pointing out): refused */
     cleanup_free char *out = bh_xasprintf("%s/outside", base);
@@ -501,7 +509,8 @@ static void check_isolation(const struct bh_sandbox *sb, const char *cgroups_pat
         renderers += strstr(cmd, "--type=renderer") != NULL;
         if (!ok) {
             bad++;
-            fprintf(stderr, "  not isolated: pid %d CapEff=%s NoNewPrivs=%s Seccomp=%s Uid=%s: %.120s\n",
+            fprintf(stderr,
+                    "  not isolated: pid %d CapEff=%s NoNewPrivs=%s Seccomp=%s Uid=%s: %.120s\n",
                     (int)pid, capeff, nnp, secc, uid, cmd);
         }
     }
@@ -660,7 +669,8 @@ static void test_chromium(enum bh_runtime rt)
     /* We are the subreaper of the detached container init: reap it. */
     int reaped = 0;
     for (int i = 0; i < 100 && !reaped; i++) {
-        reaped = waitpid(sb.pid, NULL, WNOHANG) == sb.pid || (errno == ECHILD && kill(sb.pid, 0) < 0);
+        reaped = waitpid(sb.pid, NULL, WNOHANG) == sb.pid ||
+                 (errno == ECHILD && kill(sb.pid, 0) < 0);
         if (!reaped)
             usleep(20 * 1000);
     }
@@ -915,7 +925,8 @@ int main(void)
     test_cgroup_paths();
 
     bh_err_t err = BH_ERR_INIT;
-    CHECK(bh_runtime_parse("runc") == BH_RUNTIME_RUNC && bh_runtime_parse("crun") == BH_RUNTIME_CRUN);
+    CHECK(bh_runtime_parse("runc") == BH_RUNTIME_RUNC &&
+          bh_runtime_parse("crun") == BH_RUNTIME_CRUN);
     CHECK(bh_runtime_parse("docker") == -1);
     const enum bh_runtime rts[] = {BH_RUNTIME_RUNC, BH_RUNTIME_CRUN};
     for (size_t i = 0; i < 2; i++) {

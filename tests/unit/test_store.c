@@ -14,8 +14,7 @@
 #include "t.h"
 #include "lib/util.h"
 
-static void row_init(struct bh_session_row *r, const char *id, const char *status,
-                     int64_t created)
+static void row_init(struct bh_session_row *r, const char *id, const char *status, int64_t created)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->id, sizeof r->id, "%s", id);
@@ -254,8 +253,8 @@ static void test_bad_paths(const char *dir)
 
     /* a file that is not a database */
     cleanup_free char *junk = bh_xasprintf("%s/junk.db", dir);
-    CHECK(bh_write_file(junk, "this is not sqlite, not at all, not one bit of it.....", 54,
-                        0600, &err) == 0);
+    CHECK(bh_write_file(junk, "this is not sqlite, not at all, not one bit of it.....", 54, 0600,
+                        &err) == 0);
     st = bh_store_open(junk, &err);
     CHECK(st == NULL);
     CHECK(err.msg != NULL);
@@ -419,8 +418,8 @@ static void test_migrate_v2(const char *dir)
     bh_err_clear(&err);
 }
 
-static void token_init(struct bh_token_row *t, const char *id, const char *name,
-                       const char *role, char hashc, int max)
+static void token_init(struct bh_token_row *t, const char *id, const char *name, const char *role,
+                       char hashc, int max)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->id, sizeof t->id, "%s", id);

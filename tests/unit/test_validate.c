@@ -208,8 +208,7 @@ int main(void)
     CHECK_STR(create_code("{\"network\":{\"proxy\":\"http://proxy.local:3128\"}}"),
               "invalid_field");
     CHECK_STR(create_code("{\"network\":{\"proxy\":\"http://10.0.0.5\"}}"), "invalid_field");
-    CHECK_STR(create_code("{\"network\":{\"proxy\":\"ftp://10.0.0.5:21\"}}"),
-              "invalid_field");
+    CHECK_STR(create_code("{\"network\":{\"proxy\":\"ftp://10.0.0.5:21\"}}"), "invalid_field");
     CHECK_STR(create_code("{\"network\":{\"policy\":\"none\",\"proxy\":\"http://10.0.0.5:"
                           "3128\"}}"),
               "invalid_field");
@@ -224,7 +223,8 @@ int main(void)
     CHECK_STR(public_msg("100.128.0.0/9", NULL, 0, NULL), "ok"); /* just past CGNAT */
     CHECK_STR(public_msg("2001:db8::/32", NULL, 0, NULL), "ok");
     CHECK_STR(public_msg("2a00::/8", NULL, 0, NULL), "ok");
-    CHECK_STR(public_msg("0.0.0.0/0", NULL, 0, NULL), "0.0.0.0/0 overlaps private range 10.0.0.0/8");
+    CHECK_STR(public_msg("0.0.0.0/0", NULL, 0, NULL),
+              "0.0.0.0/0 overlaps private range 10.0.0.0/8");
     CHECK_STR(public_msg("10.0.0.0/8", NULL, 0, NULL),
               "10.0.0.0/8 overlaps private range 10.0.0.0/8");
     CHECK_STR(public_msg("10.78.0.10", p3128, 1, NULL),
@@ -253,8 +253,7 @@ int main(void)
     CHECK_STR(public_msg("::1", NULL, 0, NULL), "::1/128 overlaps reserved range ::/96");
     CHECK_STR(public_msg("::ffff:10.0.0.1", NULL, 0, NULL),
               "::ffff:10.0.0.1/128 overlaps reserved range ::ffff:0:0/96");
-    CHECK_STR(public_msg("2002::/16", NULL, 0, NULL),
-              "2002::/16 overlaps private range 2002::/16");
+    CHECK_STR(public_msg("2002::/16", NULL, 0, NULL), "2002::/16 overlaps private range 2002::/16");
     /* the operator's --egress-allow: what it covers, and no more */
     static const char *const g10_78[] = {"10.78.0.0/16", NULL};
     CHECK_STR(public_msg("10.78.0.10", p3128, 1, g10_78), "ok");
@@ -288,8 +287,7 @@ int main(void)
               "10.78.0.10/32 overlaps private range 10.0.0.0/8");
     static const char *const g_ula[] = {"fd00::/8", NULL};
     CHECK_STR(public_msg("fd12::/16", NULL, 0, g_ula), "ok");
-    CHECK_STR(public_msg("fc00::/7", NULL, 0, g_ula),
-              "fc00::/7 overlaps private range fc00::/7");
+    CHECK_STR(public_msg("fc00::/7", NULL, 0, g_ula), "fc00::/7 overlaps private range fc00::/7");
     /* 256 grants that tile 10.1.0.0/16 cover it; one missing tile does not */
     struct bh_net_rule tiles[256], r16;
     for (int i = 0; i < 256; i++) {
@@ -324,8 +322,7 @@ int main(void)
               "forbidden_network: network.proxy: fd00::5/128 overlaps private range fc00::/7; "
               "only an admin token or the operator's --egress-allow may open it");
     CHECK_STR(user_net("{\"network\":{\"proxy\":\"http://203.0.113.5:3128\"}}"), "ok");
-    CHECK_STR(user_net("{\"network\":{\"proxy\":\"http://proxy.local:3128\"}}"),
-              "invalid_field");
+    CHECK_STR(user_net("{\"network\":{\"proxy\":\"http://proxy.local:3128\"}}"), "invalid_field");
     struct bh_net_rule grant;
     CHECK(bh_net_rule_parse("10.78.0.0/16", NULL, 0, &grant, NULL) == 0);
     cfg.egress_allow = &grant;
@@ -366,8 +363,14 @@ int main(void)
     CHECK_STR(TOKEN("{\"name\":\"\"}", &t), "invalid_field");
     CHECK_STR(TOKEN("{\"name\":\"a b\"}", &t), "invalid_field");
     CHECK_STR(TOKEN("{\"name\":1}", &t), "invalid_field");
-    CHECK_STR(TOKEN("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", &t), "ok");
-    CHECK_STR(TOKEN("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", &t), "invalid_field");
+    CHECK_STR(
+        TOKEN("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+              &t),
+        "ok");
+    CHECK_STR(
+        TOKEN("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+              &t),
+        "invalid_field");
     /* a NUL inside a string is refused by the parser (no JSON_ALLOW_NUL) */
     CHECK_STR(TOKEN("{\"name\":\"ab\\u0000cd\"}", &t), "invalid_json");
     CHECK_STR(TOKEN("{\"name\":\"a\",\"role\":\"root\"}", &t), "invalid_field");
@@ -396,7 +399,8 @@ int main(void)
 
     /* request paths: /api/v1/sessions/<32 hex><sub> */
     char id[33];
-    const char *sub = bh_api_session_path("/api/v1/sessions/0123456789abcdef0123456789abcdef/cdp", id);
+    const char *sub = bh_api_session_path("/api/v1/sessions/0123456789abcdef0123456789abcdef/cdp",
+                                          id);
     CHECK_STR(sub, "/cdp");
     CHECK_STR(id, "0123456789abcdef0123456789abcdef");
     CHECK_STR(bh_api_session_path("/api/v1/sessions/0123456789abcdef0123456789abcdef", id), "");

@@ -21,10 +21,10 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int held;   /* workers waiting at the gate */
-static int open_;  /* the gate is open */
-static int ranked; /* jobs past the gate that started, in order */
-static int done;   /* done callbacks run */
+static int held;          /* workers waiting at the gate */
+static int open_;         /* the gate is open */
+static int ranked;        /* jobs past the gate that started, in order */
+static int done;          /* done callbacks run */
 static int done_off_loop; /* done callbacks that ran off the loop thread */
 static pthread_t loop_thread;
 

@@ -139,8 +139,8 @@ static void fake_forget(bh_backend_t *b, const char *id)
     }
 }
 
-static void fake_stop(bh_backend_t *b, const char *id,
-                      void (*done)(void *arg, const bh_err_t *err), void *arg)
+static void fake_stop(bh_backend_t *b, const char *id, void (*done)(void *arg, const bh_err_t *err),
+                      void *arg)
 {
     struct bh_fake *f = (struct bh_fake *)b;
     f->calls.stop++;

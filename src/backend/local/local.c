@@ -34,8 +34,8 @@ struct lsess *local_find(struct local *lb, const char *id)
     return NULL;
 }
 
-struct lsess *local_lsess_new(struct local *lb, const char *id,
-                               const struct bh_backend_events *ev, void *arg)
+struct lsess *local_lsess_new(struct local *lb, const char *id, const struct bh_backend_events *ev,
+                              void *arg)
 {
     struct lsess *l = bh_xcalloc(1, sizeof *l);
     l->lb = lb;
@@ -626,8 +626,7 @@ bh_backend_t *bh_backend_local_new(const struct bh_config *cfg, bh_loop_t *loop,
     lb->net.nalways_allow = cfg->negress_allow;
     lb->net.always_deny = cfg->egress_deny;
     lb->net.nalways_deny = cfg->negress_deny;
-    if (bh_mkdir_p(lb->runtime_root, 0700, err) < 0 ||
-        bh_mkdir_p(lb->bundles_dir, 0700, err) < 0 ||
+    if (bh_mkdir_p(lb->runtime_root, 0700, err) < 0 || bh_mkdir_p(lb->bundles_dir, 0700, err) < 0 ||
         bh_sandbox_prepare_image(&lb->env, err) < 0 ||
         (cfg->dns && bh_sandbox_set_dns(&lb->env, cfg->dns, err) < 0) ||
         bh_net_init(&lb->net, err) < 0) {

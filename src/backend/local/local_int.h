@@ -22,8 +22,8 @@ struct local {
     char *runtime_root;
     char *bundles_dir;
     char *image_dir;
-    char *sessions_dir; /* <run>/sessions/<id>: the channel's FIFOs, the settings */
-    const char *etc_copy[16];                  /* what the kinds need in /etc */
+    char *sessions_dir;       /* <run>/sessions/<id>: the channel's FIFOs, the settings */
+    const char *etc_copy[16]; /* what the kinds need in /etc */
     const struct bh_kind_file *etc_files[16];
     struct lsess *list;
 };
@@ -46,8 +46,8 @@ struct lsess {
 /* local.c */
 struct lsess *local_find(struct local *lb, const char *id);
 /* A session to watch (its events go to ev with arg), listed in lb. */
-struct lsess *local_lsess_new(struct local *lb, const char *id,
-                              const struct bh_backend_events *ev, void *arg);
+struct lsess *local_lsess_new(struct local *lb, const char *id, const struct bh_backend_events *ev,
+                              void *arg);
 void local_lsess_free(struct lsess *l);
 /* <run>/sessions/<id>. Caller frees. */
 char *local_session_dir(const struct local *lb, const char *id);
@@ -63,8 +63,8 @@ void local_remove_all(struct local *lb, const char *id, pid_t pid, bh_err_t *err
 /* local_recover.c: the backend's recovery operations (backend.h) */
 char *local_load_settings(bh_backend_t *b, const char *id, bh_err_t *err);
 int local_adopt(bh_backend_t *b, const char *id, const struct bh_placement *where,
-                const struct bh_net_policy *policy, const struct bh_backend_events *ev,
-                void *arg, struct bh_started *out, int *crashed, bh_err_t *err);
+                const struct bh_net_policy *policy, const struct bh_backend_events *ev, void *arg,
+                struct bh_started *out, int *crashed, bh_err_t *err);
 void local_reap(bh_backend_t *b, const char *id);
 int local_sweep(bh_backend_t *b, int (*held)(void *arg, const char *id),
                 int (*ours)(void *arg, const char *id), void *arg, bh_err_t *err);

@@ -40,8 +40,8 @@ static int is_session_init(pid_t pid, const char *id)
 }
 
 int local_adopt(bh_backend_t *b, const char *id, const struct bh_placement *where,
-                       const struct bh_net_policy *policy, const struct bh_backend_events *ev,
-                       void *arg, struct bh_started *out, int *crashed, bh_err_t *err)
+                const struct bh_net_policy *policy, const struct bh_backend_events *ev, void *arg,
+                struct bh_started *out, int *crashed, bh_err_t *err)
 {
     struct local *lb = (struct local *)b;
     *crashed = 0;
@@ -136,7 +136,7 @@ static int sweep_ids(struct local *lb, char **ids, int k, const char *prefix, in
 }
 
 int local_sweep(bh_backend_t *b, int (*held)(void *arg, const char *id),
-                       int (*ours)(void *arg, const char *id), void *arg, bh_err_t *err)
+                int (*ours)(void *arg, const char *id), void *arg, bh_err_t *err)
 {
     struct local *lb = (struct local *)b;
     char **ids = NULL;

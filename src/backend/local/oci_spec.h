@@ -9,35 +9,35 @@
 #include "lib/err.h"
 
 struct bh_spec_params {
-    const char *id;            /* session id, used for hostname "bh-<id8>" */
-    const char *rootfs;        /* absolute path of the (read-only) rootfs dir */
-    const char *etc_dir;       /* absolute path of the curated /etc to bind ro;
-                                  NULL = keep the rootfs's own /etc */
-    const char *netns_path;    /* network namespace to join; NULL = new empty one.
-                                  Must be NULL with a user namespace (a sysfs
-                                  can only be mounted in a netns that the
-                                  container's user namespace owns). */
-    const char *cgroups_path;  /* relative cgroup path, e.g. "bulkhead/<id>" */
-    const char *const *argv;   /* process args, NULL-terminated */
-    const char *const *env;    /* "K=V" strings, NULL-terminated */
-    uint32_t uid, gid;         /* unprivileged user the process runs as (inside
-                                  the user namespace when there is one) */
+    const char *id;           /* session id, used for hostname "bh-<id8>" */
+    const char *rootfs;       /* absolute path of the (read-only) rootfs dir */
+    const char *etc_dir;      /* absolute path of the curated /etc to bind ro;
+                                 NULL = keep the rootfs's own /etc */
+    const char *netns_path;   /* network namespace to join; NULL = new empty one.
+                                 Must be NULL with a user namespace (a sysfs
+                                 can only be mounted in a netns that the
+                                 container's user namespace owns). */
+    const char *cgroups_path; /* relative cgroup path, e.g. "bulkhead/<id>" */
+    const char *const *argv;  /* process args, NULL-terminated */
+    const char *const *env;   /* "K=V" strings, NULL-terminated */
+    uint32_t uid, gid;        /* unprivileged user the process runs as (inside
+                                 the user namespace when there is one) */
     /* Added: the session's own user namespace. Container uids and gids
      * 0..userns_size-1 map to host ids userns_host_base.. (the same range for
      * both). userns_host_base 0 = no user namespace: ids are the host's. */
     uint32_t userns_host_base;
-    uint32_t userns_size;      /* must cover uid and gid; 65536 usually */
+    uint32_t userns_size; /* must cover uid and gid; 65536 usually */
     /* Added: 1 = seccomp refuses clone/unshare with CLONE_NEWUSER (EPERM):
      * no nested user namespaces (Chromium then runs without its namespace
      * sandbox, see docs/security.md); 0 = allowed. */
     int deny_nested_userns;
-    uint64_t memory_bytes;     /* memory limit (and memory+swap the same) */
+    uint64_t memory_bytes; /* memory limit (and memory+swap the same) */
     uint64_t pids_max;
-    uint64_t cpu_quota_us;     /* per cpu_period_us; 0 = no quota */
+    uint64_t cpu_quota_us; /* per cpu_period_us; 0 = no quota */
     uint64_t cpu_period_us;
-    uint64_t cpu_shares;       /* 0 = runtime default */
-    uint64_t tmp_bytes;        /* size of /tmp tmpfs */
-    uint64_t shm_bytes;        /* size of /dev/shm tmpfs */
+    uint64_t cpu_shares; /* 0 = runtime default */
+    uint64_t tmp_bytes;  /* size of /tmp tmpfs */
+    uint64_t shm_bytes;  /* size of /dev/shm tmpfs */
     /* Added: extra host directories bound read-only at the same path, after
      * /usr (NULL-terminated; NULL = none). For hosts whose /bin, /lib64...
      * are real directories rather than merged-/usr symlinks; on Debian 12 it

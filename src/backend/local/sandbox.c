@@ -83,7 +83,7 @@ int bh_runtime_found(enum bh_runtime rt, bh_err_t *err)
 /* A runtime child to start. fds[i] is placed at fd i (i < nfds); -1 means
  * /dev/null for 0..2. Every other fd is closed in the child. */
 struct rt_spawn {
-    char **argv;                 /* argv[0] is an absolute path */
+    char **argv; /* argv[0] is an absolute path */
     int fds[5];
     int nfds;
     const struct bh_cgroup_hier *hiers; /* crun only: the layout to fix up */
@@ -96,9 +96,9 @@ struct rt_report {
     int step;
     int err;
 };
-static const char *const rt_steps[] = {"unshare mount namespace", "make / private",
-                                       "unmount cgroup2",         "bind own cgroup",
-                                       "set up fds",              "exec"};
+static const char *const rt_steps[] = {
+    "unshare mount namespace", "make / private", "unmount cgroup2",
+    "bind own cgroup",         "set up fds",     "exec"};
 
 static void rt_fail(int rep, int step)
 {
@@ -197,7 +197,7 @@ static pid_t rt_spawn(const struct rt_spawn *s, bh_err_t *err)
     if (got == (ssize_t)sizeof r) {
         waitpid(pid, NULL, 0);
         const char *step = (unsigned)r.step < sizeof rt_steps / sizeof *rt_steps ? rt_steps[r.step]
-                                                                                : "?";
+                                                                                 : "?";
         return bh_err_set(err, r.err, "%s: %s", s->argv[0], step);
     }
     return pid;
@@ -351,8 +351,8 @@ static int rt_call(const struct bh_sandbox_env *env, const char *const *args, ch
         goto out;
     trim(ebuf);
     if (WIFSIGNALED(status)) {
-        bh_err_set(err, 0, "%s killed by signal %d%s%s", what, WTERMSIG(status),
-                   ebuf ? ": " : "", ebuf ? ebuf : "");
+        bh_err_set(err, 0, "%s killed by signal %d%s%s", what, WTERMSIG(status), ebuf ? ": " : "",
+                   ebuf ? ebuf : "");
         goto out;
     }
     rc = WEXITSTATUS(status);
@@ -394,8 +394,8 @@ int bh_runtime_usable(enum bh_runtime rt, bh_err_t *err)
     if (rc < 0)
         return bh_err_wrap(err, "%s", bh_runtime_name(rt));
     if (rc != 0)
-        return bh_err_set(err, 0, "%s --version exited with status %d: %s", bh_runtime_name(rt),
-                          rc, errout);
+        return bh_err_set(err, 0, "%s --version exited with status %d: %s", bh_runtime_name(rt), rc,
+                          errout);
     return 0;
 }
 
@@ -416,7 +416,8 @@ static int env_ok(const struct bh_sandbox_env *env, bh_err_t *err)
  * the same way), so that it is a safe file name. */
 static int container_id_ok(const char *id)
 {
-    if (!id || strncmp(id, "bh-", 3) || !id[3] || strlen(id) >= sizeof(((struct bh_sandbox *)0)->id))
+    if (!id || strncmp(id, "bh-", 3) || !id[3] ||
+        strlen(id) >= sizeof(((struct bh_sandbox *)0)->id))
         return 0;
     for (const char *p = id + 3; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -498,10 +499,10 @@ static int sandbox_launch(const struct bh_sandbox_env *env, const struct bh_spec
 
     cleanup_free char *log_opt = bh_xasprintf("--log=%s", logfile);
     const char *global[] = {log_opt, "--log-format=json", NULL};
-    const char *run_args[] = {"run", "--detach", "--pid-file", pidfile, "--preserve-fds", "2",
-                              "--bundle", bundle, cid, NULL};
-    const char *create_args[] = {"create", "--pid-file", pidfile, "--preserve-fds", "2",
-                                 "--bundle", bundle, cid, NULL};
+    const char *run_args[] = {"run", "--detach", "--pid-file", pidfile, "--preserve-fds",
+                              "2",   "--bundle", bundle,       cid,     NULL};
+    const char *create_args[] = {"create", "--pid-file", pidfile, "--preserve-fds", "2", "--bundle",
+                                 bundle,   cid,          NULL};
     const char *const *args = create_only ? create_args : run_args;
     struct rt_cmd c;
     if (rt_cmd_init(&c, env, global, args, err) < 0) {

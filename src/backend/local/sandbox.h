@@ -19,7 +19,6 @@
 #include "backend/local/oci_spec.h"
 #include "backend/local/sandbox_files.h"
 
-
 struct bh_kind_file; /* kinds/kind.h */
 
 struct bh_sandbox_env {
@@ -56,9 +55,9 @@ int bh_runtime_found(enum bh_runtime rt, bh_err_t *err);
 int bh_runtime_usable(enum bh_runtime rt, bh_err_t *err);
 
 struct bh_sandbox {
-    char id[80];         /* OCI container id: "bh-<session id>" */
-    pid_t pid;           /* host pid of the container's init */
-    char bundle[512];    /* bundle dir */
+    char id[80];      /* OCI container id: "bh-<session id>" */
+    pid_t pid;        /* host pid of the container's init */
+    char bundle[512]; /* bundle dir */
 };
 
 /* Write the bundle (config.json from params) and start the container detached.

@@ -71,8 +71,8 @@ int bh_sandbox_put_file(pid_t pid, uint32_t owner_uid, uint32_t owner_gid, const
         return bh_err_set(err, errno, "put file: %s is not a directory of the sandbox", dir);
     if (unlinkat(d, name, 0) < 0 && errno != ENOENT)
         return bh_err_set(err, errno, "put file: %s/%s is in the way", dir, name);
-    cleanup_close int fd =
-        open_beneath(d, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0644);
+    cleanup_close int fd = open_beneath(
+        d, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd < 0)
         return bh_err_set(err, errno, "put file: create %s/%s", dir, name);
     const char *p = data;

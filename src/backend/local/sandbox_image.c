@@ -193,8 +193,8 @@ static int build_rootfs(const char *dir, bh_err_t *err)
 {
     if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0)
         return bh_err_set(err, errno, "mkdir %s", dir);
-    static const char *const dirs[] = {"proc", "dev", "sys", "tmp", "usr", "etc",
-                                       "run", "var", "var/cache", NULL};
+    static const char *const dirs[] = {"proc", "dev", "sys", "tmp",       "usr",
+                                       "etc",  "run", "var", "var/cache", NULL};
     for (size_t i = 0; dirs[i]; i++) {
         cleanup_free char *p = bh_xasprintf("%s/%s", dir, dirs[i]);
         if (mkdir(p, 0755) < 0 || chmod(p, 0755) < 0)
@@ -327,8 +327,8 @@ out:
 int bh_sandbox_set_dns(const struct bh_sandbox_env *env, const char *nameserver, bh_err_t *err)
 {
     unsigned char buf[16];
-    if (!nameserver || (inet_pton(AF_INET, nameserver, buf) != 1 &&
-                        inet_pton(AF_INET6, nameserver, buf) != 1))
+    if (!nameserver ||
+        (inet_pton(AF_INET, nameserver, buf) != 1 && inet_pton(AF_INET6, nameserver, buf) != 1))
         return bh_err_set(err, EINVAL, "set dns: \"%s\" is not an IP address",
                           nameserver ? nameserver : "");
     cleanup_free char *path = bh_xasprintf("%s/etc/resolv.conf", env->image_dir);
@@ -348,8 +348,7 @@ char **bh_sandbox_image_host_dirs(const char *rootfs)
         cleanup_free char *in = bh_xasprintf("%s/%s", rootfs, usr_links[i]);
         cleanup_free char *host = bh_xasprintf("/%s", usr_links[i]);
         struct stat a, b;
-        if (lstat(in, &a) == 0 && S_ISDIR(a.st_mode) && lstat(host, &b) == 0 &&
-            S_ISDIR(b.st_mode))
+        if (lstat(in, &a) == 0 && S_ISDIR(a.st_mode) && lstat(host, &b) == 0 && S_ISDIR(b.st_mode))
             v[n++] = steal_pointer(&host);
     }
     return v;

@@ -17,8 +17,8 @@
 #define BH_USERNS_SIZE 65536u
 
 struct bh_userns_config {
-    uint32_t first; /* host id where range 0 starts; 0 = no user namespaces */
-    uint32_t count; /* number of ranges */
+    uint32_t first;        /* host id where range 0 starts; 0 = no user namespaces */
+    uint32_t count;        /* number of ranges */
     const char *lease_dir; /* NULL = /run/bulkhead/userns (tests pass another) */
 };
 

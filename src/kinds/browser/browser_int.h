@@ -47,17 +47,17 @@ struct browser {
     struct bh_live_policy clip;
     int page_load_ms;
     bh_cdp_t *cdp;
-    bh_cdp_proxy_t *proxy; /* external CDP clients; while ready */
-    bh_live_t *live;       /* the live view; while ready */
-    json_t *version;       /* Browser.getVersion result */
-    int closed_by_client;  /* a client sent Browser.close */
-    int adopted;           /* a previous run's session, being re-attached */
-    int awaiting_load;     /* first navigation sent; its load event makes it ready */
-    int page_attached;     /* cdp_session is attached and Page is enabled */
-    int page_crashes;      /* renderer crashes of its page (reloaded up to 3) */
-    int replacing;         /* its page was closed: a new one is being opened */
-    int refresh_inflight;  /* a Target.getTargetInfo for GETs is on its way */
-    int64_t refreshed_at;  /* monotonic ms of its last answer */
+    bh_cdp_proxy_t *proxy;  /* external CDP clients; while ready */
+    bh_live_t *live;        /* the live view; while ready */
+    json_t *version;        /* Browser.getVersion result */
+    int closed_by_client;   /* a client sent Browser.close */
+    int adopted;            /* a previous run's session, being re-attached */
+    int awaiting_load;      /* first navigation sent; its load event makes it ready */
+    int page_attached;      /* cdp_session is attached and Page is enabled */
+    int page_crashes;       /* renderer crashes of its page (reloaded up to 3) */
+    int replacing;          /* its page was closed: a new one is being opened */
+    int refresh_inflight;   /* a Target.getTargetInfo for GETs is on its way */
+    int64_t refreshed_at;   /* monotonic ms of its last answer */
     bh_timer_t *load_timer; /* the first page's load, once the browser is up */
     char target_id[64];
     char cdp_session[64];

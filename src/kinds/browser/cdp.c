@@ -281,7 +281,8 @@ long bh_cdp_send(bh_cdp_t *c, json_t *msg, bh_cdp_reply_cb cb, void *arg)
     json_object_set_new(msg, "id", json_integer(id));
     char *s = json_dumps(msg, JSON_COMPACT);
     if (tracing() && s)
-        fprintf(stderr, "%lld cdp send %ld len %zu %.100s\n", (long long)bh_mono_ms(), id, strlen(s), s);
+        fprintf(stderr, "%lld cdp send %ld len %zu %.100s\n", (long long)bh_mono_ms(), id,
+                strlen(s), s);
     json_decref(msg);
     if (!s)
         return -1;

@@ -63,33 +63,72 @@ struct bh_cdp_proxy {
  * methods have their parameters checked: URLs must be web URLs, file paths
  * must lie in the session's upload area, CDP sessions must be flat. */
 static const char *const open_domains[] = {
-    "Accessibility", "Animation",  "Audits",          "Autofill",    "BackgroundService",
-    "BluetoothEmulation", "CacheStorage", "Console",   "CSS",         "Debugger",
-    "DeviceAccess", "DeviceOrientation", "DOM",        "DOMDebugger", "DOMSnapshot",
-    "DOMStorage",  "Emulation",   "EventBreakpoints", "Fetch",       "HeapProfiler",
-    "IndexedDB",   "Input",       "Inspector",        "IO",          "LayerTree",
-    "Log",         "Media",       "Network",          "Overlay",     "Page",
-    "Performance", "PerformanceTimeline", "Preload",  "Profiler",    "Runtime",
-    "Schema",      "Security",    "ServiceWorker",    "Storage",     "Tracing",
-    "WebAudio",    "WebAuthn",    "WebMCP",           NULL,
+    "Accessibility",
+    "Animation",
+    "Audits",
+    "Autofill",
+    "BackgroundService",
+    "BluetoothEmulation",
+    "CacheStorage",
+    "Console",
+    "CSS",
+    "Debugger",
+    "DeviceAccess",
+    "DeviceOrientation",
+    "DOM",
+    "DOMDebugger",
+    "DOMSnapshot",
+    "DOMStorage",
+    "Emulation",
+    "EventBreakpoints",
+    "Fetch",
+    "HeapProfiler",
+    "IndexedDB",
+    "Input",
+    "Inspector",
+    "IO",
+    "LayerTree",
+    "Log",
+    "Media",
+    "Network",
+    "Overlay",
+    "Page",
+    "Performance",
+    "PerformanceTimeline",
+    "Preload",
+    "Profiler",
+    "Runtime",
+    "Schema",
+    "Security",
+    "ServiceWorker",
+    "Storage",
+    "Tracing",
+    "WebAudio",
+    "WebAuthn",
+    "WebMCP",
+    NULL,
 };
 
 static const char *const open_methods[] = {
-    "Browser.getVersion", "Browser.close", "Browser.getWindowForTarget",
-    "Browser.getWindowBounds", "Browser.setWindowBounds", "Browser.setContentsSize",
-    "Browser.setDockTile", "Browser.setDownloadBehavior", "Browser.cancelDownload",
-    "Browser.grantPermissions", "Browser.resetPermissions", "Browser.setPermission",
-    "Target.activateTarget", "Target.attachToBrowserTarget", "Target.attachToTarget",
-    "Target.closeTarget", "Target.createBrowserContext", "Target.createTarget",
-    "Target.detachFromTarget", "Target.disposeBrowserContext", "Target.getBrowserContexts",
-    "Target.getTargetInfo", "Target.getTargets", "Target.setAutoAttach",
-    "Target.setDiscoverTargets", NULL,
+    "Browser.getVersion",          "Browser.close",
+    "Browser.getWindowForTarget",  "Browser.getWindowBounds",
+    "Browser.setWindowBounds",     "Browser.setContentsSize",
+    "Browser.setDockTile",         "Browser.setDownloadBehavior",
+    "Browser.cancelDownload",      "Browser.grantPermissions",
+    "Browser.resetPermissions",    "Browser.setPermission",
+    "Target.activateTarget",       "Target.attachToBrowserTarget",
+    "Target.attachToTarget",       "Target.closeTarget",
+    "Target.createBrowserContext", "Target.createTarget",
+    "Target.detachFromTarget",     "Target.disposeBrowserContext",
+    "Target.getBrowserContexts",   "Target.getTargetInfo",
+    "Target.getTargets",           "Target.setAutoAttach",
+    "Target.setDiscoverTargets",   NULL,
 };
 
 /* Methods of open domains that stay refused. */
 static const char *const refused_methods[] = {
-    "Page.crash",                  /* kills a renderer, the daemon's page's too */
-    "Page.setWebLifecycleState",   /* freezes a page: the daemon's would stall */
+    "Page.crash",                /* kills a renderer, the daemon's page's too */
+    "Page.setWebLifecycleState", /* freezes a page: the daemon's would stall */
     NULL,
 };
 
@@ -138,8 +177,7 @@ int bh_cdp_url_allowed(const char *url, int empty_ok, int data_ok)
         return 1;
     if (data_ok && !strncasecmp(url, "data:", 5))
         return 1;
-    if (!strncasecmp(url, "about:blank", 11) &&
-        (url[11] == 0 || url[11] == '#' || url[11] == '?'))
+    if (!strncasecmp(url, "about:blank", 11) && (url[11] == 0 || url[11] == '#' || url[11] == '?'))
         return 1;
     return 0;
 }
@@ -333,8 +371,8 @@ static int track(struct client *c, json_t *msg)
                 c->refused = o;
             }
             disown(c, sid);
-            bh_cdp_call(c->p->cdp, "Target.detachFromTarget", json_pack("{s:s}", "sessionId", sid ? sid : ""),
-                        NULL, NULL, NULL);
+            bh_cdp_call(c->p->cdp, "Target.detachFromTarget",
+                        json_pack("{s:s}", "sessionId", sid ? sid : ""), NULL, NULL, NULL);
             return 0;
         }
         own(c, sid);

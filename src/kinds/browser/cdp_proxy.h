@@ -28,8 +28,8 @@ struct bh_cdp_proxy_hooks {
 };
 
 struct bh_cdp_proxy_limits {
-    size_t max_queued;    /* bytes queued toward one client before it is dropped */
-    int max_inflight;     /* commands of one client awaiting replies */
+    size_t max_queued; /* bytes queued toward one client before it is dropped */
+    int max_inflight;  /* commands of one client awaiting replies */
 };
 
 bh_cdp_proxy_t *bh_cdp_proxy_new(bh_cdp_t *cdp, const struct bh_cdp_proxy_limits *lim,

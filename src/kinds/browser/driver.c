@@ -47,8 +47,9 @@ static void replaced_target(void *arg, json_t *reply)
     const char *tid = bh_json_str(json_object_get(reply, "result"), "targetId");
     if (!tid) {
         const char *e = reply_error(reply);
-        char *d = bh_xasprintf("the session's page was closed and a new one could not be opened: %s",
-                               e ? e : "no target id");
+        char *d = bh_xasprintf(
+            "the session's page was closed and a new one could not be opened: %s",
+            e ? e : "no target id");
         bh_log(BH_LOG_WARN, b->so->info(b->s)->id, "%s", d);
         b->so->kind_failed(b->s, "error", d);
         free(d);
@@ -164,8 +165,8 @@ static void session_loaded(struct browser *b)
     /* the first page starts the history: no "back" to the blank start */
     if (b->cdp_session[0])
         bh_cdp_call(b->cdp, "Page.resetNavigationHistory", NULL, b->cdp_session, NULL, NULL);
-    bh_cdp_call(b->cdp, "Target.getTargetInfo", json_pack("{s:s}", "targetId", b->target_id),
-                NULL, got_target_info, b);
+    bh_cdp_call(b->cdp, "Target.getTargetInfo", json_pack("{s:s}", "targetId", b->target_id), NULL,
+                got_target_info, b);
 }
 
 /* The first page failed to load (the session is ready with the error). */
@@ -173,7 +174,7 @@ static void page_load_failed(struct browser *b, enum bh_log_level lvl, const cha
 {
     bh_log(lvl, b->so->info(b->s)->id, "%s: %s", b->so->info(b->s)->url, error);
     b->so->event(b->s, "page_load_failed",
-                  json_pack("{s:s, s:s}", "url", b->so->info(b->s)->url, "error", error));
+                 json_pack("{s:s, s:s}", "url", b->so->info(b->s)->url, "error", error));
     set_str(&b->page_error, error);
 }
 
@@ -219,7 +220,7 @@ static void page_enabled(void *arg, json_t *reply)
     if (b->replacing) {
         b->replacing = 0;
         b->so->event(b->s, "page_replaced",
-              json_pack("{s:s, s:s}", "targetId", b->target_id, "url", "about:blank"));
+                     json_pack("{s:s, s:s}", "targetId", b->target_id, "url", "about:blank"));
         set_str(&b->page_url, "about:blank");
         if (b->so->state(b->s) == BH_STATE_STARTING && b->awaiting_load) {
             session_loaded(b);
@@ -241,8 +242,8 @@ static void page_enabled(void *arg, json_t *reply)
     b->so->kind_up(b->s);
     bh_timer_set(b->load_timer, b->page_load_ms);
     b->awaiting_load = 1;
-    bh_cdp_call(b->cdp, "Page.navigate", json_pack("{s:s}", "url", b->so->info(b->s)->url), b->cdp_session,
-                navigated, b);
+    bh_cdp_call(b->cdp, "Page.navigate", json_pack("{s:s}", "url", b->so->info(b->s)->url),
+                b->cdp_session, navigated, b);
 }
 
 /* The first page did not load in time: stop it (like the stop button; what
@@ -342,8 +343,8 @@ static void got_targets(void *arg, json_t *reply)
         if (type && tid && !strcmp(type, "page")) {
             attach_to(b, tid);
             const char *url = bh_json_str(ti, "url");
-            if (b->adopted ||
-                (!strcmp(b->so->info(b->s)->url, "about:blank") && url && !strcmp(url, "about:blank"))) {
+            if (b->adopted || (!strcmp(b->so->info(b->s)->url, "about:blank") && url &&
+                               !strcmp(url, "about:blank"))) {
                 /* The first page is already loaded: the session is ready
                  * now; the attach completes in the background (daemon
                  * operations wait for it). */
@@ -545,8 +546,8 @@ void browser_attach(struct browser *b, int fd_in, int fd_out, int adopted)
             rnd = (uint32_t)bh_mono_ms();
         bh_cdp_first_id(b->cdp, (1L << 30) + (long)(rnd % (1u << 29)));
     }
-    bh_cdp_call(b->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
-                NULL, NULL);
+    bh_cdp_call(b->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL, NULL,
+                NULL);
     bh_cdp_call(b->cdp, "Browser.getVersion", NULL, NULL, got_version, b);
     bh_cdp_call(b->cdp, "Target.getTargets", NULL, NULL, got_targets, b);
 }
@@ -561,7 +562,7 @@ static void proxy_clients_changed(void *arg, int connected, int total)
 {
     struct browser *b = arg;
     b->so->event(b->s, connected ? "client_connected" : "client_disconnected",
-                     json_pack("{s:s, s:i}", "kind", "cdp", "clients", total));
+                 json_pack("{s:s, s:i}", "kind", "cdp", "clients", total));
 }
 
 static void activity(void *arg)
@@ -574,7 +575,7 @@ static void live_viewers_changed(void *arg, int connected, int total)
 {
     struct browser *b = arg;
     b->so->event(b->s, connected ? "client_connected" : "client_disconnected",
-                     json_pack("{s:s, s:i}", "kind", "live", "clients", total));
+                 json_pack("{s:s, s:i}", "kind", "live", "clients", total));
 }
 
 static json_t *live_hello(void *arg)

@@ -60,8 +60,8 @@ static int validate(json_t *root, const struct bh_config *cfg, void **out, struc
             goto fail;
     }
     int load_s = o->page_load_ms / 1000;
-    if (bh_check_int(root, "pageLoadTimeout", "pageLoadTimeout", 1, BH_PAGE_LOAD_MAX, &load_s, why) <
-        0)
+    if (bh_check_int(root, "pageLoadTimeout", "pageLoadTimeout", 1, BH_PAGE_LOAD_MAX, &load_s,
+                     why) < 0)
         goto fail;
     if (json_object_get(root, "pageLoadTimeout"))
         o->page_load_ms = load_s * 1000;
@@ -132,8 +132,7 @@ static void process(void *k, const struct bh_config *cfg, struct bh_process *p)
     struct browser *b = k;
     const struct bh_session_row *r = b->so->info(b->s);
     b->cmd = bh_xcalloc(1, sizeof *b->cmd);
-    bh_browser_cmd_init(b->cmd, cfg->chromium, r->viewport_w, r->viewport_h,
-                        b->so->proxy(b->s));
+    bh_browser_cmd_init(b->cmd, cfg->chromium, r->viewport_w, r->viewport_h, b->so->proxy(b->s));
     if (cfg->deny_nested_userns)
         bh_browser_cmd_without_own_sandbox(b->cmd);
     p->argv = b->cmd->argv;
@@ -202,8 +201,8 @@ static void json(void *k, const struct bh_session_row *r, const char *base, json
     char *cdp = bh_xasprintf("%s%s/api/v1/sessions/%s/cdp", wsbase, hostpart, r->id);
     char *live = bh_xasprintf("%s%s/api/v1/sessions/%s/live", wsbase, hostpart, r->id);
     char *view = bh_xasprintf("%s/view/%s", base, r->id);
-    json_object_set_new(o, "urls", json_pack("{s:s, s:s, s:s}", "cdp", cdp, "live", live, "view",
-                                             view));
+    json_object_set_new(o, "urls",
+                        json_pack("{s:s, s:s, s:s}", "cdp", cdp, "live", live, "view", view));
     free(cdp);
     free(live);
     free(view);
@@ -266,8 +265,8 @@ static void serve_version(void *k, bh_req_t *req, const struct bh_route_call *c)
     const char *base = c->public_url;
     const char *host = strstr(base, "://") ? strstr(base, "://") + 3 : base;
     cleanup_free char *ws = bh_xasprintf(
-        "%s%s/api/v1/sessions/%s/cdp%s%s", !strncmp(base, "https://", 8) ? "wss://" : "ws://",
-        host, b->so->info(b->s)->id, c->token ? "?token=" : "", c->token ? c->token : "");
+        "%s%s/api/v1/sessions/%s/cdp%s%s", !strncmp(base, "https://", 8) ? "wss://" : "ws://", host,
+        b->so->info(b->s)->id, c->token ? "?token=" : "", c->token ? c->token : "");
     json_t *v = b->version;
 #define STR(key, dflt) (bh_json_str(v, key) ? bh_json_str(v, key) : dflt)
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Browser", STR("product", ""),

@@ -48,8 +48,8 @@ struct bh_live {
     int nviewers;
     int casting;
     int cast_quality;
-    long ack_id;     /* frame to acknowledge; 0 = none */
-    int unacked;     /* frames received since the last acknowledgement */
+    long ack_id; /* frame to acknowledge; 0 = none */
+    int unacked; /* frames received since the last acknowledgement */
     bh_timer_t *ack_timer;
     bh_timer_t *catch_up_timer;
     int ack_armed;
@@ -99,9 +99,9 @@ static void send_error(struct viewer *v, const char *message)
 
 static json_t *page_msg(struct bh_live *lv)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:b}", "type", "page", "url",
-                     lv->url ? lv->url : "", "title", lv->title ? lv->title : "", "canGoBack",
-                     lv->can_back, "canGoForward", lv->can_forward);
+    return json_pack("{s:s, s:s, s:s, s:b, s:b}", "type", "page", "url", lv->url ? lv->url : "",
+                     "title", lv->title ? lv->title : "", "canGoBack", lv->can_back, "canGoForward",
+                     lv->can_forward);
 }
 
 /* ---------------------------------------------------------------- screencast */
@@ -243,10 +243,7 @@ static void catch_up(struct bh_live *lv)
         bh_timer_set(lv->catch_up_timer, next - now);
 }
 
-static void catch_up_cb(void *arg)
-{
-    catch_up(arg);
-}
+static void catch_up_cb(void *arg) { catch_up(arg); }
 
 static void on_frame(struct bh_live *lv, json_t *params)
 {
@@ -458,10 +455,10 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
             break;
         }
         case BH_LIVE_COPY:
-            bh_cdp_call(lv->cdp, "Runtime.evaluate",
-                        json_pack("{s:s, s:b}", "expression", "String(getSelection())",
-                                  "returnByValue", 1),
-                        lv->page, copied, v);
+            bh_cdp_call(
+                lv->cdp, "Runtime.evaluate",
+                json_pack("{s:s, s:b}", "expression", "String(getSelection())", "returnByValue", 1),
+                lv->page, copied, v);
             break;
         case BH_LIVE_RESIZE:
             lv->width = (int)json_integer_value(json_object_get(c->params, "width"));
@@ -598,9 +595,9 @@ int bh_live_accept(bh_live_t *lv, bh_req_t *req, int input)
     json_object_set_new(hello, "type", json_string("hello"));
     json_object_set_new(hello, "viewport",
                         json_pack("{s:i, s:i}", "width", lv->width, "height", lv->height));
-    json_object_set_new(hello, "clipboard",
-                        json_pack("{s:b, s:b}", "copy", lv->pol.copy && input, "paste",
-                                  lv->pol.paste && input));
+    json_object_set_new(
+        hello, "clipboard",
+        json_pack("{s:b, s:b}", "copy", lv->pol.copy && input, "paste", lv->pol.paste && input));
     json_object_set_new(hello, "input", json_boolean(input));
     send_text(v, hello);
     json_decref(hello);
@@ -655,7 +652,7 @@ void bh_live_set_page(bh_live_t *lv, const char *cdp_session)
     }
     snprintf(lv->page, sizeof lv->page, "%s", cdp_session);
     if (!lv->page[0])
-        return; /* viewers' input waits for the next page */
+        return;                   /* viewers' input waits for the next page */
     bh_live_reapply_viewport(lv); /* a viewer's size holds on a new page too */
     cast_start(lv);
     refresh_page(lv);

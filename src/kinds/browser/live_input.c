@@ -55,14 +55,17 @@ static const struct {
     int vk;
     const char *text; /* sent with keyDown (Enter submits forms) */
 } named_keys[] = {
-    {"Enter", 13, "\r"},   {"Backspace", 8, NULL}, {"Tab", 9, NULL},        {"Escape", 27, NULL},
-    {"ArrowLeft", 37, NULL}, {"ArrowUp", 38, NULL}, {"ArrowRight", 39, NULL}, {"ArrowDown", 40, NULL},
-    {"Delete", 46, NULL},  {"Home", 36, NULL},     {"End", 35, NULL},       {"PageUp", 33, NULL},
-    {"PageDown", 34, NULL}, {"Insert", 45, NULL},  {"Shift", 16, NULL},     {"Control", 17, NULL},
-    {"Alt", 18, NULL},     {"Meta", 91, NULL},     {"CapsLock", 20, NULL},  {"F1", 112, NULL},
-    {"F2", 113, NULL},     {"F3", 114, NULL},      {"F4", 115, NULL},       {"F5", 116, NULL},
-    {"F6", 117, NULL},     {"F7", 118, NULL},      {"F8", 119, NULL},       {"F9", 120, NULL},
-    {"F10", 121, NULL},    {"F11", 122, NULL},     {"F12", 123, NULL},      {" ", 32, " "},
+    {"Enter", 13, "\r"},      {"Backspace", 8, NULL},  {"Tab", 9, NULL},
+    {"Escape", 27, NULL},     {"ArrowLeft", 37, NULL}, {"ArrowUp", 38, NULL},
+    {"ArrowRight", 39, NULL}, {"ArrowDown", 40, NULL}, {"Delete", 46, NULL},
+    {"Home", 36, NULL},       {"End", 35, NULL},       {"PageUp", 33, NULL},
+    {"PageDown", 34, NULL},   {"Insert", 45, NULL},    {"Shift", 16, NULL},
+    {"Control", 17, NULL},    {"Alt", 18, NULL},       {"Meta", 91, NULL},
+    {"CapsLock", 20, NULL},   {"F1", 112, NULL},       {"F2", 113, NULL},
+    {"F3", 114, NULL},        {"F4", 115, NULL},       {"F5", 116, NULL},
+    {"F6", 117, NULL},        {"F7", 118, NULL},       {"F8", 119, NULL},
+    {"F9", 120, NULL},        {"F10", 121, NULL},      {"F11", 122, NULL},
+    {"F12", 123, NULL},       {" ", 32, " "},
 };
 
 /* Number of code points in a UTF-8 string (invalid bytes count as one). */
@@ -160,8 +163,8 @@ int bh_live_translate(json_t *msg, const struct bh_live_policy *pol, struct bh_l
             return bad(why, "mouse.button must be \"left\", \"middle\", \"right\" or \"none\"");
         snprintf(c->method, sizeof c->method, "Input.dispatchMouseEvent");
         c->params = json_pack("{s:s, s:f, s:f, s:s, s:i, s:i, s:i}", "type", kind, "x", x, "y", y,
-                              "button", button, "buttons", (int)buttons, "clickCount",
-                              (int)clicks, "modifiers", (int)mods);
+                              "button", button, "buttons", (int)buttons, "clickCount", (int)clicks,
+                              "modifiers", (int)mods);
         return 1;
     }
     if (!strcmp(type, "wheel")) {

@@ -19,8 +19,14 @@ struct bh_live_cmd {
     json_t *params; /* owned */
     int special;    /* 0: send as is; else one of BH_LIVE_* below */
 };
-enum { BH_LIVE_CMD = 0, BH_LIVE_BACK, BH_LIVE_FORWARD, BH_LIVE_COPY, BH_LIVE_SETTINGS,
-       BH_LIVE_RESIZE };
+enum {
+    BH_LIVE_CMD = 0,
+    BH_LIVE_BACK,
+    BH_LIVE_FORWARD,
+    BH_LIVE_COPY,
+    BH_LIVE_SETTINGS,
+    BH_LIVE_RESIZE
+};
 
 /* Translate a viewer message into up to 2 commands (a printable key-down
  * becomes keyDown with its text). Returns the count (>= 0), or -1 with why

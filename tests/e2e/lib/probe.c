@@ -124,8 +124,8 @@ static int cmd_nft_newtable(void)
     struct nlmsghdr *n = put_msg(buf, &off, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC,
                                  NFNL_SUBSYS_NFTABLES, 1);
     off += NLMSG_ALIGN(n->nlmsg_len);
-    n = put_msg(buf, &off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE,
-                NLM_F_CREATE | NLM_F_ACK, NFPROTO_INET, 0, 2);
+    n = put_msg(buf, &off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_ACK,
+                NFPROTO_INET, 0, 2);
     put_attr(n, NFTA_TABLE_NAME, "bhprobe", sizeof "bhprobe");
     off += NLMSG_ALIGN(n->nlmsg_len);
     n = put_msg(buf, &off, NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES, 3);
