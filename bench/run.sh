@@ -48,6 +48,8 @@ if ! flock -n 9; then
 fi
 
 work=$(mktemp -d /tmp/bhbench-XXXXXX)
+# the sessions' user namespaces reach the image under it as "others"
+chmod 755 "$work"
 daemon_pid=""
 cleanup() {
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then

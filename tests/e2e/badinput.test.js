@@ -9,6 +9,9 @@ import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
 import { findLeaks } from './lib/leaks.js';
 import { checkError } from './lib/check.js';
 import { SITE } from './lib/world.js';
+import os from 'node:os';
+import { BIN, freePort } from './lib/daemon.js';
+import { run } from './lib/sh.js';
 
 const OK_URL = `${SITE}/`;
 
@@ -167,3 +170,20 @@ describe('bad input: documented errors, nothing created', () => {
 
   it('stops cleanly and leaves nothing behind', { timeout: 180000 }, () => env.finish());
 });
+
+describe('bad input: a --state-dir the sessions cannot reach', () => {
+  it('a state dir under a private (0700) directory: serve refuses to start, naming it, and makes no network', { timeout: 60000 }, async () => {
+    const top = fs.mkdtempSync(path.join(os.tmpdir(), 'bhtest-private-')); // mode 0700
+    try {
+      const args = ['serve', '--listen', `127.0.0.1:${await freePort()}`, '--state-dir', path.join(top, 'state'),
+        '--run-dir', path.join(top, 'run'), '--bridge', 'bhtpriv0', '--subnet', '10.217.0.0/16'];
+      const r = await run(BIN, args, { timeout: 30000 });
+      assert.notEqual(r.code, 0, `it started: ${r.stderr}`);
+      assert.match(r.stderr, /state dir: .*bhtest-private-\w+ \(mode 0700\) is not searchable by others/, r.stderr);
+      assert.ok(!fs.existsSync('/sys/class/net/bhtpriv0'), 'a bridge was made');
+    } finally {
+      fs.rmSync(top, { recursive: true, force: true });
+    }
+  });
+});
+

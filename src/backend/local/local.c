@@ -594,6 +594,29 @@ static const struct bh_backend_ops local_ops = {
     .free = local_free,
 };
 
+/* Every directory above the image must be searchable by "others": a
+ * session's user namespace maps none of the host's ids, so its runtime
+ * reaches the image's root like any other user would. A private state dir
+ * (mode 0700, like mktemp -d makes) would fail every create with a bare
+ * "permission denied" from the runtime; say so at start instead. */
+static int image_reachable(const char *image_dir, bh_err_t *err)
+{
+    cleanup_free char *p = bh_xstrdup(image_dir);
+    for (char *slash = strrchr(p, '/'); slash && slash > p; slash = strrchr(p, '/')) {
+        *slash = 0;
+        struct stat st;
+        if (stat(p, &st) < 0)
+            return bh_err_set(err, errno, "state dir: %s", p);
+        if (!(st.st_mode & S_IXOTH))
+            return bh_err_set(err, 0,
+                              "state dir: %s (mode %04o) is not searchable by others, so the "
+                              "sessions' user namespaces cannot reach the image under it; "
+                              "chmod o+x it or choose another --state-dir",
+                              p, (unsigned)(st.st_mode & 07777));
+    }
+    return 0;
+}
+
 bh_backend_t *bh_backend_local_new(const struct bh_config *cfg, bh_loop_t *loop, bh_err_t *err)
 {
     struct local *lb = bh_xcalloc(1, sizeof *lb);
@@ -627,7 +650,7 @@ bh_backend_t *bh_backend_local_new(const struct bh_config *cfg, bh_loop_t *loop,
     lb->net.always_deny = cfg->egress_deny;
     lb->net.nalways_deny = cfg->negress_deny;
     if (bh_mkdir_p(lb->runtime_root, 0700, err) < 0 || bh_mkdir_p(lb->bundles_dir, 0700, err) < 0 ||
-        bh_sandbox_prepare_image(&lb->env, err) < 0 ||
+        image_reachable(lb->image_dir, err) < 0 || bh_sandbox_prepare_image(&lb->env, err) < 0 ||
         (cfg->dns && bh_sandbox_set_dns(&lb->env, cfg->dns, err) < 0) ||
         bh_net_init(&lb->net, err) < 0) {
         local_free(&lb->base);
