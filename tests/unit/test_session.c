@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend/fake/fake.h"
+#include "lib/log.h"
 #include "lib/loop.h"
 #include "kinds/kinds.h"
 #include "lib/util.h"
@@ -587,6 +588,7 @@ int main(void)
         return 1;
     }
     bh_kinds_add(&test_kind);
+    bh_log_set_level(BH_LOG_ERROR); /* the sessions' info and warnings are expected here */
     bh_err_t err = BH_ERR_INIT;
     loop = bh_loop_new(NULL, &err);
     CHECK(loop != NULL);
