@@ -254,3 +254,27 @@ int cmd_parse_uint(const char *s)
         return -1;
     return (int)v;
 }
+
+int cmd_delete_args(int argc, char **argv, const struct cmd_desc *d, const char *collection,
+                    const char *what)
+{
+    static const struct option longopts[] = {
+        CONN_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    struct conn_opts o = {0};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+        if ((rc = cmd_conn_opt(c, &o, d)) >= 0)
+            return rc;
+    if (optind >= argc)
+        return cmd_usage_error(d, "which %s? (one ID or more is needed)", what);
+    for (int i = optind; i < argc; i++)
+        if (!*argv[i])
+            return cmd_usage_error(d, "an empty ID");
+    bh_err_t err = BH_ERR_INIT;
+    cleanup_conn struct conn cn = {0};
+    if (cmd_conn_open(&cn, &o, &err) < 0)
+        return cmd_fail(&err);
+    return cmd_delete_each(&cn, collection, argv + optind, argc - optind);
+}

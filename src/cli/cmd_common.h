@@ -102,6 +102,11 @@ int cmd_call(struct conn *cn, const char *method, const char *path, const char *
  * stops there (the others would fail too). BH_EXIT_OK, or BH_EXIT_FAIL if
  * any failed. */
 int cmd_delete_each(struct conn *cn, const char *collection, char **ids, int n);
+/* A command whose arguments are connection options and IDs of collection
+ * (what: "sessions", "tokens") to delete, from optind on: checks them,
+ * connects, deletes each (cmd_delete_each). The exit status. */
+int cmd_delete_args(int argc, char **argv, const struct cmd_desc *d, const char *collection,
+                    const char *what);
 
 /* ------------------------------------------------------------------------ */
 /* Output helpers */

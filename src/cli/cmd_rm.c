@@ -9,27 +9,7 @@ static const struct cmd_desc d_rm = {
 
 int bh_cmd_rm(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CONN_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    const struct cmd_desc *d = &d_rm;
-    struct conn_opts o = {0};
     char prog[64];
-    cmd_opts_begin(argv, d, prog, sizeof prog);
-    int c, rc;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
-        if ((rc = cmd_conn_opt(c, &o, d)) >= 0)
-            return rc;
-    if (optind >= argc)
-        return cmd_usage_error(d, "which sessions? (one ID or more is needed)");
-    for (int i = optind; i < argc; i++)
-        if (!*argv[i])
-            return cmd_usage_error(d, "an empty ID");
-
-    bh_err_t err = BH_ERR_INIT;
-    cleanup_conn struct conn cn = {0};
-    if (cmd_conn_open(&cn, &o, &err) < 0)
-        return cmd_fail(&err);
-    return cmd_delete_each(&cn, API, argv + optind, argc - optind);
+    cmd_opts_begin(argv, &d_rm, prog, sizeof prog);
+    return cmd_delete_args(argc, argv, &d_rm, API, "sessions");
 }

@@ -149,26 +149,8 @@ static int token_ls(int argc, char **argv, const struct cmd_desc *d)
 
 static int token_rm(int argc, char **argv, const struct cmd_desc *d)
 {
-    static const struct option longopts[] = {
-        CONN_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    struct conn_opts o = {0};
-    int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
-        if ((rc = cmd_conn_opt(c, &o, d)) >= 0)
-            return rc;
-    if (optind >= argc)
-        return cmd_usage_error(d, "which tokens? (one ID or more is needed)");
-    for (int i = optind; i < argc; i++)
-        if (!*argv[i])
-            return cmd_usage_error(d, "an empty ID");
-    bh_err_t err = BH_ERR_INIT;
-    cleanup_conn struct conn cn = {0};
-    if (cmd_conn_open(&cn, &o, &err) < 0)
-        return cmd_fail(&err);
-    return cmd_delete_each(&cn, "/api/v1/tokens", argv + optind, argc - optind);
+    return cmd_delete_args(argc, argv, d, "/api/v1/tokens", "tokens");
 }
 
 int bh_cmd_token(int argc, char **argv)
