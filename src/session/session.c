@@ -49,13 +49,14 @@ struct bh_session *session_new(struct bh_sessions *m, const struct bh_kind *kind
 /* The session's egress policy, upstream proxy and kind's state from
  * validated create options (taken over). With an upstream proxy, the proxy
  * is the only way out (and the allow-list, if one was given). */
-void session_take_opts(struct bh_session *s, struct bh_create_opts *opts)
+void session_take_opts(struct bh_session *s, struct bh_create_opts *opts,
+                       struct bh_session_row *row)
 {
     s->net_mode = opts->net_mode;
     s->nallow = opts->nallow;
     s->allow = steal_pointer(&opts->allow);
     s->upstream = steal_pointer(&opts->proxy);
-    s->k = s->kind->create(s, &session_kind_ops, steal_pointer(&opts->kind_opts), &s->row);
+    s->k = s->kind->create(s, &session_kind_ops, steal_pointer(&opts->kind_opts), row);
     if (s->upstream) {
         struct bh_net_rule *nv = realloc(s->allow, (size_t)(s->nallow + 1) * sizeof *nv);
         if (!nv)
@@ -189,7 +190,7 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     snprintf(r->type, sizeof r->type, "%s", opts->kind->name);
     snprintf(r->status, sizeof r->status, "starting");
     r->network = bh_create_opts_network_json(opts);
-    session_take_opts(s, opts);
+    session_take_opts(s, opts, &s->row);
     bh_create_opts_clear(opts);
     r->idle_timeout = opts->idle_timeout;
     r->ttl = opts->ttl;

@@ -161,7 +161,8 @@ struct bh_net_policy session_policy(const struct bh_session *s);
 /* A new session of kind (STARTING, its timers made), linked into m's list. */
 struct bh_session *session_new(struct bh_sessions *m, const struct bh_kind *kind);
 /* The egress policy and proxy of s, and its kind's state, from validated
- * create options (taken over). */
-void session_take_opts(struct bh_session *s, struct bh_create_opts *opts);
+ * create options (taken over); the kind fills its fields of row. */
+void session_take_opts(struct bh_session *s, struct bh_create_opts *opts,
+                       struct bh_session_row *row);
 
 #endif

@@ -51,13 +51,13 @@ static int adopt(struct bh_sessions *m, struct bh_session_row *r, const char **r
         return bh_err_set(err, EINVAL, "its saved settings are of another kind");
     }
     struct bh_session *s = session_new(m, opts.kind);
-    /* the kind's state, from the settings; the row's own values win */
-    struct bh_session_row keep = *r;
-    session_take_opts(s, &opts);
+    /* the kind's state, from the settings; what it would write into a new
+     * row is in r already */
+    struct bh_session_row scratch;
+    memset(&scratch, 0, sizeof scratch);
+    session_take_opts(s, &opts, &scratch);
+    bh_session_row_clear(&scratch);
     bh_create_opts_clear(&opts);
-    struct bh_session_row made = s->row;
-    s->row = keep;
-    bh_session_row_clear(&made);
     struct bh_placement where;
     memset(&where, 0, sizeof where);
     snprintf(where.runtime, sizeof where.runtime, "%s", r->runtime);
@@ -72,10 +72,10 @@ static int adopt(struct bh_sessions *m, struct bh_session_row *r, const char **r
         0) {
         if (crashed)
             *reason = "crashed";
-        memset(&s->row, 0, sizeof s->row); /* still r's */
         session_free(s);
         return -1;
     }
+    s->row = *r;
     memset(r, 0, sizeof *r); /* its heap fields are the session's now */
     s->watched = 1;
     s->state = BH_STATE_STARTING;

@@ -109,7 +109,6 @@ static void fake_start(bh_backend_t *b, const struct bh_launch *l,
     int i = slot_of(f, l->id, 1);
     struct bh_fake_sess *fs = &f->sess[i];
     fs->running = 1;
-    fs->forgotten = 0;
     free(fs->settings);
     fs->settings = l->settings ? bh_xstrdup(l->settings) : NULL;
     f->ev[i] = ev;
@@ -133,10 +132,8 @@ static void fake_forget(bh_backend_t *b, const char *id)
     struct bh_fake *f = (struct bh_fake *)b;
     f->calls.forget++;
     int i = slot_of(f, id, 0);
-    if (i >= 0) {
-        f->sess[i].forgotten = 1;
+    if (i >= 0)
         f->ev[i] = NULL;
-    }
 }
 
 static void fake_stop(bh_backend_t *b, const char *id, void (*done)(void *arg, const bh_err_t *err),

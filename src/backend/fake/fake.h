@@ -15,7 +15,6 @@ typedef struct bh_fake bh_fake_t;
 struct bh_fake_sess {
     char id[40];
     int running;    /* started and not stopped */
-    int forgotten;  /* forget() was called */
     int peer;       /* the test's end of its channel (-1 none) */
     char *settings; /* what the start said to keep */
 };

@@ -84,12 +84,6 @@ void local_reap_init(pid_t pid)
     }
 }
 
-static int oom_kills(struct local *lb, const char *id)
-{
-    struct bh_usage u;
-    return lb->base.ops->usage(&lb->base, id, &u) == 0 ? (int)u.oom_kills : -1;
-}
-
 /* ------------------------------------------------------------- watching */
 
 static void on_log(void *arg, bh_watch_t *w, int events)
@@ -128,7 +122,8 @@ static void on_exited(void *arg, bh_watch_t *w, int events)
         else if (WIFEXITED(st))
             snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(st));
     }
-    if (oom_kills(l->lb, l->id) > 0)
+    struct bh_cgroup_usage u;
+    if (bh_cgroup_usage(l->cg, &u) >= 0 && u.oom_kills > 0)
         snprintf(what + strlen(what), sizeof what - strlen(what),
                  ", out of memory (killed at its %llu-byte limit)",
                  (unsigned long long)l->lb->cfg->memory_bytes);
