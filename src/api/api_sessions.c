@@ -171,9 +171,10 @@ void bh_api_delete_session(struct bh_api *a, bh_req_t *req, const char *id)
         bh_api_not_live(a, req, id);
         return;
     }
-    if (!bh_session_ready(s)) {
-        bh_api_reply_error(req, 409, "not_ready",
-                           "the session is still starting or already ending");
+    /* One already ending (a crash, a timeout, another DELETE) is waited
+     * for: the reply still means everything of it is gone. */
+    if (!bh_session_ready(s) && !bh_session_ending(s)) {
+        bh_api_reply_error(req, 409, "not_ready", "the session is still starting");
         return;
     }
     bh_session_end(s, "deleted", NULL, deleted, req);

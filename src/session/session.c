@@ -247,6 +247,7 @@ bh_session_t *bh_session_find(bh_sessions_t *m, const char *id)
 
 const char *bh_session_id(const bh_session_t *s) { return s->row.id; }
 int bh_session_ready(const bh_session_t *s) { return s->state == BH_STATE_READY; }
+int bh_session_ending(const bh_session_t *s) { return s->state == BH_STATE_ENDING; }
 int bh_sessions_live(const bh_sessions_t *m) { return m->live; }
 const struct bh_session_row *bh_session_info(const bh_session_t *s) { return &s->row; }
 

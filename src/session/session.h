@@ -83,6 +83,8 @@ void bh_session_create_abandon(bh_sessions_t *m, void *arg);
 bh_session_t *bh_session_find(bh_sessions_t *m, const char *id);
 const char *bh_session_id(const bh_session_t *s);
 int bh_session_ready(const bh_session_t *s);
+/* Ending: stopping its sandbox (its row still says ready until it ends). */
+int bh_session_ending(const bh_session_t *s);
 /* The session's row as kept in the store (borrowed; live while s is). */
 const struct bh_session_row *bh_session_info(const bh_session_t *s);
 /* Its kind, and the kind's state of it (for the kind's routes). */

@@ -154,12 +154,19 @@ describe('limits: metrics lint, fork and memory bombs, churn', () => {
     await r.text();
     return { status: r.status, ms: Date.now() - t0 };
   };
+  // End every session given that is still live. One that ended on its own
+  // (a crash) is 409 not_running; every session is tried before an error is
+  // thrown, so that one failure does not leave the others running.
   const delAll = async (...ss) => {
+    const errors = [];
     for (const s of ss) {
       if (!s) continue;
-      const g = await env.d.api('GET', `/api/v1/sessions/${s.id}`);
-      if (g.json && g.json.status === 'ready') await env.d.del(s.id);
+      const r = await env.d.api('DELETE', `/api/v1/sessions/${s.id}`, undefined, { timeout: 60000 });
+      if (r.status !== 204 && !(r.status === 409 && r.json && r.json.error && r.json.error.code === 'not_running')) {
+        errors.push(`DELETE ${s.id} → ${r.status} ${r.text.slice(0, 300)}`);
+      }
     }
+    assert.deepEqual(errors, [], 'ending the sessions of the test');
   };
 
   it('promtool itself flags a bad exposition (the checks below can fail)', async () => {
@@ -328,8 +335,16 @@ describe('limits: metrics lint, fork and memory bombs, churn', () => {
 
       // The bombed session either ended as crashed with an OOM cause, or its
       // browser lives on (only the renderer died): then it still answers CDP
-      // and can open and script a new page.
-      const g = (await env.d.api('GET', `/api/v1/sessions/${bomb.id}`)).json;
+      // and can open and script a new page. Which one it is shows once the
+      // session has ended or the daemon has seen the page crash: until then
+      // a browser the OOM killer took is still being ended.
+      let g;
+      await waitFor(async () => {
+        g = (await env.d.api('GET', `/api/v1/sessions/${bomb.id}`)).json;
+        if (g.status === 'ended') return true;
+        const ev = (await env.d.api('GET', `/api/v1/sessions/${bomb.id}/events`)).json.events;
+        return ev.some((e) => e.type === 'page_crashed');
+      }, { timeout: 15000, interval: 250, what: 'the bombed session to end or report its page crashed' });
       if (g.status === 'ended') {
         assert.equal(g.endReason, 'crashed', `bombed session ended with ${g.endReason}: ${g.endDetail}`);
         assert.match(String(g.endDetail), /memory|oom/i, 'endDetail names the OOM');

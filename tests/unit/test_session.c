@@ -489,6 +489,42 @@ static void test_crash_when_ready(void)
     world_close(&w);
 }
 
+/* An end that comes while the session is already ending (a DELETE after
+ * a crash) waits for that end; the first reason stays. */
+static void test_end_while_ending(void)
+{
+    struct world w;
+    world_open(&w, NULL);
+    mode = READY_AT_ATTACH;
+    struct created c;
+    create(&w, &c);
+    CHECK(until(&c.done) && c.s);
+    if (!c.s)
+        return;
+    char id[40];
+    snprintf(id, sizeof id, "%s", bh_session_id(c.s));
+    bh_fake_script(w.fake)->stop_ms = 200;
+    CHECK(bh_fake_exit(w.fake, id, "was killed by signal 9 (Killed)") == 0);
+    bh_session_t *s = NULL;
+    for (int i = 0; i < 150 && (s = bh_session_find(w.m, id)) && !bh_session_ending(s); i++)
+        step();
+    CHECK(s && bh_session_ending(s) && !bh_session_ready(s));
+    if (s) {
+        int ended = 0;
+        bh_session_end(s, "deleted", NULL, on_ended, &ended);
+        CHECK(!ended);
+        CHECK(until(&ended));
+        CHECK(bh_session_find(w.m, id) == NULL);
+    }
+    CHECK(bh_fake_calls(w.fake)->stop == 1);
+    struct bh_session_row r;
+    CHECK(row(&w, id, &r) > 0);
+    CHECK_STR(r.status, "ended");
+    CHECK_STR(r.end_reason, "crashed");
+    bh_session_row_clear(&r);
+    world_close(&w);
+}
+
 static void tune_fast_start_timeout(struct bh_config *c) { c->start_timeout_ms = 30; }
 
 static void test_start_timeout(void)
@@ -602,6 +638,7 @@ int main(void)
     test_start_slots();
     test_crash_during_attach();
     test_crash_when_ready();
+    test_end_while_ending();
     test_start_timeout();
     test_leave_and_adopt();
 
