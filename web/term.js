@@ -201,6 +201,7 @@ window.bulkheadTerm = (ui) => {
     $('term-end').disabled = false;
     $('lab-panel').hidden = true;
     $('term-lab-btn').hidden = true;
+    $('term-side').hidden = $('files-panel').hidden;
     $('lab-result').textContent = '';
     $('lab-output').hidden = true;
     setState('connecting', 'Connecting…');
@@ -312,6 +313,10 @@ window.bulkheadTerm = (ui) => {
     if (s.status !== 'ready') {
       ended(s.endReason);
       return;
+    }
+    if (!tm.listed) {
+      tm.listed = true;
+      listFiles(tm.cwd);
     }
     let t = tokenOf(s.urls && s.urls.terminal);
     if (!t && ui.token() && !ui.scopedToken(tm.id)) {
@@ -496,10 +501,6 @@ window.bulkheadTerm = (ui) => {
     tm.expiresAt = s.expiresAt || tm.expiresAt;
     tick();
     if (s.lab && (!tm.lab || tm.lab.name !== s.lab)) showLab(s.lab);
-    if (!tm.listed) {
-      tm.listed = true;
-      listFiles(tm.cwd);
-    }
   }
 
   async function showLab(name) {
@@ -507,6 +508,7 @@ window.bulkheadTerm = (ui) => {
     tm.lab = { name, title: name, description: '' };
     $('term-title').textContent = `Lab ${name} · ${id.slice(0, 8)}`;
     $('lab-panel').hidden = false;
+    $('term-side').hidden = false;
     $('term-lab-btn').hidden = false;
     $('term-lab-btn').setAttribute('aria-pressed', 'true');
     $('lab-title').textContent = name;
