@@ -480,6 +480,7 @@
       sel.append(o);
     }
     $('shell-lab-field').hidden = labs.length === 0;
+    $('shell-hint').hidden = labs.length !== 0;
   }
 
   // ------------------------------------------------------------------ live
