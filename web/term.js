@@ -255,6 +255,8 @@ window.bulkheadTerm = (ui) => {
       retries: 0, expiresAt: null, session: null, lab: null, cwd: '', listed: false,
     });
     $('files-body').textContent = '';
+    $('files-status').textContent = '';
+    $('files-refresh').hidden = false;
   }
 
   function closeSocket() {
@@ -314,10 +316,6 @@ window.bulkheadTerm = (ui) => {
       ended(s.endReason);
       return;
     }
-    if (!tm.listed) {
-      tm.listed = true;
-      listFiles(tm.cwd);
-    }
     let t = tokenOf(s.urls && s.urls.terminal);
     if (!t && ui.token() && !ui.scopedToken(tm.id)) {
       // no session token in the session's urls: make a link (API tokens only)
@@ -332,6 +330,12 @@ window.bulkheadTerm = (ui) => {
     tm.term.options.disableStdin = tm.watchOnly;
     $('files-upload-btn').hidden = tm.watchOnly;
     $('lab-check').hidden = tm.watchOnly;
+    if (!tm.listed) {
+      tm.listed = true;
+      // a view link watches the terminal only
+      if (tm.watchOnly) filesClosed();
+      else listFiles(tm.cwd);
+    }
     openSocket(gen);
   }
 
@@ -603,6 +607,10 @@ window.bulkheadTerm = (ui) => {
       r = await (await filesFetch('GET', dir)).json();
     } catch (e) {
       if (tm.id !== id) return;
+      if ((e.status === 401 || e.status === 403) && ui.tokenFor(id) !== ui.token()) {
+        filesClosed();
+        return;
+      }
       showError($('files-error'), `Cannot list ${dir || 'the workspace'}: ${e.message}`);
       if (e.status === 409 || e.status === 404) {
         if (dir) listFiles(dir.split('/').slice(0, -1).join('/'));
@@ -622,6 +630,17 @@ window.bulkheadTerm = (ui) => {
     }
     for (const f of entries) body.append(fileRow(dir, f));
     $('files-empty').hidden = entries.length !== 0;
+  }
+
+  // The files are not open to this session link (the daemon said so, or a
+  // view link, which watches the terminal only).
+  function filesClosed() {
+    $('files-body').textContent = '';
+    $('files-path').textContent = '';
+    $('files-empty').hidden = true;
+    $('files-upload-btn').hidden = true;
+    $('files-refresh').hidden = true;
+    $('files-status').textContent = 'The files are not open to this link.';
   }
 
   function fileRow(dir, f) {
