@@ -40,9 +40,9 @@
   const tokenFor = (id) => scopedToken(id) || token;
 
   // A ?token= in the address is taken only if it is a session token for the
-  // session this /view/{id} (or /term/{id}) shows. Anything else (an API token: someone
-  // else's login, planted in a link) is dropped unused. Either way it leaves
-  // the address bar at once.
+  // session this /view/{id} (or /term/{id}) shows. Anything else (an API
+  // token: someone else's login, planted in a link) is dropped unused.
+  // Either way it leaves the address bar at once.
   {
     const u = new URL(location.href);
     const t = u.searchParams.get('token');
