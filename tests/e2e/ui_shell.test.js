@@ -281,6 +281,32 @@ describe('web UI: shell sessions', () => {
     assertNoErrors();
   });
 
+  it('lists a shell session as a shell, opens its terminal from the list; /view/{id} of it goes on to /term/{id}', T, async () => {
+    const s = await env.d.create({ type: 'shell', workspace: { sizeBytes: 16 * 1048576 } });
+    fx.sessions.push(s.id);
+    const page = await loggedIn('/');
+    const row = page.locator(`#sessions-body tr[data-id="${s.id}"]`);
+    await row.waitFor({ timeout: 10000 });
+    assert.equal(await row.locator('.title').textContent(), 'Shell');
+    assert.equal(await row.locator('.url').textContent(), 'workspace 16 MiB');
+    await row.locator('button:text("Open")').click();
+    await page.waitForURL(new RegExp(`/term/${s.id}$`));
+    await connected(page);
+    // the strict policy of "/" stays there: the terminal page was loaded anew
+    assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation')[0].name), `${env.d.base}/term/${s.id}`);
+    const old = await newViewerPage();
+    await old.goto(`${env.d.base}/view/${s.id}?token=${encodeURIComponent(new URL(s.urls.terminal.replace(/^ws/, 'http')).searchParams.get('token'))}`);
+    await old.waitForURL(new RegExp(`/term/${s.id}$`));
+    await connected(old);
+    await old.click('#term-screen');
+    await typeLine(old, 'echo via-$((3*3))');
+    await waitScreen(old, /^via-9\s*$/m, 'a command through the redirected link');
+    // a control link: the files as far as the daemon opens them to links
+    await old.waitForFunction(() => document.getElementById('files-status').textContent === 'The files are not open to this link.'
+      || !document.getElementById('files-empty').hidden);
+    assertNoErrors([/status of 401 \(Unauthorized\) \(http:\/\/[^)]*\/files\/\)$/]);
+  });
+
   it('fits the terminal to the window: a resize reaches the shell (stty size)', T, async () => {
     const { page } = await shellPage();
     await page.click('#term-screen');
