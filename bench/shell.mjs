@@ -32,7 +32,8 @@ fs.mkdirSync(rootfs, { recursive: true });
 for (const d of ['usr', 'proc', 'dev', 'tmp']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
 for (const l of ['bin', 'lib', 'lib64', 'sbin']) {
   const t = path.join(rootfs, l);
-  if (!fs.existsSync(t)) fs.symlinkSync(`usr/${l}`, t);
+  fs.rmSync(t, { force: true });
+  fs.symlinkSync(`usr/${l}`, t);
 }
 fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({
   ociVersion: '1.0.2',

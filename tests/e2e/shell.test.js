@@ -42,6 +42,7 @@ const FIXES = {
 };
 for (const name of fs.readdirSync(EXAMPLES)) fs.cpSync(path.join(EXAMPLES, name), path.join(LABS, name), { recursive: true });
 
+lab('offline', { title: 'Offline', network: { policy: 'none' } }, null, 'exit 0\n');
 const env = suiteEnv({ args: ['--labs-dir', LABS] });
 before(env.start, { timeout: LOCK_WAIT });
 after(async () => {
@@ -155,7 +156,7 @@ describe('shell sessions', () => {
     assert.equal(got.status.exitCode, 3);
   });
 
-  it('terminal: a login shell that runs commands; resize changes stty size; UTF-8', T, async () => {
+  it('terminal: a login shell that runs commands; resize changes stty size; UTF-8; vim opens, writes and quits', T, async () => {
     const t = await terminal(wsUrl(s, '/terminal'), auth());
     t.resize(100, 30);
     t.send('echo hi-$((6*7)) ünï; stty size\r');
@@ -163,6 +164,18 @@ describe('shell sessions', () => {
     t.resize(132, 43);
     t.send('stty size\r');
     await t.until(/43 132/, 'stty size after the resize');
+    t.send('vim -u NONE /tmp/v.txt\r');
+    await t.until(/~ {20}/, 'vim shows its empty buffer');
+    // this client is no terminal emulator: give vim its startup (it asks the
+    // terminal things and waits a while for answers) before typing, and its
+    // 'timeoutlen' after the Esc
+    await new Promise((r) => setTimeout(r, 1500));
+    t.send('ihello from vim\x1b');
+    await new Promise((r) => setTimeout(r, 1500));
+    t.send('ZZ');
+    await t.until(/1 line, 15 bytes written/, 'vim wrote the file');
+    t.send('cat /tmp/v.txt\r');
+    await t.until(/\nhello from vim/, 'the file vim wrote');
     t.ws.close();
   });
 
@@ -296,7 +309,7 @@ describe('labs', () => {
   it('lists the labs; a lab session: check fails, then passes after the fix', T, async () => {
     let r = await api('GET', '/api/v1/labs');
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json.labs.map((l) => l.name), ['first-commit', 'hello', 'hello-script', 'port-8080']);
+    assert.deepEqual(r.json.labs.map((l) => l.name), ['first-commit', 'hello', 'hello-script', 'offline', 'port-8080']);
     assert.deepEqual(r.json.labs.find((l) => l.name === 'hello'), { name: 'hello', title: 'Say hello', description: '# Hello\nMake `hello.sh` executable.', timeLimit: 600 });
     r = await api('POST', '/api/v1/sessions', { type: 'shell', lab: 'nope' });
     checkError(r, 400, 'unknown_lab');
@@ -316,6 +329,19 @@ describe('labs', () => {
     r = await exec(s, { argv: ['sh', '-c', 'ls -a /; ls -a ~'] });
     assert.doesNotMatch(r.json.stdout, /check/, 'the judge is visible in the session');
     await env.d.del(s.id);
+  });
+
+  it("a lab's network applies unless the request names one", T, async () => {
+    const s = await env.d.create({ type: 'shell', lab: 'offline' });
+    const s2 = await env.d.create({ type: 'shell', lab: 'offline', network: { policy: 'internet' } });
+    try {
+      const reach = async (x) => (await exec(x, { argv: ['curl', '-s', '-o', '/dev/null', '-m', '5', '-w', '%{http_code}', env.url('/')] })).json.stdout;
+      assert.equal(await reach(s), '000', 'the offline lab reached the test site');
+      assert.equal(await reach(s2), '200', 'the request\'s own policy');
+    } finally {
+      await env.d.del(s.id);
+      await env.d.del(s2.id);
+    }
   });
 });
 
