@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -799,6 +800,11 @@ static void reap(void)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (pid == tty_pid) {
             tty_pid = 0;
+            /* what the shell wrote last is still in the terminal */
+            char tmp[BH_WIRE_DATA];
+            ssize_t r;
+            for (int i = 0; i < 256 && (r = read(tty_fd, tmp, sizeof tmp)) > 0; i++)
+                send_frames(A_TTY_OUT, 0, tmp, (size_t)r);
             closep(&tty_fd);
             buf_free(&tty_in);
             send_record(A_TTY_EXIT, 0, "code=%d\nsignal=%d",
@@ -872,6 +878,10 @@ int main(int argc, char **argv)
 {
     (void)argc, (void)argv;
     signal(SIGPIPE, SIG_IGN);
+    /* not dumpable: the session's processes (the same user) cannot open our
+     * /proc/PID/fd, the channel's ends among them (the judge's scripts go
+     * through it) */
+    prctl(PR_SET_DUMPABLE, 0);
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

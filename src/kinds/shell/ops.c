@@ -16,6 +16,7 @@
 #define EXEC_DEF_OUT (1u << 20)
 #define CHECK_OUT (64u << 10)
 #define PATH_MAX_LEN 4096
+#define FILE_BUF_MAX (256u << 20) /* a download held whole */
 
 void shell_reply_err(bh_req_t *req, const struct bh_route_call *c, enum bh_err_kind kind,
                      const char *code, const char *fmt, ...)
@@ -131,7 +132,8 @@ struct exec_req {
     const struct bh_route_call *c; /* borrowed: the API's, lives as long as it */
     void (*error)(bh_req_t *req, const bh_err_t *err, const char *code);
     struct shell_buf out, err;
-    int check; /* a lab check: answer {"passed", "output", "checkedAt"} */
+    size_t max; /* of stdout and of stderr each */
+    int check;  /* a lab check: answer {"passed", "output", "checkedAt"} */
     int setup; /* the lab's setup */
     struct shell_op *op;
 };
@@ -171,10 +173,13 @@ static void exec_frame(struct shell_op *op, int type, const char *p, size_t n)
 {
     struct exec_req *x = op->arg;
     struct shell *sh = op->sh;
-    if (type == A_OUT)
-        shell_buf_add(&x->out, p, n);
-    else if (type == A_ERR)
-        shell_buf_add(&x->err, p, n);
+    /* the agent caps output; what comes beyond (a process of the session
+     * writing to the channel itself) is dropped here too */
+    if (type == A_OUT || type == A_ERR) {
+        struct shell_buf *b = type == A_OUT ? &x->out : &x->err;
+        size_t room = b->len < x->max ? x->max - b->len : 0;
+        shell_buf_add(b, p, n < room ? n : room);
+    }
     if (type != A_EXIT && type != A_ERROR)
         return;
     x->op = NULL;
@@ -362,6 +367,7 @@ static struct exec_req *exec_start(struct shell *sh, bh_req_t *req, const struct
     struct exec_req *x = bh_xcalloc(1, sizeof *x);
     x->req = req;
     x->error = c ? c->error : NULL;
+    x->max = (size_t)shell_rec_num(rec->p, rec->len, "max", EXEC_DEF_OUT);
     x->op = shell_op_new(sh, exec_frame, exec_abort, x);
     shell_send(sh, W_EXEC, x->op->id, rec->p, rec->len);
     if (has_stdin) {
@@ -645,7 +651,7 @@ struct file_req {
     struct bh_route_call call; /* a copy: the API's is gone after serve() */
     struct shell_buf data;
     char path[PATH_MAX_LEN + 1];
-    int dir, tar, put;
+    int dir, tar, put, too_big;
     struct shell_op *op;
 };
 
@@ -718,6 +724,11 @@ static void file_frame(struct shell_op *op, int type, const char *p, size_t n)
         return;
     }
     if (type == A_OUT) {
+        if (f->data.len + n > FILE_BUF_MAX) { /* more than any file we serve */
+            f->too_big = 1;
+            shell_send(op->sh, W_KILL, op->id, NULL, 0);
+            return;
+        }
         shell_buf_add(&f->data, p, n);
         op->sh->bytes_out += n;
         return;
@@ -731,7 +742,10 @@ static void file_frame(struct shell_op *op, int type, const char *p, size_t n)
         return;
     }
     bh_req_on_gone(f->req, NULL, NULL);
-    if (type == A_ERROR) {
+    if (f->too_big) {
+        shell_reply_err(f->req, &f->call, BH_E_NO_SPACE, "too_large",
+                        "more than %u MiB: too large to download whole", FILE_BUF_MAX >> 20);
+    } else if (type == A_ERROR) {
         reply_agent_err(f->req, &f->call, p, n, 0);
     } else if (f->tar && shell_rec_num(p, n, "code", -1) != 0) {
         shell_reply_err(f->req, &f->call, BH_E_INVALID, "invalid_archive", "tar: %.300s",
