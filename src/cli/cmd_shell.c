@@ -38,6 +38,7 @@ static const struct cmd_desc d_shell = {
  * exit path, the signal handlers included (tcsetattr is async-signal-safe). */
 static int tty_fd = -1;
 static struct termios tty_saved;
+static int tty_flags = -1; /* its file status flags (O_NONBLOCK), shared with the shell we run in */
 static volatile sig_atomic_t tty_raw;
 static int sig_pipe[2] = {-1, -1};
 
@@ -45,6 +46,8 @@ static void restore_tty(void)
 {
     if (tty_raw) {
         tcsetattr(tty_fd, TCSADRAIN, &tty_saved);
+        if (tty_flags >= 0)
+            fcntl(tty_fd, F_SETFL, tty_flags);
         tty_raw = 0;
     }
 }
@@ -70,6 +73,7 @@ static int make_raw(void)
 {
     if (tcgetattr(tty_fd, &tty_saved) < 0)
         return -1;
+    tty_flags = fcntl(tty_fd, F_GETFL);
     struct termios raw = tty_saved;
     cfmakeraw(&raw);
     atexit(restore_tty);

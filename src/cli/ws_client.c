@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct bh_ws_client {
     char peer_reason[124];
 
     struct watch *watches;
+    int freeing; /* inside bh_ws_client_free */
 };
 
 /* ------------------------------------------------------------------ watches */
@@ -90,12 +92,16 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         /* a hang-up (a pipe's writer closed) comes here without a read:
-         * let the callback read what is left and the end, once, unless it
-         * stopped the watch itself */
+         * let the callback read what is left and the end, while the fd
+         * has something to read, unless it stopped the watch itself or
+         * the client is being freed */
         if (w && w->wsi) {
             w->wsi = NULL;
-            for (int i = 0; i < 4096 && w->cb(w->arg, w->fd) == 0; i++)
-                ;
+            while (!w->ws->freeing) {
+                struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
+                if (poll(&pfd, 1, 0) != 1 || w->cb(w->arg, w->fd) < 0)
+                    break;
+            }
         }
         return 0;
     default:
@@ -312,8 +318,12 @@ bh_ws_client_t *bh_ws_client_open(const struct bh_client *c, const char *path, b
     ci.address = host;
     ci.port = port;
     ci.path = full;
-    ci.host = host;
-    ci.origin = host;
+    /* Host as curl sends it; no Origin: this is no browser, and a foreign
+     * Origin is what the daemon refuses */
+    cleanup_free char *host_hdr = (port == (tls ? 443 : 80)) ? bh_xstrdup(host)
+                                  : strchr(host, ':')        ? bh_xasprintf("[%s]:%d", host, port)
+                                                             : bh_xasprintf("%s:%d", host, port);
+    ci.host = host_hdr;
     ci.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT | (tls ? LCCSCF_USE_SSL : 0);
     ci.local_protocol_name = "bh-ws";
     ci.pwsi = &ws->wsi;
@@ -392,6 +402,7 @@ void bh_ws_client_free(bh_ws_client_t *ws)
 {
     if (!ws)
         return;
+    ws->freeing = 1;
     if (ws->ctx)
         lws_context_destroy(ws->ctx); /* closes the connection and the watched fds */
     while (ws->head) {
