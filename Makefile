@@ -9,11 +9,12 @@ BH_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 BUILD     ?= build
-SRCS      := $(shell find src -name '*.c' | sort)
+SRCS      := $(shell find src -name '*.c' -not -path 'src/agent/*' | sort)
+AGENT_SRCS := $(wildcard src/agent/*.c)
 HDRS      := $(shell find src -name '*.h')
 CLI_SRCS  := $(filter src/cli/%,$(SRCS))
 LIB_SRCS  := $(filter-out $(CLI_SRCS),$(SRCS))
-LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/assets.o
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/assets.o $(BUILD)/obj/agent_blob.o
 WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.ico web/*.png))
 CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -39,6 +40,23 @@ $(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES)
 
 $(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/api/assets.h
 	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
+
+# The agent (src/agent/, docs/terminal.md): the process of a shell session,
+# inside its sandbox. Static (it needs nothing of a session's image), never
+# built with the sanitizers, and carried inside the daemon (.incbin), which
+# puts it into the sessions' image.
+AGENT_CC     ?= cc
+AGENT_CFLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc -static
+
+$(BUILD)/agent: $(AGENT_SRCS) src/kinds/shell/wire.h
+	@mkdir -p $(dir $@)
+	@echo "  AGENT $@"
+	@$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $(AGENT_SRCS)
+
+$(BUILD)/obj/agent_blob.o: $(BUILD)/agent
+	@mkdir -p $(dir $@)
+	@printf '.section .rodata\n.balign 16\n.global bh_agent_blob\nbh_agent_blob:\n.incbin "%s"\n.global bh_agent_blob_end\nbh_agent_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/agent > $(BUILD)/gen-agent_blob.S
+	@$(CC) -c -o $@ $(BUILD)/gen-agent_blob.S
 
 $(BUILD)/libbulkhead.a: $(LIB_OBJS)
 	@rm -f $@ && ar rcs $@ $^
@@ -106,7 +124,7 @@ fuzz: fuzz-build
 
 # Every C file, in the style of .clang-format: `make format` rewrites them,
 # `make format-check` (CI) lists those that differ and fails.
-FORMAT_FILES := $(SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/e2e/lib/*.[ch] bench/*.[ch] tools/*.[ch])
+FORMAT_FILES := $(SRCS) $(AGENT_SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/e2e/lib/*.[ch] bench/*.[ch] tools/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_FILES)

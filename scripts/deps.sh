@@ -18,6 +18,8 @@ PKGS=(
     runc crun chromium nftables iproute2 util-linux curl sqlite3 python3
     prometheus wrk
     clang libclang-rt-14-dev llvm clang-format
+    # what shell sessions find in their image (docs/terminal.md)
+    bash coreutils procps less vim nano htop git python3 tar
 )
 
 installed() {

@@ -20,6 +20,7 @@
 #include "daemon/exposition.h"
 #include "daemon/health.h"
 #include "kinds/kinds.h"
+#include "kinds/shell/shell.h"
 #include "lib/log.h"
 
 bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store,
@@ -242,6 +243,21 @@ void bh_api_request(void *ctx, bh_req_t *req)
         (!path[sizeof tprefix - 1] || path[sizeof tprefix - 1] == '/')) {
         if (!bh_api_admin_refused(req, &who))
             bh_api_tokens_route(a, req, path + sizeof tprefix - 1);
+        return;
+    }
+    if (!strcmp(path, "/api/v1/labs")) {
+        if (!get) {
+            bh_api_reply_error(req, 405, "method_not_allowed", "GET only");
+            return;
+        }
+        bh_err_t err = BH_ERR_INIT;
+        json_t *labs = bh_shell_labs(a->cfg->labs_dir, &err);
+        if (!labs) {
+            bh_api_reply_error(req, 500, "internal", bh_err_msg(&err));
+            bh_err_clear(&err);
+            return;
+        }
+        bh_api_reply_json(req, 200, json_pack("{s:o}", "labs", labs));
         return;
     }
     static const char prefix[] = "/api/v1/sessions";

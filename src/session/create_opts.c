@@ -256,6 +256,10 @@ int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg
         goto out;
     if (kind->validate(root, cfg, &out->kind_opts, why) < 0)
         goto out;
+    /* the kind's own bound of the ttl (a lab's time limit) */
+    int cap = kind->ttl_limit ? kind->ttl_limit(out->kind_opts) : 0;
+    if (cap > 0 && out->ttl > cap)
+        out->ttl = cap;
     out->kind = kind;
     rc = 0;
 out:

@@ -149,7 +149,7 @@ struct start_job {
     char **argv, **env; /* copies */
     uint32_t uid, gid;
     struct bh_net_policy policy; /* allow: a copy */
-    uint64_t memory_bytes, pids_max;
+    uint64_t memory_bytes, pids_max, workspace_bytes;
     double cpus;
     int fd_in, fd_out, fd_log; /* the sandbox's ends */
     int chan_in, chan_out;     /* ours */
@@ -248,6 +248,7 @@ static void start_work(void *arg)
         .cpu_shares = 0,
         .tmp_bytes = cfg->tmp_bytes,
         .shm_bytes = cfg->shm_bytes,
+        .home_bytes = j->workspace_bytes,
     };
     if (bh_sandbox_create(&lb->env, &p, j->fd_in, j->fd_out, j->fd_log, &j->sb, &j->err) < 0) {
         bh_err_wrap(&j->err, "sandbox");
@@ -385,6 +386,7 @@ static void local_start(bh_backend_t *b, const struct bh_launch *la,
     j->env = strv_dup(la->proc->env);
     j->uid = la->proc->uid;
     j->gid = la->proc->gid;
+    j->workspace_bytes = la->proc->workspace_bytes;
     j->policy.mode = la->policy->mode;
     j->policy.nallow = la->policy->nallow;
     if (la->policy->nallow > 0) {
