@@ -64,6 +64,19 @@ static char *workspace_path(const char *p, int *dir)
     return s;
 }
 
+/* Whether rel has a "." or ".." component (the daemon's HTTP layer folds
+ * them away before the agent could refuse them, so they are refused here). */
+static int has_dot_component(const char *rel)
+{
+    for (const char *p = rel; *p;) {
+        size_t n = strcspn(p, "/");
+        if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return 1;
+        p += n + (p[n] == '/');
+    }
+    return 0;
+}
+
 /* The URL path of files/<rel>, each component escaped. */
 static char *files_url(const char *id, const char *rel, const char *query)
 {
@@ -116,6 +129,8 @@ static int files_error(const struct bh_client_resp *resp, bh_err_t *err, const c
         {"directory_not_empty", "a directory that is not empty is in the way"},
         {"insufficient_storage", "the workspace is full; nothing of it was kept (create the "
                                  "session with a larger --workspace)"},
+        {"no_space", "the workspace is full; nothing of it was kept (create the session with a "
+                     "larger --workspace)"},
     };
     for (size_t i = 0; code && i < sizeof texts / sizeof texts[0]; i++)
         if (!strcmp(code, texts[i].code))
@@ -170,6 +185,9 @@ static int upload(struct conn *cn, const char *id, const char *local, const char
     cleanup_free char *rel = workspace_path(remote, &dir);
     if (!rel)
         return bh_err_set(err, 0, "%s:%s is outside the workspace (/home/user)", id, remote);
+    if (has_dot_component(rel))
+        return bh_err_set(err, 0, "%s:%s: paths in the workspace have no '.' or '..' component", id,
+                          remote);
     cleanup_free char *what = bh_xasprintf("%s:%s", id, remote);
 
     if (S_ISDIR(st.st_mode)) {
@@ -288,6 +306,9 @@ static int download(struct conn *cn, const char *id, const char *remote, const c
     cleanup_free char *rel = workspace_path(remote, &dir);
     if (!rel)
         return bh_err_set(err, 0, "%s:%s is outside the workspace (/home/user)", id, remote);
+    if (has_dot_component(rel))
+        return bh_err_set(err, 0, "%s:%s: paths in the workspace have no '.' or '..' component", id,
+                          remote);
     cleanup_free char *what = bh_xasprintf("%s:%s", id, remote);
     if (recursive)
         return download_dir(cn, id, rel, what, local, err);

@@ -24,7 +24,8 @@ static const struct cmd_desc d_exec = {
     "  --env K=V           add K=V to its environment (repeatable)\n"
     "  --cwd DIR           run it in DIR (default /home/user)\n"
     "  --stream            stream standard input and the output as they come\n"
-    "                      (WebSocket); without it, the output comes when the\n"
+    "                      (WebSocket): input of any size, output up to 16 MiB\n"
+    "                      of each; without it, the output comes when the\n"
     "                      command ended, at most 1 MiB of each (a note on\n"
     "                      standard error says when some was cut), and standard\n"
     "                      input at most 16 MiB\n\n"
@@ -37,6 +38,7 @@ enum { OPT_EXEC_TIMEOUT = 0x200, OPT_EXEC_ENV, OPT_EXEC_CWD, OPT_EXEC_STREAM };
 
 #define MAX_STDIN ((size_t)16 << 20)
 #define DEFAULT_TIMEOUT 60
+#define STREAM_MAX_OUTPUT (16 << 20) /* the API's largest maxOutputBytes */
 
 static char *b64(const unsigned char *in, size_t len)
 {
@@ -233,6 +235,10 @@ int bh_cmd_exec(int argc, char **argv)
     if (cmd_conn_open(&cn, &o, &err) < 0 || cmd_shell_session(&cn, id, &err) < 0)
         return cmd_fail(&err);
     if (stream) {
+        /* the daemon keeps even the streaming form's output to
+         * maxOutputBytes (default 1 MiB, and says nothing when it cut):
+         * ask for its most */
+        json_object_set_new(req, "maxOutputBytes", json_integer(STREAM_MAX_OUTPUT));
         cleanup_free char *text = json_dumps(req, JSON_COMPACT);
         return run_stream(&cn, id, text);
     }

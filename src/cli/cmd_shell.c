@@ -3,7 +3,8 @@
  * protocol of docs/terminal.md over WS /api/v1/sessions/{id}/terminal.
  * With a terminal on standard input it switches that terminal to raw mode
  * (restored on every way out, fatal signals included) and follows its size;
- * otherwise it relays standard input as it is, and its end as Ctrl-D. */
+ * otherwise it relays standard input as it is, and its end as the line
+ * `exit`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,7 +30,8 @@ static const struct cmd_desc d_shell = {
     "Every terminal of a session shows the same shell; a new one first gets\n"
     "the last 64 KiB of output.\n\n"
     "When standard input is not a terminal, it is sent as typed input and its\n"
-    "end as Ctrl-D (so `echo 'make; exit' | bulkhead shell ID` works).\n"
+    "end as the line `exit`, so `bulkhead shell ID < script` runs the script's\n"
+    "lines in the shell and exits with the status of the last one.\n"
     "Exit status: the shell's, or 1 when the connection failed or ended\n"
     "without one.\n",
 };
@@ -88,7 +90,8 @@ static int make_raw(void)
 struct shell {
     bh_ws_client_t *ws;
     struct cmd_stream st;
-    int tty; /* standard input is a terminal */
+    int tty;      /* standard input is a terminal */
+    int mid_line; /* the input sent so far does not end with a newline */
 };
 
 static void send_size(struct shell *sh)
@@ -113,12 +116,18 @@ static int on_stdin(void *arg, int fd)
     buf[0] = CH_STDIN;
     if (n > 0) {
         bh_ws_client_send(sh->ws, buf, (size_t)n + 1, 1);
+        sh->mid_line = buf[n] != '\n';
         return 0;
     }
-    /* the end of input: for a shell, Ctrl-D (a terminal never ends so) */
+    /* The end of piped input: the line `exit`. (Ctrl-D would do only at an
+     * empty prompt: typed ahead while a command runs, the terminal's line
+     * discipline drops it when the shell's line editor takes over.) */
     if (!sh->tty) {
-        buf[1] = 0x04;
-        bh_ws_client_send(sh->ws, buf, 2, 1);
+        static const char bye[] = "\nexit\n";
+        const char *b = sh->mid_line ? bye : bye + 1;
+        size_t len = strlen(b);
+        memcpy(buf + 1, b, len);
+        bh_ws_client_send(sh->ws, buf, len + 1, 1);
     }
     return -1;
 }

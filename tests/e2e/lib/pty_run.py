@@ -6,7 +6,9 @@
 #
 # STEPS_JSON is a list of steps, done in order:
 #   {"expect": "text", "timeout": 30}   wait until the output (since the
-#                                       start) contains text, else fail
+#                                       start) contains text, else fail;
+#                                       with "after": "mark", the text must
+#                                       come after mark's last occurrence
 #   {"send": "text"}                    type text (\r for Enter)
 #   {"size": [rows, cols]}              set the window size (the program
 #                                       gets SIGWINCH from the kernel)
@@ -83,7 +85,13 @@ for st in steps:
             failed = 'never saw %r' % st['until']
             break
     elif 'expect' in st:
-        if not wait_for(st['expect'], 0, t):
+        since = 0
+        if 'after' in st:
+            if not wait_for(st['after'], 0, t):
+                failed = 'never saw %r' % st['after']
+                break
+            since = out.rindex(st['after'].encode()) + len(st['after'])
+        if not wait_for(st['expect'], since, t):
             failed = 'never saw %r' % st['expect']
             break
     elif 'send' in st:
