@@ -16,6 +16,15 @@ CLI_SRCS  := $(filter src/cli/%,$(SRCS))
 LIB_SRCS  := $(filter-out $(CLI_SRCS),$(SRCS))
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/assets.o $(BUILD)/obj/agent_blob.o
 WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.ico web/*.png))
+# npm packages of the UI (web/package.json; `make deps` runs npm ci in web/),
+# embedded as URL=FILE: xterm.js for the shell sessions' terminal page.
+XTERM     := web/node_modules/@xterm
+WEB_VENDOR := /vendor/xterm.js=$(XTERM)/xterm/lib/xterm.js \
+	      /vendor/xterm.css=$(XTERM)/xterm/css/xterm.css \
+	      /vendor/xterm-LICENSE.txt=$(XTERM)/xterm/LICENSE \
+	      /vendor/addon-fit.js=$(XTERM)/addon-fit/lib/addon-fit.js \
+	      /vendor/addon-fit-LICENSE.txt=$(XTERM)/addon-fit/LICENSE
+WEB_VENDOR_FILES := $(foreach v,$(WEB_VENDOR),$(word 2,$(subst =, ,$(v))))
 CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -33,10 +42,13 @@ $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	@$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -o $@ $<
 
-$(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES)
+$(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES) $(WEB_VENDOR_FILES) web/package-lock.json
 	@mkdir -p $(dir $@)
-	@echo "  EMBED $(WEB_FILES)"
-	@$(BUILD)/embed $@ $(WEB_FILES)
+	@echo "  EMBED $(WEB_FILES) $(WEB_VENDOR_FILES)"
+	@$(BUILD)/embed $@ $(WEB_FILES) $(WEB_VENDOR)
+
+$(WEB_VENDOR_FILES):
+	@echo "missing $@: run 'make deps' (npm ci in web/)" >&2; exit 1
 
 $(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/api/assets.h
 	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<

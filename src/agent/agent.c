@@ -181,20 +181,19 @@ static void send_error(uint32_t stream, int e, const char *what)
     send_record(A_ERROR, stream, "errno=%d\nmsg=%s: %s", e, what, strerror(e));
 }
 
-/* Write whole frames to fd 4 while it takes them. -1: the daemon's end is
- * gone. */
+/* Write what is queued to fd 4 while it takes it. Frames to the daemon
+ * need not be whole in the pipe: a daemon that adopts the session skips to
+ * the answer of its HELLO (wire.h). -1: the daemon's end is gone. */
 static int flush_out(void)
 {
-    while (outq.len >= BH_WIRE_HDR) {
-        const unsigned char *h = (const unsigned char *)outq.p + outq.start;
-        size_t n = BH_WIRE_HDR + get_u32(h + 5);
-        ssize_t w = write(4, h, n);
+    while (outq.len) {
+        ssize_t w = write(4, outq.p + outq.start, outq.len);
         if (w < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
             return -1;
         }
-        buf_drop(&outq, (size_t)w); /* n <= PIPE_BUF: all or nothing */
+        buf_drop(&outq, (size_t)w);
     }
     return 0;
 }
@@ -975,9 +974,12 @@ int main(int argc, char **argv)
                     closep(&s->in_fd);
             }
         }
+        /* files are always readable: a good piece of each per round, as far
+         * as the queue to the daemon takes it */
         for (int j = 0; j < MAX_STREAMS; j++)
-            if (streams[j] && streams[j]->kind == S_GET && !streams[j]->paused &&
-                outq.len < OUTQ_MAX)
+            for (int k = 0; k < 64 && streams[j] && streams[j]->kind == S_GET &&
+                            !streams[j]->paused && outq.len < OUTQ_MAX;
+                 k++)
                 get_read(streams[j]);
         if (flush_out() < 0)
             break;

@@ -100,6 +100,9 @@ struct bh_kind {
     /* The longest ttl its validated opts allow (seconds; 0: no bound of
      * its own, e.g. a lab's time limit). May be NULL. */
     int (*ttl_limit)(const void *opts);
+    /* The "network" its validated opts bring for a body that names none
+     * (a lab's; borrowed from opts), or NULL. May be NULL. */
+    json_t *(*network)(const void *opts);
     /* A new session's state from validated opts (taken over; NULL: from
      * its saved settings, for adoption, see save). It fills the row's
      * fields it owns (url, viewport). */

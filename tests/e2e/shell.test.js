@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { suiteEnv, LOCK_WAIT } from './lib/suite.js';
+import { startDaemon } from './lib/daemon.js';
+import { findLeaks, sessionLeftovers } from './lib/leaks.js';
 import { checkError } from './lib/check.js';
 import { waitFor } from './lib/sh.js';
 
@@ -31,6 +33,16 @@ lab('hello', { title: 'Say hello', description: '# Hello\nMake `hello.sh` execut
   'printf "#!/bin/sh\\necho hello\\n" > hello.sh\n',
   '[ -x hello.sh ] && [ "$(./hello.sh)" = hello ] && echo ok || { echo "hello.sh does not run"; exit 1; }\n');
 
+// and the labs bulkhead ships (examples/labs), each with the fix a user makes
+const EXAMPLES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../examples/labs');
+const FIXES = {
+  'hello-script': 'chmod +x hello.sh',
+  'port-8080': 'pgrep -f "http.server 8080" > ~/answer',
+  'first-commit': 'cd ~/project && git init -q && echo "# project" > README.md && git add README.md && git -c user.name=u -c user.email=u@example.com commit -qm first',
+};
+for (const name of fs.readdirSync(EXAMPLES)) fs.cpSync(path.join(EXAMPLES, name), path.join(LABS, name), { recursive: true });
+
+lab('offline', { title: 'Offline', network: { policy: 'none' } }, null, 'exit 0\n');
 const env = suiteEnv({ args: ['--labs-dir', LABS] });
 before(env.start, { timeout: LOCK_WAIT });
 after(async () => {
@@ -144,7 +156,7 @@ describe('shell sessions', () => {
     assert.equal(got.status.exitCode, 3);
   });
 
-  it('terminal: a login shell that runs commands; resize changes stty size; UTF-8', T, async () => {
+  it('terminal: a login shell that runs commands; resize changes stty size; UTF-8; vim opens, writes and quits', T, async () => {
     const t = await terminal(wsUrl(s, '/terminal'), auth());
     t.resize(100, 30);
     t.send('echo hi-$((6*7)) ünï; stty size\r');
@@ -152,6 +164,18 @@ describe('shell sessions', () => {
     t.resize(132, 43);
     t.send('stty size\r');
     await t.until(/43 132/, 'stty size after the resize');
+    t.send('vim -u NONE /tmp/v.txt\r');
+    await t.until(/~ {20}/, 'vim shows its empty buffer');
+    // this client is no terminal emulator: give vim its startup (it asks the
+    // terminal things and waits a while for answers) before typing, and its
+    // 'timeoutlen' after the Esc
+    await new Promise((r) => setTimeout(r, 1500));
+    t.send('ihello from vim\x1b');
+    await new Promise((r) => setTimeout(r, 1500));
+    t.send('ZZ');
+    await t.until(/1 line, 15 bytes written/, 'vim wrote the file');
+    t.send('cat /tmp/v.txt\r');
+    await t.until(/\nhello from vim/, 'the file vim wrote');
     t.ws.close();
   });
 
@@ -285,7 +309,8 @@ describe('labs', () => {
   it('lists the labs; a lab session: check fails, then passes after the fix', T, async () => {
     let r = await api('GET', '/api/v1/labs');
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json.labs.map((l) => [l.name, l.title, l.timeLimit]), [['hello', 'Say hello', 600]]);
+    assert.deepEqual(r.json.labs.map((l) => l.name), ['first-commit', 'hello', 'hello-script', 'offline', 'port-8080']);
+    assert.deepEqual(r.json.labs.find((l) => l.name === 'hello'), { name: 'hello', title: 'Say hello', description: '# Hello\nMake `hello.sh` executable.', timeLimit: 600 });
     r = await api('POST', '/api/v1/sessions', { type: 'shell', lab: 'nope' });
     checkError(r, 400, 'unknown_lab');
     const s = await env.d.create({ type: 'shell', lab: 'hello' });
@@ -305,6 +330,86 @@ describe('labs', () => {
     assert.doesNotMatch(r.json.stdout, /check/, 'the judge is visible in the session');
     await env.d.del(s.id);
   });
+
+  it("a lab's network applies unless the request names one", T, async () => {
+    const s = await env.d.create({ type: 'shell', lab: 'offline' });
+    const s2 = await env.d.create({ type: 'shell', lab: 'offline', network: { policy: 'internet' } });
+    try {
+      const reach = async (x) => (await exec(x, { argv: ['curl', '-s', '-o', '/dev/null', '-m', '5', '-w', '%{http_code}', env.url('/')] })).json.stdout;
+      assert.equal(await reach(s), '000', 'the offline lab reached the test site');
+      assert.equal(await reach(s2), '200', 'the request\'s own policy');
+    } finally {
+      await env.d.del(s.id);
+      await env.d.del(s2.id);
+    }
+  });
+});
+
+describe('idle timeout and recovery', () => {
+  it('the idle timeout counts terminal input; without it the session ends as idle', T, async () => {
+    const s = await env.d.create({ type: 'shell', idleTimeout: 4 });
+    const t = await terminal(wsUrl(s, '/terminal'), auth());
+    for (let i = 0; i < 10; i++) { // 10 s of typing: more than twice the timeout
+      t.send(`echo tick-${i}\r`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    let g = (await api('GET', `/api/v1/sessions/${s.id}`)).json;
+    assert.equal(g.status, 'ready', 'ended while someone typed');
+    await waitFor(async () => {
+      g = (await api('GET', `/api/v1/sessions/${s.id}`)).json;
+      return g.status === 'ended';
+    }, { timeout: 30000, interval: 250, what: 'the idle end' });
+    assert.equal(g.endReason, 'idle');
+    assert.deepEqual(await sessionLeftovers(env.d, s), []);
+  });
+
+  it('after SIGKILL of the daemon mid-flood, the restarted daemon adopts the shell session: same shell, files, exec', { timeout: 180000 }, async () => {
+    const s = await env.d.create({ type: 'shell' });
+    const t = await terminal(wsUrl(s, '/terminal'), auth());
+    t.send('export MARK=kept-$((40+2)); echo file > ~/f; echo set\r');
+    await t.until(/\nset/, 'set');
+    t.send('yes half-read-frames\r'); // the channel is full of output when the daemon dies
+    await t.until(/half-read-frames\r?\nhalf/, 'the flood');
+    await env.d.kill();
+    const old = env.d;
+    env.d = await startDaemon({ stateDir: old.stateDir, runDir: old.runDir, baseline: old.baseline, args: ['--labs-dir', LABS] });
+    let g;
+    await waitFor(async () => {
+      g = (await env.d.api('GET', `/api/v1/sessions/${s.id}`)).json;
+      return g && g.status !== 'starting';
+    }, { timeout: 30000, interval: 250, what: 'the adoption' });
+    assert.equal(g.status, 'ready', JSON.stringify(g));
+    assert.equal(g.sandbox.pid, s.sandbox.pid, 'the same sandbox');
+    const u = await terminal(wsUrl(s, '/terminal'), { authorization: `Bearer ${env.d.token}`, origin: env.d.base });
+    u.send('\x03');
+    u.send('echo mark=$MARK\r');
+    await u.until(/mark=kept-42/, 'the same login shell');
+    u.ws.close();
+    const r = await env.d.api('POST', `/api/v1/sessions/${s.id}/exec`, { argv: ['cat', 'f'] });
+    assert.equal(r.json.stdout, 'file\n', r.text);
+    await env.d.del(s.id);
+    assert.deepEqual(await sessionLeftovers(env.d, s), []);
+    assert.deepEqual(await findLeaks(env.d), []);
+  });
+});
+
+describe('the labs bulkhead ships (examples/labs)', () => {
+  for (const name of Object.keys(FIXES)) {
+    it(`${name}: the check fails as set up, and passes after the fix`, T, async () => {
+      const s = await env.d.create({ type: 'shell', lab: name });
+      try {
+        let r = await api('POST', `/api/v1/sessions/${s.id}/check`);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.passed, false, `${name} passes before the fix: ${r.json.output}`);
+        const fix = await exec(s, { argv: ['bash', '-c', FIXES[name]] });
+        assert.equal(fix.json.exitCode, 0, fix.text);
+        r = await api('POST', `/api/v1/sessions/${s.id}/check`);
+        assert.equal(r.json.passed, true, `${name} after the fix: ${r.json.output}`);
+      } finally {
+        await env.d.del(s.id);
+      }
+    });
+  }
 });
 
 it('stops cleanly and leaves nothing behind', { timeout: 300000 }, () => env.finish());

@@ -344,6 +344,11 @@ static int channel_fifos(struct local *lb, const char *id, const char *settings,
     fds[1] = open(out, O_RDWR | O_CLOEXEC);
     fds[2] = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     fds[3] = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    /* room for bulk transfers (a shell session's files): fewer wake-ups;
+     * the default 64 KiB where the host allows less */
+    for (int i = 2; i < 4; i++)
+        if (fds[i] >= 0)
+            (void)fcntl(fds[i], F_SETPIPE_SZ, 1 << 20);
     if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || fds[3] < 0) {
         bh_err_set(err, errno, "open the channel's FIFOs in %s", dir);
     } else if (bh_write_file(sp, settings ? settings : "{}", strlen(settings ? settings : "{}"),

@@ -77,9 +77,12 @@ static uint32_t get_u32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Write whole frames while the pipe takes them. What is written is only
+ * skipped (out_off), and moved out of the way now and then: a big upload
+ * queued at once is not copied again for every pipe's worth. */
 static void flush(struct shell *sh)
 {
-    size_t off = 0;
+    size_t off = sh->out_off;
     while (sh->wr && off + BH_WIRE_HDR <= sh->out.len) {
         size_t n = BH_WIRE_HDR + get_u32((unsigned char *)sh->out.p + off + 5);
         ssize_t w = write(bh_watch_fd(sh->wr), sh->out.p + off, n);
@@ -92,8 +95,13 @@ static void flush(struct shell *sh)
         }
         off += n; /* n <= PIPE_BUF: all or nothing */
     }
-    if (off)
-        shell_buf_drop(&sh->out, off);
+    sh->out_off = off;
+    if (sh->out_off == sh->out.len) {
+        sh->out.len = sh->out_off = 0;
+    } else if (sh->out_off > (1u << 20) && sh->out_off > sh->out.len / 2) {
+        shell_buf_drop(&sh->out, sh->out_off);
+        sh->out_off = 0;
+    }
 }
 
 void shell_send(struct shell *sh, int type, uint32_t id, const void *data, size_t len)
@@ -114,7 +122,7 @@ void shell_send(struct shell *sh, int type, uint32_t id, const void *data, size_
     flush(sh);
 }
 
-size_t shell_send_queued(const struct shell *sh) { return sh->out.len; }
+size_t shell_send_queued(const struct shell *sh) { return sh->out.len - sh->out_off; }
 
 struct shell_op *shell_op_new(struct shell *sh, shell_op_frame_cb frame,
                               void (*abort)(struct shell_op *), void *arg)
@@ -290,4 +298,5 @@ void shell_chan_close(struct shell *sh)
     sh->wr = sh->rd = NULL;
     shell_buf_free(&sh->out);
     shell_buf_free(&sh->in);
+    sh->out_off = 0;
 }

@@ -77,6 +77,12 @@ fail:
     return -1;
 }
 
+static json_t *network(const void *opts)
+{
+    const struct shell_opts *o = opts;
+    return o ? o->lab.network : NULL;
+}
+
 static int ttl_limit(const void *opts)
 {
     const struct shell_opts *o = opts;
@@ -296,6 +302,7 @@ const struct bh_kind bh_kind_shell = {
     .validate = validate,
     .free_opts = free_opts,
     .ttl_limit = ttl_limit,
+    .network = network,
     .create = create,
     .save = save,
     .process = process,

@@ -57,7 +57,8 @@ struct shell {
     /* the channel */
     bh_watch_t *wr, *rd;
     struct shell_buf out, in;
-    int synced; /* 0 after adoption until the agent answered our HELLO */
+    size_t out_off; /* what of out was written */
+    int synced;     /* 0 after adoption until the agent answered our HELLO */
     char nonce[33];
     uint32_t next_id;
     struct shell_op *ops;

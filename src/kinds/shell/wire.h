@@ -5,10 +5,11 @@
  *
  * A frame is a 9-byte header, then its payload:
  *   u8 type, u32 stream (big-endian), u32 payload length (big-endian).
- * A whole frame is at most BH_WIRE_MAX bytes and is written with one
- * write(): a pipe never holds part of a frame of a writer that died, so a
- * daemon that adopts a running session after a restart reads whole frames
- * once it has found its HELLO's answer (see W_HELLO).
+ * A whole frame is at most BH_WIRE_MAX bytes. The daemon writes each frame
+ * with one write(): the pipe to the agent never holds part of a frame of a
+ * daemon that died. The agent writes many frames at once; a daemon that
+ * adopts a running session skips what it finds up to the answer to its
+ * HELLO (see W_HELLO), and reads whole frames from there.
  *
  * Stream 0 is the terminal. Every exec, file transfer, listing or removal
  * is a stream of its own, numbered by the daemon (1, 2, ...), answered by
