@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/json.h"
 #include "lib/util.h"
@@ -120,8 +121,61 @@ void bh_client_resp_clear(struct bh_client_resp *resp)
     memset(resp, 0, sizeof *resp);
 }
 
-int bh_client_request(const struct bh_client *c, const char *method, const char *path,
-                      const char *body_json, struct bh_client_resp *resp, bh_err_t *err)
+/* Where a request's body comes from: a JSON text, or size bytes of fd. */
+struct body_src {
+    const char *json;
+    int fd; /* -1: none */
+    curl_off_t size;
+    const char *content_type;
+};
+
+/* Where a reply's body goes: resp (buffered), or for a 2xx reply that is not
+ * JSON, the sink. */
+struct body_dst {
+    struct body_buf b;
+    CURL *h;
+    int decided, to_sink;
+    bh_client_sink sink;
+    void *arg;
+    int sink_failed;
+};
+
+static size_t dst_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct body_dst *d = userdata;
+    size_t n = size * nmemb;
+    if (!d->decided) {
+        long status = 0;
+        char *ct = NULL;
+        curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(d->h, CURLINFO_CONTENT_TYPE, &ct);
+        d->to_sink = d->sink && status / 100 == 2 && !(ct && !strncmp(ct, "application/json", 16));
+        d->decided = 1;
+    }
+    if (!d->to_sink)
+        return write_cb(ptr, size, nmemb, &d->b);
+    if (d->sink(d->arg, ptr, n) < 0) {
+        d->sink_failed = 1;
+        return 0;
+    }
+    return n;
+}
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    struct body_src *src = userdata;
+    for (;;) {
+        ssize_t n = read(src->fd, buf, size * nitems);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EINTR)
+            return CURL_READFUNC_ABORT;
+    }
+}
+
+static int do_request(const struct bh_client *c, const char *method, const char *path,
+                      struct body_src *src, struct body_dst *dst, struct bh_client_resp *resp,
+                      bh_err_t *err)
 {
     memset(resp, 0, sizeof *resp);
     if (global_init(err) < 0)
@@ -132,9 +186,13 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
     cleanup_curl CURL *h = curl_easy_init();
     if (!h)
         return client_err(err, ENOMEM, "curl_easy_init failed");
+    dst->h = h;
     cleanup_free char *url = bh_xasprintf("%s%s", c->url, path);
     cleanup_free char *noproxy = noproxy_list();
     cleanup_free char *auth = c->token ? bh_xasprintf("Authorization: Bearer %s", c->token) : NULL;
+    cleanup_free char *ctype = src->content_type
+                                   ? bh_xasprintf("Content-Type: %s", src->content_type)
+                                   : NULL;
     cleanup_slist struct curl_slist *hdrs = NULL;
     struct curl_slist *nh;
 #define ADD_HEADER(s)                                                   \
@@ -146,16 +204,16 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
     if (auth)
         ADD_HEADER(auth);
     ADD_HEADER("Expect:");
-    if (body_json)
-        ADD_HEADER("Content-Type: application/json");
+    if (ctype)
+        ADD_HEADER(ctype);
 #undef ADD_HEADER
 
     char errbuf[CURL_ERROR_SIZE] = "";
-    struct body_buf b = {0};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* the path is ours: no dot-segment folding */
     curl_easy_setopt(h, CURLOPT_NOPROXY, noproxy);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -168,18 +226,28 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
     if (c->user_agent)
         curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    if (body_json) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_json);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body_json));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dst_write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, dst);
+    const char *plain = "GET";
+    if (src->json) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, src->json);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(src->json));
+        plain = "POST";
+    } else if (src->fd >= 0) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+        curl_easy_setopt(h, CURLOPT_READDATA, src);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, src->size);
+        plain = "PUT";
     }
-    if (strcmp(method, body_json ? "POST" : "GET"))
+    if (strcmp(method, plain))
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 
     CURLcode rc = curl_easy_perform(h);
+    struct body_buf *b = &dst->b;
     if (rc != CURLE_OK) {
-        free(b.data);
+        free(b->data);
+        b->data = NULL;
         const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
         switch (rc) {
         case CURLE_COULDNT_CONNECT:
@@ -191,9 +259,16 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
         case CURLE_UNSUPPORTED_PROTOCOL:
             return client_err(err, EINVAL, "bad server URL %s: %s", c->url, why);
         case CURLE_WRITE_ERROR:
-            if (b.too_big)
+            if (b->too_big)
                 return client_err(err, EFBIG, "%s %s: reply larger than %zu MiB", method, url,
                                   MAX_BODY >> 20);
+            if (dst->sink_failed)
+                return client_err(err, EPIPE, "%s %s: the reply could not be stored", method, url);
+            /* fall through */
+        case CURLE_ABORTED_BY_CALLBACK:
+        case CURLE_READ_ERROR:
+            if (rc == CURLE_READ_ERROR || rc == CURLE_ABORTED_BY_CALLBACK)
+                return client_err(err, EIO, "%s %s: reading what to send failed", method, url);
             /* fall through */
         default:
             return client_err(err, EIO, "%s %s: %s", method, url, why);
@@ -204,9 +279,35 @@ int bh_client_request(const struct bh_client *c, const char *method, const char 
     char *ct = NULL;
     if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
         resp->content_type = bh_xstrdup(ct);
-    resp->body = b.data ? b.data : bh_xstrdup("");
-    resp->len = b.len;
+    resp->body = b->data ? b->data : bh_xstrdup("");
+    resp->len = b->len;
+    resp->streamed = dst->to_sink;
     return 0;
+}
+
+int bh_client_request(const struct bh_client *c, const char *method, const char *path,
+                      const char *body_json, struct bh_client_resp *resp, bh_err_t *err)
+{
+    struct body_src src = {body_json, -1, 0, body_json ? "application/json" : NULL};
+    struct body_dst dst = {0};
+    return do_request(c, method, path, &src, &dst, resp, err);
+}
+
+int bh_client_upload(const struct bh_client *c, const char *method, const char *path,
+                     const char *content_type, int fd, long long size, struct bh_client_resp *resp,
+                     bh_err_t *err)
+{
+    struct body_src src = {NULL, fd, (curl_off_t)size, content_type};
+    struct body_dst dst = {0};
+    return do_request(c, method, path, &src, &dst, resp, err);
+}
+
+int bh_client_download(const struct bh_client *c, const char *path, bh_client_sink sink, void *arg,
+                       struct bh_client_resp *resp, bh_err_t *err)
+{
+    struct body_src src = {NULL, -1, 0, NULL};
+    struct body_dst dst = {.sink = sink, .arg = arg};
+    return do_request(c, "GET", path, &src, &dst, resp, err);
 }
 
 int bh_client_resp_error(const struct bh_client_resp *resp, bh_err_t *err)

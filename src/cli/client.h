@@ -20,6 +20,7 @@ struct bh_client_resp {
     char *body;  /* NUL-terminated (the NUL is not counted in len) */
     size_t len;
     char *content_type; /* or NULL */
+    int streamed;       /* the body went to a sink (bh_client_download) */
 };
 
 /* Free the heap fields of resp and zero it. */
@@ -35,6 +36,24 @@ void bh_client_resp_clear(struct bh_client_resp *resp);
  * is never sent elsewhere). */
 int bh_client_request(const struct bh_client *c, const char *method, const char *path,
                       const char *body_json, struct bh_client_resp *resp, bh_err_t *err);
+
+/* Send `method path` with size bytes read from fd (a file, or a pipe when
+ * size is -1: then chunked) as a body of content_type, streamed (never held
+ * in memory whole); the reply as with bh_client_request. */
+int bh_client_upload(const struct bh_client *c, const char *method, const char *path,
+                     const char *content_type, int fd, long long size, struct bh_client_resp *resp,
+                     bh_err_t *err);
+
+/* Receives a reply's body as it comes; -1 stops the transfer (the request
+ * then fails with err->errnum EPIPE). */
+typedef int (*bh_client_sink)(void *arg, const void *data, size_t len);
+
+/* GET path. A 2xx reply whose content type is not application/json goes to
+ * sink(arg) as it comes, never whole in memory (resp->streamed is then 1,
+ * resp->body empty); any other reply (an error, a JSON document) is read
+ * into resp. Returns as bh_client_request. */
+int bh_client_download(const struct bh_client *c, const char *path, bh_client_sink sink, void *arg,
+                       struct bh_client_resp *resp, bh_err_t *err);
 
 /* Turn a non-2xx reply into an error: "<message> (<code>, HTTP <status>)"
  * from an API error body {"error":{"code","message"}}, or a generic message

@@ -29,4 +29,12 @@ int bh_cmd_rm(int argc, char **argv);
 int bh_cmd_screenshot(int argc, char **argv);
 int bh_cmd_token(int argc, char **argv);
 
+/* Shell sessions (docs/terminal.md), one file each (cmd_shell.c,
+ * cmd_exec.c, cmd_cp.c, cmd_labs.c, cmd_check.c), sharing cmd_stream.h. */
+int bh_cmd_shell(int argc, char **argv);
+int bh_cmd_exec(int argc, char **argv);
+int bh_cmd_cp(int argc, char **argv);
+int bh_cmd_labs(int argc, char **argv);
+int bh_cmd_check(int argc, char **argv);
+
 #endif

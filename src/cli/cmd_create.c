@@ -1,6 +1,9 @@
 /* cmd_create.c — `bulkhead create`: start a session and print its id (or --json, the
  * session) once it is ready. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cmd_common.h"
@@ -8,20 +11,63 @@
 static const struct cmd_desc d_create = {
     "create",
     "create [--url PAGE] [--type TYPE] [--width W] [--height H]\n"
-    "                       [--idle-timeout S] [--ttl S] [--page-load-timeout S] [--json]\n"
+    "                       [--idle-timeout S] [--ttl S] [--page-load-timeout S]\n"
+    "                       [--workspace BYTES] [--lab NAME] [--json]\n"
     "                       [connection options]",
     "Start a session and print its id once it is ready.\n\n"
     "  --url PAGE          page to open\n"
-    "  --type TYPE         session type (browser)\n"
+    "  --type TYPE         session type: browser (the default) or shell\n"
     "  --width W           viewport width in pixels\n"
     "  --height H          viewport height in pixels\n"
     "  --idle-timeout S    end the session after S seconds without activity\n"
     "  --ttl S             end the session S seconds after it started\n"
     "  --page-load-timeout S  wait at most S seconds for the page to load (it is\n"
     "                      ready then anyway, with the page's error)\n"
+    "  --workspace BYTES   shell: size of the workspace /home/user (a number,\n"
+    "                      or with K, M or G: 256M)\n"
+    "  --lab NAME          shell: start lab NAME (`bulkhead labs`); implies\n"
+    "                      --type shell\n"
     "  --json              print the whole session object\n"
     "Options left out take the daemon's defaults.\n",
 };
+
+enum { OPT_CREATE_WORKSPACE = 0x200, OPT_CREATE_LAB };
+
+/* "67108864", "64M", "1G", "512k": bytes (K, M, G are powers of 1024); -1
+ * if it is not one. */
+static long long parse_bytes(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -1;
+    int shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    }
+    if (*end == 'i' && shift)
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v > (LLONG_MAX >> shift))
+        return -1;
+    return v << shift;
+}
 
 int bh_cmd_create(int argc, char **argv)
 {
@@ -34,12 +80,15 @@ int bh_cmd_create(int argc, char **argv)
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"ttl", required_argument, NULL, OPT_TTL},
         {"page-load-timeout", required_argument, NULL, OPT_PAGELOAD},
+        {"workspace", required_argument, NULL, OPT_CREATE_WORKSPACE},
+        {"lab", required_argument, NULL, OPT_CREATE_LAB},
         {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
     const struct cmd_desc *d = &d_create;
     struct conn_opts o = {0};
-    const char *page = NULL, *type = NULL;
+    const char *page = NULL, *type = NULL, *lab = NULL;
+    long long workspace = -1;
     int width = -1, height = -1, idle = -1, ttl = -1, pageload = -1, json = 0;
     char prog[64];
     cmd_opts_begin(argv, d, prog, sizeof prog);
@@ -69,6 +118,14 @@ int bh_cmd_create(int argc, char **argv)
         case OPT_PAGELOAD:
             num = &pageload, name = "--page-load-timeout";
             break;
+        case OPT_CREATE_WORKSPACE:
+            if ((workspace = parse_bytes(optarg)) <= 0)
+                return cmd_usage_error(
+                    d, "--workspace needs a size in bytes (256M, 1G, …), not '%s'", optarg);
+            break;
+        case OPT_CREATE_LAB:
+            lab = optarg;
+            break;
         case OPT_JSON:
             json = 1;
             break;
@@ -85,8 +142,18 @@ int bh_cmd_create(int argc, char **argv)
     if ((width == 0 || height == 0))
         return cmd_usage_error(d, "the viewport size must be positive");
 
+    if (lab && !type)
+        type = "shell";
+    if ((lab || workspace > 0) && strcmp(type ? type : "browser", "shell"))
+        return cmd_usage_error(d, "--workspace and --lab are for --type shell");
+
     bh_err_t err = BH_ERR_INIT;
     json_auto_t *body = json_object();
+    if (workspace > 0)
+        json_object_set_new(body, "workspace",
+                            json_pack("{s:I}", "sizeBytes", (json_int_t)workspace));
+    if (lab && json_object_set_new(body, "lab", json_string(lab)) < 0)
+        return cmd_usage_error(d, "--lab is not valid UTF-8");
     if (type && json_object_set_new(body, "type", json_string(type)) < 0)
         return cmd_usage_error(d, "--type is not valid UTF-8");
     if (page && json_object_set_new(body, "url", json_string(page)) < 0)

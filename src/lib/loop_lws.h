@@ -1,7 +1,8 @@
 /* loop_lws.h — the loop's HTTP/WebSocket library context, for the http
  * modules only (src/http), which serve their listening vhost on it.
- * loop.c and the files in src/http are the only places that include libwebsockets.h;
- * nothing else includes this header. */
+ * loop.c and the files in src/http are the only places of the daemon that include
+ * libwebsockets.h (the CLI's WebSocket client, cli/ws_client.c, has its own
+ * context); nothing else includes this header. */
 #ifndef BH_LOOP_LWS_H
 #define BH_LOOP_LWS_H
 
