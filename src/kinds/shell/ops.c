@@ -134,7 +134,7 @@ struct exec_req {
     struct shell_buf out, err;
     size_t max; /* of stdout and of stderr each */
     int check;  /* a lab check: answer {"passed", "output", "checkedAt"} */
-    int setup; /* the lab's setup */
+    int setup;  /* the lab's setup */
     struct shell_op *op;
 };
 
@@ -263,8 +263,8 @@ static int bad(struct bh_invalid *why, const char *fmt, const char *what)
 }
 
 /* The exec body (docs/terminal.md) as a record; stdin into *in. */
-static int exec_parse(json_t *o, struct shell_buf *rec, struct shell_buf *in, int *has_stdin,
-                      struct bh_invalid *why)
+static int exec_parse(json_t *o, int def_max, struct shell_buf *rec, struct shell_buf *in,
+                      int *has_stdin, struct bh_invalid *why)
 {
     static const char *const keys[] = {"argv", "stdin", "stdinBase64",    "timeoutSeconds",
                                        "env",  "cwd",   "maxOutputBytes", NULL};
@@ -287,7 +287,7 @@ static int exec_parse(json_t *o, struct shell_buf *rec, struct shell_buf *in, in
     int timeout = 60;
     if (bh_check_int(o, "timeoutSeconds", "timeoutSeconds", 1, 3600, &timeout, why) < 0)
         return -1;
-    int max = EXEC_DEF_OUT;
+    int max = def_max;
     if (bh_check_int(o, "maxOutputBytes", "maxOutputBytes", 1, EXEC_MAX_OUT, &max, why) < 0)
         return -1;
     char num[32];
@@ -397,7 +397,7 @@ void shell_serve_exec(void *k, bh_req_t *req, const struct bh_route_call *c)
     int has_stdin = 0;
     if (!o) {
         shell_reply_err(req, c, BH_E_INVALID, "invalid_json", "the body is not JSON: %s", je.text);
-    } else if (exec_parse(o, &rec, &in, &has_stdin, &why) < 0) {
+    } else if (exec_parse(o, EXEC_DEF_OUT, &rec, &in, &has_stdin, &why) < 0) {
         shell_reply_err(req, c, BH_E_INVALID, why.code, "%s", why.msg);
     } else {
         exec_start(sh, req, c, &rec, in.p, in.len, has_stdin);
@@ -485,10 +485,12 @@ static void xws_frame(struct shell_op *op, int type, const char *p, size_t n)
         long long code = shell_rec_num(p, n, "code", -1);
         long long sig = shell_rec_num(p, n, "signal", 0);
         const char *signame = sig == 9 ? "KILL" : sig ? sigabbrev_np((int)sig) : NULL;
-        st = json_pack("{s:o, s:o, s:b, s:I}", "exitCode",
+        st = json_pack("{s:o, s:o, s:b, s:b, s:b, s:I}", "exitCode",
                        code >= 0 ? json_integer(code) : json_null(), "signal",
                        signame ? json_string(signame) : json_null(), "timedOut",
-                       (int)shell_rec_num(p, n, "timedout", 0), "durationMs",
+                       (int)shell_rec_num(p, n, "timedout", 0), "stdoutTruncated",
+                       (int)shell_rec_num(p, n, "truncout", 0), "stderrTruncated",
+                       (int)shell_rec_num(p, n, "truncerr", 0), "durationMs",
                        (json_int_t)shell_rec_num(p, n, "ms", 0));
     }
     char *t = json_dumps(st, JSON_COMPACT);
@@ -528,7 +530,7 @@ static int xws_message(void *arg, bh_ws_t *ws, const char *d, size_t n, int bina
         memset(&why, 0, sizeof why);
         int has_stdin = 0;
         if (!o || json_object_get(o, "stdin") || json_object_get(o, "stdinBase64") ||
-            exec_parse(o, &rec, &in, &has_stdin, &why) < 0) {
+            exec_parse(o, 0, &rec, &in, &has_stdin, &why) < 0) {
             char reason[120];
             snprintf(reason, sizeof reason, "%.110s",
                      !o           ? "the command is not JSON"
