@@ -33,8 +33,11 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return -1;
         if (pss->req) { /* a pipelined request before our reply: not supported */
             struct bh_req *old = pss->req;
+            int streams = old->streaming || old->streamed;
             pss->req = NULL;
             http_req_lost(old);
+            if (streams) /* not behind a stream: the connection closes */
+                return -1;
         }
         struct bh_req *r = http_req_new(http, wsi, in ? (const char *)in : "/");
         pss->req = r;
@@ -44,6 +47,12 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
          * timeout, like any body) and then answered 413: closing at once
          * would reset the connection under a client still sending, which
          * then never sees the answer. */
+        if (r->body_expected > 0 && (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT")) &&
+            http->h.streams && http->h.streams(http->hctx, r) == 1) {
+            /* the handler reads the body as it comes (http_req.c) */
+            http_req_dispatch_streamed(r);
+            return 0;
+        }
         if (r->body_expected > 0 && (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT") ||
                                      !strcmp(r->method, "PATCH"))) {
             /* wait for the body, within the body timeout in all (the
@@ -69,13 +78,17 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
          * supported; what was answered before it was sent). */
         if (pss->body_done++)
             return -1;
-        if (pss->req && !pss->req->dispatched)
+        if (pss->req && pss->req->streamed)
+            http_req_body_complete(pss->req);
+        else if (pss->req && !pss->req->dispatched)
             http_req_dispatch(pss->req);
         return 0;
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (pss->answered && !pss->req)
             return http_req_close_when_sent(wsi);
+        if (pss->req && pss->req->streaming)
+            return http_req_stream_writable(pss->req, pss);
         if (!pss->req || !pss->req->replied)
             return 0;
         return http_req_write(pss->req, pss);

@@ -44,7 +44,7 @@ struct peer {
 void http_body_deadline(lws_sorted_usec_list_t *sul)
 {
     struct bh_req *r = lws_container_of(sul, struct bh_req, body_sul);
-    if (r->wsi && !r->dispatched) {
+    if (r->wsi && (!r->dispatched || (r->streamed && !r->body_ended && !r->body_told))) {
         bh_log(BH_LOG_DEBUG, NULL, "%s %s: body not complete within %d s; closing", r->method,
                r->path, r->http->body_timeout);
         lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);

@@ -73,6 +73,28 @@ struct bh_req {
     lws_sorted_usec_list_t body_sul; /* the body's deadline */
     void (*gone_cb)(void *);
     void *gone_arg;
+    /* streamed body (handlers.streams said 1) */
+    int streamed;
+    int reading;   /* bh_req_read_body was called */
+    int paused;    /* bh_req_body_pause(r, 1) */
+    int body_ended; /* the library saw the whole body */
+    int body_told; /* end() was called, or reading stopped: no more callbacks */
+    struct bh_body_reader reader;
+    void *reader_arg;
+    char *held;                     /* a piece read while not reading or paused */
+    size_t held_len, held_cap;
+    lws_sorted_usec_list_t flow_sul; /* applies the body's flow state, on the loop */
+    /* streamed reply (bh_req_stream_start) */
+    int streaming;
+    int chunked;
+    long long slength; /* -1: chunked */
+    long long swritten; /* bytes queued so far */
+    struct sbuf *shead, **stail;
+    size_t squeued;
+    void (*drained_cb)(void *);
+    void *drained_arg;
+    int drain_due; /* written since drained_cb was last called */
+    int close_after; /* no keep-alive after this reply */
 };
 
 /* What the library keeps for us per connection. */
@@ -103,6 +125,14 @@ int http_req_close_when_sent(struct lws *wsi);
 int http_req_body(struct bh_req *r, const void *in, size_t len);
 /* Hand r to the handler (or answer 413 for a body over the limit). */
 void http_req_dispatch(struct bh_req *r);
+/* r's body is to be streamed (handlers.streams said 1): hand r over now. */
+void http_req_dispatch_streamed(struct bh_req *r);
+/* r's streamed body is complete. */
+void http_req_body_complete(struct bh_req *r);
+/* Write the next piece of r's streamed reply. Returns -1 to close the
+ * connection; on the reply's end r is freed (pss->req cleared) and the
+ * connection goes on to its next request or closes. */
+int http_req_stream_writable(struct bh_req *r, struct pss *pss);
 
 /* ---------------------------------------------------------------- http_ws.c */
 
