@@ -95,6 +95,10 @@ struct bh_req {
     void *drained_arg;
     int drain_due; /* written since drained_cb was last called */
     int close_after; /* no keep-alive after this reply */
+    lws_sorted_usec_list_t watch_sul; /* the client's side, while a stream goes out */
+    long long sout;   /* bytes handed to the library */
+    int fin_taken;    /* the last bytes are out: fin_read is set */
+    long long fin_read; /* http_conn_bytes_read then, -1 if input was waiting */
 };
 
 /* What the library keeps for us per connection. */
@@ -121,6 +125,11 @@ int http_req_write(struct bh_req *r, struct pss *pss);
 /* The reply on wsi is written: -1 to close the connection now, or 0 after
  * asking to be called again once the library sent what it still holds. */
 int http_req_close_when_sent(struct lws *wsi);
+/* The bytes of wsi's connection that the library has read from the kernel
+ * so far, never more than that (-1: unknown). A request parsed while this
+ * has not grown since its connection was kept alive came from input the
+ * library held before: it was pipelined behind the streamed reply. */
+long long http_conn_bytes_read(struct lws *wsi);
 /* A piece of r's body arrived. Returns -1 to close the connection. */
 int http_req_body(struct bh_req *r, const void *in, size_t len);
 /* Hand r to the handler (or answer 413 for a body over the limit). */
@@ -156,6 +165,14 @@ int http_conn_filter(struct bh_http *http, struct lws *lwsi, struct lws_filter_n
 void http_conn_add(struct bh_http *http, struct lws *wsi);
 /* Any wsi is destroyed: if it is a client connection, it counts no more. */
 void http_conn_remove(struct bh_http *http, struct lws *wsi);
+/* wsi's connection is kept alive after a streamed reply; the library had
+ * read `read` bytes of it then (http_conn_bytes_read). Kept on the
+ * connection: the library gives each request a fresh struct pss. */
+void http_conn_kept(struct bh_http *http, struct lws *wsi, long long read);
+/* A request's headers came on wsi: 0 to serve it, -1 if it came from input
+ * the library held since the connection was kept alive (pipelined behind
+ * a streamed reply; the caller closes the connection). */
+int http_conn_next_request(struct bh_http *http, struct lws *wsi);
 /* The library's log hook: its warnings and errors as our log lines, and
  * its failed accept()s handled (the EMFILE reserve) and rate-limited. */
 void http_log_cb(int level, const char *line);

@@ -8,10 +8,16 @@
  * after its reply was written, or when its connection closes — whichever
  * comes last once the handler has seen it. A streamed reply is the
  * handler's until bh_req_stream_end. */
+#include <errno.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "http/http_int.h"
 #include "lib/util.h"
@@ -42,6 +48,7 @@ void http_req_free(struct bh_req *r)
         return;
     lws_sul_cancel(&r->body_sul);
     lws_sul_cancel(&r->flow_sul);
+    lws_sul_cancel(&r->watch_sul);
     free(r->held);
     stream_queue_free(r);
     free(r->path);
@@ -141,6 +148,7 @@ void http_req_lost(struct bh_req *r)
     r->wsi = NULL;
     /* what was read or queued for it goes now; its reader hears no more */
     lws_sul_cancel(&r->flow_sul);
+    lws_sul_cancel(&r->watch_sul);
     free(r->held);
     r->held = NULL;
     r->held_len = r->held_cap = 0;
@@ -539,6 +547,43 @@ void bh_req_body_pause(bh_req_t *r, int paused)
 
 /* ---------------------------------------------------------------- streamed replies */
 
+long long http_conn_bytes_read(struct lws *wsi)
+{
+    /* received first, then what waits unread: data arriving in between
+     * makes this smaller, never larger */
+    int fd = lws_get_socket_fd(wsi), inq = 0;
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 ||
+        tl < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received ||
+        ioctl(fd, FIONREAD, &inq) < 0)
+        return -1;
+    return (long long)ti.tcpi_bytes_received - inq;
+}
+
+#define WATCH_US (200 * LWS_US_PER_MS)
+
+/* While a streamed reply to a request without a body goes out, the library
+ * does not read its connection (nor see its end): a client that closed, or
+ * sent more, would only make the loop spin on the unread input until the
+ * stream ends. Looked at every WATCH_US: either closes the connection now
+ * (the handler hears of it through bh_req_on_gone; pipelining behind a
+ * stream is not served). */
+static void stream_watch(lws_sorted_usec_list_t *sul)
+{
+    struct bh_req *r = lws_container_of(sul, struct bh_req, watch_sul);
+    if (!r->wsi)
+        return;
+    char c;
+    ssize_t n = recv(lws_get_socket_fd(r->wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_sul_schedule(lws_get_context(r->wsi), 0, &r->watch_sul, stream_watch, WATCH_US);
+}
+
 int bh_req_stream_start(bh_req_t *r, int status, const char *content_type, long long length,
                         const char *const *extra, void (*drained)(void *arg), void *arg)
 {
@@ -552,6 +597,8 @@ int bh_req_stream_start(bh_req_t *r, int status, const char *content_type, long 
     r->drained_cb = drained;
     r->drained_arg = arg;
     body_release(r);
+    if (!r->body_expected) /* the library is not reading: watch the client */
+        lws_sul_schedule(lws_get_context(r->wsi), 0, &r->watch_sul, stream_watch, WATCH_US);
     lws_callback_on_writable(r->wsi);
     return 0;
 }
@@ -597,11 +644,27 @@ void bh_req_stream_end(bh_req_t *r)
     lws_callback_on_writable(r->wsi);
 }
 
+/* The last bytes of r's reply are about to be handed to the library: what
+ * the connection looks like now decides its keep-alive. Input already waiting
+ * was sent before the client had the whole reply (pipelined): then no
+ * keep-alive. From now on input is the next request: no longer watched. */
+static void stream_last_bytes(struct bh_req *r)
+{
+    int inq = 0;
+    r->fin_read = http_conn_bytes_read(r->wsi);
+    if (r->fin_read >= 0 && (ioctl(lws_get_socket_fd(r->wsi), FIONREAD, &inq) < 0 || inq > 0))
+        r->fin_read = -1;
+    r->fin_taken = 1;
+    lws_sul_cancel(&r->watch_sul);
+}
+
 int http_req_stream_writable(struct bh_req *r, struct pss *pss)
 {
     struct lws *wsi = r->wsi;
     int head = !strcmp(r->method, "HEAD");
     if (!r->headers_sent) {
+        if (head || (!r->chunked && r->slength == 0))
+            stream_last_bytes(r);
         if (write_headers(r, r->chunked ? -1 : r->slength, r->close_after) < 0)
             return -1;
         r->headers_sent = 1;
@@ -627,6 +690,7 @@ int http_req_stream_writable(struct bh_req *r, struct pss *pss)
             }
         }
         r->squeued -= n;
+        r->sout += (long long)n;
         size_t total = n;
         if (r->chunked) {
             char hdr[16];
@@ -635,6 +699,8 @@ int http_req_stream_writable(struct bh_req *r, struct pss *pss)
             memcpy(start, hdr, (size_t)hl);
             memcpy(data + n, "\r\n", 2);
             total += (size_t)hl + 2;
+        } else if (r->sout == r->slength) {
+            stream_last_bytes(r);
         }
         if (lws_write(wsi, start, total, LWS_WRITE_HTTP) != (int)total)
             return -1;
@@ -653,10 +719,13 @@ int http_req_stream_writable(struct bh_req *r, struct pss *pss)
     if (r->chunked && !head) {
         unsigned char last[LWS_PRE + 8];
         memcpy(last + LWS_PRE, "0\r\n\r\n", 5);
+        stream_last_bytes(r);
         if (lws_write(wsi, last + LWS_PRE, 5, LWS_WRITE_HTTP) != 5)
             return -1;
     }
-    int keep = !r->close_after && (!r->streamed || r->body_ended) &&
+    struct bh_http *http = r->http;
+    long long read = r->fin_taken ? r->fin_read : -1;
+    int keep = !r->close_after && (!r->streamed || r->body_ended) && read >= 0 &&
                (r->slength < 0 || r->swritten == r->slength);
     pss->req = NULL;
     http_req_free(r);
@@ -665,6 +734,7 @@ int http_req_stream_writable(struct bh_req *r, struct pss *pss)
         return http_req_close_when_sent(wsi);
     }
     /* the next request on this connection (the library parses it) */
+    http_conn_kept(http, wsi, read);
     lws_rx_flow_control(wsi, 1);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
