@@ -243,8 +243,7 @@ int main(void)
     pthread_create(&t, NULL, client, NULL);
     bh_loop_run(loop);
     pthread_join(t, NULL);
-    printf("streamed PUT %llu MiB: %.0f MB/s (up.got %llu)\n", total / MIB, r_put,
-           up.got / MIB);
+    printf("streamed PUT %llu MiB: %.0f MB/s (up.got %llu)\n", total / MIB, r_put, up.got / MIB);
     printf("streamed GET %llu MiB, Content-Length: %.0f MB/s\n", total / MIB, r_get);
     printf("streamed GET %llu MiB, chunked: %.0f MB/s\n", total / MIB, r_getc);
     printf("baseline, plain TCP %llu MiB: %.0f MB/s\n", total / MIB, r_tcp);

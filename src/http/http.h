@@ -10,10 +10,11 @@
  * (bh_req_read_body), with flow control; a reply may be streamed too
  * (bh_req_stream_start .. bh_req_stream_end), with a known length or chunked.
  * A connection carries one request and closes after its reply, except after
- * a streamed reply that ended cleanly (see bh_req_stream_end): then it is kept
- * alive for the client's next request. Memory stays bounded by what the
- * handler queues: while a streamed body is paused or not yet read, the layer
- * holds at most the piece it had already read. */
+ * a streamed reply that ended cleanly with nothing pipelined behind its
+ * request (see bh_req_stream_end): then it is kept alive for the client's
+ * next request. Memory stays bounded by what the handler queues: while a
+ * streamed body is paused or not yet read, the layer holds at most the piece
+ * it had already read, and does not read the connection. */
 #ifndef BH_HTTP_H
 #define BH_HTTP_H
 
@@ -110,7 +111,10 @@ struct bh_body_reader {
      * reading: no callback of this reader comes after that, the handler
      * replies, the rest of the body is dropped and the connection closes
      * after the reply. The handler may pause (bh_req_body_pause) or reply
-     * from here. */
+     * from here. A reply (bh_req_reply or bh_req_stream_start) ends the
+     * reading too, at once: the library writes nothing on a connection it
+     * does not read, so a reply never waits behind a held body; reply
+     * after end() to keep the whole body. */
     int (*data)(void *arg, const char *data, size_t len);
     /* The whole body was read (data is not called again). Comes only while
      * not paused. */
@@ -120,10 +124,12 @@ struct bh_body_reader {
  * is copied. The pieces come on the loop, never from inside this call.
  * body_timeout bounds each stretch of the body that the handler does not
  * hold: it runs from this call, stops while paused and starts afresh on
- * resume; the loop's io_timeout bounds the gap between two pieces as
- * for any body. Before this call the body is held like a paused one. If the
- * client goes away first (bh_req_on_gone), no callback comes. Not for
- * requests that do not stream (no-op). */
+ * resume (the connection is then closed and bh_req_on_gone told); the gap
+ * between two pieces is bounded by body_timeout as well. Before this call
+ * the body is held like a paused one. A client that goes away is told
+ * through bh_req_on_gone (while the body is held, too: the layer looks at
+ * the connection every 200 ms); no reader callback comes after that. Not
+ * for requests that do not stream (no-op). */
 void bh_req_read_body(bh_req_t *r, const struct bh_body_reader *h, void *arg);
 /* Stop (1) or go on (0) reading r's body: flow control while the consumer
  * is behind. No data callback comes while paused, and the connection is
@@ -140,9 +146,14 @@ void bh_req_body_pause(bh_req_t *r, int paused);
  * NULL) is called on the loop each time everything written so far, the
  * headers included, was handed to the kernel: write more from there. The
  * client going away is told through bh_req_on_gone as for any request; the
- * handler must then still call bh_req_stream_end. -1 (nothing started; reply
- * as usual) if the client is gone, r was answered or started already, or is
- * an upgrade. A HEAD request gets the headers and no body. */
+ * handler must then still call bh_req_stream_end. A client that closes its
+ * side, or sends anything, before the reply's last bytes is cut off (the
+ * library does not read the connection during the reply: the layer looks at
+ * it every 200 ms). A streamed body that was not read to its end (reader
+ * not done) is dropped from here on and the connection closes after the
+ * reply. -1 (nothing started; reply as usual) if the client is gone, r was
+ * answered or started already, or is an upgrade. A HEAD request gets the
+ * headers and no body. */
 int bh_req_stream_start(bh_req_t *r, int status, const char *content_type, long long length,
                         const char *const *extra_headers, void (*drained)(void *arg), void *arg);
 /* Queue len bytes of the reply (copied). -1 (nothing queued) if the client
@@ -155,9 +166,14 @@ size_t bh_req_stream_queued(const bh_req_t *r);
  * chunk); r must not be used after this. If the client went away, this just
  * frees r. The connection is then kept alive for the next request if the
  * client allows it (HTTP/1.1 without "Connection: close"), the request's
- * body was read to its end, and a given length was written in full; else it
- * closes once the reply is out (a short reply of a given length is thus seen
- * as truncated). bh_req_reply on a started stream acts as this. */
+ * body was read to its end, a given length was written in full, and the
+ * client sent nothing before it had the reply's last bytes (pipelining: the
+ * library's own handling of input buffered behind a request reads freed
+ * memory); else it closes once the reply is out (a short reply of a given
+ * length is thus seen as truncated). Call this as soon as the last bytes
+ * are queued (a client's next request that arrives before it waits unread).
+ * bh_req_reply on a started stream acts as this; this without
+ * bh_req_stream_start answers 500. */
 void bh_req_stream_end(bh_req_t *r);
 
 /* Accept a WebSocket upgrade (only inside handlers.upgrade). */

@@ -31,7 +31,7 @@ struct conn {
     struct conn *next;
     struct lws *wsi;
     struct peer *peer;
-    int kept;           /* kept alive after a streamed reply ... */
+    int kept;            /* kept alive after a streamed reply ... */
     long long kept_read; /* ... when the library had read this much of it */
 };
 
@@ -245,18 +245,14 @@ void http_conn_kept(struct bh_http *http, struct lws *wsi, long long read)
     }
 }
 
-int http_conn_next_request(struct bh_http *http, struct lws *wsi)
+int http_conn_take_kept(struct bh_http *http, struct lws *wsi, long long *read)
 {
     struct conn *c = conn_find(http, wsi);
     if (!c || !c->kept)
         return 0;
-    /* The library keeps input it read before a keep-alive in a buffer of
-     * its own, and its parsing of a body from there reads freed memory
-     * (fuzz_http_front): a request that came from there (the connection
-     * was not read since) was pipelined behind the streamed reply. */
     c->kept = 0;
-    long long now = http_conn_bytes_read(wsi);
-    return now < 0 || now <= c->kept_read ? -1 : 0;
+    *read = c->kept_read;
+    return 1;
 }
 
 /* The library failed to accept for want of descriptors (and would try

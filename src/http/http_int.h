@@ -75,30 +75,30 @@ struct bh_req {
     void *gone_arg;
     /* streamed body (handlers.streams said 1) */
     int streamed;
-    int reading;   /* bh_req_read_body was called */
-    int paused;    /* bh_req_body_pause(r, 1) */
+    int reading;    /* bh_req_read_body was called */
+    int paused;     /* bh_req_body_pause(r, 1) */
     int body_ended; /* the library saw the whole body */
-    int body_told; /* end() was called, or reading stopped: no more callbacks */
+    int body_told;  /* end() was called, or reading stopped: no more callbacks */
     struct bh_body_reader reader;
     void *reader_arg;
-    char *held;                     /* a piece read while not reading or paused */
+    char *held; /* a piece read while not reading or paused */
     size_t held_len, held_cap;
     lws_sorted_usec_list_t flow_sul; /* applies the body's flow state, on the loop */
     /* streamed reply (bh_req_stream_start) */
     int streaming;
     int chunked;
-    long long slength; /* -1: chunked */
+    long long slength;  /* -1: chunked */
     long long swritten; /* bytes queued so far */
     struct sbuf *shead, **stail;
     size_t squeued;
     void (*drained_cb)(void *);
     void *drained_arg;
-    int drain_due; /* written since drained_cb was last called */
-    int close_after; /* no keep-alive after this reply */
+    int drain_due;                    /* written since drained_cb was last called */
+    int close_after;                  /* no keep-alive after this reply */
     lws_sorted_usec_list_t watch_sul; /* the client's side, while a stream goes out */
-    long long sout;   /* bytes handed to the library */
-    int fin_taken;    /* the last bytes are out: fin_read is set */
-    long long fin_read; /* http_conn_bytes_read then, -1 if input was waiting */
+    long long sout;                   /* bytes handed to the library */
+    int fin_taken;                    /* the last bytes are out: fin_read is set */
+    long long fin_read;               /* http_conn_bytes_read then, -1 if input was waiting */
 };
 
 /* What the library keeps for us per connection. */
@@ -140,8 +140,9 @@ void http_req_dispatch_streamed(struct bh_req *r);
 void http_req_body_complete(struct bh_req *r);
 /* Write the next piece of r's streamed reply. Returns -1 to close the
  * connection; on the reply's end r is freed (pss->req cleared) and the
- * connection goes on to its next request or closes. */
-int http_req_stream_writable(struct bh_req *r, struct pss *pss);
+ * connection closes, or goes on to its next request: then *kept is set to
+ * http_conn_bytes_read when the reply's last bytes went out. */
+int http_req_stream_writable(struct bh_req *r, struct pss *pss, long long *kept);
 
 /* ---------------------------------------------------------------- http_ws.c */
 
@@ -169,10 +170,9 @@ void http_conn_remove(struct bh_http *http, struct lws *wsi);
  * read `read` bytes of it then (http_conn_bytes_read). Kept on the
  * connection: the library gives each request a fresh struct pss. */
 void http_conn_kept(struct bh_http *http, struct lws *wsi, long long read);
-/* A request's headers came on wsi: 0 to serve it, -1 if it came from input
- * the library held since the connection was kept alive (pipelined behind
- * a streamed reply; the caller closes the connection). */
-int http_conn_next_request(struct bh_http *http, struct lws *wsi);
+/* A request's headers came on wsi: 1 if its connection had been kept alive
+ * (by http_conn_kept; *read is what was read of it then), once. */
+int http_conn_take_kept(struct bh_http *http, struct lws *wsi, long long *read);
 /* The library's log hook: its warnings and errors as our log lines, and
  * its failed accept()s handled (the EMFILE reserve) and rate-limited. */
 void http_log_cb(int level, const char *line);

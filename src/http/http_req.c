@@ -249,16 +249,16 @@ static int write_headers(struct bh_req *r, long long len, int close)
                                         NULL};
     static const char chunked[] = "chunked";
     if (len >= 0) {
-        if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, (lws_filepos_t)len,
-                                        &p, end))
+        if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->rtype, (lws_filepos_t)len, &p,
+                                        end))
             return -1;
     } else if (lws_add_http_header_status(wsi, (unsigned)r->status, &p, end) ||
                lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                            (const unsigned char *)r->rtype,
-                                            (int)strlen(r->rtype), &p, end) ||
+                                            (const unsigned char *)r->rtype, (int)strlen(r->rtype),
+                                            &p, end) ||
                lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
-                                            (const unsigned char *)chunked,
-                                            (int)sizeof chunked - 1, &p, end)) {
+                                            (const unsigned char *)chunked, (int)sizeof chunked - 1,
+                                            &p, end)) {
         return -1;
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -387,6 +387,8 @@ void http_req_dispatch(struct bh_req *r)
 
 /* Apply r's body flow state (soon, on the loop, never inside the caller). */
 static void flow_soon(struct bh_req *r);
+#define WATCH_US (200 * LWS_US_PER_MS)
+static void watch_client(struct bh_req *r);
 
 void http_req_dispatch_streamed(struct bh_req *r)
 {
@@ -489,6 +491,7 @@ static void body_flow(lws_sorted_usec_list_t *sul)
             if (!r->body_ended) {
                 lws_rx_flow_control(wsi, 0);
                 lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+                watch_client(r);
             }
             lws_sul_cancel(&r->body_sul);
             return;
@@ -562,26 +565,38 @@ long long http_conn_bytes_read(struct lws *wsi)
     return (long long)ti.tcpi_bytes_received - inq;
 }
 
-#define WATCH_US (200 * LWS_US_PER_MS)
-
-/* While a streamed reply to a request without a body goes out, the library
- * does not read its connection (nor see its end): a client that closed, or
- * sent more, would only make the loop spin on the unread input until the
- * stream ends. Looked at every WATCH_US: either closes the connection now
- * (the handler hears of it through bh_req_on_gone; pipelining behind a
- * stream is not served). */
-static void stream_watch(lws_sorted_usec_list_t *sul)
+/* The client's side of r's connection, looked at every WATCH_US while the
+ * library does not read it: during a streamed reply to a request without a
+ * body (the library reads nothing during such a transaction: a client that
+ * closed, or sent more, would only make the loop spin on the unread input
+ * until the stream ends), and while a streamed body is held (it does not
+ * see the client's end then). A client that closed, or reset, or that sent
+ * more than its request during a stream (pipelining behind a stream is not
+ * served), has its connection closed now; the handler hears of it through
+ * bh_req_on_gone. */
+static void client_watch(lws_sorted_usec_list_t *sul)
 {
     struct bh_req *r = lws_container_of(sul, struct bh_req, watch_sul);
     if (!r->wsi)
         return;
+    int stream = r->streaming && !r->fin_taken && !r->body_expected;
+    int held = r->streamed && !r->body_told && !r->body_ended && (!r->reading || r->paused);
+    if (!stream && !held)
+        return;
     char c;
     ssize_t n = recv(lws_get_socket_fd(r->wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    if (n == 0 || (n > 0 && stream) ||
+        (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
         return;
     }
-    lws_sul_schedule(lws_get_context(r->wsi), 0, &r->watch_sul, stream_watch, WATCH_US);
+    lws_sul_schedule(lws_get_context(r->wsi), 0, &r->watch_sul, client_watch, WATCH_US);
+}
+
+static void watch_client(struct bh_req *r)
+{
+    if (r->wsi && lws_dll2_is_detached(&r->watch_sul.list))
+        lws_sul_schedule(lws_get_context(r->wsi), 0, &r->watch_sul, client_watch, WATCH_US);
 }
 
 int bh_req_stream_start(bh_req_t *r, int status, const char *content_type, long long length,
@@ -598,7 +613,7 @@ int bh_req_stream_start(bh_req_t *r, int status, const char *content_type, long 
     r->drained_arg = arg;
     body_release(r);
     if (!r->body_expected) /* the library is not reading: watch the client */
-        lws_sul_schedule(lws_get_context(r->wsi), 0, &r->watch_sul, stream_watch, WATCH_US);
+        watch_client(r);
     lws_callback_on_writable(r->wsi);
     return 0;
 }
@@ -629,8 +644,7 @@ size_t bh_req_stream_queued(const bh_req_t *r) { return r->squeued; }
 void bh_req_stream_end(bh_req_t *r)
 {
     if (!r->streaming) { /* never started: an empty answer, so r is let go */
-        static const char msg[] =
-            "{\"error\":{\"code\":\"internal\",\"message\":\"no reply\"}}";
+        static const char msg[] = "{\"error\":{\"code\":\"internal\",\"message\":\"no reply\"}}";
         bh_req_reply(r, 500, "application/json", msg, sizeof msg - 1, NULL);
         return;
     }
@@ -658,7 +672,7 @@ static void stream_last_bytes(struct bh_req *r)
     lws_sul_cancel(&r->watch_sul);
 }
 
-int http_req_stream_writable(struct bh_req *r, struct pss *pss)
+int http_req_stream_writable(struct bh_req *r, struct pss *pss, long long *kept)
 {
     struct lws *wsi = r->wsi;
     int head = !strcmp(r->method, "HEAD");
@@ -723,7 +737,6 @@ int http_req_stream_writable(struct bh_req *r, struct pss *pss)
         if (lws_write(wsi, last + LWS_PRE, 5, LWS_WRITE_HTTP) != 5)
             return -1;
     }
-    struct bh_http *http = r->http;
     long long read = r->fin_taken ? r->fin_read : -1;
     int keep = !r->close_after && (!r->streamed || r->body_ended) && read >= 0 &&
                (r->slength < 0 || r->swritten == r->slength);
@@ -734,7 +747,7 @@ int http_req_stream_writable(struct bh_req *r, struct pss *pss)
         return http_req_close_when_sent(wsi);
     }
     /* the next request on this connection (the library parses it) */
-    http_conn_kept(http, wsi, read);
+    *kept = read;
     lws_rx_flow_control(wsi, 1);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
