@@ -5,8 +5,9 @@
  * two threads (the baseline). The loop runs on the main thread as in the
  * daemon; the client is a thread with blocking sockets. Prints MB/s.
  *
- *   make all && cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc bench/http_stream.c \
- *       build/libbulkhead.a $(pkg-config --libs libwebsockets) -lpthread ... */
+ *   make all && P="libwebsockets jansson sqlite3 libcurl libnftables libmnl libcrypto" &&
+ *   cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc $(pkg-config --cflags $P) bench/http_stream.c \
+ *       build/libbulkhead.a $(pkg-config --libs $P) -lpthread -o http_stream && ./http_stream */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
