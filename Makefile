@@ -9,12 +9,22 @@ BH_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 BUILD     ?= build
-SRCS      := $(shell find src -name '*.c' | sort)
+SRCS      := $(shell find src -name '*.c' -not -path 'src/agent/*' | sort)
+AGENT_SRCS := $(wildcard src/agent/*.c)
 HDRS      := $(shell find src -name '*.h')
 CLI_SRCS  := $(filter src/cli/%,$(SRCS))
 LIB_SRCS  := $(filter-out $(CLI_SRCS),$(SRCS))
-LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/assets.o
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/assets.o $(BUILD)/obj/agent_blob.o
 WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.ico web/*.png))
+# npm packages of the UI (web/package.json; `make deps` runs npm ci in web/),
+# embedded as URL=FILE: xterm.js for the shell sessions' terminal page.
+XTERM     := web/node_modules/@xterm
+WEB_VENDOR := /vendor/xterm.js=$(XTERM)/xterm/lib/xterm.js \
+	      /vendor/xterm.css=$(XTERM)/xterm/css/xterm.css \
+	      /vendor/xterm-LICENSE.txt=$(XTERM)/xterm/LICENSE \
+	      /vendor/addon-fit.js=$(XTERM)/addon-fit/lib/addon-fit.js \
+	      /vendor/addon-fit-LICENSE.txt=$(XTERM)/addon-fit/LICENSE
+WEB_VENDOR_FILES := $(foreach v,$(WEB_VENDOR),$(word 2,$(subst =, ,$(v))))
 CLI_OBJS  := $(CLI_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -32,13 +42,33 @@ $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	@$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -o $@ $<
 
-$(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES)
+$(BUILD)/gen/assets.c: $(BUILD)/embed $(WEB_FILES) $(WEB_VENDOR_FILES) web/package-lock.json
 	@mkdir -p $(dir $@)
-	@echo "  EMBED $(WEB_FILES)"
-	@$(BUILD)/embed $@ $(WEB_FILES)
+	@echo "  EMBED $(WEB_FILES) $(WEB_VENDOR_FILES)"
+	@$(BUILD)/embed $@ $(WEB_FILES) $(WEB_VENDOR)
+
+$(WEB_VENDOR_FILES):
+	@echo "missing $@: run 'make deps' (npm ci in web/)" >&2; exit 1
 
 $(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/api/assets.h
 	@$(CC) $(CFLAGS) $(BH_CFLAGS) -c -o $@ $<
+
+# The agent (src/agent/, docs/terminal.md): the process of a shell session,
+# inside its sandbox. Static (it needs nothing of a session's image), never
+# built with the sanitizers, and carried inside the daemon (.incbin), which
+# puts it into the sessions' image.
+AGENT_CC     ?= cc
+AGENT_CFLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc -static
+
+$(BUILD)/agent: $(AGENT_SRCS) src/kinds/shell/wire.h
+	@mkdir -p $(dir $@)
+	@echo "  AGENT $@"
+	@$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $(AGENT_SRCS)
+
+$(BUILD)/obj/agent_blob.o: $(BUILD)/agent
+	@mkdir -p $(dir $@)
+	@printf '.section .rodata\n.balign 16\n.global bh_agent_blob\nbh_agent_blob:\n.incbin "%s"\n.global bh_agent_blob_end\nbh_agent_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/agent > $(BUILD)/gen-agent_blob.S
+	@$(CC) -c -o $@ $(BUILD)/gen-agent_blob.S
 
 $(BUILD)/libbulkhead.a: $(LIB_OBJS)
 	@rm -f $@ && ar rcs $@ $^
@@ -106,7 +136,7 @@ fuzz: fuzz-build
 
 # Every C file, in the style of .clang-format: `make format` rewrites them,
 # `make format-check` (CI) lists those that differ and fails.
-FORMAT_FILES := $(SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/e2e/lib/*.[ch] bench/*.[ch] tools/*.[ch])
+FORMAT_FILES := $(SRCS) $(AGENT_SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/e2e/lib/*.[ch] bench/*.[ch] tools/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -16,6 +16,10 @@
 #            and for four viewers, click→frame latency, bytes/s and the
 #            daemon's CPU per viewer, against Chromium's own screencast
 #            (Page.startScreencast) in a Playwright-launched Chromium.
+#   shell    shell sessions: create→ready against a bare `runc run` of
+#            /bin/true in a hand-written bundle; the exec round trip of
+#            `true`; a terminal keystroke to its echo; file upload and
+#            download MB/s against `cp` between tmpfs dirs (bench/shell.mjs).
 #   daemon   the daemon process's RSS and fds at 0, 20 and 50 live sessions,
 #            after deleting them and after a 100-session churn (KiB per live
 #            session); REST req/s (wrk) on GET /api/v1/sessions against the
@@ -30,6 +34,7 @@
 # default 100, small page loads per side); BENCH_SKIP_LIVE=1 skips the live
 # view (BENCH_LIVE_SECONDS, default 10, is its measuring window;
 # BENCH_LIVE_CLICKS, default 20, its latency samples per side);
+# BENCH_SKIP_SHELL=1 skips shell sessions;
 # BENCH_SKIP_DAEMON=1 skips the daemon's footprint and REST throughput
 # (BENCH_DAEMON_CHURN, default 100, sessions churned; BENCH_WRK_SECONDS,
 # default 10, per wrk run).
@@ -106,6 +111,10 @@ echo "bench: network, policy none vs internet; in a session vs on the host"
 echo
 echo "bench: live view, bulkhead viewers vs Chromium's own screencast"
 [ "${BENCH_SKIP_LIVE:-0}" = 1 ] || node bench/live.mjs "http://127.0.0.1:$port" "$token" "$daemon_pid"
+
+echo
+echo "bench: shell sessions (create, exec, terminal echo, files) vs bare runc and cp"
+[ "${BENCH_SKIP_SHELL:-0}" = 1 ] || node bench/shell.mjs "http://127.0.0.1:$port" "$token" "$RUNS" "$work"
 
 echo
 echo "bench: daemon footprint (RSS, fds) by live sessions and after churn; REST req/s vs /healthz"

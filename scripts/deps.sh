@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh — install what bulkhead needs to build, run and test, and only what
 # is missing: Debian packages (apt-get update only when something is missing),
-# then the e2e tests' npm packages (npm ci in tests/e2e when node_modules is
-# missing or older than package-lock.json). Never downloads a browser: the
+# then the npm packages of the e2e tests and of the web UI (npm ci in
+# tests/e2e and in web/ when node_modules is missing or older than
+# package-lock.json). Never downloads a browser: the
 # tests drive Debian's /usr/bin/chromium. Idempotent; prints nothing when
 # there is nothing to do. Needs root for apt (as `make run`/`make test` are).
 set -euo pipefail
@@ -18,6 +19,8 @@ PKGS=(
     runc crun chromium nftables iproute2 util-linux curl sqlite3
     prometheus wrk
     clang libclang-rt-14-dev llvm clang-format
+    # what shell sessions find in their image (docs/terminal.md)
+    bash coreutils procps less vim nano htop git python3 tar
 )
 
 installed() {
@@ -52,13 +55,14 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 # npm writes node_modules/.package-lock.json on every install: use it as the stamp.
-e2e=tests/e2e
-if [ -f "$e2e/package-lock.json" ]; then
-    stamp="$e2e/node_modules/.package-lock.json"
-    if [ ! -f "$stamp" ] || [ "$e2e/package-lock.json" -nt "$stamp" ] || [ "$e2e/package.json" -nt "$stamp" ]; then
-        echo "deps: npm ci in $e2e"
+# web/: the UI's xterm.js, which the Makefile embeds into the daemon.
+for dir in tests/e2e web; do
+    [ -f "$dir/package-lock.json" ] || continue
+    stamp="$dir/node_modules/.package-lock.json"
+    if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ] || [ "$dir/package.json" -nt "$stamp" ]; then
+        echo "deps: npm ci in $dir"
         log=$(mktemp)
-        if ! (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+        if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
             cat "$log" >&2
             rm -f "$log"
             echo "deps: npm ci failed" >&2
@@ -67,4 +71,4 @@ if [ -f "$e2e/package-lock.json" ]; then
         rm -f "$log"
         touch "$stamp"
     fi
-fi
+done

@@ -36,4 +36,6 @@ else
 fi
 echo "run: the CLI finds the daemon and the token by itself:"
 echo "       $bin create --state-dir $state --url http://example.test/"
-exec "$bin" serve --state-dir "$state" --listen "$listen"
+labs="$(cd "$(dirname "$0")/.." && pwd)/examples/labs"
+echo "run: shell sessions' labs from $labs (docs/terminal.md#labs)"
+exec "$bin" serve --state-dir "$state" --listen "$listen" --labs-dir "$labs"

@@ -40,14 +40,14 @@
   const tokenFor = (id) => scopedToken(id) || token;
 
   // A ?token= in the address is taken only if it is a session token for the
-  // session this /view/{id} shows. Anything else (an API token: someone
-  // else's login, planted in a link) is dropped unused. Either way it leaves
-  // the address bar at once.
+  // session this /view/{id} (or /term/{id}) shows. Anything else (an API
+  // token: someone else's login, planted in a link) is dropped unused.
+  // Either way it leaves the address bar at once.
   {
     const u = new URL(location.href);
     const t = u.searchParams.get('token');
     if (u.searchParams.has('token')) {
-      const id = viewId();
+      const id = viewId() || termId();
       if (t && id && t.startsWith(`st2.${id}.`)) sessionStorage.setItem(SCOPED_KEY + id, t);
       u.searchParams.delete('token');
       history.replaceState(history.state, '', u.pathname + u.search + u.hash);
@@ -159,12 +159,12 @@
 
   // --------------------------------------------------------------- routing
 
-  let current = null; // 'login' | 'list' | 'live'
+  let current = null; // 'login' | 'list' | 'live' | 'term'
 
   function show(which) {
     current = which;
-    for (const id of ['login', 'list', 'live']) $(id).hidden = id !== which;
-    document.body.classList.toggle('live-mode', which === 'live');
+    for (const id of ['login', 'list', 'live', 'term']) $(id).hidden = id !== which;
+    document.body.classList.toggle('live-mode', which === 'live' || which === 'term');
     $('logout').hidden = which === 'login';
   }
 
@@ -173,32 +173,56 @@
     return m ? m[1] : null;
   }
 
+  // A shell session's terminal page (/term/{id}, web/term.js).
+  function termId() {
+    const m = location.pathname.match(/^\/term\/([A-Za-z0-9_-]+)\/?$/);
+    return m ? m[1] : null;
+  }
+
+  // The daemon allows the inline styles xterm.js needs only in a page it
+  // served at /term/: a terminal is opened by loading that page.
+  const loadedAsTerm = !!termId();
+
   function route() {
     const id = viewId();
-    if (!token && !scopedToken(id)) {
+    const tid = termId();
+    if (!token && !scopedToken(id || tid)) {
       liveStop();
       listStop();
+      term.stop();
       show('login');
       $('token').focus();
       return;
     }
-    if (id) {
+    if (tid) {
       listStop();
+      liveStop();
+      show('term');
+      $('logout').hidden = !token;
+      term.start(tid);
+    } else if (id) {
+      listStop();
+      term.stop();
       liveStart(id);
     } else {
       liveStop();
+      term.stop();
       listStart();
     }
   }
 
   function go(path) {
+    if (path.startsWith('/term/') && !loadedAsTerm) {
+      location.assign(path);
+      return;
+    }
     if (location.pathname !== path) history.pushState({ app: true }, '', path);
     route();
   }
 
   function toList() {
     // Back to the list the way we came (keeps browser history tidy).
-    if (history.state && history.state.app && viewId()) history.back();
+    if (history.state && history.state.app && (viewId() || termId())) history.back();
     else go('/');
   }
 
@@ -212,6 +236,7 @@
     localStorage.removeItem(TOKEN_KEY);
     liveStop();
     listStop();
+    term.stop();
     show('login');
     showError($('login-error'), msg);
     $('token').value = '';
@@ -248,6 +273,7 @@
     show('list');
     document.title = 'Sessions — bulkhead';
     listRefresh();
+    loadLabs();
     clearInterval(list.timer);
     clearInterval(list.ticker);
     list.timer = setInterval(listRefresh, LIST_REFRESH_MS);
@@ -308,7 +334,7 @@
       el('td', { class: 'page' }, el('div', { class: 'title' }), el('div', { class: 'url muted small' })),
       el('td', { class: 'remaining mono' }),
       el('td', { class: 'actions' }));
-    const open = el('button', { type: 'button', class: 'primary small', onclick: () => go(`/view/${s.id}`),
+    const open = el('button', { type: 'button', class: 'primary small', onclick: () => go(`/${s.type === 'shell' ? 'term' : 'view'}/${s.id}`),
       'aria-label': `Open session ${short}` }, 'Open');
     const end = el('button', { type: 'button', class: 'danger small', 'aria-label': `End session ${short}` }, 'End');
     confirmButton(end, 'End', 'Sure?', () => endSession(s.id));
@@ -323,11 +349,18 @@
       return n;
     };
     const page = s.page || {};
-    const url = page.url || s.url || '';
+    let url = page.url || s.url || '';
+    let title = page.title || (s.status === 'ready' ? '(untitled)' : '');
+    if (s.type === 'shell') {
+      // a shell session: its lab, and its workspace's size
+      const ws = s.workspace && s.workspace.sizeBytes;
+      title = s.lab ? `Shell · lab ${s.lab}` : 'Shell';
+      url = ws ? `workspace ${Math.round(ws / 1048576)} MiB` : '';
+    }
     tr.className = `st-${s.status}`;
     set('.badge', s.status).className = `badge ${s.status}`;
     set('.reason', s.endReason ? ` ${s.endReason}` : '');
-    set('.title', page.title || (s.status === 'ready' ? '(untitled)' : ''));
+    set('.title', title);
     set('.url', url).title = url;
     const rem = tr.querySelector('td.remaining');
     if (s.status !== 'ended' && s.expiresAt) {
@@ -389,6 +422,66 @@
       $('create-form').removeAttribute('aria-busy');
     }
   });
+
+  // A new shell session (docs/terminal.md), perhaps a lab's; its terminal
+  // opens when it is ready.
+  $('shell-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const btn = $('shell-btn');
+    if (btn.disabled) return;
+    const body = { type: 'shell' };
+    const lab = $('shell-lab').value;
+    if (lab) body.lab = lab;
+    const mib = $('shell-size').value.trim();
+    if (mib) body.workspace = { sizeBytes: Math.round(Number(mib) * 1048576) };
+    showError($('create-error'), '');
+    btn.disabled = true;
+    $('shell-form').setAttribute('aria-busy', 'true');
+    const t0 = performance.now();
+    const status = $('create-status');
+    status.classList.add('busy');
+    const what = lab ? `the lab ${lab}` : 'a sandboxed shell';
+    const tick = () => { status.textContent = `Starting ${what}… ${((performance.now() - t0) / 1000).toFixed(1)} s`; };
+    tick();
+    const ticker = setInterval(tick, 100);
+    try {
+      const s = await api('POST', '/sessions', body);
+      $('shell-size').value = '';
+      status.textContent = '';
+      go(`/term/${s.id}`);
+    } catch (err) {
+      status.textContent = '';
+      if (err.status !== 401) showError($('create-error'), `Could not create the shell session: ${err.message}`);
+      listRefresh();
+    } finally {
+      clearInterval(ticker);
+      status.classList.remove('busy');
+      btn.disabled = false;
+      $('shell-form').removeAttribute('aria-busy');
+    }
+  });
+
+  // The labs of the daemon (GET /labs) for the shell form; the field stays
+  // hidden when there are none (or the daemon has no labs directory).
+  let labsLoaded = false;
+  async function loadLabs() {
+    if (labsLoaded) return;
+    let labs;
+    try {
+      labs = ((await api('GET', '/labs')) || {}).labs || [];
+    } catch {
+      return;
+    }
+    labsLoaded = true;
+    const sel = $('shell-lab');
+    for (const l of labs) {
+      const o = el('option', { value: l.name }, l.title ? `${l.title} (${l.name})` : l.name);
+      if (l.description) o.title = l.description.slice(0, 300);
+      sel.append(o);
+    }
+    $('shell-lab-field').hidden = labs.length === 0;
+    $('shell-hint').hidden = labs.length !== 0;
+  }
 
   // ------------------------------------------------------------------ live
 
@@ -526,6 +619,15 @@
     try {
       const s = await api('GET', `/sessions/${encodeURIComponent(id)}`, undefined, tokenFor(id));
       if (gen !== live.gen) return false;
+      if (s.type === 'shell') {
+        // a shell session has a terminal, not a live view
+        const path = `/term/${id}`;
+        if (loadedAsTerm) {
+          history.replaceState(history.state, '', path);
+          setTimeout(route, 0);
+        } else location.replace(path);
+        return false;
+      }
       if (s.status === 'ready') {
         live.expiresAt = s.expiresAt || live.expiresAt;
         live.wsToken = liveToken(s);
@@ -999,6 +1101,15 @@
       if (e.status === 409) toast(`Cannot end it now: ${e.message}`, 'error', 6000);
       else if (e.status !== 401) toast(`Cannot end the session: ${e.message}`, 'error', 6000);
     }
+  });
+
+  // The terminal page (web/term.js): what it uses of this file.
+  const term = window.bulkheadTerm({
+    $, el, api, toast, showError, setRemaining, confirmButton, go, toList, loggedOut,
+    token: () => token,
+    scopedToken,
+    tokenFor,
+    forgetScoped: (id) => sessionStorage.removeItem(SCOPED_KEY + id),
   });
 
   route();

@@ -20,6 +20,7 @@
 #include "daemon/exposition.h"
 #include "daemon/health.h"
 #include "kinds/kinds.h"
+#include "kinds/shell/shell.h"
 #include "lib/log.h"
 
 bh_api_t *bh_api_new(const struct bh_config *cfg, bh_sessions_t *sessions, bh_store_t *store,
@@ -142,7 +143,10 @@ static const struct bh_asset *asset(const char *path)
     return NULL;
 }
 
-static void serve_asset(bh_req_t *req, const struct bh_asset *a)
+/* term: the terminal page (/term/{id}), whose xterm.js styles its rows with
+ * <style> elements and style attributes: it alone gets inline styles
+ * ('unsafe-inline' in style-src); scripts stay 'self' everywhere. */
+static void serve_asset(bh_req_t *req, const struct bh_asset *a, int term)
 {
     static const char *const hdrs[] = {
         "content-security-policy",
@@ -153,7 +157,16 @@ static void serve_asset(bh_req_t *req, const struct bh_asset *a)
         "referrer-policy",
         "no-referrer",
         NULL};
-    bh_req_reply(req, 200, a->content_type, a->data, a->len, hdrs);
+    static const char *const term_hdrs[] = {
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; "
+        "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        "x-frame-options",
+        "DENY",
+        "referrer-policy",
+        "no-referrer",
+        NULL};
+    bh_req_reply(req, 200, a->content_type, a->data, a->len, term ? term_hdrs : hdrs);
 }
 
 void bh_api_request(void *ctx, bh_req_t *req)
@@ -189,12 +202,14 @@ void bh_api_request(void *ctx, bh_req_t *req)
         return;
     }
     if (get && strncmp(path, "/api/", 5) != 0) {
-        /* the web UI: "/" and "/view/<id>" are the app, the rest its files */
-        const struct bh_asset *as = (!strcmp(path, "/") || !strncmp(path, "/view/", 6))
+        /* the web UI: "/", "/view/<id>" and "/term/<id>" are the app, the
+         * rest its files */
+        int term = !strncmp(path, "/term/", 6);
+        const struct bh_asset *as = (!strcmp(path, "/") || !strncmp(path, "/view/", 6) || term)
                                         ? asset("/index.html")
                                         : asset(path);
         if (as) {
-            serve_asset(req, as);
+            serve_asset(req, as, term);
             return;
         }
     }
@@ -242,6 +257,21 @@ void bh_api_request(void *ctx, bh_req_t *req)
         (!path[sizeof tprefix - 1] || path[sizeof tprefix - 1] == '/')) {
         if (!bh_api_admin_refused(req, &who))
             bh_api_tokens_route(a, req, path + sizeof tprefix - 1);
+        return;
+    }
+    if (!strcmp(path, "/api/v1/labs")) {
+        if (!get) {
+            bh_api_reply_error(req, 405, "method_not_allowed", "GET only");
+            return;
+        }
+        bh_err_t err = BH_ERR_INIT;
+        json_t *labs = bh_shell_labs(a->cfg->labs_dir, &err);
+        if (!labs) {
+            bh_api_reply_error(req, 500, "internal", bh_err_msg(&err));
+            bh_err_clear(&err);
+            return;
+        }
+        bh_api_reply_json(req, 200, json_pack("{s:o}", "labs", labs));
         return;
     }
     static const char prefix[] = "/api/v1/sessions";

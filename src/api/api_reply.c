@@ -22,7 +22,7 @@ void bh_api_reply_err(bh_req_t *req, const bh_err_t *err, const char *code)
         [BH_E_NOT_FOUND] = {404, "not_found"},  [BH_E_NOT_READY] = {409, "not_ready"},
         [BH_E_CONFLICT] = {409, NULL},          [BH_E_BUSY] = {429, "too_many_sessions"},
         [BH_E_SHUTDOWN] = {503, "unavailable"}, [BH_E_TIMEOUT] = {504, "timeout"},
-        [BH_E_NO_SPACE] = {507, "no_space"},
+        [BH_E_NO_SPACE] = {507, "no_space"},    [BH_E_FORBIDDEN] = {403, NULL},
     };
     unsigned k = (unsigned)err->kind;
     if (k >= sizeof map / sizeof map[0])

@@ -11,6 +11,7 @@
 #include "api/api_present.h"
 #include "api/api_reply.h"
 #include "api/api_who.h"
+#include "kinds/kinds.h"
 #include "kinds/browser/cdp_proxy.h"
 
 /* A request waiting for the sessions module. */
@@ -256,8 +257,18 @@ void bh_api_kind_route(struct bh_api *a, bh_req_t *req, const char *id,
         return;
     }
     if (bh_session_kind(s) != kind) {
-        bh_api_reply_error(req, 404, "not_found", "this session's kind has no such path");
-        return;
+        /* another kind's route of that path: the session's own kind's, if
+         * it has one the same credentials open */
+        char id2[33];
+        const char *sub = bh_api_session_path(bh_req_path(req), id2);
+        const struct bh_kind_route *own = sub ? bh_kind_route_of(bh_session_kind(s), route->method,
+                                                                 sub, &rest)
+                                              : NULL;
+        if (!own || own->scopes != route->scopes) {
+            bh_api_reply_error(req, 404, "not_found", "this session's kind has no such path");
+            return;
+        }
+        route = own;
     }
     /* a "view" session token watches: input is refused */
     int input = who->role != BH_ROLE_SCOPED ||

@@ -39,6 +39,7 @@ static const char usage[] =
     "  --bridge NAME        host bridge for sessions (default bh0)\n"
     "  --subnet CIDR        session addresses (default 10.213.0.0/16)\n"
     "  --dns ADDR           resolver given to sessions (reachable whatever their policy)\n"
+    "  --labs-dir DIR       the labs of shell sessions (docs/terminal.md#labs)\n"
     "  --egress-allow CIDR  always let sessions reach CIDR (repeatable; e.g. a proxy)\n"
     "  --egress-deny CIDR   never let sessions reach CIDR (repeatable; wins over allow)\n"
     "  --token TOKEN        the operator's admin API token (default: $BULKHEAD_TOKEN, else\n"
@@ -162,7 +163,8 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         O_BODYTIME,
         O_MAXCONN,
         O_MAXCONNADDR,
-        O_CLIENTGONE
+        O_CLIENTGONE,
+        O_LABS
     };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -199,6 +201,7 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"max-connections", required_argument, 0, O_MAXCONN},
         {"max-connections-per-address", required_argument, 0, O_MAXCONNADDR},
         {"on-client-gone", required_argument, 0, O_CLIENTGONE},
+        {"labs-dir", required_argument, 0, O_LABS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -368,6 +371,10 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 return -1;
             }
             c->max_conns_per_addr = (int)u;
+            break;
+        case O_LABS:
+            free(c->labs_dir);
+            c->labs_dir = bh_xstrdup(optarg);
             break;
         case O_CLIENTGONE:
             if (strcmp(optarg, "end") != 0 && strcmp(optarg, "keep") != 0) {

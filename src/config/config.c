@@ -69,4 +69,5 @@ void bh_config_free(struct bh_config *c)
     free(c->egress_deny);
     free(c->token);
     free(c->chromium);
+    free(c->labs_dir);
 }

@@ -35,6 +35,7 @@ struct bh_config {
     int url_token_ttl;        /* seconds a scoped url token lives (capped at the session's end) */
     int user_max_sessions; /* live sessions a user token may have when it sets none; 0 = no limit */
     char *chromium;        /* browser binary inside the sandbox */
+    char *labs_dir;        /* --labs-dir: the labs of shell sessions, or NULL */
     char **allowed_origins; /* extra Origins allowed to open WebSockets */
     int nallowed_origins;
     char **allowed_hosts; /* extra names a request's Host may carry (--allow-host) */

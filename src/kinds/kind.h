@@ -37,10 +37,12 @@ struct bh_session_ops;
 
 /* The process a kind asks the sandbox to run. */
 struct bh_process {
-    const char *const *argv; /* NULL-terminated; argv[0] a path inside the sandbox */
-    const char *const *env;  /* NULL-terminated */
-    uint32_t uid, gid;       /* inside the sandbox; never 0 */
-    int channel;             /* 1: a message channel to it, its fds 3 (in) and 4 (out) */
+    const char *const *argv;  /* NULL-terminated; argv[0] a path inside the sandbox */
+    const char *const *env;   /* NULL-terminated */
+    uint32_t uid, gid;        /* inside the sandbox; never 0 */
+    int channel;              /* 1: a message channel to it, its fds 3 (in) and 4 (out) */
+    uint64_t workspace_bytes; /* > 0: a writable workspace of this size at /home/user,
+                               * owned by uid (counted in the memory limit) */
 };
 
 enum bh_session_state { BH_STATE_STARTING, BH_STATE_READY, BH_STATE_ENDING };
@@ -95,6 +97,12 @@ struct bh_kind {
      * or -1 and why. Pure. */
     int (*validate)(json_t *body, const struct bh_config *cfg, void **opts, struct bh_invalid *why);
     void (*free_opts)(void *opts);
+    /* The longest ttl its validated opts allow (seconds; 0: no bound of
+     * its own, e.g. a lab's time limit). May be NULL. */
+    int (*ttl_limit)(const void *opts);
+    /* The "network" its validated opts bring for a body that names none
+     * (a lab's; borrowed from opts), or NULL. May be NULL. */
+    json_t *(*network)(const void *opts);
     /* A new session's state from validated opts (taken over; NULL: from
      * its saved settings, for adoption, see save). It fills the row's
      * fields it owns (url, viewport). */

@@ -4,8 +4,9 @@
 #include <string.h>
 
 #include "kinds/browser/kind.h"
+#include "kinds/shell/shell.h"
 
-const struct bh_kind *bh_kinds[BH_KINDS_MAX + 1] = {&bh_kind_browser, NULL};
+const struct bh_kind *bh_kinds[BH_KINDS_MAX + 1] = {&bh_kind_browser, &bh_kind_shell, NULL};
 
 int bh_kinds_add(const struct bh_kind *kind)
 {
@@ -33,20 +34,31 @@ int bh_kind_index(const struct bh_kind *kind)
     return -1;
 }
 
+const struct bh_kind_route *bh_kind_route_of(const struct bh_kind *kind, const char *method,
+                                             const char *path, const char **rest)
+{
+    for (const struct bh_kind_route *r = kind->routes; r && r->method; r++) {
+        if (strcmp(r->method, method) != 0)
+            continue;
+        size_t n = strlen(r->path);
+        int prefix = n > 1 && r->path[n - 1] == '/';
+        if (prefix ? strncmp(path, r->path, n) != 0 : strcmp(path, r->path) != 0)
+            continue;
+        *rest = prefix ? path + n : "";
+        return r;
+    }
+    return NULL;
+}
+
 const struct bh_kind_route *bh_kind_route_find(const char *method, const char *path,
                                                const struct bh_kind **kind, const char **rest)
 {
-    for (int i = 0; bh_kinds[i]; i++)
-        for (const struct bh_kind_route *r = bh_kinds[i]->routes; r && r->method; r++) {
-            if (strcmp(r->method, method) != 0)
-                continue;
-            size_t n = strlen(r->path);
-            int prefix = n > 1 && r->path[n - 1] == '/';
-            if (prefix ? strncmp(path, r->path, n) != 0 : strcmp(path, r->path) != 0)
-                continue;
+    for (int i = 0; bh_kinds[i]; i++) {
+        const struct bh_kind_route *r = bh_kind_route_of(bh_kinds[i], method, path, rest);
+        if (r) {
             *kind = bh_kinds[i];
-            *rest = prefix ? path + n : "";
             return r;
         }
+    }
     return NULL;
 }

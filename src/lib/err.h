@@ -21,6 +21,7 @@ enum bh_err_kind {
     BH_E_SHUTDOWN,     /* the daemon is stopping */
     BH_E_TIMEOUT,      /* it took too long */
     BH_E_NO_SPACE,     /* out of room (disk, quota of a sandbox) */
+    BH_E_FORBIDDEN,    /* refused whoever asks (a path out of a workspace) */
 };
 
 typedef struct bh_err {

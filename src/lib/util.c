@@ -39,6 +39,14 @@ void *bh_xmalloc(size_t n)
     return p;
 }
 
+void *bh_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        abort();
+    return q;
+}
+
 void *bh_xcalloc(size_t n, size_t sz)
 {
     void *p = calloc(n ? n : 1, sz ? sz : 1);

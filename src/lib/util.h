@@ -33,6 +33,7 @@ static inline int get_and_reset(int *fd)
 /* Allocation that never returns NULL (aborts on OOM, like every caller would). */
 void *bh_xmalloc(size_t n);
 void *bh_xcalloc(size_t n, size_t sz);
+void *bh_xrealloc(void *p, size_t n);
 char *bh_xstrdup(const char *s);
 char *bh_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Free a NULL-terminated array of strings and the array itself (NULL: nothing). */

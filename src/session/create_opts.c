@@ -256,6 +256,17 @@ int bh_validate_create(const char *body, size_t len, const struct bh_config *cfg
         goto out;
     if (kind->validate(root, cfg, &out->kind_opts, why) < 0)
         goto out;
+    /* the network its opts bring when the body names none (a lab's) */
+    json_t *knet = !net && kind->network ? kind->network(out->kind_opts) : NULL;
+    if (knet && parse_network(knet, out, why) < 0) {
+        kind->free_opts(out->kind_opts);
+        out->kind_opts = NULL;
+        goto out;
+    }
+    /* the kind's own bound of the ttl (a lab's time limit) */
+    int cap = kind->ttl_limit ? kind->ttl_limit(out->kind_opts) : 0;
+    if (cap > 0 && out->ttl > cap)
+        out->ttl = cap;
     out->kind = kind;
     rc = 0;
 out:

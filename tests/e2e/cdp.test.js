@@ -1036,7 +1036,7 @@ describe('cdp: Playwright and Puppeteer drive a session through urls.cdp', () =>
     }
     return out;
   };
-  const shownBad = (st) => !WEB_PROTOCOLS.has(st.protocol) || st.webui || /root:x:0:0|bulkhead:x:1000|Index of \//.test(st.text);
+  const shownBad = (st) => !WEB_PROTOCOLS.has(st.protocol) || st.webui || /root:x:0:0|user:x:1000|Index of \//.test(st.text);
   const assertNothingBad = async (A, what) => {
     const bad = (await pageStates(A)).filter(shownBad);
     assert.deepEqual(bad.map((b) => ({ href: b.href, webui: b.webui, text: b.text.slice(0, 200) })), [], `${what}: a page shows a non-web URL`);

@@ -254,7 +254,7 @@ static void test_image(void)
     }
     cleanup_free char *passwd = bh_xasprintf("%s/passwd", image_etc);
     cleanup_free char *pw = bh_read_file(passwd, NULL, NULL);
-    CHECK(pw && strstr(pw, "bulkhead:x:1000:1000:"));
+    CHECK(pw && strstr(pw, "user:x:1000:1000:"));
     const char *must[] = {"ld.so.cache",      "group",     "hosts", "nsswitch.conf", "resolv.conf",
                           "fonts/fonts.conf", "ssl/certs", NULL};
     for (size_t i = 0; must[i]; i++) {

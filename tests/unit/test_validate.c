@@ -141,7 +141,13 @@ int main(void)
     CHECK_STR(create_code("{\"foo\":1}"), "unknown_field");
     CHECK_STR(create_code("{\"viewport\":{\"width\":800,\"depth\":3}}"), "unknown_field");
     CHECK_STR(create_code("{\"url\":42}"), "invalid_field");
-    CHECK_STR(create_code("{\"type\":\"shell\"}"), "invalid_field");
+    CHECK_STR(create_code("{\"type\":\"kiosk\"}"), "invalid_field");
+    CHECK_STR(create_code("{\"type\":\"shell\"}"), "ok");
+    CHECK_STR(create_code("{\"type\":\"shell\",\"url\":\"http://a/\"}"), "unknown_field");
+    CHECK_STR(create_code("{\"type\":\"shell\",\"workspace\":{\"sizeBytes\":1}}"), "invalid_field");
+    CHECK_STR(create_code("{\"type\":\"shell\",\"workspace\":{\"size\":1048576}}"),
+              "unknown_field");
+    CHECK_STR(create_code("{\"type\":\"shell\",\"lab\":\"x\"}"), "unknown_lab");
     CHECK_STR(create_code("{\"type\":1}"), "invalid_field");
     CHECK_STR(create_code("{\"viewport\":[1,2]}"), "invalid_field");
     CHECK_STR(create_code("{\"viewport\":{\"width\":\"800\"}}"), "invalid_field");

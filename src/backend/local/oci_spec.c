@@ -380,6 +380,11 @@ static json_t *build_mounts(const struct bh_spec_params *p)
     snprintf(gid, sizeof gid, "gid=%" PRIu32, p->gid);
     const char *tmp_o[] = {"nosuid", "nodev", "mode=1777", size, uid, gid, NULL};
     json_array_append_new(m, mount_entry("/tmp", "tmpfs", "tmpfs", tmp_o));
+    if (p->home_bytes) {
+        snprintf(size, sizeof size, "size=%" PRIu64, p->home_bytes);
+        const char *home_o[] = {"nosuid", "nodev", "mode=0755", size, uid, gid, NULL};
+        json_array_append_new(m, mount_entry("/home/user", "tmpfs", "tmpfs", home_o));
+    }
 
     const char *ro_o[] = {"rbind", "ro", "nosuid", "nodev", NULL};
     json_array_append_new(m, mount_entry("/usr", "bind", "/usr", ro_o));

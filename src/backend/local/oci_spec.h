@@ -38,6 +38,9 @@ struct bh_spec_params {
     uint64_t cpu_shares; /* 0 = runtime default */
     uint64_t tmp_bytes;  /* size of /tmp tmpfs */
     uint64_t shm_bytes;  /* size of /dev/shm tmpfs */
+    /* Added: > 0: a tmpfs of this size at /home/user owned by uid and gid,
+     * the session's workspace (shell sessions); 0: none. */
+    uint64_t home_bytes;
     /* Added: extra host directories bound read-only at the same path, after
      * /usr (NULL-terminated; NULL = none). For hosts whose /bin, /lib64...
      * are real directories rather than merged-/usr symlinks; on Debian 12 it

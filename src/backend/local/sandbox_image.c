@@ -14,9 +14,13 @@
 
 #include "backend/local/sandbox.h"
 #include "kinds/kind.h"
+#include "kinds/shell/wire.h"
 #include "lib/util.h"
 
 #define DEFAULT_NAMESERVER "10.213.0.1"
+
+/* The agent's executable, carried in the daemon (Makefile: agent_blob.o). */
+extern const char bh_agent_blob[], bh_agent_blob_end[];
 
 /* Top-level host dirs that merged-/usr hosts turn into symlinks into usr/. */
 static const char *const usr_links[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", NULL};
@@ -193,8 +197,9 @@ static int build_rootfs(const char *dir, bh_err_t *err)
 {
     if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0)
         return bh_err_set(err, errno, "mkdir %s", dir);
-    static const char *const dirs[] = {"proc", "dev", "sys", "tmp",       "usr",
-                                       "etc",  "run", "var", "var/cache", NULL};
+    static const char *const dirs[] = {"proc",      "dev",       "sys", "tmp",       "usr",
+                                       "etc",       "run",       "var", "var/cache", "home",
+                                       "home/user", ".bulkhead", NULL};
     for (size_t i = 0; dirs[i]; i++) {
         cleanup_free char *p = bh_xasprintf("%s/%s", dir, dirs[i]);
         if (mkdir(p, 0755) < 0 || chmod(p, 0755) < 0)
@@ -217,14 +222,20 @@ static int build_rootfs(const char *dir, bh_err_t *err)
             return bh_err_set(err, errno, "mkdir %s", p);
         }
     }
+    /* the agent, the process of shell sessions (src/agent/) */
+    cleanup_free char *agent = bh_xasprintf("%s%s", dir, BH_AGENT_PATH);
+    if (bh_write_file(agent, bh_agent_blob, (size_t)(bh_agent_blob_end - bh_agent_blob), 0755,
+                      err) < 0 ||
+        chmod(agent, 0755) < 0)
+        return bh_err_wrap(err, "the agent");
     cleanup_free char *fc = bh_xasprintf("%s/var/cache/fontconfig", dir);
     return copy_if_present("/var/cache/fontconfig", fc, err);
 }
 
 static const char etc_passwd[] = "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                                 "bulkhead:x:1000:1000:bulkhead sandbox:/tmp:/usr/sbin/nologin\n"
+                                 "user:x:1000:1000:bulkhead session user:/home/user:/bin/bash\n"
                                  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-static const char etc_group[] = "root:x:0:\ntty:x:5:\nbulkhead:x:1000:\nnogroup:x:65534:\n";
+static const char etc_group[] = "root:x:0:\ntty:x:5:\nuser:x:1000:\nnogroup:x:65534:\n";
 static const char etc_hosts[] = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 static const char etc_nsswitch[] = "passwd:         files\n"
                                    "group:          files\n"

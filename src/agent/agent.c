@@ -1,0 +1,994 @@
+/* agent.c — bulkhead's agent: the process of a shell session, inside its
+ * sandbox (at /.bulkhead/agent, static, no library of the host's). It keeps
+ * the login shell on a pseudo-terminal, runs commands, and reads and writes
+ * files of the workspace, for the daemon, which speaks to it over fds 3 (in)
+ * and 4 (out) in the frames of kinds/shell/wire.h.
+ *
+ * It runs as the session user with no capabilities, like everything in the
+ * sandbox: it can do nothing the user could not. What it adds is care:
+ *   - paths from the daemon are resolved beneath the workspace with
+ *     openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so no symlink, `..'
+ *     or magic link leads out of it, whatever the user does meanwhile;
+ *   - uploads go to an unnamed file (O_TMPFILE) that is linked into place
+ *     only once complete: a full workspace leaves nothing behind;
+ *   - a command is its own session and process group, killed whole at its
+ *     timeout, at W_KILL, and when its first process ends;
+ *   - it reads no more output than the daemon takes (W_PAUSE, and a bound
+ *     on what waits to be written to fd 4).
+ *
+ * One thread, one poll(). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kinds/shell/wire.h"
+
+#define OUTQ_MAX (1u << 20) /* bytes waiting for fd 4 before sources pause */
+#define INQ_MAX (1u << 20)  /* stdin bytes held for one command */
+#define MAX_STREAMS 64
+
+struct buf {
+    char *p;
+    size_t start, len, cap;
+};
+
+static void buf_add(struct buf *b, const void *d, size_t n)
+{
+    if (b->start > 0 && b->start + b->len + n > b->cap) {
+        memmove(b->p, b->p + b->start, b->len);
+        b->start = 0;
+    }
+    if (b->start + b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->start + b->len + n)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            abort();
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->start + b->len, d, n);
+    b->len += n;
+}
+
+static void buf_drop(struct buf *b, size_t n)
+{
+    b->start += n;
+    b->len -= n;
+    if (!b->len)
+        b->start = 0;
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+enum skind { S_EXEC, S_GET, S_PUT };
+
+struct stream {
+    uint32_t id;
+    enum skind kind;
+    int paused;
+    /* exec */
+    pid_t pid;
+    int out_fd, err_fd, in_fd;
+    struct buf inq;
+    int in_eof;
+    long long max, nout, nerr;
+    int truncout, truncerr, timedout, exited, status;
+    int64_t started_ms, deadline_ms;
+    /* get, put */
+    int fd;         /* the file */
+    int dir_fd;     /* put: the directory it goes into */
+    char name[256]; /* put: its name there */
+    long long size;
+};
+
+static struct stream *streams[MAX_STREAMS];
+static struct buf outq, inbuf;
+static int ws_fd = -1; /* the workspace, O_PATH */
+static int sig_fd = -1;
+
+/* the terminal */
+static int tty_fd = -1;
+static pid_t tty_pid;
+static int tty_paused;
+static struct buf tty_in;
+static unsigned short tty_rows = 24, tty_cols = 80;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ frames out */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Queue data as frames of type on stream (split at BH_WIRE_DATA). */
+static void send_frames(int type, uint32_t stream, const void *data, size_t len)
+{
+    const char *d = data;
+    do {
+        size_t n = len > BH_WIRE_DATA ? BH_WIRE_DATA : len;
+        unsigned char h[BH_WIRE_HDR];
+        h[0] = (unsigned char)type;
+        put_u32(h + 1, stream);
+        put_u32(h + 5, (uint32_t)n);
+        buf_add(&outq, h, sizeof h);
+        buf_add(&outq, d, n);
+        d += n;
+        len -= n;
+    } while (len > 0);
+}
+
+/* A record of key=value pairs, from a printf-like list of "k=v" strings
+ * separated by '\n' in fmt's result. */
+static void send_record(int type, uint32_t stream, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void send_record(int type, uint32_t stream, const char *fmt, ...)
+{
+    char rec[BH_WIRE_DATA];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(rec, sizeof rec, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof rec)
+        n = sizeof rec - 1;
+    for (int i = 0; i < n; i++)
+        if (rec[i] == '\n')
+            rec[i] = 0;
+    send_frames(type, stream, rec, (size_t)n + 1);
+}
+
+static void send_error(uint32_t stream, int e, const char *what)
+{
+    send_record(A_ERROR, stream, "errno=%d\nmsg=%s: %s", e, what, strerror(e));
+}
+
+/* Write what is queued to fd 4 while it takes it. Frames to the daemon
+ * need not be whole in the pipe: a daemon that adopts the session skips to
+ * the answer of its HELLO (wire.h). -1: the daemon's end is gone. */
+static int flush_out(void)
+{
+    while (outq.len) {
+        ssize_t w = write(4, outq.p + outq.start, outq.len);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
+            return -1;
+        }
+        buf_drop(&outq, (size_t)w);
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- records */
+
+/* The value of key in a record of len bytes (NULL if absent). Several
+ * values of one key: the idx'th. */
+static const char *rec_get(const char *rec, size_t len, const char *key, int idx)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < len;) {
+        const char *s = rec + i;
+        size_t sl = strnlen(s, len - i);
+        if (sl > kl && !strncmp(s, key, kl) && s[kl] == '=' && idx-- == 0)
+            return s + kl + 1;
+        i += sl + 1;
+    }
+    return NULL;
+}
+
+static long long rec_num(const char *rec, size_t len, const char *key, long long def)
+{
+    const char *v = rec_get(rec, len, key, 0);
+    return v ? strtoll(v, NULL, 10) : def;
+}
+
+/* ----------------------------------------------------------------- paths */
+
+static int resolve(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct open_how how = {
+        .flags = (uint64_t)flags | O_CLOEXEC,
+        .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof how);
+}
+
+/* The directory that path's last component is in (made, with its parents,
+ * when mk), as an O_PATH fd, and that component in *name. -1 and errno. */
+static int parent_of(const char *path, int mk, char *name, size_t name_size)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base || strlen(base) >= name_size) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(name, name_size, "%s", base);
+    size_t dl = slash ? (size_t)(slash - path) : 0;
+    if (dl >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, dl);
+    dir[dl] = 0;
+    int fd = resolve(ws_fd, dir, O_PATH | O_DIRECTORY, 0);
+    if (fd >= 0 || errno != ENOENT || !mk)
+        return fd;
+    /* make the directories one at a time, each beneath the one before */
+    int cur = dup(ws_fd);
+    char *save = NULL;
+    for (char *c = strtok_r(dir, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
+            int e = errno;
+            close(cur);
+            errno = e;
+            return -1;
+        }
+        int next = resolve(cur, c, O_PATH | O_DIRECTORY, 0);
+        int e = errno;
+        close(cur);
+        if (next < 0) {
+            errno = e;
+            return -1;
+        }
+        cur = next;
+    }
+    return cur;
+}
+
+/* -------------------------------------------------------------- streams */
+
+static struct stream **slot_of(uint32_t id)
+{
+    for (int i = 0; i < MAX_STREAMS; i++)
+        if (streams[i] && streams[i]->id == id)
+            return &streams[i];
+    return NULL;
+}
+
+/* Whether s is still a stream (not freed since the poll set was made). */
+static int live(const struct stream *s)
+{
+    for (int i = 0; i < MAX_STREAMS; i++)
+        if (streams[i] == s)
+            return 1;
+    return 0;
+}
+
+static struct stream *stream_new(uint32_t id, enum skind kind)
+{
+    if (slot_of(id)) {
+        send_error(id, EEXIST, "stream");
+        return NULL;
+    }
+    for (int i = 0; i < MAX_STREAMS; i++)
+        if (!streams[i]) {
+            struct stream *s = calloc(1, sizeof *s);
+            if (!s)
+                abort();
+            s->id = id;
+            s->kind = kind;
+            s->out_fd = s->err_fd = s->in_fd = s->fd = s->dir_fd = -1;
+            streams[i] = s;
+            return s;
+        }
+    send_error(id, EBUSY, "too many streams");
+    return NULL;
+}
+
+static void closep(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void stream_free(struct stream *s)
+{
+    struct stream **slot = slot_of(s->id);
+    if (slot)
+        *slot = NULL;
+    if (s->kind == S_EXEC && s->pid > 0 && !s->exited)
+        kill(-s->pid, SIGKILL); /* reaped by the SIGCHLD handling */
+    closep(&s->out_fd);
+    closep(&s->err_fd);
+    closep(&s->in_fd);
+    closep(&s->fd);
+    closep(&s->dir_fd);
+    buf_free(&s->inq);
+    free(s);
+}
+
+/* An exec is done once its process ended and its output was read. */
+static void exec_maybe_done(struct stream *s)
+{
+    if (!s->exited || s->out_fd >= 0 || s->err_fd >= 0)
+        return;
+    int code = WIFEXITED(s->status) ? WEXITSTATUS(s->status) : -1;
+    int sig = WIFSIGNALED(s->status) ? WTERMSIG(s->status) : 0;
+    send_record(A_EXIT, s->id, "code=%d\nsignal=%d\ntimedout=%d\ntruncout=%d\ntruncerr=%d\nms=%lld",
+                code, sig, s->timedout, s->truncout, s->truncerr,
+                (long long)(now_ms() - s->started_ms));
+    stream_free(s);
+}
+
+static const char *const base_env[] = {"HOME=" BH_WORKSPACE,
+                                       "USER=user",
+                                       "LOGNAME=user",
+                                       "SHELL=/bin/bash",
+                                       "PATH=/usr/local/bin:/usr/bin:/bin",
+                                       "LANG=C.UTF-8",
+                                       "TERM=xterm-256color",
+                                       NULL};
+
+static void do_exec(uint32_t id, const char *rec, size_t len)
+{
+    struct stream *s = stream_new(id, S_EXEC);
+    if (!s)
+        return;
+    char *argv[257];
+    int argc = 0;
+    for (const char *a; argc < 256 && (a = rec_get(rec, len, "arg", argc)); argc++)
+        argv[argc] = (char *)a;
+    argv[argc] = NULL;
+    char *envp[128 + 8];
+    int envc = 0;
+    for (int i = 0; base_env[i]; i++)
+        envp[envc++] = (char *)base_env[i];
+    for (const char *e; envc < 128 && (e = rec_get(rec, len, "env", envc - 7)); envc++)
+        envp[envc] = (char *)e;
+    envp[envc] = NULL;
+    const char *cwd = rec_get(rec, len, "cwd", 0);
+    const char *dir = rec_get(rec, len, "dir", 0);
+    s->max = rec_num(rec, len, "max", 1 << 20);
+    long long timeout = rec_num(rec, len, "timeout_ms", 60000);
+    int dir_fd = -1;
+    if (argc == 0) {
+        send_error(id, EINVAL, "no command");
+        stream_free(s);
+        return;
+    }
+    if (dir) { /* a workspace directory (tar): resolved here, entered by fd */
+        dir_fd = resolve(ws_fd, dir, O_RDONLY | O_DIRECTORY, 0);
+        if (dir_fd < 0 && errno == ENOENT && rec_num(rec, len, "mkdir", 0)) {
+            char name[256];
+            int p = parent_of(dir, 1, name, sizeof name);
+            if (p >= 0) {
+                if (mkdirat(p, name, 0755) == 0 || errno == EEXIST)
+                    dir_fd = resolve(p, name, O_RDONLY | O_DIRECTORY, 0);
+                close(p);
+            }
+        }
+        if (dir_fd < 0) {
+            send_error(id, errno, dir);
+            stream_free(s);
+            return;
+        }
+    }
+    int po[2], pe[2], pi[2], px[2];
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(pi, O_CLOEXEC) < 0 ||
+        pipe2(px, O_CLOEXEC) < 0) {
+        send_error(id, errno, "pipe");
+        closep(&dir_fd);
+        stream_free(s);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        setsid();
+        dup2(pi[0], 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        int e = 0;
+        if (dir_fd >= 0 ? fchdir(dir_fd) < 0 : chdir(cwd ? cwd : BH_WORKSPACE) < 0)
+            e = errno;
+        if (!e) {
+            execvpe(argv[0], argv, envp);
+            e = errno;
+        }
+        (void)!write(px[1], &e, sizeof e);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    close(pi[0]);
+    close(px[1]);
+    closep(&dir_fd);
+    int e = 0;
+    ssize_t r = pid < 0 ? -1 : read(px[0], &e, sizeof e);
+    close(px[0]);
+    if (pid < 0 || r == (ssize_t)sizeof e) {
+        if (pid < 0)
+            e = errno;
+        close(po[0]);
+        close(pe[0]);
+        close(pi[1]);
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        send_error(id, e, cwd && e == ENOENT ? "command or directory" : argv[0]);
+        stream_free(s);
+        return;
+    }
+    s->pid = pid;
+    s->out_fd = po[0];
+    s->err_fd = pe[0];
+    s->in_fd = pi[1];
+    fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
+    s->in_eof = !rec_num(rec, len, "stdin", 0);
+    if (s->in_eof)
+        closep(&s->in_fd);
+    s->started_ms = now_ms();
+    s->deadline_ms = s->started_ms + timeout;
+}
+
+static void do_get(uint32_t id, const char *rec, size_t len)
+{
+    struct stream *s = stream_new(id, S_GET);
+    if (!s)
+        return;
+    const char *path = rec_get(rec, len, "path", 0);
+    int fd = resolve(ws_fd, path ? path : "", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        send_error(id, errno, path);
+        closep(&fd);
+        stream_free(s);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        send_record(A_META, id, "type=dir");
+        DIR *d = fdopendir(fd);
+        struct buf list = {0};
+        for (struct dirent *e; d && (e = readdir(d));) {
+            struct stat es;
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || strpbrk(e->d_name, "\t\n") ||
+                fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) < 0)
+                continue;
+            char t = S_ISREG(es.st_mode)   ? 'f'
+                     : S_ISDIR(es.st_mode) ? 'd'
+                     : S_ISLNK(es.st_mode) ? 'l'
+                                           : 'o';
+            char line[512];
+            int n = snprintf(line, sizeof line, "%c\t%lld\t%o\t%lld\t%s\n", t,
+                             (long long)es.st_size, (unsigned)(es.st_mode & 07777),
+                             (long long)es.st_mtime, e->d_name);
+            if (n > 0 && (size_t)n < sizeof line)
+                buf_add(&list, line, (size_t)n);
+        }
+        if (d)
+            closedir(d);
+        else
+            close(fd);
+        if (list.len)
+            send_frames(A_OUT, id, list.p + list.start, list.len);
+        buf_free(&list);
+        send_record(A_EXIT, id, "code=0");
+        stream_free(s);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        send_error(id, EPERM, "not a regular file");
+        stream_free(s);
+        return;
+    }
+    fcntl(fd, F_SETFL, 0);
+    s->fd = fd;
+    send_record(A_META, id, "type=file\nsize=%lld", (long long)st.st_size);
+}
+
+static void do_put(uint32_t id, const char *rec, size_t len)
+{
+    struct stream *s = stream_new(id, S_PUT);
+    if (!s)
+        return;
+    const char *path = rec_get(rec, len, "path", 0);
+    s->dir_fd = path ? parent_of(path, 1, s->name, sizeof s->name) : -1;
+    if (s->dir_fd < 0) {
+        send_error(id, path ? errno : EINVAL, path ? path : "no path");
+        stream_free(s);
+        return;
+    }
+    struct stat st;
+    if (fstatat(s->dir_fd, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        send_error(id, EISDIR, path);
+        stream_free(s);
+        return;
+    }
+    s->fd = resolve(s->dir_fd, "", O_TMPFILE | O_WRONLY, 0644);
+    if (s->fd < 0) {
+        send_error(id, errno, path);
+        stream_free(s);
+    }
+}
+
+static void put_data(struct stream *s, const char *d, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(s->fd, d, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            send_error(s->id, errno, s->name);
+            stream_free(s); /* the unnamed file goes with its fd */
+            return;
+        }
+        s->size += w;
+        d += w;
+        n -= (size_t)w;
+    }
+}
+
+static void put_commit(struct stream *s)
+{
+    char proc[64], tmp[300];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+    for (int i = 0;; i++) {
+        snprintf(tmp, sizeof tmp, ".bh-upload-%d-%u-%d", (int)getpid(), s->id, i);
+        if (linkat(AT_FDCWD, proc, s->dir_fd, tmp, AT_SYMLINK_FOLLOW) == 0)
+            break;
+        if (errno != EEXIST || i > 100) {
+            send_error(s->id, errno, s->name);
+            stream_free(s);
+            return;
+        }
+    }
+    if (renameat(s->dir_fd, tmp, s->dir_fd, s->name) < 0) {
+        int e = errno;
+        unlinkat(s->dir_fd, tmp, 0);
+        send_error(s->id, e, s->name);
+        stream_free(s);
+        return;
+    }
+    send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
+    stream_free(s);
+}
+
+/* Remove name in dir, directories with what is in them. */
+static int remove_tree(int dir, const char *name)
+{
+    if (unlinkat(dir, name, 0) == 0)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
+        return -1;
+    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            remove_tree(dirfd(d), e->d_name) < 0)
+            rc = -1;
+    closedir(d);
+    return rc < 0 ? -1 : unlinkat(dir, name, AT_REMOVEDIR);
+}
+
+static void do_del(uint32_t id, const char *rec, size_t len)
+{
+    const char *path = rec_get(rec, len, "path", 0);
+    char name[256];
+    int dir = path ? parent_of(path, 0, name, sizeof name) : -1;
+    if (dir < 0) {
+        send_error(id, path ? errno : EINVAL, path ? path : "no path");
+        return;
+    }
+    int rc = unlinkat(dir, name, 0);
+    if (rc < 0 && (errno == EISDIR || errno == EPERM)) {
+        rc = unlinkat(dir, name, AT_REMOVEDIR);
+        if (rc < 0 && (errno == ENOTEMPTY || errno == EEXIST) && rec_num(rec, len, "recursive", 0))
+            rc = remove_tree(dir, name);
+    }
+    if (rc < 0)
+        send_error(id, errno, path);
+    else
+        send_record(A_EXIT, id, "code=0");
+    close(dir);
+}
+
+/* ------------------------------------------------------------- terminal */
+
+static void tty_resize(void)
+{
+    struct winsize ws = {.ws_row = tty_rows, .ws_col = tty_cols};
+    if (tty_fd >= 0)
+        ioctl(tty_fd, TIOCSWINSZ, &ws);
+}
+
+static void tty_open(void)
+{
+    if (tty_fd >= 0)
+        return;
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+        send_record(A_TTY_EXIT, 0, "code=-1\nsignal=0\nmsg=no pseudo-terminal: %s",
+                    strerror(errno));
+        closep(&m);
+        return;
+    }
+    char slave[128];
+    if (ptsname_r(m, slave, sizeof slave) != 0) {
+        close(m);
+        return;
+    }
+    tty_fd = m;
+    tty_resize();
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        setsid();
+        int s = open(slave, O_RDWR);
+        if (s < 0)
+            _exit(126);
+        ioctl(s, TIOCSCTTY, 0);
+        dup2(s, 0);
+        dup2(s, 1);
+        dup2(s, 2);
+        if (s > 2)
+            close(s);
+        if (chdir(BH_WORKSPACE) < 0)
+            (void)!chdir("/");
+        char *argv[] = {"-bash", NULL};
+        execve("/bin/bash", argv, (char **)base_env);
+        _exit(127);
+    }
+    tty_pid = pid;
+    fcntl(tty_fd, F_SETFL, O_NONBLOCK);
+}
+
+/* ---------------------------------------------------------- frames in */
+
+static void on_frame(int type, uint32_t id, const char *p, size_t n)
+{
+    struct stream **slot = slot_of(id);
+    struct stream *s = slot ? *slot : NULL;
+    switch (type) {
+    case W_HELLO:
+        for (int i = 0; i < MAX_STREAMS; i++)
+            if (streams[i])
+                stream_free(streams[i]);
+        tty_paused = 0;
+        send_frames(A_HELLO, 0, p, n);
+        break;
+    case W_TTY_OPEN:
+    case W_TTY_SIZE: {
+        long long r = rec_num(p, n, "rows", tty_rows), c = rec_num(p, n, "cols", tty_cols);
+        if (r >= 1 && r <= 1000 && c >= 1 && c <= 1000) {
+            tty_rows = (unsigned short)r;
+            tty_cols = (unsigned short)c;
+        }
+        if (type == W_TTY_OPEN)
+            tty_open();
+        tty_resize();
+        break;
+    }
+    case W_TTY_IN:
+        if (tty_fd >= 0 && tty_in.len < INQ_MAX)
+            buf_add(&tty_in, p, n);
+        break;
+    case W_PAUSE:
+    case W_RESUME:
+        if (id == 0)
+            tty_paused = type == W_PAUSE;
+        else if (s)
+            s->paused = type == W_PAUSE;
+        break;
+    case W_EXEC:
+        do_exec(id, p, n);
+        break;
+    case W_FILE_GET:
+        do_get(id, p, n);
+        break;
+    case W_FILE_PUT:
+        do_put(id, p, n);
+        break;
+    case W_FILE_DEL:
+        do_del(id, p, n);
+        break;
+    case W_STDIN:
+        if (s && s->kind == S_PUT)
+            put_data(s, p, n);
+        else if (s && s->kind == S_EXEC && s->in_fd >= 0)
+            buf_add(&s->inq, p, n);
+        break;
+    case W_STDIN_EOF:
+        if (s && s->kind == S_PUT)
+            put_commit(s);
+        else if (s && s->kind == S_EXEC) {
+            s->in_eof = 1;
+            if (!s->inq.len)
+                closep(&s->in_fd);
+        }
+        break;
+    case W_KILL:
+        if (s) {
+            if (s->kind == S_EXEC && s->pid > 0 && !s->exited) {
+                kill(-s->pid, SIGKILL);
+                closep(&s->in_fd);
+            } else {
+                stream_free(s);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static int read_in(void)
+{
+    char tmp[65536];
+    ssize_t r = read(3, tmp, sizeof tmp);
+    if (r == 0)
+        return -1;
+    if (r < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    buf_add(&inbuf, tmp, (size_t)r);
+    while (inbuf.len >= BH_WIRE_HDR) {
+        const unsigned char *h = (const unsigned char *)inbuf.p + inbuf.start;
+        uint32_t n = get_u32(h + 5);
+        if (n > BH_WIRE_DATA)
+            return -1; /* not our daemon's frames */
+        if (inbuf.len < BH_WIRE_HDR + n)
+            break;
+        on_frame(h[0], get_u32(h + 1), (const char *)h + BH_WIRE_HDR, n);
+        buf_drop(&inbuf, BH_WIRE_HDR + n);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- children */
+
+static void reap(void)
+{
+    struct signalfd_siginfo si;
+    while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si)
+        ;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == tty_pid) {
+            tty_pid = 0;
+            closep(&tty_fd);
+            buf_free(&tty_in);
+            send_record(A_TTY_EXIT, 0, "code=%d\nsignal=%d",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                        WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+            continue;
+        }
+        for (int i = 0; i < MAX_STREAMS; i++) {
+            struct stream *s = streams[i];
+            if (s && s->kind == S_EXEC && s->pid == pid) {
+                s->exited = 1;
+                s->status = status;
+                kill(-pid, SIGKILL); /* what it left in its group goes too */
+                closep(&s->in_fd);
+                exec_maybe_done(s);
+                break;
+            }
+        }
+    }
+}
+
+/* Read a command's stdout or stderr into frames (dropped beyond max). */
+static void exec_read(struct stream *s, int err)
+{
+    int *fd = err ? &s->err_fd : &s->out_fd;
+    char tmp[BH_WIRE_DATA];
+    ssize_t r = read(*fd, tmp, sizeof tmp);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r <= 0) {
+        closep(fd);
+        exec_maybe_done(s);
+        return;
+    }
+    long long *have = err ? &s->nerr : &s->nout;
+    long long keep = s->max <= 0 ? r : s->max - *have;
+    if (keep > r)
+        keep = r;
+    if (keep < 0)
+        keep = 0;
+    if (keep > 0)
+        send_frames(err ? A_ERR : A_OUT, s->id, tmp, (size_t)keep);
+    if (keep < r)
+        *(err ? &s->truncerr : &s->truncout) = 1;
+    *have += keep;
+}
+
+static void get_read(struct stream *s)
+{
+    char tmp[BH_WIRE_DATA];
+    ssize_t r = read(s->fd, tmp, sizeof tmp);
+    if (r < 0 && errno == EINTR)
+        return;
+    if (r < 0) {
+        send_error(s->id, errno, "read");
+        stream_free(s);
+        return;
+    }
+    if (r == 0) {
+        send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
+        stream_free(s);
+        return;
+    }
+    s->size += r;
+    send_frames(A_OUT, s->id, tmp, (size_t)r);
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    fcntl(4, F_SETFD, FD_CLOEXEC);
+    fcntl(3, F_SETFL, O_NONBLOCK);
+    fcntl(4, F_SETFL, O_NONBLOCK);
+    umask(022);
+    ws_fd = open(BH_WORKSPACE, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (ws_fd < 0 || sig_fd < 0) {
+        fprintf(stderr, "agent: %s: %s\n", BH_WORKSPACE, strerror(errno));
+        return 1;
+    }
+    (void)!chdir(BH_WORKSPACE);
+    send_record(A_READY, 0, "version=1");
+
+    for (;;) {
+        struct pollfd pf[4 + 3 * MAX_STREAMS];
+        struct stream *who[4 + 3 * MAX_STREAMS];
+        int what[4 + 3 * MAX_STREAMS];
+        int n = 0, room = outq.len < OUTQ_MAX;
+        int busy = 0; /* a file is being read: do not sleep */
+        int64_t now = now_ms(), next = -1;
+        pf[n++] = (struct pollfd){.fd = 3, .events = POLLIN};
+        pf[n++] = (struct pollfd){.fd = 4, .events = outq.len ? POLLOUT : 0};
+        pf[n++] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
+        int has_tty = tty_fd >= 0;
+        if (has_tty)
+            pf[n++] = (struct pollfd){
+                .fd = tty_fd,
+                .events = (short)((room && !tty_paused ? POLLIN : 0) | (tty_in.len ? POLLOUT : 0))};
+        for (int i = 0; i < MAX_STREAMS; i++) {
+            struct stream *s = streams[i];
+            if (!s)
+                continue;
+            if (s->kind == S_GET && room && !s->paused)
+                busy = 1;
+            if (s->kind != S_EXEC)
+                continue;
+            if (!s->exited && s->deadline_ms <= now) {
+                s->timedout = 1;
+                kill(-s->pid, SIGKILL);
+            } else if (!s->exited && (next < 0 || s->deadline_ms < next)) {
+                next = s->deadline_ms;
+            }
+            if (s->out_fd >= 0 && room && !s->paused) {
+                who[n] = s, what[n] = 1;
+                pf[n++] = (struct pollfd){.fd = s->out_fd, .events = POLLIN};
+            }
+            if (s->err_fd >= 0 && room && !s->paused) {
+                who[n] = s, what[n] = 2;
+                pf[n++] = (struct pollfd){.fd = s->err_fd, .events = POLLIN};
+            }
+            if (s->in_fd >= 0 && s->inq.len) {
+                who[n] = s, what[n] = 3;
+                pf[n++] = (struct pollfd){.fd = s->in_fd, .events = POLLOUT};
+            }
+        }
+        int timeout = busy ? 0 : next < 0 ? -1 : (int)(next - now + 1);
+        if (poll(pf, (nfds_t)n, timeout) < 0 && errno != EINTR)
+            return 1;
+        /* fd 3 is read-write at our end: it never ends, a daemon that
+         * restarts finds it again; only frames that are not ours end us */
+        if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && read_in() < 0)
+            break;
+        int i = 3;
+        if (has_tty) {
+            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                char tmp[BH_WIRE_DATA];
+                ssize_t r = read(tty_fd, tmp, sizeof tmp);
+                if (r > 0)
+                    send_frames(A_TTY_OUT, 0, tmp, (size_t)r);
+            }
+            if ((pf[i].revents & POLLOUT) && tty_fd >= 0 && tty_in.len) {
+                ssize_t w = write(tty_fd, tty_in.p + tty_in.start, tty_in.len);
+                if (w > 0)
+                    buf_drop(&tty_in, (size_t)w);
+            }
+            i++;
+        }
+        if (pf[2].revents & POLLIN)
+            reap();
+        for (; i < n; i++) {
+            struct stream *s = who[i];
+            if (!pf[i].revents || !live(s))
+                continue;
+            if (what[i] == 1 && s->out_fd == pf[i].fd)
+                exec_read(s, 0);
+            else if (what[i] == 2 && s->err_fd == pf[i].fd)
+                exec_read(s, 1);
+            else if (what[i] == 3 && s->in_fd == pf[i].fd) {
+                ssize_t w = write(s->in_fd, s->inq.p + s->inq.start, s->inq.len);
+                if (w > 0)
+                    buf_drop(&s->inq, (size_t)w);
+                else if (w < 0 && errno != EAGAIN && errno != EINTR)
+                    closep(&s->in_fd), buf_free(&s->inq);
+                if (s->in_eof && !s->inq.len)
+                    closep(&s->in_fd);
+            }
+        }
+        /* files are always readable: a good piece of each per round, as far
+         * as the queue to the daemon takes it */
+        for (int j = 0; j < MAX_STREAMS; j++)
+            for (int k = 0; k < 64 && streams[j] && streams[j]->kind == S_GET &&
+                            !streams[j]->paused && outq.len < OUTQ_MAX;
+                 k++)
+                get_read(streams[j]);
+        if (flush_out() < 0)
+            break;
+    }
+    /* the daemon is gone: end what runs */
+    for (int i = 0; i < MAX_STREAMS; i++)
+        if (streams[i])
+            stream_free(streams[i]);
+    if (tty_pid > 0)
+        kill(-tty_pid, SIGHUP);
+    return 0;
+}
