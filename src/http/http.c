@@ -33,12 +33,32 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return -1;
         if (pss->req) { /* a pipelined request before our reply: not supported */
             struct bh_req *old = pss->req;
+            int streams = old->streaming || old->streamed;
             pss->req = NULL;
             http_req_lost(old);
+            if (streams) /* not behind a stream: the connection closes */
+                return -1;
+        }
+        long long kept;
+        if (http_conn_take_kept(http, wsi, &kept)) {
+            /* The library keeps input it read before a keep-alive in a
+             * buffer of its own, and its parsing of a body from there reads
+             * freed memory (fuzz_http_front): a request that came from there
+             * (the connection was not read since) was pipelined behind the
+             * streamed reply, and is not served. */
+            long long now = http_conn_bytes_read(wsi);
+            if (now < 0 || now <= kept)
+                return -1;
         }
         struct bh_req *r = http_req_new(http, wsi, in ? (const char *)in : "/");
         pss->req = r;
         pss->body_done = 0;
+        if (r->body_expected > 0 && (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT")) &&
+            http->h.streams && http->h.streams(http->hctx, r) == 1) {
+            /* the handler reads the body as it comes (http_req.c) */
+            http_req_dispatch_streamed(r);
+            return 0;
+        }
         r->body_max = !strcmp(r->method, "PUT") ? http->max_put_body : http->max_body;
         /* A body over the limit is read and dropped (within the body
          * timeout, like any body) and then answered 413: closing at once
@@ -69,13 +89,22 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
          * supported; what was answered before it was sent). */
         if (pss->body_done++)
             return -1;
-        if (pss->req && !pss->req->dispatched)
+        if (pss->req && pss->req->streamed)
+            http_req_body_complete(pss->req);
+        else if (pss->req && !pss->req->dispatched)
             http_req_dispatch(pss->req);
         return 0;
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (pss->answered && !pss->req)
             return http_req_close_when_sent(wsi);
+        if (pss->req && pss->req->streaming) {
+            long long kept = -1;
+            int n = http_req_stream_writable(pss->req, pss, &kept);
+            if (kept >= 0) /* the connection goes on to its next request */
+                http_conn_kept(http, wsi, kept);
+            return n;
+        }
         if (!pss->req || !pss->req->replied)
             return 0;
         return http_req_write(pss->req, pss);
@@ -157,8 +186,11 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* tx_packet_size: the library writes at most this much per send() (else
+ * its receive buffer size, 4 KiB: a 64 KiB piece of a reply took 16 calls,
+ * and streamed replies ran at half the speed) */
 static const struct lws_protocols protocols[] = {
-    {"http", cb_http, sizeof(struct pss), 0, 0, NULL, 0},
+    {"http", cb_http, sizeof(struct pss), 0, 0, NULL, 65536},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -31,6 +31,8 @@ struct conn {
     struct conn *next;
     struct lws *wsi;
     struct peer *peer;
+    int kept;            /* kept alive after a streamed reply ... */
+    long long kept_read; /* ... when the library had read this much of it */
 };
 
 /* Connections from one client address. */
@@ -44,7 +46,7 @@ struct peer {
 void http_body_deadline(lws_sorted_usec_list_t *sul)
 {
     struct bh_req *r = lws_container_of(sul, struct bh_req, body_sul);
-    if (r->wsi && !r->dispatched) {
+    if (r->wsi && (!r->dispatched || (r->streamed && !r->body_ended && !r->body_told))) {
         bh_log(BH_LOG_DEBUG, NULL, "%s %s: body not complete within %d s; closing", r->method,
                r->path, r->http->body_timeout);
         lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
@@ -224,6 +226,33 @@ void http_conn_remove(struct bh_http *http, struct lws *wsi)
         free(c);
         return;
     }
+}
+
+static struct conn *conn_find(struct bh_http *http, struct lws *wsi)
+{
+    for (struct conn *c = http->conns[hash_ptr(wsi)]; c; c = c->next)
+        if (c->wsi == wsi)
+            return c;
+    return NULL;
+}
+
+void http_conn_kept(struct bh_http *http, struct lws *wsi, long long read)
+{
+    struct conn *c = conn_find(http, wsi);
+    if (c) {
+        c->kept = 1;
+        c->kept_read = read;
+    }
+}
+
+int http_conn_take_kept(struct bh_http *http, struct lws *wsi, long long *read)
+{
+    struct conn *c = conn_find(http, wsi);
+    if (!c || !c->kept)
+        return 0;
+    c->kept = 0;
+    *read = c->kept_read;
+    return 1;
 }
 
 /* The library failed to accept for want of descriptors (and would try

@@ -73,6 +73,32 @@ struct bh_req {
     lws_sorted_usec_list_t body_sul; /* the body's deadline */
     void (*gone_cb)(void *);
     void *gone_arg;
+    /* streamed body (handlers.streams said 1) */
+    int streamed;
+    int reading;    /* bh_req_read_body was called */
+    int paused;     /* bh_req_body_pause(r, 1) */
+    int body_ended; /* the library saw the whole body */
+    int body_told;  /* end() was called, or reading stopped: no more callbacks */
+    struct bh_body_reader reader;
+    void *reader_arg;
+    char *held; /* a piece read while not reading or paused */
+    size_t held_len, held_cap;
+    lws_sorted_usec_list_t flow_sul; /* applies the body's flow state, on the loop */
+    /* streamed reply (bh_req_stream_start) */
+    int streaming;
+    int chunked;
+    long long slength;  /* -1: chunked */
+    long long swritten; /* bytes queued so far */
+    struct sbuf *shead, **stail;
+    size_t squeued;
+    void (*drained_cb)(void *);
+    void *drained_arg;
+    int drain_due;                    /* written since drained_cb was last called */
+    int close_after;                  /* no keep-alive after this reply */
+    lws_sorted_usec_list_t watch_sul; /* the client's side, while a stream goes out */
+    long long sout;                   /* bytes handed to the library */
+    int fin_taken;                    /* the last bytes are out: fin_read is set */
+    long long fin_read;               /* http_conn_bytes_read then, -1 if input was waiting */
 };
 
 /* What the library keeps for us per connection. */
@@ -99,10 +125,24 @@ int http_req_write(struct bh_req *r, struct pss *pss);
 /* The reply on wsi is written: -1 to close the connection now, or 0 after
  * asking to be called again once the library sent what it still holds. */
 int http_req_close_when_sent(struct lws *wsi);
+/* The bytes of wsi's connection that the library has read from the kernel
+ * so far, never more than that (-1: unknown). A request parsed while this
+ * has not grown since its connection was kept alive came from input the
+ * library held before: it was pipelined behind the streamed reply. */
+long long http_conn_bytes_read(struct lws *wsi);
 /* A piece of r's body arrived. Returns -1 to close the connection. */
 int http_req_body(struct bh_req *r, const void *in, size_t len);
 /* Hand r to the handler (or answer 413 for a body over the limit). */
 void http_req_dispatch(struct bh_req *r);
+/* r's body is to be streamed (handlers.streams said 1): hand r over now. */
+void http_req_dispatch_streamed(struct bh_req *r);
+/* r's streamed body is complete. */
+void http_req_body_complete(struct bh_req *r);
+/* Write the next piece of r's streamed reply. Returns -1 to close the
+ * connection; on the reply's end r is freed (pss->req cleared) and the
+ * connection closes, or goes on to its next request: then *kept is set to
+ * http_conn_bytes_read when the reply's last bytes went out. */
+int http_req_stream_writable(struct bh_req *r, struct pss *pss, long long *kept);
 
 /* ---------------------------------------------------------------- http_ws.c */
 
@@ -126,6 +166,13 @@ int http_conn_filter(struct bh_http *http, struct lws *lwsi, struct lws_filter_n
 void http_conn_add(struct bh_http *http, struct lws *wsi);
 /* Any wsi is destroyed: if it is a client connection, it counts no more. */
 void http_conn_remove(struct bh_http *http, struct lws *wsi);
+/* wsi's connection is kept alive after a streamed reply; the library had
+ * read `read` bytes of it then (http_conn_bytes_read). Kept on the
+ * connection: the library gives each request a fresh struct pss. */
+void http_conn_kept(struct bh_http *http, struct lws *wsi, long long read);
+/* A request's headers came on wsi: 1 if its connection had been kept alive
+ * (by http_conn_kept; *read is what was read of it then), once. */
+int http_conn_take_kept(struct bh_http *http, struct lws *wsi, long long *read);
 /* The library's log hook: its warnings and errors as our log lines, and
  * its failed accept()s handled (the EMFILE reserve) and rate-limited. */
 void http_log_cb(int level, const char *line);

@@ -3,7 +3,8 @@
  * query and headers into a bh_req, gathers the body (up to max_body, else
  * 413), hands it over, writes the reply; pipelined requests, WebSocket
  * upgrades (accepted for /ws paths, refused otherwise) and messages on them
- * included. The handler reads the request as the API does: the path's
+ * included, and streams (bodies read with pauses, streamed replies, a
+ * connection kept alive after one). The handler reads the request as the API does: the path's
  * routing (bh_api_session_path), the ?token= and ?status= query values, the
  * Authorization and Origin headers (bh_keyring_identify,
  * bh_api_origin_allowed), the body; it replies at once, or parks the
@@ -73,11 +74,106 @@ static enum bh_role inspect(bh_req_t *req, char id[33], const char **sub)
     return role;
 }
 
+/* Streams: a POST or PUT to /up* is read as it comes (paused after every
+ * piece, resumed by the driver on its next pass), then answered with a
+ * streamed chunked reply; a GET of /dl* gets a streamed reply of a given
+ * length, written as it drains. Either ends if its client goes. */
+static struct {
+    bh_req_t *req;
+    bh_req_t *asked; /* the last request streams() said yes to */
+    int paused, reply_started;
+} up;
+static struct {
+    bh_req_t *req;
+    size_t left;
+} dl;
+
+static void up_gone(void *arg)
+{
+    (void)arg;
+    if (up.reply_started)
+        bh_req_stream_end(up.req);
+    else
+        bh_req_reply(up.req, 500, "application/json", "{}", 2, NULL);
+    up.req = NULL;
+}
+
+static int up_data(void *arg, const char *data, size_t len)
+{
+    (void)arg;
+    if (len && data[0] == 'x')
+        return -1; /* the reader stops: the handler answers */
+    bh_req_body_pause(up.req, 1);
+    up.paused = 1;
+    return 0;
+}
+
+static void up_end(void *arg)
+{
+    (void)arg;
+    up.reply_started = 1;
+    bh_req_stream_start(up.req, 201, "text/plain", -1, NULL, NULL, NULL);
+    bh_req_stream_write(up.req, "done\n", 5);
+    bh_req_stream_end(up.req);
+    up.req = NULL;
+}
+
+static const struct bh_body_reader up_reader = {.data = up_data, .end = up_end};
+
+static void dl_drained(void *arg)
+{
+    (void)arg;
+    static const char piece[4096];
+    while (dl.req && dl.left && bh_req_stream_queued(dl.req) < 16384) {
+        size_t n = dl.left < sizeof piece ? dl.left : sizeof piece;
+        if (bh_req_stream_write(dl.req, piece, n) < 0)
+            return;
+        dl.left -= n;
+    }
+    if (dl.req && !dl.left) {
+        bh_req_stream_end(dl.req);
+        dl.req = NULL;
+    }
+}
+
+static void dl_gone(void *arg)
+{
+    (void)arg;
+    bh_req_stream_end(dl.req);
+    dl.req = NULL;
+}
+
+static int streams(void *ctx, bh_req_t *req)
+{
+    (void)ctx;
+    if (up.req || strncmp(bh_req_path(req), "/up", 3))
+        return 0;
+    up.asked = req;
+    return 1;
+}
+
 static void request(void *ctx, bh_req_t *req)
 {
     (void)ctx;
     char id[33];
     const char *sub;
+    if (req == up.asked) {
+        up.asked = NULL;
+        up.req = req;
+        up.paused = 0;
+        up.reply_started = 0;
+        bh_req_on_gone(req, up_gone, NULL);
+        bh_req_read_body(req, &up_reader, NULL);
+        return;
+    }
+    if (!strncmp(bh_req_path(req), "/dl", 3) && !dl.req) {
+        dl.req = req;
+        dl.left = 100000;
+        bh_req_on_gone(req, dl_gone, NULL);
+        bh_req_stream_start(req, 200, "application/octet-stream", (long long)dl.left, NULL,
+                            dl_drained, NULL);
+        return;
+    }
     enum bh_role role = inspect(req, id, &sub);
     size_t len = 0;
     const char *body = bh_req_body(req, &len);
@@ -122,7 +218,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     keys = fuzz_keyring("u1");
     static const struct bh_http_config hc = {
         .host = "127.0.0.1", .port = 0, .max_body = 1024, .max_ws_msg = 4096};
-    static const struct bh_http_handlers hh = {.request = request, .upgrade = upgrade};
+    static const struct bh_http_handlers hh = {
+        .request = request, .upgrade = upgrade, .streams = streams};
     http = fuzz_http_new("fuzz_http_front", &hc, &hh);
     loop = bh_http_loop(http);
     return 0;
@@ -143,6 +240,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bh_loop_wake(loop);
         if (bh_loop_step(loop) < 0)
             abort();
+        if (up.req && up.paused) { /* the consumer caught up */
+            up.paused = 0;
+            bh_req_body_pause(up.req, 0);
+        }
         ssize_t n;
         while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
             ;
