@@ -60,7 +60,7 @@ $(BUILD)/obj/assets.o: $(BUILD)/gen/assets.c src/api/assets.h
 AGENT_CC     ?= cc
 AGENT_CFLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc -static
 
-$(BUILD)/agent: $(AGENT_SRCS) src/kinds/shell/wire.h
+$(BUILD)/agent: $(AGENT_SRCS) $(wildcard src/agent/*.h) src/kinds/shell/wire.h
 	@mkdir -p $(dir $@)
 	@echo "  AGENT $@"
 	@$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $(AGENT_SRCS)

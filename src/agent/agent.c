@@ -39,18 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "kinds/shell/wire.h"
 
-#define OUTQ_MAX (1u << 20) /* bytes waiting for fd 4 before sources pause */
-#define INQ_MAX (1u << 20)  /* stdin bytes held for one command */
-#define MAX_STREAMS 64
+#define INQ_MAX (1u << 20) /* stdin bytes held for one command */
 
-struct buf {
-    char *p;
-    size_t start, len, cap;
-};
-
-static void buf_add(struct buf *b, const void *d, size_t n)
+void buf_add(struct buf *b, const void *d, size_t n)
 {
     if (b->start > 0 && b->start + b->len + n > b->cap) {
         memmove(b->p, b->p + b->start, b->len);
@@ -70,7 +64,7 @@ static void buf_add(struct buf *b, const void *d, size_t n)
     b->len += n;
 }
 
-static void buf_drop(struct buf *b, size_t n)
+void buf_drop(struct buf *b, size_t n)
 {
     b->start += n;
     b->len -= n;
@@ -78,36 +72,16 @@ static void buf_drop(struct buf *b, size_t n)
         b->start = 0;
 }
 
-static void buf_free(struct buf *b)
+void buf_free(struct buf *b)
 {
     free(b->p);
     memset(b, 0, sizeof *b);
 }
 
-enum skind { S_EXEC, S_GET, S_PUT };
-
-struct stream {
-    uint32_t id;
-    enum skind kind;
-    int paused;
-    /* exec */
-    pid_t pid;
-    int out_fd, err_fd, in_fd;
-    struct buf inq;
-    int in_eof;
-    long long max, nout, nerr;
-    int truncout, truncerr, timedout, exited, status;
-    int64_t started_ms, deadline_ms;
-    /* get, put */
-    int fd;         /* the file */
-    int dir_fd;     /* put: the directory it goes into */
-    char name[256]; /* put: its name there */
-    long long size;
-};
-
-static struct stream *streams[MAX_STREAMS];
-static struct buf outq, inbuf;
-static int ws_fd = -1; /* the workspace, O_PATH */
+struct stream *streams[MAX_STREAMS];
+struct buf outq;
+static struct buf inbuf;
+int ws_fd = -1; /* the workspace, O_PATH */
 static int sig_fd = -1;
 
 /* the terminal */
@@ -140,7 +114,7 @@ static uint32_t get_u32(const unsigned char *p)
 }
 
 /* Queue data as frames of type on stream (split at BH_WIRE_DATA). */
-static void send_frames(int type, uint32_t stream, const void *data, size_t len)
+void send_frames(int type, uint32_t stream, const void *data, size_t len)
 {
     const char *d = data;
     do {
@@ -158,9 +132,7 @@ static void send_frames(int type, uint32_t stream, const void *data, size_t len)
 
 /* A record of key=value pairs, from a printf-like list of "k=v" strings
  * separated by '\n' in fmt's result. */
-static void send_record(int type, uint32_t stream, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void send_record(int type, uint32_t stream, const char *fmt, ...)
+void send_record(int type, uint32_t stream, const char *fmt, ...)
 {
     char rec[BH_WIRE_DATA];
     va_list ap;
@@ -177,7 +149,7 @@ static void send_record(int type, uint32_t stream, const char *fmt, ...)
     send_frames(type, stream, rec, (size_t)n + 1);
 }
 
-static void send_error(uint32_t stream, int e, const char *what)
+void send_error(uint32_t stream, int e, const char *what)
 {
     send_record(A_ERROR, stream, "errno=%d\nmsg=%s: %s", e, what, strerror(e));
 }
@@ -203,7 +175,7 @@ static int flush_out(void)
 
 /* The value of key in a record of len bytes (NULL if absent). Several
  * values of one key: the idx'th. */
-static const char *rec_get(const char *rec, size_t len, const char *key, int idx)
+const char *rec_get(const char *rec, size_t len, const char *key, int idx)
 {
     size_t kl = strlen(key);
     for (size_t i = 0; i < len;) {
@@ -216,66 +188,10 @@ static const char *rec_get(const char *rec, size_t len, const char *key, int idx
     return NULL;
 }
 
-static long long rec_num(const char *rec, size_t len, const char *key, long long def)
+long long rec_num(const char *rec, size_t len, const char *key, long long def)
 {
     const char *v = rec_get(rec, len, key, 0);
     return v ? strtoll(v, NULL, 10) : def;
-}
-
-/* ----------------------------------------------------------------- paths */
-
-static int resolve(int dirfd, const char *path, int flags, mode_t mode)
-{
-    struct open_how how = {
-        .flags = (uint64_t)flags | O_CLOEXEC,
-        .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    return (int)syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof how);
-}
-
-/* The directory that path's last component is in (made, with its parents,
- * when mk), as an O_PATH fd, and that component in *name. -1 and errno. */
-static int parent_of(const char *path, int mk, char *name, size_t name_size)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (!*base || strlen(base) >= name_size) {
-        errno = EINVAL;
-        return -1;
-    }
-    snprintf(name, name_size, "%s", base);
-    size_t dl = slash ? (size_t)(slash - path) : 0;
-    if (dl >= sizeof dir) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(dir, path, dl);
-    dir[dl] = 0;
-    int fd = resolve(ws_fd, dir, O_PATH | O_DIRECTORY, 0);
-    if (fd >= 0 || errno != ENOENT || !mk)
-        return fd;
-    /* make the directories one at a time, each beneath the one before */
-    int cur = dup(ws_fd);
-    char *save = NULL;
-    for (char *c = strtok_r(dir, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-        if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
-            int e = errno;
-            close(cur);
-            errno = e;
-            return -1;
-        }
-        int next = resolve(cur, c, O_PATH | O_DIRECTORY, 0);
-        int e = errno;
-        close(cur);
-        if (next < 0) {
-            errno = e;
-            return -1;
-        }
-        cur = next;
-    }
-    return cur;
 }
 
 /* -------------------------------------------------------------- streams */
@@ -297,7 +213,7 @@ static int live(const struct stream *s)
     return 0;
 }
 
-static struct stream *stream_new(uint32_t id, enum skind kind)
+struct stream *stream_new(uint32_t id, enum skind kind)
 {
     if (slot_of(id)) {
         send_error(id, EEXIST, "stream");
@@ -318,14 +234,14 @@ static struct stream *stream_new(uint32_t id, enum skind kind)
     return NULL;
 }
 
-static void closep(int *fd)
+void closep(int *fd)
 {
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
 }
 
-static void stream_free(struct stream *s)
+void stream_free(struct stream *s)
 {
     struct stream **slot = slot_of(s->id);
     if (slot)
@@ -466,175 +382,6 @@ static void do_exec(uint32_t id, const char *rec, size_t len)
     s->deadline_ms = s->started_ms + timeout;
 }
 
-static void do_get(uint32_t id, const char *rec, size_t len)
-{
-    struct stream *s = stream_new(id, S_GET);
-    if (!s)
-        return;
-    const char *path = rec_get(rec, len, "path", 0);
-    int fd = resolve(ws_fd, path ? path : "", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        send_error(id, errno, path);
-        closep(&fd);
-        stream_free(s);
-        return;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        send_record(A_META, id, "type=dir");
-        DIR *d = fdopendir(fd);
-        struct buf list = {0};
-        for (struct dirent *e; d && (e = readdir(d));) {
-            struct stat es;
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || strpbrk(e->d_name, "\t\n") ||
-                fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) < 0)
-                continue;
-            char t = S_ISREG(es.st_mode)   ? 'f'
-                     : S_ISDIR(es.st_mode) ? 'd'
-                     : S_ISLNK(es.st_mode) ? 'l'
-                                           : 'o';
-            char line[512];
-            int n = snprintf(line, sizeof line, "%c\t%lld\t%o\t%lld\t%s\n", t,
-                             (long long)es.st_size, (unsigned)(es.st_mode & 07777),
-                             (long long)es.st_mtime, e->d_name);
-            if (n > 0 && (size_t)n < sizeof line)
-                buf_add(&list, line, (size_t)n);
-        }
-        if (d)
-            closedir(d);
-        else
-            close(fd);
-        if (list.len)
-            send_frames(A_OUT, id, list.p + list.start, list.len);
-        buf_free(&list);
-        send_record(A_EXIT, id, "code=0");
-        stream_free(s);
-        return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        send_error(id, EPERM, "not a regular file");
-        stream_free(s);
-        return;
-    }
-    fcntl(fd, F_SETFL, 0);
-    s->fd = fd;
-    send_record(A_META, id, "type=file\nsize=%lld", (long long)st.st_size);
-}
-
-static void do_put(uint32_t id, const char *rec, size_t len)
-{
-    struct stream *s = stream_new(id, S_PUT);
-    if (!s)
-        return;
-    const char *path = rec_get(rec, len, "path", 0);
-    s->dir_fd = path ? parent_of(path, 1, s->name, sizeof s->name) : -1;
-    if (s->dir_fd < 0) {
-        send_error(id, path ? errno : EINVAL, path ? path : "no path");
-        stream_free(s);
-        return;
-    }
-    struct stat st;
-    if (fstatat(s->dir_fd, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-        send_error(id, EISDIR, path);
-        stream_free(s);
-        return;
-    }
-    s->fd = resolve(s->dir_fd, "", O_TMPFILE | O_WRONLY, 0644);
-    if (s->fd < 0) {
-        send_error(id, errno, path);
-        stream_free(s);
-    }
-}
-
-static void put_data(struct stream *s, const char *d, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(s->fd, d, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            send_error(s->id, errno, s->name);
-            stream_free(s); /* the unnamed file goes with its fd */
-            return;
-        }
-        s->size += w;
-        d += w;
-        n -= (size_t)w;
-    }
-}
-
-static void put_commit(struct stream *s)
-{
-    char proc[64], tmp[300];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
-    for (int i = 0;; i++) {
-        snprintf(tmp, sizeof tmp, ".bh-upload-%d-%u-%d", (int)getpid(), s->id, i);
-        if (linkat(AT_FDCWD, proc, s->dir_fd, tmp, AT_SYMLINK_FOLLOW) == 0)
-            break;
-        if (errno != EEXIST || i > 100) {
-            send_error(s->id, errno, s->name);
-            stream_free(s);
-            return;
-        }
-    }
-    if (renameat(s->dir_fd, tmp, s->dir_fd, s->name) < 0) {
-        int e = errno;
-        unlinkat(s->dir_fd, tmp, 0);
-        send_error(s->id, e, s->name);
-        stream_free(s);
-        return;
-    }
-    send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
-    stream_free(s);
-}
-
-/* Remove name in dir, directories with what is in them. */
-static int remove_tree(int dir, const char *name)
-{
-    if (unlinkat(dir, name, 0) == 0)
-        return 0;
-    if (errno != EISDIR && errno != EPERM)
-        return -1;
-    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -1;
-    }
-    int rc = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-            remove_tree(dirfd(d), e->d_name) < 0)
-            rc = -1;
-    closedir(d);
-    return rc < 0 ? -1 : unlinkat(dir, name, AT_REMOVEDIR);
-}
-
-static void do_del(uint32_t id, const char *rec, size_t len)
-{
-    const char *path = rec_get(rec, len, "path", 0);
-    char name[256];
-    int dir = path ? parent_of(path, 0, name, sizeof name) : -1;
-    if (dir < 0) {
-        send_error(id, path ? errno : EINVAL, path ? path : "no path");
-        return;
-    }
-    int rc = unlinkat(dir, name, 0);
-    if (rc < 0 && (errno == EISDIR || errno == EPERM)) {
-        rc = unlinkat(dir, name, AT_REMOVEDIR);
-        if (rc < 0 && (errno == ENOTEMPTY || errno == EEXIST) && rec_num(rec, len, "recursive", 0))
-            rc = remove_tree(dir, name);
-    }
-    if (rc < 0)
-        send_error(id, errno, path);
-    else
-        send_record(A_EXIT, id, "code=0");
-    close(dir);
-}
-
 /* ------------------------------------------------------------- terminal */
 
 static void tty_resize(void)
@@ -756,7 +503,8 @@ static void on_frame(int type, uint32_t id, const char *p, size_t n)
             if (s->kind == S_EXEC && s->pid > 0 && !s->exited) {
                 kill(-s->pid, SIGKILL);
                 closep(&s->in_fd);
-            } else {
+            } else { /* a transfer: its file goes (an upload's unnamed one too) */
+                send_error(s->id, ECANCELED, "cancelled");
                 stream_free(s);
             }
         }
@@ -850,26 +598,6 @@ static void exec_read(struct stream *s, int err)
     if (keep < r)
         *(err ? &s->truncerr : &s->truncout) = 1;
     *have += keep;
-}
-
-static void get_read(struct stream *s)
-{
-    char tmp[BH_WIRE_DATA];
-    ssize_t r = read(s->fd, tmp, sizeof tmp);
-    if (r < 0 && errno == EINTR)
-        return;
-    if (r < 0) {
-        send_error(s->id, errno, "read");
-        stream_free(s);
-        return;
-    }
-    if (r == 0) {
-        send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
-        stream_free(s);
-        return;
-    }
-    s->size += r;
-    send_frames(A_OUT, s->id, tmp, (size_t)r);
 }
 
 /* ---------------------------------------------------------------- main */

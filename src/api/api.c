@@ -169,6 +169,19 @@ static void serve_asset(bh_req_t *req, const struct bh_asset *a, int term)
     bh_req_reply(req, 200, a->content_type, a->data, a->len, term ? term_hdrs : hdrs);
 }
 
+int bh_api_streams(void *ctx, bh_req_t *req)
+{
+    struct bh_api *a = ctx;
+    char id[33];
+    const char *sub = bh_api_session_path(bh_req_path(req), id);
+    bh_session_t *s = sub && *sub ? bh_session_find(a->sessions, id) : NULL;
+    const char *rest;
+    const struct bh_kind_route *r = s ? bh_kind_route_of(bh_session_kind(s), bh_req_method(req),
+                                                         sub, &rest)
+                                      : NULL;
+    return r && r->stream_body;
+}
+
 void bh_api_request(void *ctx, bh_req_t *req)
 {
     struct bh_api *a = ctx;

@@ -24,6 +24,9 @@ void bh_api_free(bh_api_t *api);
 void bh_api_request(void *api, bh_req_t *req);
 /* The WebSocket upgrade handler (ctx = the api). */
 void bh_api_upgrade(void *api, bh_req_t *req);
+/* The HTTP front's streams hook: 1 for a request whose body the route of
+ * a live session reads itself (a shell session's uploads). */
+int bh_api_streams(void *api, bh_req_t *req);
 /* The routing of a path /api/v1/sessions/<id><sub> (pure; fuzzed): copies
  * the id (32 lowercase hex) into id and returns sub ("", "/cdp", ...), or
  * NULL if the path is not of that shape. */

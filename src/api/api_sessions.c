@@ -265,6 +265,15 @@ void bh_api_kind_route(struct bh_api *a, bh_req_t *req, const char *id,
                                                                  sub, &rest)
                                               : NULL;
         if (!own || own->scopes != route->scopes) {
+            static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", NULL};
+            const char *r2;
+            for (int i = 0; sub && !own && methods[i]; i++)
+                if (strcmp(methods[i], route->method) &&
+                    bh_kind_route_of(bh_session_kind(s), methods[i], sub, &r2)) {
+                    bh_api_reply_error(req, 405, "method_not_allowed",
+                                       "this session's kind has another method for that path");
+                    return;
+                }
             bh_api_reply_error(req, 404, "not_found", "this session's kind has no such path");
             return;
         }

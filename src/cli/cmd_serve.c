@@ -691,7 +691,8 @@ int bh_cmd_serve(int argc, char **argv)
         bh_err_wrap(&err, "runtime %s", bh_runtime_name(c->runtime));
         goto out;
     }
-    struct bh_http_handlers h = {.request = bh_api_request, .upgrade = bh_api_upgrade};
+    struct bh_http_handlers h = {
+        .request = bh_api_request, .upgrade = bh_api_upgrade, .streams = bh_api_streams};
     long nofile = 0;
     int derived = derived_max_conns(c, &nofile);
     if (!c->max_conns) {

@@ -67,6 +67,9 @@ struct bh_kind_route {
     unsigned scopes;    /* BH_SCOPE_* bits of the links that open it (also as ?token=);
                          * 0: only API tokens, in the Authorization header */
     void (*serve)(void *k, bh_req_t *req, const struct bh_route_call *call);
+    /* 1: a PUT or POST with a body is served at once and reads its body
+     * itself (bh_req_read_body), with no size cap of the HTTP front */
+    int stream_body;
 };
 
 /* A counter or gauge a kind adds to /metrics (summed over its sessions). */

@@ -76,7 +76,12 @@ const CASES = [
   ['ttl 0', { url: OK_URL, ttl: 0 }, 400, 'invalid_field'],
   ['ttl 86401', { url: OK_URL, ttl: 86401 }, 400, 'invalid_field'],
   // type
-  ['type shell', { type: 'shell', url: OK_URL }, 400, 'invalid_field'],
+  ['type kiosk (no such type)', { type: 'kiosk', url: OK_URL }, 400, 'invalid_field'],
+  ['type shell with a browser field', { type: 'shell', url: OK_URL }, 400, 'unknown_field'],
+  ['type shell, workspace below 1 MiB', { type: 'shell', workspace: { sizeBytes: 1000 } }, 400, 'invalid_field'],
+  ['type shell, workspace not an object', { type: 'shell', workspace: 5 }, 400, 'invalid_field'],
+  ['type shell, an unknown lab', { type: 'shell', lab: 'nope' }, 400, 'unknown_lab'],
+  ['type shell, lab not a string', { type: 'shell', lab: 1 }, 400, 'invalid_field'],
   ['type Browser', { type: 'Browser', url: OK_URL }, 400, 'invalid_field'],
   ['type empty', { type: '', url: OK_URL }, 400, 'invalid_field'],
   // size

@@ -114,7 +114,7 @@ static void tk_json(void *k, const struct bh_session_row *r, const char *base, j
 
 static unsigned tk_url_scopes(const char *key) { return (void)key, 0; }
 static const char *const tk_fields[] = {NULL};
-static const struct bh_kind_route tk_routes[] = {{NULL, NULL, 0, NULL}};
+static const struct bh_kind_route tk_routes[] = {{NULL, NULL, 0, NULL, 0}};
 
 static const struct bh_kind test_kind = {
     .name = "test",

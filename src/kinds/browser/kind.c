@@ -318,13 +318,13 @@ static void serve_file(void *k, bh_req_t *req, const struct bh_route_call *c)
 }
 
 static const struct bh_kind_route routes[] = {
-    {"WS", "/cdp", BH_SCOPE_CDP, serve_cdp},
-    {"WS", "/live", BH_SCOPE_VIEW | BH_SCOPE_CONTROL, serve_live},
-    {"GET", "/json/version", BH_SCOPE_CDP, serve_version},
-    {"GET", "/json/version/", BH_SCOPE_CDP, serve_version},
-    {"GET", "/screenshot", 0, serve_screenshot},
-    {"PUT", "/files/", 0, serve_file},
-    {NULL, NULL, 0, NULL},
+    {"WS", "/cdp", BH_SCOPE_CDP, serve_cdp, 0},
+    {"WS", "/live", BH_SCOPE_VIEW | BH_SCOPE_CONTROL, serve_live, 0},
+    {"GET", "/json/version", BH_SCOPE_CDP, serve_version, 0},
+    {"GET", "/json/version/", BH_SCOPE_CDP, serve_version, 0},
+    {"GET", "/screenshot", 0, serve_screenshot, 0},
+    {"PUT", "/files/", 0, serve_file, 0},
+    {NULL, NULL, 0, NULL, 0},
 };
 
 static const struct bh_kind_metric metrics[] = {

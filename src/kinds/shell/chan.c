@@ -13,6 +13,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#define DRAIN_LOW (256u << 10) /* a paused upload goes on below this */
+
 void shell_buf_add(struct shell_buf *b, const void *d, size_t n)
 {
     if (b->len + n > b->cap) {
@@ -96,6 +98,12 @@ static void flush(struct shell *sh)
         off += n; /* n <= PIPE_BUF: all or nothing */
     }
     sh->out_off = off;
+    if (sh->out.len - off < DRAIN_LOW)
+        for (struct shell_op *op = sh->ops; op; op = op->next)
+            if (op->wants_drain) {
+                op->wants_drain = 0;
+                op->drained(op); /* resumes a body: its data comes later */
+            }
     if (sh->out_off == sh->out.len) {
         sh->out.len = sh->out_off = 0;
     } else if (sh->out_off > (1u << 20) && sh->out_off > sh->out.len / 2) {

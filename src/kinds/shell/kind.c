@@ -265,15 +265,15 @@ static void serve_terminal(void *k, bh_req_t *req, const struct bh_route_call *c
 }
 
 static const struct bh_kind_route routes[] = {
-    {"WS", "/terminal", BH_SCOPE_VIEW | BH_SCOPE_CONTROL, serve_terminal},
-    {"WS", "/exec", 0, shell_serve_exec_ws},
-    {"POST", "/exec", 0, shell_serve_exec},
-    {"POST", "/check", 0, shell_serve_check},
-    {"GET", "/files", 0, shell_serve_files_get},
-    {"GET", "/files/", 0, shell_serve_files_get},
-    {"PUT", "/files/", 0, shell_serve_files_put},
-    {"DELETE", "/files/", 0, shell_serve_files_del},
-    {NULL, NULL, 0, NULL},
+    {"WS", "/terminal", BH_SCOPE_VIEW | BH_SCOPE_CONTROL, serve_terminal, 0},
+    {"WS", "/exec", 0, shell_serve_exec_ws, 0},
+    {"POST", "/exec", 0, shell_serve_exec, 0},
+    {"POST", "/check", 0, shell_serve_check, 0},
+    {"GET", "/files", 0, shell_serve_files_get, 0},
+    {"GET", "/files/", 0, shell_serve_files_get, 0},
+    {"PUT", "/files/", 0, shell_serve_files_put, 1},
+    {"DELETE", "/files/", 0, shell_serve_files_del, 0},
+    {NULL, NULL, 0, NULL, 0},
 };
 
 /* Debian's commands reach vim, editor, pager... through /etc/alternatives. */

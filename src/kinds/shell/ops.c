@@ -16,7 +16,6 @@
 #define EXEC_DEF_OUT (1u << 20)
 #define CHECK_OUT (64u << 10)
 #define PATH_MAX_LEN 4096
-#define FILE_BUF_MAX (256u << 20) /* a download held whole */
 
 void shell_reply_err(bh_req_t *req, const struct bh_route_call *c, enum bh_err_kind kind,
                      const char *code, const char *fmt, ...)
@@ -33,8 +32,8 @@ void shell_reply_err(bh_req_t *req, const struct bh_route_call *c, enum bh_err_k
 }
 
 /* An agent's A_ERROR as the API's error. */
-static void reply_agent_err(bh_req_t *req, const struct bh_route_call *c, const char *rec,
-                            size_t len, int exec)
+void shell_reply_agent_err(bh_req_t *req, const struct bh_route_call *c, const char *rec,
+                           size_t len, int exec)
 {
     int e = (int)shell_rec_num(rec, len, "errno", EIO);
     const char *msg = shell_rec_get(rec, len, "msg");
@@ -80,7 +79,7 @@ static void reply_agent_err(bh_req_t *req, const struct bh_route_call *c, const 
 }
 
 /* Text with every byte that is not UTF-8 as U+FFFD. */
-static char *utf8_clean(const char *s, size_t n, size_t *out_len)
+char *shell_utf8_clean(const char *s, size_t n, size_t *out_len)
 {
     struct shell_buf b = {0};
     for (size_t i = 0; i < n;) {
@@ -119,7 +118,7 @@ static char *utf8_clean(const char *s, size_t n, size_t *out_len)
 static json_t *text(const struct shell_buf *b)
 {
     size_t n;
-    char *t = utf8_clean(b->p ? b->p : "", b->len, &n);
+    char *t = shell_utf8_clean(b->p ? b->p : "", b->len, &n);
     json_t *j = json_stringn(t, n);
     free(t);
     return j ? j : json_string("");
@@ -153,10 +152,11 @@ static void reply_with(struct exec_req *x, enum bh_err_kind kind, const char *co
     bh_err_clear(&err);
 }
 
+/* The client left: the command is killed; its end still answers the
+ * request (the reply is dropped). */
 static void exec_gone(void *arg)
 {
     struct exec_req *x = arg;
-    x->req = NULL;
     if (x->op)
         shell_send(x->op->sh, W_KILL, x->op->id, NULL, 0);
 }
@@ -187,7 +187,7 @@ static void exec_frame(struct shell_op *op, int type, const char *p, size_t n)
     if (x->setup) {
         long long code = type == A_EXIT ? shell_rec_num(p, n, "code", -1) : -1;
         size_t len;
-        char *out = utf8_clean(x->out.p ? x->out.p : "", x->out.len, &len);
+        char *out = shell_utf8_clean(x->out.p ? x->out.p : "", x->out.len, &len);
         char *why = bh_xasprintf("the lab's setup %s%lld: %.400s",
                                  type == A_ERROR ? "could not run, errno " : "exited with status ",
                                  type == A_ERROR ? shell_rec_num(p, n, "errno", 0) : code, out);
@@ -351,7 +351,7 @@ static int exec_parse(json_t *o, int def_max, struct shell_buf *rec, struct shel
     return 0;
 }
 
-static int not_ready(struct shell *sh, bh_req_t *req, const struct bh_route_call *c)
+int shell_not_ready(struct shell *sh, bh_req_t *req, const struct bh_route_call *c)
 {
     if (sh->so->state(sh->s) == BH_STATE_READY && sh->wr)
         return 0;
@@ -385,7 +385,7 @@ static struct exec_req *exec_start(struct shell *sh, bh_req_t *req, const struct
 void shell_serve_exec(void *k, bh_req_t *req, const struct bh_route_call *c)
 {
     struct shell *sh = k;
-    if (not_ready(sh, req, c))
+    if (shell_not_ready(sh, req, c))
         return;
     size_t len;
     const char *body = bh_req_body(req, &len);
@@ -410,7 +410,7 @@ void shell_serve_exec(void *k, bh_req_t *req, const struct bh_route_call *c)
 void shell_serve_check(void *k, bh_req_t *req, const struct bh_route_call *c)
 {
     struct shell *sh = k;
-    if (not_ready(sh, req, c))
+    if (shell_not_ready(sh, req, c))
         return;
     cleanup_free char *script = shell_check_script(sh);
     if (!script) {
@@ -591,319 +591,11 @@ static const struct bh_ws_handlers xws_handlers = {xws_message, xws_closed, xws_
 void shell_serve_exec_ws(void *k, bh_req_t *req, const struct bh_route_call *c)
 {
     struct shell *sh = k;
-    if (not_ready(sh, req, c))
+    if (shell_not_ready(sh, req, c))
         return;
     struct exec_ws *x = bh_xcalloc(1, sizeof *x);
     x->sh = sh;
     x->ws = bh_ws_accept(req, &xws_handlers, x);
     if (!x->ws)
         free(x);
-}
-
-/* ----------------------------------------------------------------- files */
-
-/* The route's rest as a workspace path: percent-decoded, checked. 0, or -1
- * after replying. */
-static int file_path(bh_req_t *req, const struct bh_route_call *c, char *out, size_t size)
-{
-    const char *s = c->rest;
-    size_t o = 0;
-    for (size_t i = 0; s[i]; i++) {
-        char ch = s[i];
-        if (ch == '%' && s[i + 1] && s[i + 2]) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end) {
-                shell_reply_err(req, c, BH_E_INVALID, "invalid_path", "bad percent-encoding");
-                return -1;
-            }
-            ch = (char)v;
-            i += 2;
-        }
-        if (!ch || o + 1 >= size || o >= PATH_MAX_LEN) {
-            shell_reply_err(req, c, BH_E_INVALID, "invalid_path",
-                            !ch ? "a NUL in the path" : "the path is longer than 4096 bytes");
-            return -1;
-        }
-        out[o++] = ch;
-    }
-    while (o > 0 && out[o - 1] == '/') /* "dir/" is "dir" */
-        o--;
-    out[o] = 0;
-    /* no "", "." or ".." component, no leading '/' */
-    const char *p = out;
-    while (*p) {
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
-            shell_reply_err(req, c, BH_E_INVALID, "invalid_path",
-                            "paths have no empty, '.' or '..' component");
-            return -1;
-        }
-        p += n + (e ? 1 : 0);
-    }
-    return 0;
-}
-
-struct file_req {
-    bh_req_t *req;
-    void (*error)(bh_req_t *req, const bh_err_t *err, const char *code);
-    const struct bh_route_call *c;
-    struct bh_route_call call; /* a copy: the API's is gone after serve() */
-    struct shell_buf data;
-    char path[PATH_MAX_LEN + 1];
-    int dir, tar, put, too_big;
-    struct shell_op *op;
-};
-
-static void file_gone(void *arg)
-{
-    struct file_req *f = arg;
-    f->req = NULL;
-    if (f->op)
-        shell_send(f->op->sh, W_KILL, f->op->id, NULL, 0);
-}
-
-static void file_free(struct file_req *f)
-{
-    shell_buf_free(&f->data);
-    free(f);
-}
-
-static json_t *listing(const struct file_req *f)
-{
-    json_t *entries = json_array();
-    char *all = bh_xmalloc(f->data.len + 1);
-    memcpy(all, f->data.p ? f->data.p : "", f->data.len);
-    all[f->data.len] = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *fld[5];
-        int nf = 0;
-        char *s2 = NULL;
-        for (char *t = strtok_r(line, "\t", &s2); t && nf < 5; t = strtok_r(NULL, "\t", &s2))
-            fld[nf++] = t;
-        if (nf != 5)
-            continue;
-        const char *type = fld[0][0] == 'f'   ? "file"
-                           : fld[0][0] == 'd' ? "dir"
-                           : fld[0][0] == 'l' ? "symlink"
-                                              : "other";
-        char mode[8], when[32];
-        snprintf(mode, sizeof mode, "%04o", (unsigned)strtoul(fld[2], NULL, 8));
-        time_t t = (time_t)strtoll(fld[3], NULL, 10);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-        size_t nl;
-        char *name = utf8_clean(fld[4], strlen(fld[4]), &nl);
-        json_array_append_new(
-            entries, json_pack("{s:s%, s:s, s:I, s:s, s:s}", "name", name, nl, "type", type, "size",
-                               (json_int_t)strtoll(fld[1], NULL, 10), "mode", mode, "mtime", when));
-        free(name);
-    }
-    free(all);
-    /* sorted by name */
-    size_t n = json_array_size(entries);
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0; j--) {
-            json_t *a = json_array_get(entries, j - 1), *b = json_array_get(entries, j);
-            if (strcmp(json_string_value(json_object_get(a, "name")),
-                       json_string_value(json_object_get(b, "name"))) <= 0)
-                break;
-            json_incref(a);
-            json_array_set(entries, j - 1, b);
-            json_array_set_new(entries, j, a);
-        }
-    return json_pack("{s:s, s:o}", "path", f->path, "entries", entries);
-}
-
-static void file_frame(struct shell_op *op, int type, const char *p, size_t n)
-{
-    struct file_req *f = op->arg;
-    if (type == A_META) {
-        const char *t = shell_rec_get(p, n, "type");
-        f->dir = t && !strcmp(t, "dir");
-        return;
-    }
-    if (type == A_OUT) {
-        if (f->data.len + n > FILE_BUF_MAX) { /* more than any file we serve */
-            f->too_big = 1;
-            shell_send(op->sh, W_KILL, op->id, NULL, 0);
-            return;
-        }
-        shell_buf_add(&f->data, p, n);
-        op->sh->bytes_out += n;
-        return;
-    }
-    if (type != A_EXIT && type != A_ERROR)
-        return;
-    f->op = NULL;
-    shell_op_end(op);
-    if (!f->req) {
-        file_free(f);
-        return;
-    }
-    bh_req_on_gone(f->req, NULL, NULL);
-    if (f->too_big) {
-        shell_reply_err(f->req, &f->call, BH_E_NO_SPACE, "too_large",
-                        "more than %u MiB: too large to download whole", FILE_BUF_MAX >> 20);
-    } else if (type == A_ERROR) {
-        reply_agent_err(f->req, &f->call, p, n, 0);
-    } else if (f->tar && shell_rec_num(p, n, "code", -1) != 0) {
-        shell_reply_err(f->req, &f->call, BH_E_INVALID, "invalid_archive", "tar: %.300s",
-                        f->data.p ? f->data.p : "failed");
-    } else if (f->put) {
-        json_t *o = json_pack("{s:s, s:I}", "path", f->path, "size",
-                              (json_int_t)shell_rec_num(p, n, "size", 0));
-        char *body = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        bh_req_reply(f->req, 201, "application/json", body, strlen(body), NULL);
-        free(body);
-    } else if (f->put == 0 && f->tar) {
-        bh_req_reply(f->req, 200, "application/x-tar", f->data.p, f->data.len, NULL);
-    } else if (f->dir) {
-        json_t *o = listing(f);
-        char *body = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        bh_req_reply(f->req, 200, "application/json", body, strlen(body), NULL);
-        free(body);
-    } else if (f->data.len || shell_rec_get(p, n, "size")) {
-        bh_req_reply(f->req, 200, "application/octet-stream", f->data.p ? f->data.p : "",
-                     f->data.len, NULL);
-    } else {
-        bh_req_reply(f->req, 204, "application/json", "", 0, NULL);
-    }
-    file_free(f);
-}
-
-static void file_abort(struct shell_op *op)
-{
-    struct file_req *f = op->arg;
-    if (f->req) {
-        bh_req_on_gone(f->req, NULL, NULL);
-        shell_reply_err(f->req, &f->call, BH_E_NOT_READY, "not_running", "the session ended");
-    }
-    file_free(f);
-}
-
-static struct file_req *file_start(struct shell *sh, bh_req_t *req, const struct bh_route_call *c)
-{
-    if (not_ready(sh, req, c))
-        return NULL;
-    struct file_req *f = bh_xcalloc(1, sizeof *f);
-    if (file_path(req, c, f->path, sizeof f->path) < 0) {
-        free(f);
-        return NULL;
-    }
-    f->req = req;
-    f->call = *c;
-    f->call.rest = NULL;
-    f->call.token = NULL;
-    f->call.public_url = NULL;
-    f->op = shell_op_new(sh, file_frame, file_abort, f);
-    bh_req_on_gone(req, file_gone, f);
-    sh->so->touch(sh->s);
-    return f;
-}
-
-static int wants_tar(bh_req_t *req)
-{
-    const char *q = bh_req_query(req, "format");
-    return q && !strcmp(q, "tar");
-}
-
-void shell_serve_files_get(void *k, bh_req_t *req, const struct bh_route_call *c)
-{
-    struct shell *sh = k;
-    const char *q = bh_req_query(req, "format");
-    if (q && strcmp(q, "tar")) {
-        shell_reply_err(req, c, BH_E_INVALID, "invalid_field", "format: only \"tar\"");
-        return;
-    }
-    struct file_req *f = file_start(sh, req, c);
-    if (!f)
-        return;
-    struct shell_buf rec = {0};
-    if (wants_tar(req)) {
-        f->tar = 1;
-        shell_rec_add(&rec, "arg", "tar");
-        shell_rec_add(&rec, "arg", "-cf");
-        shell_rec_add(&rec, "arg", "-");
-        shell_rec_add(&rec, "arg", ".");
-        shell_rec_add(&rec, "dir", f->path);
-        shell_rec_add(&rec, "timeout_ms", "3600000");
-        shell_rec_add(&rec, "max", "0");
-        shell_send(sh, W_EXEC, f->op->id, rec.p, rec.len);
-    } else {
-        shell_rec_add(&rec, "path", f->path);
-        shell_send(sh, W_FILE_GET, f->op->id, rec.p, rec.len);
-    }
-    shell_buf_free(&rec);
-}
-
-void shell_serve_files_put(void *k, bh_req_t *req, const struct bh_route_call *c)
-{
-    struct shell *sh = k;
-    const char *ct = bh_req_header(req, "content-type");
-    int tar = ct && !strncmp(ct, "application/x-tar", 17);
-    struct file_req *f = file_start(sh, req, c);
-    if (!f)
-        return;
-    if (!f->path[0] && !tar) {
-        f->op->arg = NULL;
-        shell_op_end(f->op);
-        bh_req_on_gone(req, NULL, NULL);
-        file_free(f);
-        shell_reply_err(req, c, BH_E_CONFLICT, "is_a_directory", "the workspace is a directory");
-        return;
-    }
-    f->put = 1;
-    f->tar = tar;
-    size_t len;
-    const char *body = bh_req_body(req, &len);
-    struct shell_buf rec = {0};
-    if (tar) {
-        shell_rec_add(&rec, "arg", "tar");
-        shell_rec_add(&rec, "arg", "-xf");
-        shell_rec_add(&rec, "arg", "-");
-        shell_rec_add(&rec, "arg", "--no-same-owner");
-        shell_rec_add(&rec, "arg", "--no-same-permissions");
-        shell_rec_add(&rec, "dir", f->path);
-        shell_rec_add(&rec, "mkdir", "1");
-        shell_rec_add(&rec, "stdin", "1");
-        shell_rec_add(&rec, "timeout_ms", "3600000");
-        shell_rec_add(&rec, "max", "65536");
-        shell_send(sh, W_EXEC, f->op->id, rec.p, rec.len);
-    } else {
-        shell_rec_add(&rec, "path", f->path);
-        shell_send(sh, W_FILE_PUT, f->op->id, rec.p, rec.len);
-    }
-    if (body && len)
-        shell_send(sh, W_STDIN, f->op->id, body, len);
-    shell_send(sh, W_STDIN_EOF, f->op->id, NULL, 0);
-    sh->bytes_in += len;
-    shell_buf_free(&rec);
-}
-
-void shell_serve_files_del(void *k, bh_req_t *req, const struct bh_route_call *c)
-{
-    struct shell *sh = k;
-    struct file_req *f = file_start(sh, req, c);
-    if (!f)
-        return;
-    if (!f->path[0]) {
-        f->op->arg = NULL;
-        shell_op_end(f->op);
-        bh_req_on_gone(req, NULL, NULL);
-        file_free(f);
-        shell_reply_err(req, c, BH_E_CONFLICT, "is_a_directory", "the workspace itself stays");
-        return;
-    }
-    const char *r = bh_req_query(req, "recursive");
-    struct shell_buf rec = {0};
-    shell_rec_add(&rec, "path", f->path);
-    if (r && (!strcmp(r, "1") || !strcmp(r, "true")))
-        shell_rec_add(&rec, "recursive", "1");
-    shell_send(sh, W_FILE_DEL, f->op->id, rec.p, rec.len);
-    shell_buf_free(&rec);
 }

@@ -42,6 +42,10 @@ struct shell_op {
     /* Called when the session detaches with the op in flight (then freed). */
     void (*abort)(struct shell_op *op);
     void *arg;
+    /* Set by the op while it waits for room in the queue to the agent
+     * (an upload paused): drained(op) once the queue is low again. */
+    int wants_drain;
+    void (*drained)(struct shell_op *op);
     struct shell_op *next;
 };
 
@@ -97,7 +101,7 @@ void shell_term_exit(struct shell *sh, const char *rec, size_t len);
 void shell_term_close_all(struct shell *sh, int code, const char *why);
 int shell_term_viewers(const struct shell *sh);
 
-/* ops.c: the routes */
+/* ops.c and files.c: the routes */
 void shell_serve_exec(void *k, bh_req_t *req, const struct bh_route_call *c);
 void shell_serve_exec_ws(void *k, bh_req_t *req, const struct bh_route_call *c);
 void shell_serve_files_get(void *k, bh_req_t *req, const struct bh_route_call *c);
@@ -108,6 +112,13 @@ void shell_serve_check(void *k, bh_req_t *req, const struct bh_route_call *c);
 char *shell_check_script(struct shell *sh);
 /* Run the lab's setup at attach; ready (or failed) when it ends. */
 void shell_run_setup(struct shell *sh);
+
+/* ops.c: shared with files.c */
+int shell_not_ready(struct shell *sh, bh_req_t *req, const struct bh_route_call *c);
+void shell_reply_agent_err(bh_req_t *req, const struct bh_route_call *c, const char *rec,
+                           size_t len, int exec);
+/* Text with every byte that is not UTF-8 as U+FFFD (caller frees). */
+char *shell_utf8_clean(const char *s, size_t n, size_t *out_len);
 
 /* The error of a route as the API shows it. */
 void shell_reply_err(bh_req_t *req, const struct bh_route_call *c, enum bh_err_kind kind,
