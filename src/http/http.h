@@ -131,6 +131,9 @@ struct bh_body_reader {
  * the connection every 200 ms); no reader callback comes after that. Not
  * for requests that do not stream (no-op). */
 void bh_req_read_body(bh_req_t *r, const struct bh_body_reader *h, void *arg);
+/* 1 if r's body streams (handlers.streams said 1): read it with
+ * bh_req_read_body; 0 if it was gathered (bh_req_body). */
+int bh_req_streamed(const bh_req_t *r);
 /* Stop (1) or go on (0) reading r's body: flow control while the consumer
  * is behind. No data callback comes while paused, and the connection is
  * not read (the client's sends then block in its own TCP window), so at

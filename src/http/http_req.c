@@ -183,6 +183,8 @@ const char *bh_req_header(bh_req_t *r, const char *lname)
     return NULL;
 }
 
+int bh_req_streamed(const bh_req_t *r) { return r->streamed; }
+
 const char *bh_req_body(const bh_req_t *r, size_t *len)
 {
     if (len)

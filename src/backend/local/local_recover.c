@@ -61,14 +61,12 @@ int local_adopt(bh_backend_t *b, const char *id, const struct bh_placement *wher
             *crashed = 1;
         return bh_err_set(err, errno, "open its channel's FIFOs");
     }
-    /* What the process wrote for the previous daemon is of no use; a
-     * message that daemon left half-written is ended by a NUL (the process
-     * answers the garbage with an error, which nobody waits for). */
+    /* What the process wrote for the previous daemon is of no use. (What
+     * that daemon left half-written to it is the kind's to deal with, in
+     * its attach: the channel's format is the kind's.) */
     char buf[65536];
     while (read(fd_out, buf, sizeof buf) > 0)
         ;
-    if (write(fd_in, "", 1) != 1)
-        return bh_err_set(err, errno, "write to its channel");
     /* It keeps its uid range: the lease survived the restart (in /run);
      * should it be gone, it is taken again, unless another session has it. */
     if (where->uid_base && bh_userns_claim(&lb->userns, id, where->uid_base, err) < 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 
 #include "lib/log.h"
@@ -538,6 +539,10 @@ static void on_closed(void *arg)
 void browser_attach(struct browser *b, int fd_in, int fd_out, int adopted)
 {
     b->adopted = adopted;
+    /* a message the previous daemon left half-written is ended by a NUL
+     * (the browser answers the garbage with an error nobody waits for) */
+    if (adopted && write(fd_in, "", 1) != 1)
+        bh_log(BH_LOG_WARN, b->so->info(b->s)->id, "adopt: could not end a half-written message");
     b->cdp = bh_cdp_new(b->so->loop(b->s), fd_in, fd_out, on_event, on_closed, b);
     if (adopted) {
         /* ids of its own, clear of the previous daemon's calls in flight */

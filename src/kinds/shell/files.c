@@ -376,10 +376,9 @@ void shell_serve_files_put(void *k, bh_req_t *req, const struct bh_route_call *c
         shell_send(sh, W_FILE_PUT, f->op->id, rec.p, rec.len);
     }
     shell_buf_free(&rec);
-    /* a body the front gathered (none, or short of a streamed one's
-     * threshold) is here already; a streamed one is read as it comes */
-    const char *cl = bh_req_header(req, "content-length");
-    if (cl && strtoll(cl, NULL, 10) > 0) {
+    /* a body the front gathered (an empty one) is here already; a
+     * streamed one is read as it comes */
+    if (bh_req_streamed(req)) {
         bh_req_read_body(req, &up_reader, f);
     } else {
         size_t len;
