@@ -44,7 +44,7 @@
 
 #define INQ_MAX (1u << 20) /* stdin bytes held for one command */
 
-void buf_add(struct buf *b, const void *d, size_t n)
+void ag_buf_add(struct buf *b, const void *d, size_t n)
 {
     if (b->start > 0 && b->start + b->len + n > b->cap) {
         memmove(b->p, b->p + b->start, b->len);
@@ -64,7 +64,7 @@ void buf_add(struct buf *b, const void *d, size_t n)
     b->len += n;
 }
 
-void buf_drop(struct buf *b, size_t n)
+void ag_buf_drop(struct buf *b, size_t n)
 {
     b->start += n;
     b->len -= n;
@@ -72,16 +72,16 @@ void buf_drop(struct buf *b, size_t n)
         b->start = 0;
 }
 
-void buf_free(struct buf *b)
+void ag_buf_free(struct buf *b)
 {
     free(b->p);
     memset(b, 0, sizeof *b);
 }
 
-struct stream *streams[MAX_STREAMS];
-struct buf outq;
+struct stream *ag_streams[MAX_STREAMS];
+struct buf ag_outq;
 static struct buf inbuf;
-int ws_fd = -1; /* the workspace, O_PATH */
+int ag_ws_fd = -1; /* the workspace, O_PATH */
 static int sig_fd = -1;
 
 /* the terminal */
@@ -100,31 +100,18 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------ frames out */
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Queue data as frames of type on stream (split at BH_WIRE_DATA). */
-void send_frames(int type, uint32_t stream, const void *data, size_t len)
+void ag_send_frames(int type, uint32_t stream, const void *data, size_t len)
 {
     const char *d = data;
     do {
         size_t n = len > BH_WIRE_DATA ? BH_WIRE_DATA : len;
         unsigned char h[BH_WIRE_HDR];
         h[0] = (unsigned char)type;
-        put_u32(h + 1, stream);
-        put_u32(h + 5, (uint32_t)n);
-        buf_add(&outq, h, sizeof h);
-        buf_add(&outq, d, n);
+        bh_wire_put_u32(h + 1, stream);
+        bh_wire_put_u32(h + 5, (uint32_t)n);
+        ag_buf_add(&ag_outq, h, sizeof h);
+        ag_buf_add(&ag_outq, d, n);
         d += n;
         len -= n;
     } while (len > 0);
@@ -132,7 +119,7 @@ void send_frames(int type, uint32_t stream, const void *data, size_t len)
 
 /* A record of key=value pairs, from a printf-like list of "k=v" strings
  * separated by '\n' in fmt's result. */
-void send_record(int type, uint32_t stream, const char *fmt, ...)
+void ag_send_record(int type, uint32_t stream, const char *fmt, ...)
 {
     char rec[BH_WIRE_DATA];
     va_list ap;
@@ -146,12 +133,12 @@ void send_record(int type, uint32_t stream, const char *fmt, ...)
     for (int i = 0; i < n; i++)
         if (rec[i] == '\n')
             rec[i] = 0;
-    send_frames(type, stream, rec, (size_t)n + 1);
+    ag_send_frames(type, stream, rec, (size_t)n + 1);
 }
 
-void send_error(uint32_t stream, int e, const char *what)
+void ag_send_error(uint32_t stream, int e, const char *what)
 {
-    send_record(A_ERROR, stream, "errno=%d\nmsg=%s: %s", e, what, strerror(e));
+    ag_send_record(A_ERROR, stream, "errno=%d\nmsg=%s: %s", e, what, strerror(e));
 }
 
 /* Write what is queued to fd 4 while it takes it. Frames to the daemon
@@ -159,14 +146,14 @@ void send_error(uint32_t stream, int e, const char *what)
  * the answer of its HELLO (wire.h). -1: the daemon's end is gone. */
 static int flush_out(void)
 {
-    while (outq.len) {
-        ssize_t w = write(4, outq.p + outq.start, outq.len);
+    while (ag_outq.len) {
+        ssize_t w = write(4, ag_outq.p + ag_outq.start, ag_outq.len);
         if (w < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
             return -1;
         }
-        buf_drop(&outq, (size_t)w);
+        ag_buf_drop(&ag_outq, (size_t)w);
     }
     return 0;
 }
@@ -175,85 +162,77 @@ static int flush_out(void)
 
 /* The value of key in a record of len bytes (NULL if absent). Several
  * values of one key: the idx'th. */
-const char *rec_get(const char *rec, size_t len, const char *key, int idx)
+const char *ag_rec_get(const char *rec, size_t len, const char *key, int idx)
 {
-    size_t kl = strlen(key);
-    for (size_t i = 0; i < len;) {
-        const char *s = rec + i;
-        size_t sl = strnlen(s, len - i);
-        if (sl > kl && !strncmp(s, key, kl) && s[kl] == '=' && idx-- == 0)
-            return s + kl + 1;
-        i += sl + 1;
-    }
-    return NULL;
+    return bh_wire_rec_get(rec, len, key, idx);
 }
 
-long long rec_num(const char *rec, size_t len, const char *key, long long def)
+long long ag_rec_num(const char *rec, size_t len, const char *key, long long def)
 {
-    const char *v = rec_get(rec, len, key, 0);
+    const char *v = ag_rec_get(rec, len, key, 0);
     return v ? strtoll(v, NULL, 10) : def;
 }
 
-/* -------------------------------------------------------------- streams */
+/* -------------------------------------------------------------- ag_streams */
 
 static struct stream **slot_of(uint32_t id)
 {
     for (int i = 0; i < MAX_STREAMS; i++)
-        if (streams[i] && streams[i]->id == id)
-            return &streams[i];
+        if (ag_streams[i] && ag_streams[i]->id == id)
+            return &ag_streams[i];
     return NULL;
 }
 
 /* Whether s is still a stream (not freed since the poll set was made). */
-static int live(const struct stream *s)
+static int is_stream(const struct stream *s)
 {
     for (int i = 0; i < MAX_STREAMS; i++)
-        if (streams[i] == s)
+        if (ag_streams[i] == s)
             return 1;
     return 0;
 }
 
-struct stream *stream_new(uint32_t id, enum skind kind)
+struct stream *ag_stream_new(uint32_t id, enum skind kind)
 {
     if (slot_of(id)) {
-        send_error(id, EEXIST, "stream");
+        ag_send_error(id, EEXIST, "stream");
         return NULL;
     }
     for (int i = 0; i < MAX_STREAMS; i++)
-        if (!streams[i]) {
+        if (!ag_streams[i]) {
             struct stream *s = calloc(1, sizeof *s);
             if (!s)
                 abort();
             s->id = id;
             s->kind = kind;
             s->out_fd = s->err_fd = s->in_fd = s->fd = s->dir_fd = -1;
-            streams[i] = s;
+            ag_streams[i] = s;
             return s;
         }
-    send_error(id, EBUSY, "too many streams");
+    ag_send_error(id, EBUSY, "too many ag_streams");
     return NULL;
 }
 
-void closep(int *fd)
+void ag_closep(int *fd)
 {
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
 }
 
-void stream_free(struct stream *s)
+void ag_stream_free(struct stream *s)
 {
     struct stream **slot = slot_of(s->id);
     if (slot)
         *slot = NULL;
     if (s->kind == S_EXEC && s->pid > 0 && !s->exited)
         kill(-s->pid, SIGKILL); /* reaped by the SIGCHLD handling */
-    closep(&s->out_fd);
-    closep(&s->err_fd);
-    closep(&s->in_fd);
-    closep(&s->fd);
-    closep(&s->dir_fd);
-    buf_free(&s->inq);
+    ag_closep(&s->out_fd);
+    ag_closep(&s->err_fd);
+    ag_closep(&s->in_fd);
+    ag_closep(&s->fd);
+    ag_closep(&s->dir_fd);
+    ag_buf_free(&s->inq);
     free(s);
 }
 
@@ -264,10 +243,10 @@ static void exec_maybe_done(struct stream *s)
         return;
     int code = WIFEXITED(s->status) ? WEXITSTATUS(s->status) : -1;
     int sig = WIFSIGNALED(s->status) ? WTERMSIG(s->status) : 0;
-    send_record(A_EXIT, s->id, "code=%d\nsignal=%d\ntimedout=%d\ntruncout=%d\ntruncerr=%d\nms=%lld",
-                code, sig, s->timedout, s->truncout, s->truncerr,
-                (long long)(now_ms() - s->started_ms));
-    stream_free(s);
+    ag_send_record(A_EXIT, s->id,
+                   "code=%d\nsignal=%d\ntimedout=%d\ntruncout=%d\ntruncerr=%d\nms=%lld", code, sig,
+                   s->timedout, s->truncout, s->truncerr, (long long)(now_ms() - s->started_ms));
+    ag_stream_free(s);
 }
 
 static const char *const base_env[] = {"HOME=" BH_WORKSPACE,
@@ -281,54 +260,54 @@ static const char *const base_env[] = {"HOME=" BH_WORKSPACE,
 
 static void do_exec(uint32_t id, const char *rec, size_t len)
 {
-    struct stream *s = stream_new(id, S_EXEC);
+    struct stream *s = ag_stream_new(id, S_EXEC);
     if (!s)
         return;
     char *argv[257];
     int argc = 0;
-    for (const char *a; argc < 256 && (a = rec_get(rec, len, "arg", argc)); argc++)
+    for (const char *a; argc < 256 && (a = ag_rec_get(rec, len, "arg", argc)); argc++)
         argv[argc] = (char *)a;
     argv[argc] = NULL;
     char *envp[128 + 8];
     int envc = 0;
     for (int i = 0; base_env[i]; i++)
         envp[envc++] = (char *)base_env[i];
-    for (const char *e; envc < 128 && (e = rec_get(rec, len, "env", envc - 7)); envc++)
+    for (const char *e; envc < 128 && (e = ag_rec_get(rec, len, "env", envc - 7)); envc++)
         envp[envc] = (char *)e;
     envp[envc] = NULL;
-    const char *cwd = rec_get(rec, len, "cwd", 0);
-    const char *dir = rec_get(rec, len, "dir", 0);
-    s->max = rec_num(rec, len, "max", 1 << 20);
-    long long timeout = rec_num(rec, len, "timeout_ms", 60000);
+    const char *cwd = ag_rec_get(rec, len, "cwd", 0);
+    const char *dir = ag_rec_get(rec, len, "dir", 0);
+    s->max = ag_rec_num(rec, len, "max", 1 << 20);
+    long long timeout = ag_rec_num(rec, len, "timeout_ms", 60000);
     int dir_fd = -1;
     if (argc == 0) {
-        send_error(id, EINVAL, "no command");
-        stream_free(s);
+        ag_send_error(id, EINVAL, "no command");
+        ag_stream_free(s);
         return;
     }
     if (dir) { /* a workspace directory (tar): resolved here, entered by fd */
-        dir_fd = resolve(ws_fd, dir, O_RDONLY | O_DIRECTORY, 0);
-        if (dir_fd < 0 && errno == ENOENT && rec_num(rec, len, "mkdir", 0)) {
+        dir_fd = ag_resolve(ag_ws_fd, dir, O_RDONLY | O_DIRECTORY, 0);
+        if (dir_fd < 0 && errno == ENOENT && ag_rec_num(rec, len, "mkdir", 0)) {
             char name[256];
-            int p = parent_of(dir, 1, name, sizeof name);
+            int p = ag_parent_of(dir, 1, name, sizeof name);
             if (p >= 0) {
                 if (mkdirat(p, name, 0755) == 0 || errno == EEXIST)
-                    dir_fd = resolve(p, name, O_RDONLY | O_DIRECTORY, 0);
+                    dir_fd = ag_resolve(p, name, O_RDONLY | O_DIRECTORY, 0);
                 close(p);
             }
         }
         if (dir_fd < 0) {
-            send_error(id, errno, dir);
-            stream_free(s);
+            ag_send_error(id, errno, dir);
+            ag_stream_free(s);
             return;
         }
     }
     int po[2], pe[2], pi[2], px[2];
     if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(pi, O_CLOEXEC) < 0 ||
         pipe2(px, O_CLOEXEC) < 0) {
-        send_error(id, errno, "pipe");
-        closep(&dir_fd);
-        stream_free(s);
+        ag_send_error(id, errno, "pipe");
+        ag_closep(&dir_fd);
+        ag_stream_free(s);
         return;
     }
     pid_t pid = fork();
@@ -354,7 +333,7 @@ static void do_exec(uint32_t id, const char *rec, size_t len)
     close(pe[1]);
     close(pi[0]);
     close(px[1]);
-    closep(&dir_fd);
+    ag_closep(&dir_fd);
     int e = 0;
     ssize_t r = pid < 0 ? -1 : read(px[0], &e, sizeof e);
     close(px[0]);
@@ -366,8 +345,8 @@ static void do_exec(uint32_t id, const char *rec, size_t len)
         close(pi[1]);
         if (pid > 0)
             waitpid(pid, NULL, 0);
-        send_error(id, e, cwd && e == ENOENT ? "command or directory" : argv[0]);
-        stream_free(s);
+        ag_send_error(id, e, cwd && e == ENOENT ? "command or directory" : argv[0]);
+        ag_stream_free(s);
         return;
     }
     s->pid = pid;
@@ -375,9 +354,9 @@ static void do_exec(uint32_t id, const char *rec, size_t len)
     s->err_fd = pe[0];
     s->in_fd = pi[1];
     fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
-    s->in_eof = !rec_num(rec, len, "stdin", 0);
+    s->in_eof = !ag_rec_num(rec, len, "stdin", 0);
     if (s->in_eof)
-        closep(&s->in_fd);
+        ag_closep(&s->in_fd);
     s->started_ms = now_ms();
     s->deadline_ms = s->started_ms + timeout;
 }
@@ -397,9 +376,9 @@ static void tty_open(void)
         return;
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
-        send_record(A_TTY_EXIT, 0, "code=-1\nsignal=0\nmsg=no pseudo-terminal: %s",
-                    strerror(errno));
-        closep(&m);
+        ag_send_record(A_TTY_EXIT, 0, "code=-1\nsignal=0\nmsg=no pseudo-terminal: %s",
+                       strerror(errno));
+        ag_closep(&m);
         return;
     }
     char slave[128];
@@ -443,14 +422,14 @@ static void on_frame(int type, uint32_t id, const char *p, size_t n)
     switch (type) {
     case W_HELLO:
         for (int i = 0; i < MAX_STREAMS; i++)
-            if (streams[i])
-                stream_free(streams[i]);
+            if (ag_streams[i])
+                ag_stream_free(ag_streams[i]);
         tty_paused = 0;
-        send_frames(A_HELLO, 0, p, n);
+        ag_send_frames(A_HELLO, 0, p, n);
         break;
     case W_TTY_OPEN:
     case W_TTY_SIZE: {
-        long long r = rec_num(p, n, "rows", tty_rows), c = rec_num(p, n, "cols", tty_cols);
+        long long r = ag_rec_num(p, n, "rows", tty_rows), c = ag_rec_num(p, n, "cols", tty_cols);
         if (r >= 1 && r <= 1000 && c >= 1 && c <= 1000) {
             tty_rows = (unsigned short)r;
             tty_cols = (unsigned short)c;
@@ -462,7 +441,7 @@ static void on_frame(int type, uint32_t id, const char *p, size_t n)
     }
     case W_TTY_IN:
         if (tty_fd >= 0 && tty_in.len < INQ_MAX)
-            buf_add(&tty_in, p, n);
+            ag_buf_add(&tty_in, p, n);
         break;
     case W_PAUSE:
     case W_RESUME:
@@ -475,37 +454,37 @@ static void on_frame(int type, uint32_t id, const char *p, size_t n)
         do_exec(id, p, n);
         break;
     case W_FILE_GET:
-        do_get(id, p, n);
+        ag_do_get(id, p, n);
         break;
     case W_FILE_PUT:
-        do_put(id, p, n);
+        ag_do_put(id, p, n);
         break;
     case W_FILE_DEL:
-        do_del(id, p, n);
+        ag_do_del(id, p, n);
         break;
     case W_STDIN:
         if (s && s->kind == S_PUT)
-            put_data(s, p, n);
+            ag_put_data(s, p, n);
         else if (s && s->kind == S_EXEC && s->in_fd >= 0)
-            buf_add(&s->inq, p, n);
+            ag_buf_add(&s->inq, p, n);
         break;
     case W_STDIN_EOF:
         if (s && s->kind == S_PUT)
-            put_commit(s);
+            ag_put_commit(s);
         else if (s && s->kind == S_EXEC) {
             s->in_eof = 1;
             if (!s->inq.len)
-                closep(&s->in_fd);
+                ag_closep(&s->in_fd);
         }
         break;
     case W_KILL:
         if (s) {
             if (s->kind == S_EXEC && s->pid > 0 && !s->exited) {
                 kill(-s->pid, SIGKILL);
-                closep(&s->in_fd);
+                ag_closep(&s->in_fd);
             } else { /* a transfer: its file goes (an upload's unnamed one too) */
-                send_error(s->id, ECANCELED, "cancelled");
-                stream_free(s);
+                ag_send_error(s->id, ECANCELED, "cancelled");
+                ag_stream_free(s);
             }
         }
         break;
@@ -522,16 +501,16 @@ static int read_in(void)
         return -1;
     if (r < 0)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
-    buf_add(&inbuf, tmp, (size_t)r);
+    ag_buf_add(&inbuf, tmp, (size_t)r);
     while (inbuf.len >= BH_WIRE_HDR) {
         const unsigned char *h = (const unsigned char *)inbuf.p + inbuf.start;
-        uint32_t n = get_u32(h + 5);
+        uint32_t n = bh_wire_get_u32(h + 5);
         if (n > BH_WIRE_DATA)
             return -1; /* not our daemon's frames */
         if (inbuf.len < BH_WIRE_HDR + n)
             break;
-        on_frame(h[0], get_u32(h + 1), (const char *)h + BH_WIRE_HDR, n);
-        buf_drop(&inbuf, BH_WIRE_HDR + n);
+        on_frame(h[0], bh_wire_get_u32(h + 1), (const char *)h + BH_WIRE_HDR, n);
+        ag_buf_drop(&inbuf, BH_WIRE_HDR + n);
     }
     return 0;
 }
@@ -552,21 +531,21 @@ static void reap(void)
             char tmp[BH_WIRE_DATA];
             ssize_t r;
             for (int i = 0; i < 256 && (r = read(tty_fd, tmp, sizeof tmp)) > 0; i++)
-                send_frames(A_TTY_OUT, 0, tmp, (size_t)r);
-            closep(&tty_fd);
-            buf_free(&tty_in);
-            send_record(A_TTY_EXIT, 0, "code=%d\nsignal=%d",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                        WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+                ag_send_frames(A_TTY_OUT, 0, tmp, (size_t)r);
+            ag_closep(&tty_fd);
+            ag_buf_free(&tty_in);
+            ag_send_record(A_TTY_EXIT, 0, "code=%d\nsignal=%d",
+                           WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                           WIFSIGNALED(status) ? WTERMSIG(status) : 0);
             continue;
         }
         for (int i = 0; i < MAX_STREAMS; i++) {
-            struct stream *s = streams[i];
+            struct stream *s = ag_streams[i];
             if (s && s->kind == S_EXEC && s->pid == pid) {
                 s->exited = 1;
                 s->status = status;
                 kill(-pid, SIGKILL); /* what it left in its group goes too */
-                closep(&s->in_fd);
+                ag_closep(&s->in_fd);
                 exec_maybe_done(s);
                 break;
             }
@@ -583,7 +562,7 @@ static void exec_read(struct stream *s, int err)
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (r <= 0) {
-        closep(fd);
+        ag_closep(fd);
         exec_maybe_done(s);
         return;
     }
@@ -594,7 +573,7 @@ static void exec_read(struct stream *s, int err)
     if (keep < 0)
         keep = 0;
     if (keep > 0)
-        send_frames(err ? A_ERR : A_OUT, s->id, tmp, (size_t)keep);
+        ag_send_frames(err ? A_ERR : A_OUT, s->id, tmp, (size_t)keep);
     if (keep < r)
         *(err ? &s->truncerr : &s->truncout) = 1;
     *have += keep;
@@ -620,23 +599,23 @@ int main(int argc, char **argv)
     fcntl(3, F_SETFL, O_NONBLOCK);
     fcntl(4, F_SETFL, O_NONBLOCK);
     umask(022);
-    ws_fd = open(BH_WORKSPACE, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (ws_fd < 0 || sig_fd < 0) {
+    ag_ws_fd = open(BH_WORKSPACE, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (ag_ws_fd < 0 || sig_fd < 0) {
         fprintf(stderr, "agent: %s: %s\n", BH_WORKSPACE, strerror(errno));
         return 1;
     }
     (void)!chdir(BH_WORKSPACE);
-    send_record(A_READY, 0, "version=1");
+    ag_send_record(A_READY, 0, "version=1");
 
     for (;;) {
         struct pollfd pf[4 + 3 * MAX_STREAMS];
         struct stream *who[4 + 3 * MAX_STREAMS];
         int what[4 + 3 * MAX_STREAMS];
-        int n = 0, room = outq.len < OUTQ_MAX;
+        int n = 0, room = ag_outq.len < OUTQ_MAX;
         int busy = 0; /* a file is being read: do not sleep */
         int64_t now = now_ms(), next = -1;
         pf[n++] = (struct pollfd){.fd = 3, .events = POLLIN};
-        pf[n++] = (struct pollfd){.fd = 4, .events = outq.len ? POLLOUT : 0};
+        pf[n++] = (struct pollfd){.fd = 4, .events = ag_outq.len ? POLLOUT : 0};
         pf[n++] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
         int has_tty = tty_fd >= 0;
         if (has_tty)
@@ -644,7 +623,7 @@ int main(int argc, char **argv)
                 .fd = tty_fd,
                 .events = (short)((room && !tty_paused ? POLLIN : 0) | (tty_in.len ? POLLOUT : 0))};
         for (int i = 0; i < MAX_STREAMS; i++) {
-            struct stream *s = streams[i];
+            struct stream *s = ag_streams[i];
             if (!s)
                 continue;
             if (s->kind == S_GET && room && !s->paused)
@@ -683,12 +662,12 @@ int main(int argc, char **argv)
                 char tmp[BH_WIRE_DATA];
                 ssize_t r = read(tty_fd, tmp, sizeof tmp);
                 if (r > 0)
-                    send_frames(A_TTY_OUT, 0, tmp, (size_t)r);
+                    ag_send_frames(A_TTY_OUT, 0, tmp, (size_t)r);
             }
             if ((pf[i].revents & POLLOUT) && tty_fd >= 0 && tty_in.len) {
                 ssize_t w = write(tty_fd, tty_in.p + tty_in.start, tty_in.len);
                 if (w > 0)
-                    buf_drop(&tty_in, (size_t)w);
+                    ag_buf_drop(&tty_in, (size_t)w);
             }
             i++;
         }
@@ -696,7 +675,7 @@ int main(int argc, char **argv)
             reap();
         for (; i < n; i++) {
             struct stream *s = who[i];
-            if (!pf[i].revents || !live(s))
+            if (!pf[i].revents || !is_stream(s))
                 continue;
             if (what[i] == 1 && s->out_fd == pf[i].fd)
                 exec_read(s, 0);
@@ -705,27 +684,27 @@ int main(int argc, char **argv)
             else if (what[i] == 3 && s->in_fd == pf[i].fd) {
                 ssize_t w = write(s->in_fd, s->inq.p + s->inq.start, s->inq.len);
                 if (w > 0)
-                    buf_drop(&s->inq, (size_t)w);
+                    ag_buf_drop(&s->inq, (size_t)w);
                 else if (w < 0 && errno != EAGAIN && errno != EINTR)
-                    closep(&s->in_fd), buf_free(&s->inq);
+                    ag_closep(&s->in_fd), ag_buf_free(&s->inq);
                 if (s->in_eof && !s->inq.len)
-                    closep(&s->in_fd);
+                    ag_closep(&s->in_fd);
             }
         }
         /* files are always readable: a good piece of each per round, as far
          * as the queue to the daemon takes it */
         for (int j = 0; j < MAX_STREAMS; j++)
-            for (int k = 0; k < 64 && streams[j] && streams[j]->kind == S_GET &&
-                            !streams[j]->paused && outq.len < OUTQ_MAX;
+            for (int k = 0; k < 64 && ag_streams[j] && ag_streams[j]->kind == S_GET &&
+                            !ag_streams[j]->paused && ag_outq.len < OUTQ_MAX;
                  k++)
-                get_read(streams[j]);
+                ag_get_read(ag_streams[j]);
         if (flush_out() < 0)
             break;
     }
     /* the daemon is gone: end what runs */
     for (int i = 0; i < MAX_STREAMS; i++)
-        if (streams[i])
-            stream_free(streams[i]);
+        if (ag_streams[i])
+            ag_stream_free(ag_streams[i]);
     if (tty_pid > 0)
         kill(-tty_pid, SIGHUP);
     return 0;

@@ -15,9 +15,9 @@ struct buf {
     char *p;
     size_t start, len, cap;
 };
-void buf_add(struct buf *b, const void *d, size_t n);
-void buf_drop(struct buf *b, size_t n);
-void buf_free(struct buf *b);
+void ag_buf_add(struct buf *b, const void *d, size_t n);
+void ag_buf_drop(struct buf *b, size_t n);
+void ag_buf_free(struct buf *b);
 
 enum skind { S_EXEC, S_GET, S_PUT };
 
@@ -40,34 +40,34 @@ struct stream {
     long long size;
 };
 
-extern struct stream *streams[MAX_STREAMS];
-extern struct buf outq; /* frames for fd 4 */
-extern int ws_fd;       /* the workspace, O_PATH */
+extern struct stream *ag_streams[MAX_STREAMS];
+extern struct buf ag_outq; /* frames for fd 4 */
+extern int ag_ws_fd;       /* the workspace, O_PATH */
 
 /* agent.c */
-void send_frames(int type, uint32_t stream, const void *data, size_t len);
+void ag_send_frames(int type, uint32_t stream, const void *data, size_t len);
 /* A record from "k=v" lines of fmt's result (each '\n' ends one). */
-void send_record(int type, uint32_t stream, const char *fmt, ...)
+void ag_send_record(int type, uint32_t stream, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void send_error(uint32_t stream, int e, const char *what);
-const char *rec_get(const char *rec, size_t len, const char *key, int idx);
-long long rec_num(const char *rec, size_t len, const char *key, long long def);
-struct stream *stream_new(uint32_t id, enum skind kind);
-void stream_free(struct stream *s);
-void closep(int *fd);
+void ag_send_error(uint32_t stream, int e, const char *what);
+const char *ag_rec_get(const char *rec, size_t len, const char *key, int idx);
+long long ag_rec_num(const char *rec, size_t len, const char *key, long long def);
+struct stream *ag_stream_new(uint32_t id, enum skind kind);
+void ag_stream_free(struct stream *s);
+void ag_closep(int *fd);
 
 /* agent_files.c */
 /* path beneath dirfd (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS). */
-int resolve(int dirfd, const char *path, int flags, mode_t mode);
+int ag_resolve(int dirfd, const char *path, int flags, mode_t mode);
 /* The directory of path's last component (made with its parents when mk),
  * O_PATH, and that component in name. -1 and errno. */
-int parent_of(const char *path, int mk, char *name, size_t name_size);
-void do_get(uint32_t id, const char *rec, size_t len);
-void do_put(uint32_t id, const char *rec, size_t len);
-void put_data(struct stream *s, const char *d, size_t n);
-void put_commit(struct stream *s);
-void do_del(uint32_t id, const char *rec, size_t len);
+int ag_parent_of(const char *path, int mk, char *name, size_t name_size);
+void ag_do_get(uint32_t id, const char *rec, size_t len);
+void ag_do_put(uint32_t id, const char *rec, size_t len);
+void ag_put_data(struct stream *s, const char *d, size_t n);
+void ag_put_commit(struct stream *s);
+void ag_do_del(uint32_t id, const char *rec, size_t len);
 /* A piece of a file being read (GET). */
-void get_read(struct stream *s);
+void ag_get_read(struct stream *s);
 
 #endif

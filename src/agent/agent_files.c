@@ -20,7 +20,7 @@
 
 /* ----------------------------------------------------------------- paths */
 
-int resolve(int dirfd, const char *path, int flags, mode_t mode)
+int ag_resolve(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct open_how how = {
         .flags = (uint64_t)flags | O_CLOEXEC,
@@ -32,7 +32,7 @@ int resolve(int dirfd, const char *path, int flags, mode_t mode)
 
 /* The directory that path's last component is in (made, with its parents,
  * when mk), as an O_PATH fd, and that component in *name. -1 and errno. */
-int parent_of(const char *path, int mk, char *name, size_t name_size)
+int ag_parent_of(const char *path, int mk, char *name, size_t name_size)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -49,11 +49,11 @@ int parent_of(const char *path, int mk, char *name, size_t name_size)
     }
     memcpy(dir, path, dl);
     dir[dl] = 0;
-    int fd = resolve(ws_fd, dir, O_PATH | O_DIRECTORY, 0);
+    int fd = ag_resolve(ag_ws_fd, dir, O_PATH | O_DIRECTORY, 0);
     if (fd >= 0 || errno != ENOENT || !mk)
         return fd;
     /* make the directories one at a time, each beneath the one before */
-    int cur = dup(ws_fd);
+    int cur = dup(ag_ws_fd);
     char *save = NULL;
     for (char *c = strtok_r(dir, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
         if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
@@ -62,7 +62,7 @@ int parent_of(const char *path, int mk, char *name, size_t name_size)
             errno = e;
             return -1;
         }
-        int next = resolve(cur, c, O_PATH | O_DIRECTORY, 0);
+        int next = ag_resolve(cur, c, O_PATH | O_DIRECTORY, 0);
         int e = errno;
         close(cur);
         if (next < 0) {
@@ -74,22 +74,22 @@ int parent_of(const char *path, int mk, char *name, size_t name_size)
     return cur;
 }
 
-void do_get(uint32_t id, const char *rec, size_t len)
+void ag_do_get(uint32_t id, const char *rec, size_t len)
 {
-    struct stream *s = stream_new(id, S_GET);
+    struct stream *s = ag_stream_new(id, S_GET);
     if (!s)
         return;
-    const char *path = rec_get(rec, len, "path", 0);
-    int fd = resolve(ws_fd, path ? path : "", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+    const char *path = ag_rec_get(rec, len, "path", 0);
+    int fd = ag_resolve(ag_ws_fd, path ? path : "", O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
-        send_error(id, errno, path);
-        closep(&fd);
-        stream_free(s);
+        ag_send_error(id, errno, path);
+        ag_closep(&fd);
+        ag_stream_free(s);
         return;
     }
     if (S_ISDIR(st.st_mode)) {
-        send_record(A_META, id, "type=dir");
+        ag_send_record(A_META, id, "type=dir");
         DIR *d = fdopendir(fd);
         struct buf list = {0};
         for (struct dirent *e; d && (e = readdir(d));) {
@@ -106,64 +106,64 @@ void do_get(uint32_t id, const char *rec, size_t len)
                              (long long)es.st_size, (unsigned)(es.st_mode & 07777),
                              (long long)es.st_mtime, e->d_name);
             if (n > 0 && (size_t)n < sizeof line)
-                buf_add(&list, line, (size_t)n);
+                ag_buf_add(&list, line, (size_t)n);
         }
         if (d)
             closedir(d);
         else
             close(fd);
         if (list.len)
-            send_frames(A_OUT, id, list.p + list.start, list.len);
-        buf_free(&list);
-        send_record(A_EXIT, id, "code=0");
-        stream_free(s);
+            ag_send_frames(A_OUT, id, list.p + list.start, list.len);
+        ag_buf_free(&list);
+        ag_send_record(A_EXIT, id, "code=0");
+        ag_stream_free(s);
         return;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        send_error(id, EPERM, "not a regular file");
-        stream_free(s);
+        ag_send_error(id, EPERM, "not a regular file");
+        ag_stream_free(s);
         return;
     }
     fcntl(fd, F_SETFL, 0);
     s->fd = fd;
-    send_record(A_META, id, "type=file\nsize=%lld", (long long)st.st_size);
+    ag_send_record(A_META, id, "type=file\nsize=%lld", (long long)st.st_size);
 }
 
-void do_put(uint32_t id, const char *rec, size_t len)
+void ag_do_put(uint32_t id, const char *rec, size_t len)
 {
-    struct stream *s = stream_new(id, S_PUT);
+    struct stream *s = ag_stream_new(id, S_PUT);
     if (!s)
         return;
-    const char *path = rec_get(rec, len, "path", 0);
-    s->dir_fd = path ? parent_of(path, 1, s->name, sizeof s->name) : -1;
+    const char *path = ag_rec_get(rec, len, "path", 0);
+    s->dir_fd = path ? ag_parent_of(path, 1, s->name, sizeof s->name) : -1;
     if (s->dir_fd < 0) {
-        send_error(id, path ? errno : EINVAL, path ? path : "no path");
-        stream_free(s);
+        ag_send_error(id, path ? errno : EINVAL, path ? path : "no path");
+        ag_stream_free(s);
         return;
     }
     struct stat st;
     if (fstatat(s->dir_fd, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-        send_error(id, EISDIR, path);
-        stream_free(s);
+        ag_send_error(id, EISDIR, path);
+        ag_stream_free(s);
         return;
     }
-    s->fd = resolve(s->dir_fd, "", O_TMPFILE | O_WRONLY, 0644);
+    s->fd = ag_resolve(s->dir_fd, "", O_TMPFILE | O_WRONLY, 0644);
     if (s->fd < 0) {
-        send_error(id, errno, path);
-        stream_free(s);
+        ag_send_error(id, errno, path);
+        ag_stream_free(s);
     }
 }
 
-void put_data(struct stream *s, const char *d, size_t n)
+void ag_put_data(struct stream *s, const char *d, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(s->fd, d, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            send_error(s->id, errno, s->name);
-            stream_free(s); /* the unnamed file goes with its fd */
+            ag_send_error(s->id, errno, s->name);
+            ag_stream_free(s); /* the unnamed file goes with its fd */
             return;
         }
         s->size += w;
@@ -172,7 +172,7 @@ void put_data(struct stream *s, const char *d, size_t n)
     }
 }
 
-void put_commit(struct stream *s)
+void ag_put_commit(struct stream *s)
 {
     char proc[64], tmp[300];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
@@ -181,20 +181,20 @@ void put_commit(struct stream *s)
         if (linkat(AT_FDCWD, proc, s->dir_fd, tmp, AT_SYMLINK_FOLLOW) == 0)
             break;
         if (errno != EEXIST || i > 100) {
-            send_error(s->id, errno, s->name);
-            stream_free(s);
+            ag_send_error(s->id, errno, s->name);
+            ag_stream_free(s);
             return;
         }
     }
     if (renameat(s->dir_fd, tmp, s->dir_fd, s->name) < 0) {
         int e = errno;
         unlinkat(s->dir_fd, tmp, 0);
-        send_error(s->id, e, s->name);
-        stream_free(s);
+        ag_send_error(s->id, e, s->name);
+        ag_stream_free(s);
         return;
     }
-    send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
-    stream_free(s);
+    ag_send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
+    ag_stream_free(s);
 }
 
 /* Remove name in dir, directories with what is in them. */
@@ -221,44 +221,45 @@ static int remove_tree(int dir, const char *name)
     return rc < 0 ? -1 : unlinkat(dir, name, AT_REMOVEDIR);
 }
 
-void do_del(uint32_t id, const char *rec, size_t len)
+void ag_do_del(uint32_t id, const char *rec, size_t len)
 {
-    const char *path = rec_get(rec, len, "path", 0);
+    const char *path = ag_rec_get(rec, len, "path", 0);
     char name[256];
-    int dir = path ? parent_of(path, 0, name, sizeof name) : -1;
+    int dir = path ? ag_parent_of(path, 0, name, sizeof name) : -1;
     if (dir < 0) {
-        send_error(id, path ? errno : EINVAL, path ? path : "no path");
+        ag_send_error(id, path ? errno : EINVAL, path ? path : "no path");
         return;
     }
     int rc = unlinkat(dir, name, 0);
     if (rc < 0 && (errno == EISDIR || errno == EPERM)) {
         rc = unlinkat(dir, name, AT_REMOVEDIR);
-        if (rc < 0 && (errno == ENOTEMPTY || errno == EEXIST) && rec_num(rec, len, "recursive", 0))
+        if (rc < 0 && (errno == ENOTEMPTY || errno == EEXIST) &&
+            ag_rec_num(rec, len, "recursive", 0))
             rc = remove_tree(dir, name);
     }
     if (rc < 0)
-        send_error(id, errno, path);
+        ag_send_error(id, errno, path);
     else
-        send_record(A_EXIT, id, "code=0");
+        ag_send_record(A_EXIT, id, "code=0");
     close(dir);
 }
 
-void get_read(struct stream *s)
+void ag_get_read(struct stream *s)
 {
     char tmp[BH_WIRE_DATA];
     ssize_t r = read(s->fd, tmp, sizeof tmp);
     if (r < 0 && errno == EINTR)
         return;
     if (r < 0) {
-        send_error(s->id, errno, "read");
-        stream_free(s);
+        ag_send_error(s->id, errno, "read");
+        ag_stream_free(s);
         return;
     }
     if (r == 0) {
-        send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
-        stream_free(s);
+        ag_send_record(A_EXIT, s->id, "code=0\nsize=%lld", s->size);
+        ag_stream_free(s);
         return;
     }
     s->size += r;
-    send_frames(A_OUT, s->id, tmp, (size_t)r);
+    ag_send_frames(A_OUT, s->id, tmp, (size_t)r);
 }

@@ -49,34 +49,13 @@ void shell_rec_add(struct shell_buf *b, const char *key, const char *val)
 
 const char *shell_rec_get(const char *rec, size_t len, const char *key)
 {
-    size_t kl = strlen(key);
-    for (size_t i = 0; i < len;) {
-        const char *s = rec + i;
-        size_t sl = strnlen(s, len - i);
-        if (sl > kl && !strncmp(s, key, kl) && s[kl] == '=')
-            return s + kl + 1;
-        i += sl + 1;
-    }
-    return NULL;
+    return bh_wire_rec_get(rec, len, key, 0);
 }
 
 long long shell_rec_num(const char *rec, size_t len, const char *key, long long def)
 {
     const char *v = shell_rec_get(rec, len, key);
     return v ? strtoll(v, NULL, 10) : def;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Write whole frames while the pipe takes them. What is written is only
@@ -86,7 +65,7 @@ static void flush(struct shell *sh)
 {
     size_t off = sh->out_off;
     while (sh->wr && off + BH_WIRE_HDR <= sh->out.len) {
-        size_t n = BH_WIRE_HDR + get_u32((unsigned char *)sh->out.p + off + 5);
+        size_t n = BH_WIRE_HDR + bh_wire_get_u32((unsigned char *)sh->out.p + off + 5);
         ssize_t w = write(bh_watch_fd(sh->wr), sh->out.p + off, n);
         if (w < 0 && errno == EINTR)
             continue;
@@ -119,8 +98,8 @@ void shell_send(struct shell *sh, int type, uint32_t id, const void *data, size_
         size_t n = len > BH_WIRE_DATA ? BH_WIRE_DATA : len;
         unsigned char h[BH_WIRE_HDR];
         h[0] = (unsigned char)type;
-        put_u32(h + 1, id);
-        put_u32(h + 5, (uint32_t)n);
+        bh_wire_put_u32(h + 1, id);
+        bh_wire_put_u32(h + 5, (uint32_t)n);
         shell_buf_add(&sh->out, h, sizeof h);
         if (n)
             shell_buf_add(&sh->out, d, n);
@@ -218,7 +197,8 @@ static void take(struct shell *sh)
         size_t nl = strlen(sh->nonce);
         for (; off + BH_WIRE_HDR + nl <= sh->in.len; off++) {
             const unsigned char *h = (unsigned char *)sh->in.p + off;
-            if (h[0] == A_HELLO && get_u32(h + 5) == nl && !memcmp(h + BH_WIRE_HDR, sh->nonce, nl))
+            if (h[0] == A_HELLO && bh_wire_get_u32(h + 5) == nl &&
+                !memcmp(h + BH_WIRE_HDR, sh->nonce, nl))
                 break;
         }
         if (off + BH_WIRE_HDR + nl > sh->in.len) { /* keep a possible start */
@@ -230,7 +210,7 @@ static void take(struct shell *sh)
     }
     while (off + BH_WIRE_HDR <= sh->in.len) {
         const unsigned char *h = (unsigned char *)sh->in.p + off;
-        uint32_t n = get_u32(h + 5);
+        uint32_t n = bh_wire_get_u32(h + 5);
         if (n > BH_WIRE_DATA) {
             bh_log(BH_LOG_WARN, sh->so->info(sh->s)->id,
                    "agent: a frame of %u bytes; channel closed", n);
@@ -240,7 +220,7 @@ static void take(struct shell *sh)
         }
         if (off + BH_WIRE_HDR + n > sh->in.len)
             break;
-        on_frame(sh, h[0], get_u32(h + 1), (const char *)h + BH_WIRE_HDR, n);
+        on_frame(sh, h[0], bh_wire_get_u32(h + 1), (const char *)h + BH_WIRE_HDR, n);
         if (!sh->rd)
             return; /* closed meanwhile */
         off += BH_WIRE_HDR + n;

@@ -20,6 +20,10 @@
 #ifndef BH_SHELL_WIRE_H
 #define BH_SHELL_WIRE_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
 #define BH_WIRE_HDR 9
 #define BH_WIRE_MAX 4096 /* PIPE_BUF: one write() is atomic */
 #define BH_WIRE_DATA (BH_WIRE_MAX - BH_WIRE_HDR)
@@ -60,6 +64,34 @@ enum bh_wire_type {
                    * truncout=1, truncerr=1, ms=, size=) */
     A_ERROR,      /* the stream failed before anything ran: record (errno=, msg=) */
 };
+
+/* Both sides' helpers: the header's numbers, and a record's values. */
+static inline void bh_wire_put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static inline uint32_t bh_wire_get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The idx'th value of key in a record of len bytes, or NULL. */
+static inline const char *bh_wire_rec_get(const char *rec, size_t len, const char *key, int idx)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < len;) {
+        const char *s = rec + i;
+        size_t sl = strnlen(s, len - i);
+        if (sl > kl && !strncmp(s, key, kl) && s[kl] == '=' && idx-- == 0)
+            return s + kl + 1;
+        i += sl + 1;
+    }
+    return NULL;
+}
 
 /* A listing (A_OUT of a directory's W_FILE_GET) is lines of
  * "type\tsize\tmode\tmtime\tname\n": type f, d, l or o; mode octal; mtime
