@@ -117,21 +117,7 @@ void bh_api_upgrade(void *ctx, bh_req_t *req)
         return;
     if (!bh_api_may_access(a, req, &who, id, route->scopes))
         return;
-    bh_api_kind_route(a, req, id, &who, kind, route, rest);
-}
-
-/* The methods the kinds' routes take at path ("GET", "PUT"), or NULL when
- * no kind serves it. */
-static const char *kind_path_methods(const char *path)
-{
-    static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", NULL};
-    for (int i = 0; methods[i]; i++) {
-        const struct bh_kind *k;
-        const char *rest;
-        if (bh_kind_route_find(methods[i], path, &k, &rest))
-            return methods[i];
-    }
-    return NULL;
+    bh_api_kind_route(a, req, id, &who, route);
 }
 
 /* The embedded web UI file at path, or NULL. */
@@ -246,7 +232,7 @@ void bh_api_request(void *ctx, bh_req_t *req)
             return;
         }
         if (bh_api_may_access(a, req, &who, id, route->scopes))
-            bh_api_kind_route(a, req, id, &who, kind, route, krest);
+            bh_api_kind_route(a, req, id, &who, route);
         return;
     }
     if (sub && !*sub && get) {
@@ -317,11 +303,11 @@ void bh_api_request(void *ctx, bh_req_t *req)
         return;
     }
     if (route) {
-        bh_api_kind_route(a, req, id, &who, kind, route, krest);
+        bh_api_kind_route(a, req, id, &who, route);
         return;
     }
-    if (kind_path_methods(sub)) {
-        char *msg = bh_xasprintf("use %s", kind_path_methods(sub));
+    if (bh_kind_path_method(NULL, sub)) {
+        char *msg = bh_xasprintf("use %s", bh_kind_path_method(NULL, sub));
         bh_api_reply_error(req, 405, "method_not_allowed", msg);
         free(msg);
         return;

@@ -248,36 +248,31 @@ void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id)
 }
 
 void bh_api_kind_route(struct bh_api *a, bh_req_t *req, const char *id,
-                       const struct bh_identity *who, const struct bh_kind *kind,
-                       const struct bh_kind_route *route, const char *rest)
+                       const struct bh_identity *who, const struct bh_kind_route *route)
 {
     bh_session_t *s = bh_session_find(a->sessions, id);
     if (!s) {
         bh_api_not_live(a, req, id);
         return;
     }
-    if (bh_session_kind(s) != kind) {
-        /* another kind's route of that path: the session's own kind's, if
-         * it has one the same credentials open */
-        char id2[33];
-        const char *sub = bh_api_session_path(bh_req_path(req), id2);
-        const struct bh_kind_route *own = sub ? bh_kind_route_of(bh_session_kind(s), route->method,
-                                                                 sub, &rest)
-                                              : NULL;
-        if (!own || own->scopes != route->scopes) {
-            static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", NULL};
-            const char *r2;
-            for (int i = 0; sub && !own && methods[i]; i++)
-                if (strcmp(methods[i], route->method) &&
-                    bh_kind_route_of(bh_session_kind(s), methods[i], sub, &r2)) {
-                    bh_api_reply_error(req, 405, "method_not_allowed",
-                                       "this session's kind has another method for that path");
-                    return;
-                }
+    /* the first kind's route of the path told which credentials count;
+     * the session's own kind serves it */
+    char id2[33];
+    const char *rest = NULL;
+    const char *sub = bh_api_session_path(bh_req_path(req), id2);
+    const struct bh_kind *kind = bh_session_kind(s);
+    const struct bh_kind_route *own = sub ? bh_kind_route_of(kind, route->method, sub, &rest)
+                                          : NULL;
+    if (!own || own->scopes != route->scopes) {
+        const char *other = sub ? bh_kind_path_method(kind, sub) : NULL;
+        if (other && !own) {
+            char *msg = bh_xasprintf("use %s", other);
+            bh_api_reply_error(req, 405, "method_not_allowed", msg);
+            free(msg);
+        } else {
             bh_api_reply_error(req, 404, "not_found", "this session's kind has no such path");
-            return;
         }
-        route = own;
+        return;
     }
     /* a "view" session token watches: input is refused */
     int input = who->role != BH_ROLE_SCOPED ||
@@ -289,5 +284,5 @@ void bh_api_kind_route(struct bh_api *a, bh_req_t *req, const char *id,
         .public_url = a->cfg->public_url,
         .error = bh_api_reply_err,
     };
-    route->serve(bh_session_kind_state(s), req, &call);
+    own->serve(bh_session_kind_state(s), req, &call);
 }

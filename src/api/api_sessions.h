@@ -27,11 +27,11 @@ void bh_api_events(struct bh_api *a, bh_req_t *req, const char *id);
  * opens (docs/api.md#links). API tokens only (the route refuses session
  * tokens before this). */
 void bh_api_create_link(struct bh_api *a, bh_req_t *req, const char *id);
-/* A route of a session's kind (kinds/kind.h), once the caller may use it:
- * 404/409 when the session is not live or of another kind, else the
- * kind's handler. */
+/* A kind's route, once the caller may use it (route: the one whose scopes
+ * were checked): 404/409 when the session is not live, else the handler of
+ * its own kind's route of that method and path, which the same credentials
+ * must open (405 when its kind takes another method there, 404 none). */
 void bh_api_kind_route(struct bh_api *a, bh_req_t *req, const char *id,
-                       const struct bh_identity *who, const struct bh_kind *kind,
-                       const struct bh_kind_route *route, const char *rest);
+                       const struct bh_identity *who, const struct bh_kind_route *route);
 
 #endif

@@ -77,6 +77,22 @@ static int has_dot_component(const char *rel)
     return 0;
 }
 
+/* Session id's remote path as workspace_path() gives it, or NULL and err
+ * when it is outside the workspace or has a "." or ".." component. */
+static char *remote_path(const char *id, const char *remote, int *dir, bh_err_t *err)
+{
+    char *rel = workspace_path(remote, dir);
+    if (!rel) {
+        bh_err_set(err, 0, "%s:%s is outside the workspace (/home/user)", id, remote);
+    } else if (has_dot_component(rel)) {
+        bh_err_set(err, 0, "%s:%s: paths in the workspace have no '.' or '..' component", id,
+                   remote);
+        free(rel);
+        rel = NULL;
+    }
+    return rel;
+}
+
 /* The URL path of files/<rel>, each component escaped. */
 static char *files_url(const char *id, const char *rel, const char *query)
 {
@@ -182,12 +198,9 @@ static int upload(struct conn *cn, const char *id, const char *local, const char
     if (stat(local, &st) < 0)
         return bh_err_set(err, errno, "%s", local);
     int dir = 0;
-    cleanup_free char *rel = workspace_path(remote, &dir);
+    cleanup_free char *rel = remote_path(id, remote, &dir, err);
     if (!rel)
-        return bh_err_set(err, 0, "%s:%s is outside the workspace (/home/user)", id, remote);
-    if (has_dot_component(rel))
-        return bh_err_set(err, 0, "%s:%s: paths in the workspace have no '.' or '..' component", id,
-                          remote);
+        return -1;
     cleanup_free char *what = bh_xasprintf("%s:%s", id, remote);
 
     if (S_ISDIR(st.st_mode)) {
@@ -303,12 +316,9 @@ static int download(struct conn *cn, const char *id, const char *remote, const c
                     int recursive, bh_err_t *err)
 {
     int dir = 0;
-    cleanup_free char *rel = workspace_path(remote, &dir);
+    cleanup_free char *rel = remote_path(id, remote, &dir, err);
     if (!rel)
-        return bh_err_set(err, 0, "%s:%s is outside the workspace (/home/user)", id, remote);
-    if (has_dot_component(rel))
-        return bh_err_set(err, 0, "%s:%s: paths in the workspace have no '.' or '..' component", id,
-                          remote);
+        return -1;
     cleanup_free char *what = bh_xasprintf("%s:%s", id, remote);
     if (recursive)
         return download_dir(cn, id, rel, what, local, err);

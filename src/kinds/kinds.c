@@ -62,3 +62,15 @@ const struct bh_kind_route *bh_kind_route_find(const char *method, const char *p
     }
     return NULL;
 }
+
+const char *bh_kind_path_method(const struct bh_kind *kind, const char *path)
+{
+    static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", NULL};
+    const struct bh_kind *k;
+    const char *rest;
+    for (int i = 0; methods[i]; i++)
+        if (kind ? bh_kind_route_of(kind, methods[i], path, &rest) != NULL
+                 : bh_kind_route_find(methods[i], path, &k, &rest) != NULL)
+            return methods[i];
+    return NULL;
+}

@@ -19,6 +19,9 @@ int bh_kind_index(const struct bh_kind *kind);
 /* The first kind's route for method ("WS" for an upgrade) and path (what
  * follows /api/v1/sessions/{id}), or NULL; *kind and *rest (the path after
  * a prefix route) are set when found. */
+/* A method that kind's routes (NULL: any kind's) take at path ("GET",
+ * "PUT", "POST", "DELETE"), or NULL. */
+const char *bh_kind_path_method(const struct bh_kind *kind, const char *path);
 /* One kind's route for method and path (rest as above), or NULL. */
 const struct bh_kind_route *bh_kind_route_of(const struct bh_kind *kind, const char *method,
                                              const char *path, const char **rest);

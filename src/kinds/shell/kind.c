@@ -257,11 +257,8 @@ static unsigned url_scopes(const char *key)
 static void serve_terminal(void *k, bh_req_t *req, const struct bh_route_call *c)
 {
     struct shell *sh = k;
-    if (sh->so->state(sh->s) != BH_STATE_READY || !sh->wr) {
-        shell_reply_err(req, c, BH_E_NOT_READY, "not_ready", "the session is not ready");
-        return;
-    }
-    shell_term_accept(sh, req, c->input);
+    if (!shell_not_ready(sh, req, c))
+        shell_term_accept(sh, req, c->input);
 }
 
 static const struct bh_kind_route routes[] = {

@@ -100,8 +100,6 @@ char *shell_utf8_clean(const char *s, size_t n, size_t *out_len)
             unsigned cp = (c & 0x07u) << 18 | ((unsigned char)s[i + 1] & 0x3Fu) << 12;
             ok = cp >= 0x10000 && cp <= 0x10FFFF;
         }
-        if (ok && c == 0)
-            ok = 1;
         if (!ok) {
             shell_buf_add(&b, "\xEF\xBF\xBD", 3);
             i++;
@@ -128,8 +126,7 @@ static json_t *text(const struct shell_buf *b)
 
 struct exec_req {
     bh_req_t *req;
-    const struct bh_route_call *c; /* borrowed: the API's, lives as long as it */
-    void (*error)(bh_req_t *req, const bh_err_t *err, const char *code);
+    struct bh_route_call call; /* a copy (its error()): the API's is gone after serve() */
     struct shell_buf out, err;
     size_t max; /* of stdout and of stderr each */
     int check;  /* a lab check: answer {"passed", "output", "checkedAt"} */
@@ -142,14 +139,6 @@ static void exec_req_free(struct exec_req *x)
     shell_buf_free(&x->out);
     shell_buf_free(&x->err);
     free(x);
-}
-
-static void reply_with(struct exec_req *x, enum bh_err_kind kind, const char *code, const char *msg)
-{
-    bh_err_t err = BH_ERR_INIT;
-    bh_err_kind_set(&err, kind, "%s", msg);
-    x->error(x->req, &err, code);
-    bh_err_clear(&err);
 }
 
 /* The client left: the command is killed; its end still answers the
@@ -203,16 +192,7 @@ static void exec_frame(struct shell_op *op, int type, const char *p, size_t n)
     }
     bh_req_on_gone(x->req, NULL, NULL);
     if (type == A_ERROR) {
-        int e = (int)shell_rec_num(p, n, "errno", EIO);
-        const char *msg = shell_rec_get(p, n, "msg");
-        reply_with(x,
-                   e == ENOENT   ? BH_E_NOT_FOUND
-                   : e == EACCES ? BH_E_FORBIDDEN
-                                 : BH_E_INTERNAL,
-                   e == ENOENT   ? "not_found"
-                   : e == EACCES ? "permission_denied"
-                                 : "internal",
-                   msg ? msg : "the command could not run");
+        shell_reply_agent_err(x->req, &x->call, p, n, 1);
         exec_req_free(x);
         return;
     }
@@ -251,7 +231,7 @@ static void exec_abort(struct shell_op *op)
     struct exec_req *x = op->arg;
     if (x->req) {
         bh_req_on_gone(x->req, NULL, NULL);
-        reply_with(x, BH_E_NOT_READY, "not_running", "the session ended");
+        shell_reply_err(x->req, &x->call, BH_E_NOT_READY, "not_running", "the session ended");
     }
     exec_req_free(x);
 }
@@ -366,7 +346,10 @@ static struct exec_req *exec_start(struct shell *sh, bh_req_t *req, const struct
 {
     struct exec_req *x = bh_xcalloc(1, sizeof *x);
     x->req = req;
-    x->error = c ? c->error : NULL;
+    if (c) {
+        x->call = *c;
+        x->call.rest = x->call.token = x->call.public_url = NULL;
+    }
     x->max = (size_t)shell_rec_num(rec->p, rec->len, "max", EXEC_DEF_OUT);
     x->op = shell_op_new(sh, exec_frame, exec_abort, x);
     shell_send(sh, W_EXEC, x->op->id, rec->p, rec->len);
@@ -407,6 +390,24 @@ void shell_serve_exec(void *k, bh_req_t *req, const struct bh_route_call *c)
     shell_buf_free(&in);
 }
 
+/* A lab's script, run by `bash -s` with its output (both streams) kept to
+ * max bytes: the judge or the setup. */
+static struct exec_req *run_script(struct shell *sh, bh_req_t *req, const struct bh_route_call *c,
+                                   const char *script, const char *max)
+{
+    struct shell_buf rec = {0};
+    shell_rec_add(&rec, "arg", "bash");
+    shell_rec_add(&rec, "arg", "-s");
+    shell_rec_add(&rec, "timeout_ms", "60000");
+    shell_rec_add(&rec, "max", max);
+    shell_rec_add(&rec, "stdin", "1");
+    char *in = bh_xasprintf("exec 2>&1\n%s", script);
+    struct exec_req *x = exec_start(sh, req, c, &rec, in, strlen(in), 1);
+    free(in);
+    shell_buf_free(&rec);
+    return x;
+}
+
 void shell_serve_check(void *k, bh_req_t *req, const struct bh_route_call *c)
 {
     struct shell *sh = k;
@@ -417,33 +418,13 @@ void shell_serve_check(void *k, bh_req_t *req, const struct bh_route_call *c)
         shell_reply_err(req, c, BH_E_CONFLICT, "not_a_lab", "the session is not a lab's");
         return;
     }
-    struct shell_buf rec = {0};
-    shell_rec_add(&rec, "arg", "bash");
-    shell_rec_add(&rec, "arg", "-s");
-    shell_rec_add(&rec, "timeout_ms", "60000");
-    shell_rec_add(&rec, "max", "65536");
-    shell_rec_add(&rec, "stdin", "1");
-    char *in = bh_xasprintf("exec 2>&1\n%s", script);
-    struct exec_req *x = exec_start(sh, req, c, &rec, in, strlen(in), 1);
-    x->check = 1;
-    free(in);
-    shell_buf_free(&rec);
+    run_script(sh, req, c, script, "65536")->check = 1;
 }
 
 void shell_run_setup(struct shell *sh)
 {
-    struct shell_buf rec = {0};
-    shell_rec_add(&rec, "arg", "bash");
-    shell_rec_add(&rec, "arg", "-s");
-    shell_rec_add(&rec, "timeout_ms", "60000");
-    shell_rec_add(&rec, "max", "4096");
-    shell_rec_add(&rec, "stdin", "1");
-    char *in = bh_xasprintf("exec 2>&1\n%s", sh->setup);
-    struct exec_req *x = exec_start(sh, NULL, NULL, &rec, in, strlen(in), 1);
-    x->setup = 1;
-    sh->execs--;
-    free(in);
-    shell_buf_free(&rec);
+    run_script(sh, NULL, NULL, sh->setup, "4096")->setup = 1;
+    sh->execs--; /* not a client's */
 }
 
 /* ------------------------------------------------------- exec, streamed */
@@ -452,6 +433,7 @@ struct exec_ws {
     struct shell *sh;
     bh_ws_t *ws;
     struct shell_op *op;
+    int started; /* the command came (its first message) */
     int paused;
 };
 
@@ -512,14 +494,14 @@ static void xws_abort(struct shell_op *op)
 static int xws_message(void *arg, bh_ws_t *ws, const char *d, size_t n, int binary)
 {
     struct exec_ws *x = arg;
-    if (!x->op && !binary && !x->sh->wr)
-        return -1;
-    if (!x->op) { /* the first message: the command */
+    if (x->started && !x->op)
+        return 0;      /* the command ended: the close follows */
+    if (!x->started) { /* the first message: the command */
         if (binary) {
             bh_ws_close(ws, 1003, "the first message is the command's JSON (text)", 0);
             return 0;
         }
-        if (x->sh->so->state(x->sh->s) != BH_STATE_READY) {
+        if (x->sh->so->state(x->sh->s) != BH_STATE_READY || !x->sh->wr) {
             bh_ws_close(ws, 1011, "the session is not ready", 0);
             return 0;
         }
@@ -539,6 +521,7 @@ static int xws_message(void *arg, bh_ws_t *ws, const char *d, size_t n, int bina
             bh_ws_close(ws, 1007, reason, 0);
         } else {
             shell_rec_add(&rec, "stdin", "1");
+            x->started = 1;
             x->op = shell_op_new(x->sh, xws_frame, xws_abort, x);
             shell_send(x->sh, W_EXEC, x->op->id, rec.p, rec.len);
             x->sh->execs++;

@@ -39,15 +39,20 @@ static void unlink_viewer(struct viewer *v)
         }
 }
 
+/* What the viewer least behind has queued (SIZE_MAX: no viewer). */
+static size_t least_queued(const struct shell *sh)
+{
+    size_t least = (size_t)-1;
+    for (const struct viewer *v = sh->viewers; v; v = v->next)
+        if (bh_ws_queued(v->ws) < least)
+            least = bh_ws_queued(v->ws);
+    return least;
+}
+
 /* Pause while every viewer is behind, go on once one is not. */
 static void flow(struct shell *sh)
 {
-    size_t least = (size_t)-1;
-    for (struct viewer *v = sh->viewers; v; v = v->next) {
-        size_t q = bh_ws_queued(v->ws);
-        if (q < least)
-            least = q;
-    }
+    size_t least = least_queued(sh);
     int behind = sh->viewers && least > PAUSE_AT;
     int caught_up = !sh->viewers || least < RESUME_AT;
     if (!sh->tty_paused && behind) {
@@ -161,12 +166,7 @@ void shell_term_output(struct shell *sh, const char *data, size_t len)
     shell_buf_add(&sh->scroll, data, len);
     if (sh->scroll.len > SCROLL_MAX)
         shell_buf_drop(&sh->scroll, sh->scroll.len - SCROLL_MAX);
-    size_t least = (size_t)-1;
-    for (struct viewer *v = sh->viewers; v; v = v->next) {
-        size_t q = bh_ws_queued(v->ws);
-        if (q < least)
-            least = q;
-    }
+    size_t least = least_queued(sh);
     for (struct viewer *v = sh->viewers, *next; v; v = next) {
         next = v->next;
         if (bh_ws_queued(v->ws) > CUT_AT && bh_ws_queued(v->ws) > least) {
