@@ -133,16 +133,16 @@ struct bh_kind {
     void (*destroy)(void *k);
     /* The process exited or closed its channel: the end reason and detail
      * the kind gives it when its clients asked for that (e.g. a program
-     * closed the browser), or NULL. */
+     * closed the browser), or NULL. The member may be NULL: never. */
     const char *(*ended_by_client)(void *k, const char **detail);
     /* Lines of the process's output that say nothing (left out of error
-     * details). */
+     * details). May be NULL: none. */
     int (*log_noise)(const char *line);
     /* 1 while a client that keeps it alive without input is connected
-     * (the idle timeout waits). */
+     * (the idle timeout waits). May be NULL: never. */
     int (*watched)(void *k);
     /* Bring what the session JSON shows of it up to date (at most ~1 s),
-     * then cb; at once if there is nothing to do. */
+     * then cb; at once if there is nothing to do. May be NULL: nothing. */
     void (*refresh)(void *k, void (*cb)(void *arg), void *arg);
     /* Its fields of the session's JSON, added to o: k is NULL for a session
      * that is not live (only the row is known). */

@@ -205,29 +205,9 @@ static void detach(void *k, int code, const char *why)
     shell_chan_close(sh);
 }
 
-static const char *ended_by_client(void *k, const char **detail)
-{
-    (void)k, (void)detail;
-    return NULL;
-}
-
-static int log_noise(const char *line)
-{
-    (void)line;
-    return 0;
-}
-
-static int watched(void *k)
-{
-    (void)k;
-    return 0; /* a terminal left open does not keep a session alive */
-}
-
-static void refresh(void *k, void (*cb)(void *arg), void *arg)
-{
-    (void)k;
-    cb(arg);
-}
+/* No ended_by_client, log_noise, watched or refresh: nothing of a shell
+ * ends it from the inside, all it prints counts, a terminal left open
+ * does not keep it alive, and its JSON is always up to date. */
 
 static void json(void *k, const struct bh_session_row *r, const char *base, json_t *o)
 {
@@ -309,10 +289,6 @@ const struct bh_kind bh_kind_shell = {
     .ready_event = ready_event,
     .detach = detach,
     .destroy = destroy,
-    .ended_by_client = ended_by_client,
-    .log_noise = log_noise,
-    .watched = watched,
-    .refresh = refresh,
     .json = json,
     .url_scopes = url_scopes,
     .routes = routes,
