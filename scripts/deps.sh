@@ -16,7 +16,7 @@ PKGS=(
     build-essential pkg-config
     libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev
     libnftables-dev libmnl-dev libseccomp-dev libcap-dev libssl-dev
-    runc crun chromium nftables iproute2 util-linux curl sqlite3
+    runc crun chromium chromium-headless-shell nftables iproute2 util-linux curl sqlite3
     prometheus wrk
     clang libclang-rt-14-dev llvm clang-format
     # what shell sessions find in their image (docs/terminal.md)

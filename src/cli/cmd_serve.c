@@ -40,6 +40,9 @@ static const char usage[] =
     "  --subnet CIDR        session addresses (default 10.213.0.0/16)\n"
     "  --dns ADDR           resolver given to sessions (reachable whatever their policy)\n"
     "  --labs-dir DIR       the labs of shell sessions (docs/terminal.md#labs)\n"
+    "  --browser PATH       the browser sessions run (default\n"
+    "                       /usr/lib/chromium/chromium-headless-shell; the full browser\n"
+    "                       is /usr/lib/chromium/chromium)\n"
     "  --egress-allow CIDR  always let sessions reach CIDR (repeatable; e.g. a proxy)\n"
     "  --egress-deny CIDR   never let sessions reach CIDR (repeatable; wins over allow)\n"
     "  --token TOKEN        the operator's admin API token (default: $BULKHEAD_TOKEN, else\n"
@@ -164,7 +167,8 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         O_MAXCONN,
         O_MAXCONNADDR,
         O_CLIENTGONE,
-        O_LABS
+        O_LABS,
+        O_BROWSER
     };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -202,6 +206,7 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"max-connections-per-address", required_argument, 0, O_MAXCONNADDR},
         {"on-client-gone", required_argument, 0, O_CLIENTGONE},
         {"labs-dir", required_argument, 0, O_LABS},
+        {"browser", required_argument, 0, O_BROWSER},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -371,6 +376,15 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 return -1;
             }
             c->max_conns_per_addr = (int)u;
+            break;
+        case O_BROWSER:
+            if (optarg[0] != '/') {
+                fprintf(stderr, "bulkhead serve: --browser wants an absolute path, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            free(c->chromium);
+            c->chromium = bh_xstrdup(optarg);
             break;
         case O_LABS:
             free(c->labs_dir);

@@ -19,7 +19,7 @@ void bh_config_defaults(struct bh_config *c)
     c->dns = NULL;
     c->token = NULL;
     c->url_token_ttl = 3600;
-    c->chromium = bh_xstrdup("/usr/lib/chromium/chromium");
+    c->chromium = bh_xstrdup("/usr/lib/chromium/chromium-headless-shell");
     c->max_sessions = 50;
     c->header_timeout = 10;
     c->body_timeout = 30;
