@@ -4,6 +4,7 @@
 // Workload per run: WORK navigations on the local test site, each followed by
 // an evaluation and a screenshot. usage: node cdp.mjs BASE_URL TOKEN
 import { CHROMIUM, browserFlags } from './flags.mjs';
+import { record } from './results.mjs';
 import { startWorld, stopWorld } from '../tests/e2e/lib/world.js';
 import { acquireLock } from '../tests/e2e/lib/lock.js';
 import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
@@ -54,6 +55,7 @@ try {
   console.log(`${'through bulkhead CDP endpoint'.padEnd(58)} ${v.toFixed(0).padStart(6)}`);
   console.log(`${'Playwright-launched Chromium (pipe), same flags'.padEnd(58)} ${d.toFixed(0).padStart(6)}`);
   console.log(`${'ratio bulkhead / direct'.padEnd(58)} ${(v / d).toFixed(2).padStart(6)}   (goal: <= 1.05)`);
+  record('cdp.workload', v, 'ms', { goal: '<= 1.05 x baseline', baseline: d });
 } finally {
   if (session?.id) await fetch(`${base}/api/v1/sessions/${session.id}`, { method: 'DELETE', headers: H });
   await stopWorld();

@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { acquireLock } from '../tests/e2e/lib/lock.js';
+import { record } from './results.mjs';
 
 const [base, token, pidArg] = process.argv.slice(2);
 const pid = Number(pidArg);
@@ -149,6 +150,15 @@ try {
   line(`GET /api/v1/sessions (${all} rows, 0 live)`, wa);
   console.log(`${'ratio list / healthz'.padEnd(40)} ${(wl.rps / wh.rps).toFixed(3).padStart(10)}   (goal: list >= 20000 req/s)`);
   console.log(`${'ratio get one / healthz'.padEnd(40)} ${(wg.rps / wh.rps).toFixed(3).padStart(10)}`);
+  for (const r of rows) record(`daemon.rss.${r.label.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '')}`, r.rss, 'KiB');
+  for (const r of rows) record(`daemon.fds.${r.label.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '')}`, r.fds, 'fds', { baseline: r0.fds });
+  record('daemon.rss_per_session_at_20', per20, 'KiB', { goal: '<= 200' });
+  record('daemon.rss_per_session_at_50', per50, 'KiB', { goal: '<= 200' });
+  record('daemon.churn_rate', CHURN / churnS, 'sessions/s');
+  record('daemon.rest.healthz', wh.rps, 'req/s');
+  record('daemon.rest.list_20_live', wl.rps, 'req/s', { goal: '>= 20000', baseline: wh.rps });
+  record('daemon.rest.get_one', wg.rps, 'req/s', { baseline: wh.rps });
+  record('daemon.rest.list_after_churn', wa.rps, 'req/s', { baseline: wh.rps });
 } finally {
   // whatever happened, leave no session of ours behind
   await Promise.all(ids.map((id) => del(id).catch(() => {})));

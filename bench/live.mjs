@@ -22,6 +22,7 @@
 // env: BENCH_LIVE_SECONDS (default 10) per fps window, BENCH_LIVE_CLICKS
 // (default 20) latency samples per side.
 import { CHROMIUM, browserFlags } from './flags.mjs';
+import { record } from './results.mjs';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
@@ -282,4 +283,12 @@ async function main() {
   row('daemon CPU % per viewer, 1 viewer', f1(k.one.cpuPerViewer), '', '');
   row('daemon CPU % per viewer, 4 viewers', f1(k.four.cpuPerViewer), '', '');
   console.log(`(4 viewers' frames/s: ${k.four.fps.map(f1).join(', ')}; goals: >= 30 fps, p50 <= 40 ms on loopback)`);
+  record('live.fps_1_viewer', k.one.fps[0], 'frames/s', { goal: '>= 30', baseline: b.fps });
+  record('live.fps_4_viewers_slowest', min4, 'frames/s', { goal: '>= 30', baseline: b.fps });
+  record('live.click_to_frame.p50', p50, 'ms', { goal: '<= 40', baseline: bp50 });
+  record('live.click_to_frame.p95', p95, 'ms', { baseline: bp95 });
+  record('live.kib_per_s_1_viewer', k.one.bps / 1024, 'KiB/s', { baseline: b.bps / 1024 });
+  record('live.kib_per_s_4_viewers', k.four.bps / 1024, 'KiB/s');
+  record('live.daemon_cpu_per_viewer_1', k.one.cpuPerViewer, '%');
+  record('live.daemon_cpu_per_viewer_4', k.four.cpuPerViewer, '%');
 }

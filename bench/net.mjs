@@ -17,6 +17,7 @@
 // BENCH_NET_MIB (default 128): MiB downloaded per side, in 32 MiB fetches;
 // BENCH_NET_PAGES (default 100): small loads per side and kind.
 import { CHROMIUM, browserFlags } from './flags.mjs';
+import { record } from './results.mjs';
 import { startWorld, stopWorld } from '../tests/e2e/lib/world.js';
 import { acquireLock } from '../tests/e2e/lib/lock.js';
 import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
@@ -113,6 +114,8 @@ try {
   row('network policy internet (the default)', pct(inet, 0.5).toFixed(1), pct(inet, 0.95).toFixed(1));
   row('ratio internet / none', (pct(inet, 0.5) / pct(none, 0.5)).toFixed(2),
     (pct(inet, 0.95) / pct(none, 0.95)).toFixed(2));
+  record('net.create_internet.p50', pct(inet, 0.5), 'ms', { baseline: pct(none, 0.5) });
+  record('net.create_internet.p95', pct(inet, 0.95), 'ms', { baseline: pct(none, 0.95) });
 
   // 2. and 3.: one session, one host Chromium, each with one page on the site
   const { s: session } = await create({ network: { policy: 'internet' } });
@@ -157,6 +160,9 @@ try {
     (side.host.goto / n).toFixed(1), (side.session.goto / side.host.goto).toFixed(2));
   row(`${n} × fetch /title in the page (ms each)`, (side.session.fetch / n).toFixed(2),
     (side.host.fetch / n).toFixed(2), (side.session.fetch / side.host.fetch).toFixed(2));
+  record('net.download', mbs('session'), 'MB/s', { baseline: mbs('host') });
+  record('net.goto_title', side.session.goto / n, 'ms', { baseline: side.host.goto / n });
+  record('net.fetch_title', side.session.fetch / n, 'ms', { baseline: side.host.fetch / n });
   console.log('(session: inside a bulkhead session, through its bridge, rules and NAT; host: a\n'
     + ' Playwright-launched Chromium on the host; ratio session / host, for MB/s and for ms)');
 } finally {

@@ -3,8 +3,14 @@
 # measured in the same run on this machine and prints the ratio.
 #
 #   create   cold create→ready latency through the REST API (about:blank),
-#            against a bare `runc run` of the same Chromium in the same
-#            bundle answering Browser.getVersion over the pipe.
+#            against a plain `runc run` of a hand-written bundle with the same
+#            browser, argv and user (bench/baseline.mjs, none of bulkhead's
+#            code) answering Browser.getVersion over the pipe, both at the
+#            daemon's default 1-CPU session quota; the per-phase medians of the
+#            ready events; create→page loaded with a start URL on the local
+#            test site (bench/create.mjs). Beside it, a tuned row: a second,
+#            short-lived daemon with --cpus $(nproc) against the baseline with
+#            no CPU quota.
 #   cdp      a Playwright workload (navigations, evaluations, screenshots)
 #            through the session's CDP endpoint, against a Chromium that
 #            Playwright launches itself over a pipe with the same flags.
@@ -24,11 +30,18 @@
 #            after deleting them and after a 100-session churn (KiB per live
 #            session); REST req/s (wrk) on GET /api/v1/sessions against the
 #            same daemon's /healthz (bench/daemon.mjs; holds the e2e lock).
+#   capacity idle sessions on one machine: memory per session (MemAvailable
+#            drop, PSS), idle CPU of 100, 150 live at once with no OOM and one
+#            more create, cold creates 4 at a time (bench/capacity.mjs), with a
+#            daemon of its own started with --max-sessions N + 10.
 #
-# The daemon's sessions get as many CPUs as the machine has (--cpus), like the
-# baselines, which run without a limit: what is measured is bulkhead's own
-# cost, not the per-session CPU quota an operator chooses.
+# The daemon runs with its default settings (a session gets 1 CPU): what is
+# measured is what a user gets. A tuned figure is reported beside it, never
+# instead of it.
+# Every figure is also written to bench/results.json (bench/results.mjs: one
+# {name, value, unit, goal, baseline, ratio} entry each), overwritten per run.
 # Environment: BENCH_RUNS (default 10) runs per side, after one warm-up each;
+# BENCH_SKIP_CREATE=1 skips the create section (and its tuned row);
 # BENCH_SKIP_CDP=1 skips the CDP workload; BENCH_SKIP_NET=1 skips the network
 # (BENCH_NET_MIB, default 128, MiB downloaded per side; BENCH_NET_PAGES,
 # default 100, small page loads per side); BENCH_SKIP_LIVE=1 skips the live
@@ -37,12 +50,12 @@
 # BENCH_SKIP_SHELL=1 skips shell sessions;
 # BENCH_SKIP_DAEMON=1 skips the daemon's footprint and REST throughput
 # (BENCH_DAEMON_CHURN, default 100, sessions churned; BENCH_WRK_SECONDS,
-# default 10, per wrk run).
+# default 10, per wrk run); BENCH_SKIP_CAPACITY=1 skips capacity
+# (BENCH_CAPACITY_N, default 150, sessions live at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/bulkhead}
 RUNS=${BENCH_RUNS:-10}
-CFLAGS_PKGS="libwebsockets jansson sqlite3 libcurl libnftables libmnl libcrypto"
 
 # One benchmark run at a time on a host: they share the bridge and subnet
 # below (and their figures would disturb each other).
@@ -55,67 +68,102 @@ fi
 work=$(mktemp -d /tmp/bhbench-XXXXXX)
 # the sessions' user namespaces reach the image under it as "others"
 chmod 755 "$work"
+results="$work/results.jsonl"
+: >"$results"
+export BENCH_RESULTS="$results"
 daemon_pid=""
-cleanup() {
+stop_daemon() {
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
         kill -TERM "$daemon_pid"
         wait "$daemon_pid" 2>/dev/null || true
     fi
+    daemon_pid=""
+}
+# bench/results.json: the run's figures, merged from the sections' lines
+write_results() {
+    node -e '
+const fs = require("fs");
+const [file, out, commit, started] = process.argv.slice(1);
+const results = fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const head = { started, ended: new Date().toISOString(), commit,
+  loadavg: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number) };
+fs.writeFileSync(out, JSON.stringify(head, null, 1).replace(/\n}$/, ",\n \"results\": [\n")
+  + results.map((r) => `  ${JSON.stringify(r)}`).join(",\n") + "\n ]\n}\n");
+console.log(`bench: ${results.length} figures written to ${out}`);
+' "$results" bench/results.json "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$started" || true
+}
+cleanup() {
+    stop_daemon
+    [ -s "$results" ] && write_results
     rm -rf "$work"
 }
 trap cleanup EXIT
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "bench: building the bare baseline"
-cc -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc bench/bare.c build/libbulkhead.a \
-    $(pkg-config --libs $CFLAGS_PKGS) -lpthread -o "$work/bare"
+# start_daemon NAME [ARGS...]: a daemon of its own state dir, with the bench's
+# bridge and subnet (one daemon at a time); sets port, token, daemon_pid.
+start_daemon() {
+    local name=$1
+    shift
+    stop_daemon
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    echo "bench: starting the daemon ($name${*:+: $*}) on 127.0.0.1:$port"
+    "$BIN" serve --listen "127.0.0.1:$port" --state-dir "$work/state-$name" --run-dir "$work/run-$name" \
+        --bridge bhbench0 --subnet 10.218.0.0/16 --log-level warn "$@" \
+        >"$work/daemon-$name.out" 2>"$work/daemon-$name.err" &
+    daemon_pid=$!
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+        kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon-$name.err"; exit 1; }
+        sleep 0.2
+    done
+    token=$(cat "$work/state-$name/token")
+}
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-echo "bench: starting the daemon on 127.0.0.1:$port"
-"$BIN" serve --listen "127.0.0.1:$port" --state-dir "$work/state" --run-dir "$work/run" \
-    --bridge bhbench0 --subnet 10.218.0.0/16 --log-level warn --cpus "$(nproc)" >"$work/daemon.out" 2>"$work/daemon.err" &
-daemon_pid=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-    kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.err"; exit 1; }
-    sleep 0.2
-done
-token=$(cat "$work/state/token")
+if [ "${BENCH_SKIP_CREATE:-0}" != 1 ]; then
+    echo "bench: create→ready, $RUNS runs each (after one warm-up), alternating sides (load average $(load))"
+    start_daemon default
+    node bench/create.mjs "http://127.0.0.1:$port" "$token" "$RUNS" --cpus 1 --label default
+    echo
+    echo "bench: create→ready, tuned: sessions with $(nproc) CPUs, baseline without a CPU quota (load average $(load))"
+    start_daemon tuned --cpus "$(nproc)"
+    node bench/create.mjs "http://127.0.0.1:$port" "$token" "$RUNS" --cpus none --label tuned --no-page
+fi
 
-echo "bench: create→ready, $RUNS runs each (after one warm-up), alternating sides"
-: >"$work/api.txt"
-: >"$work/bare.txt"
-node bench/create.mjs "http://127.0.0.1:$port" "$token" 1 >/dev/null
-"$work/bare" "$work/state" "$work/run" 1 >/dev/null
-for i in $(seq "$RUNS"); do
-    node bench/create.mjs "http://127.0.0.1:$port" "$token" 1 >>"$work/api.txt"
-    "$work/bare" "$work/state" "$work/run" 1 >>"$work/bare.txt"
-    printf '.'
-done
+# --- warm pool ---------------------------------------------------------------
+# Reserved for the warm pool (`--pool N`): create→ready with the pool warm
+# (goal: p50 <= 15 ms, p99 <= 50 ms for about:blank) against the cold path
+# above, in the same run. Not measured yet.
+# -----------------------------------------------------------------------------
+
+start_daemon default
+
 echo
-read -r api50 api95 < <(bench/stats.sh "$work/api.txt")
-read -r bare50 bare95 < <(bench/stats.sh "$work/bare.txt")
-printf '\n%-34s %10s %10s\n' "create→ready (ms)" p50 p95
-printf '%-34s %10s %10s\n' "bulkhead REST API (about:blank)" "$api50" "$api95"
-printf '%-34s %10s %10s\n' "bare runc run + Browser.getVersion" "$bare50" "$bare95"
-awk -v a="$api50" -v b="$bare50" -v c="$api95" -v d="$bare95" \
-    'BEGIN { printf "%-34s %10.2f %10.2f   (goal: <= 1.10)\n", "ratio bulkhead / bare", a / b, c / d }'
-
-echo
-echo "bench: CDP workload, bulkhead endpoint vs a Playwright-launched Chromium"
+echo "bench: CDP workload, bulkhead endpoint vs a Playwright-launched Chromium (load average $(load))"
 [ "${BENCH_SKIP_CDP:-0}" = 1 ] || node bench/cdp.mjs "http://127.0.0.1:$port" "$token"
 
 echo
-echo "bench: network, policy none vs internet; in a session vs on the host"
+echo "bench: network, policy none vs internet; in a session vs on the host (load average $(load))"
 [ "${BENCH_SKIP_NET:-0}" = 1 ] || node bench/net.mjs "http://127.0.0.1:$port" "$token" "$RUNS"
 
 echo
-echo "bench: live view, bulkhead viewers vs Chromium's own screencast"
+echo "bench: live view, bulkhead viewers vs Chromium's own screencast (load average $(load))"
 [ "${BENCH_SKIP_LIVE:-0}" = 1 ] || node bench/live.mjs "http://127.0.0.1:$port" "$token" "$daemon_pid"
 
 echo
-echo "bench: shell sessions (create, exec, terminal echo, files) vs bare runc and cp"
+echo "bench: shell sessions (create, exec, terminal echo, files) vs bare runc and cp (load average $(load))"
 [ "${BENCH_SKIP_SHELL:-0}" = 1 ] || node bench/shell.mjs "http://127.0.0.1:$port" "$token" "$RUNS" "$work"
 
 echo
-echo "bench: daemon footprint (RSS, fds) by live sessions and after churn; REST req/s vs /healthz"
+echo "bench: daemon footprint (RSS, fds) by live sessions and after churn; REST req/s vs /healthz (load average $(load))"
 [ "${BENCH_SKIP_DAEMON:-0}" = 1 ] || node bench/daemon.mjs "http://127.0.0.1:$port" "$token" "$daemon_pid"
+
+if [ "${BENCH_SKIP_CAPACITY:-0}" != 1 ]; then
+    echo
+    cap=${BENCH_CAPACITY_N:-150}
+    echo "bench: capacity, $cap idle sessions (load average $(load))"
+    start_daemon capacity --max-sessions "$((cap + 10))"
+    node bench/capacity.mjs "http://127.0.0.1:$port" "$token"
+fi
+stop_daemon

@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from '../tests/e2e/node_modules/ws/wrapper.mjs';
+import { record } from './results.mjs';
 
 const [base, token, runsArg, work] = process.argv.slice(2);
 const runs = Number(runsArg || 10);
@@ -97,6 +98,8 @@ console.log(`${'create→ready'.padEnd(44)} ${'p50'.padStart(9)} ${'p95'.padStar
 row('bulkhead shell session (REST API)', shell);
 row('bare runc run /bin/true (hand-written bundle)', bare);
 console.log(`${'ratio bulkhead / bare'.padEnd(44)} ${(pct(shell, 50) / pct(bare, 50)).toFixed(2).padStart(9)} ${(pct(shell, 95) / pct(bare, 95)).toFixed(2).padStart(9)}   (goal: p50 <= 150 ms)`);
+record('shell.create.p50', pct(shell, 50), 'ms', { goal: '<= 150', baseline: pct(bare, 50) });
+record('shell.create.p95', pct(shell, 95), 'ms', { baseline: pct(bare, 95) });
 
 // ------------------------------------------------------- exec, terminal
 const { s } = await create();
@@ -110,6 +113,8 @@ for (let i = 0; i < Math.max(50, runs * 5); i++) {
 console.log();
 row('exec round trip of `true`', ex);
 console.log('  (goal: p50 <= 20 ms)');
+record('shell.exec_true.p50', pct(ex, 50), 'ms', { goal: '<= 20' });
+record('shell.exec_true.p95', pct(ex, 95), 'ms');
 
 const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/v1/sessions/${s.id}/terminal`, { headers: { authorization: H.Authorization, origin: base } });
 let out = '';
@@ -140,6 +145,8 @@ for (let i = 0; i < 100; i++) {
 ws.close();
 row('terminal keystroke → echo', echo);
 console.log('  (goal: p50 <= 5 ms)');
+record('shell.terminal_echo.p50', pct(echo, 50), 'ms', { goal: '<= 5' });
+record('shell.terminal_echo.p95', pct(echo, 95), 'ms');
 
 // ------------------------------------------------------------------ files
 const mib = 24;
@@ -172,4 +179,6 @@ const rowMB = (name, xs) => console.log(`${name.padEnd(44)} ${pct(xs, 50).toFixe
 rowMB('upload (PUT /files)', up);
 rowMB('download (GET /files)', down);
 rowMB('cp between two tmpfs dirs on the host', host);
+record('shell.upload.p50', pct(up, 50), 'MB/s', { baseline: pct(host, 50) });
+record('shell.download.p50', pct(down, 50), 'MB/s', { baseline: pct(host, 50) });
 console.log(`${'ratio upload / cp, download / cp'.padEnd(44)} ${(pct(up, 50) / pct(host, 50)).toFixed(2).padStart(9)} ${(pct(down, 50) / pct(host, 50)).toFixed(2).padStart(9)}`);
