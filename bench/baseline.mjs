@@ -150,8 +150,18 @@ export class Baseline {
   // One run. Returns {ms, blankMs}: spawn → Browser.getVersion's answer, and
   // spawn → a page target at about:blank.
   async run() {
+    const h = await this.start();
+    await this.stop(h);
+    return { ms: h.ms, blankMs: h.blankMs };
+  }
+
+  // Start one container and wait for its browser's first page. Returns a
+  // handle {id, ms, blankMs, call(method, params, sessionId)} for stop();
+  // extraArgs go before the argv's last entry (the start URL).
+  async start(extraArgs = []) {
     const id = `bhbaseline-${process.pid}-${this.n++}`;
-    const cfg = config({ argv: this.argv, env: this.env, cpus: this.cpus, cgroupsPath: id });
+    const argv = [...this.argv.slice(0, -1), ...extraArgs, this.argv[this.argv.length - 1]];
+    const cfg = config({ argv, env: this.env, cpus: this.cpus, cgroupsPath: id });
     fs.writeFileSync(path.join(this.bundle, 'config.json'), JSON.stringify(cfg, null, 2));
     const t0 = performance.now();
     const child = spawn('runc', ['--root', this.root, 'run', '--preserve-fds', '2', '--bundle', this.bundle, id],
@@ -175,27 +185,33 @@ export class Baseline {
     });
     fromBrowser.on('error', () => {});
     toBrowser.on('error', () => {});
-    const call = (method, params = {}) => new Promise((resolve, reject) => {
+    const died = exited.then((c) => { throw new Error(`runc run exited (${c}): ${stderr}`); });
+    died.catch(() => {});
+    const call = (method, params = {}, sessionId) => Promise.race([died, new Promise((resolve, reject) => {
       const i = next++;
       waiting.set(i, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
-      toBrowser.write(`${JSON.stringify({ id: i, method, params })}\0`);
-    });
-    const died = exited.then((c) => { throw new Error(`runc run exited (${c}): ${stderr}`); });
-    let ms, blankMs;
+      toBrowser.write(`${JSON.stringify({ id: i, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
+    })]);
+    const h = { id, child, exited, call };
     try {
-      await Promise.race([call('Browser.getVersion'), died]);
-      ms = performance.now() - t0;
+      await call('Browser.getVersion');
+      h.ms = performance.now() - t0;
       for (;;) {
-        const { targetInfos } = await Promise.race([call('Target.getTargets'), died]);
-        if (targetInfos.some((t) => t.type === 'page' && t.url === 'about:blank')) break;
+        const { targetInfos } = await call('Target.getTargets');
+        h.page = targetInfos.find((t) => t.type === 'page' && t.url === 'about:blank');
+        if (h.page) break;
         await sleep(1);
       }
-      blankMs = performance.now() - t0;
-    } finally {
-      died.catch(() => {});
-      await this.remove(id, child, exited);
+      h.blankMs = performance.now() - t0;
+    } catch (e) {
+      await this.stop(h);
+      throw e;
     }
-    return { ms, blankMs };
+    return h;
+  }
+
+  async stop(h) {
+    await this.remove(h.id, h.child, h.exited);
   }
 
   // Kill and delete the container; throw if anything of it is left.
@@ -205,7 +221,7 @@ export class Baseline {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const d = spawnSync('runc', ['--root', this.root, 'delete', '-f', id], { stdio: 'pipe' });
     const list = spawnSync('runc', ['--root', this.root, 'list', '-q'], { encoding: 'utf8' });
-    if (list.stdout.trim()) throw new Error(`baseline: containers left: ${list.stdout.trim()} (${d.stderr})`);
+    if (list.stdout.split('\n').includes(id)) throw new Error(`baseline: container left: ${id} (${d.stderr})`);
     for (const dir of this.cgroupDirs(id)) {
       for (let i = 0; fs.existsSync(dir) && i < 50; i++) {
         try { fs.rmdirSync(dir); } catch { await sleep(20); }
