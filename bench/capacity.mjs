@@ -189,10 +189,12 @@ try {
   if (extra.startsWith('no:')) console.log(`  ${extra}`);
   if (failure) console.log(`  creates stopped at ${atN}: ${failure.message}`);
   row(`MemAvailable at ${atN} live (MiB)`, (memAtN / MiB).toFixed(0));
+  row(`memory per idle session, MemAvailable drop, all ${atN} live (MiB)`, f1((before - memAtN) / atN / MiB));
   record('capacity.sessions_ready', ready, 'sessions', { goal: `${N}` });
   record('capacity.oom_kills', ooms, 'kills', { goal: '0' });
   record('capacity.one_more_create', extra === 'yes' ? 1 : 0, 'ok', { goal: '1' });
   record('capacity.memavailable_at_n', memAtN / MiB, 'MiB');
+  record('capacity.mem_per_session.memavailable_at_n', (before - memAtN) / atN / MiB, 'MiB', { goal: '<= 100' });
 } catch (e) {
   failure ??= e;
 } finally {

@@ -83,14 +83,15 @@ stop_daemon() {
 write_results() {
     node -e '
 const fs = require("fs");
-const [file, out, commit, started] = process.argv.slice(1);
+const [file, out, commit, started, startLoad] = process.argv.slice(1);
 const results = fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 const head = { started, ended: new Date().toISOString(), commit,
-  loadavg: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number) };
-fs.writeFileSync(out, JSON.stringify(head, null, 1).replace(/\n}$/, ",\n \"results\": [\n")
-  + results.map((r) => `  ${JSON.stringify(r)}`).join(",\n") + "\n ]\n}\n");
+  loadavgStart: startLoad.split(" ").map(Number),
+  loadavgEnd: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number) };
+fs.writeFileSync(out, "{\n" + Object.entries(head).map(([k, v]) => ` ${JSON.stringify(k)}: ${JSON.stringify(v)},\n`).join("")
+  + " \"results\": [\n" + results.map((r) => `  ${JSON.stringify(r)}`).join(",\n") + "\n ]\n}\n");
 console.log(`bench: ${results.length} figures written to ${out}`);
-' "$results" bench/results.json "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$started" || true
+' "$results" bench/results.json "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$started" "$started_load" || true
 }
 cleanup() {
     stop_daemon
@@ -98,8 +99,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+started_load=$(load)
 
 # start_daemon NAME [ARGS...]: a daemon of its own state dir, with the bench's
 # bridge and subnet (one daemon at a time); sets port, token, daemon_pid.
