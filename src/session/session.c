@@ -361,7 +361,8 @@ void bh_sessions_foreach(bh_sessions_t *m, void (*cb)(void *arg, bh_session_t *s
 {
     for (struct bh_session *s = m->list, *next; s; s = next) {
         next = s->next;
-        cb(arg, s);
+        if (!s->pooled)
+            cb(arg, s);
     }
 }
 

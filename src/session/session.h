@@ -68,7 +68,7 @@ const struct bh_metrics *bh_sessions_metrics(const bh_sessions_t *m);
  * sessions, counters with those of its ended ones. */
 void bh_sessions_kind_metrics(const bh_sessions_t *m, const struct bh_kind *kind,
                               unsigned long long *v);
-/* Call cb for every live session. */
+/* Call cb for every live session (not the warm pool's). */
 void bh_sessions_foreach(bh_sessions_t *m, void (*cb)(void *arg, bh_session_t *s), void *arg);
 /* The session's resource usage (backend.h); 0, or -1 when unknown. */
 int bh_session_usage(bh_session_t *s, struct bh_usage *u);
