@@ -99,6 +99,7 @@ struct bh_sessions {
     void *shutdown_arg;
     bh_timer_t *pool_timer; /* the pool's next refill attempt */
     int64_t pool_retry_at;  /* monotonic ms: no refill before (after a failure) */
+    int pool_extra;         /* adopted pooled sessions may be more than --pool */
     /* The manager's hooks (set by bh_sessions_new), for the modules below
      * it: s left the start phase, so its start slot goes to the next one;
      * a session was freed, so its slot goes to a waiting create. */
@@ -170,8 +171,9 @@ char *session_settings(struct bh_session *s);
 struct bh_net_policy session_policy(const struct bh_session *s);
 
 /* session_pool.c (the row's owner of a pooled session: BH_POOL_OWNER) */
-/* Start pooled sessions up to cfg->pool when nothing else needs the
- * machine (no create waits or starts, no session ends, memory to spare). */
+/* Soon (on the loop's next pass), start pooled sessions up to cfg->pool
+ * when nothing else needs the machine (no create waits or starts, no
+ * session ends, memory to spare), and end those beyond it. */
 void pool_refill(struct bh_sessions *m);
 /* A ready pooled session that serves a create with opts, or NULL. */
 struct bh_session *pool_find(struct bh_sessions *m, const struct bh_create_opts *opts);

@@ -44,6 +44,16 @@ static int machine_busy(const struct bh_sessions *m, int *pooled, int *pool_star
 
 void pool_refill(struct bh_sessions *m)
 {
+    /* on the next pass of the loop: what called it (a create's reply)
+     * goes out first */
+    if (!m->shutdown_cb && (m->cfg->pool > 0 || m->pool_extra))
+        bh_timer_set(m->pool_timer, m->pool_retry_at > bh_mono_ms()
+                                        ? m->pool_retry_at - bh_mono_ms()
+                                        : 0);
+}
+
+static void refill_now(struct bh_sessions *m)
+{
     const struct bh_config *cfg = m->cfg;
     if (m->shutdown_cb)
         return;
@@ -57,6 +67,7 @@ void pool_refill(struct bh_sessions *m)
             pooled--;
         }
     }
+    m->pool_extra = 0;
     if (busy || pool_starting > 0 || pooled >= cfg->pool || m->live >= cfg->max_sessions)
         return; /* the next start's or end's finish calls again */
     int64_t now = bh_mono_ms();
@@ -64,6 +75,7 @@ void pool_refill(struct bh_sessions *m)
         bh_timer_set(m->pool_timer, m->pool_retry_at - now);
         return;
     }
+    m->pool_retry_at = 0;
     if (m->backend->ops->short_of_memory && m->backend->ops->short_of_memory(m->backend)) {
         bh_log(BH_LOG_DEBUG, NULL, "pool: memory is short; refilling later");
         m->pool_retry_at = now + POOL_RETRY_MS;
@@ -79,12 +91,7 @@ void pool_refill(struct bh_sessions *m)
     session_launch(m, &opts, NULL, NULL, 1);
 }
 
-void pool_timer_fired(void *arg)
-{
-    struct bh_sessions *m = arg;
-    m->pool_retry_at = 0;
-    pool_refill(m);
-}
+void pool_timer_fired(void *arg) { refill_now(arg); }
 
 struct bh_session *pool_find(struct bh_sessions *m, const struct bh_create_opts *opts)
 {
