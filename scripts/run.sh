@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh BIN STATE_DIR — serve bulkhead in the foreground on 127.0.0.1:8420
-# (BULKHEAD_LISTEN overrides) with its state in STATE_DIR. Prints the URL and
+# (BULKHEAD_LISTEN overrides) with its state in STATE_DIR, the labs of
+# examples/labs and a warm pool of 2 (BULKHEAD_POOL overrides). Prints the URL and
 # the admin API token, which stays in STATE_DIR/token (the daemon keeps only
 # its hash and never prints it).
 set -euo pipefail
@@ -38,4 +39,6 @@ echo "run: the CLI finds the daemon and the token by itself:"
 echo "       $bin create --state-dir $state --url http://example.test/"
 labs="$(cd "$(dirname "$0")/.." && pwd)/examples/labs"
 echo "run: shell sessions' labs from $labs (docs/terminal.md#labs)"
-exec "$bin" serve --state-dir "$state" --listen "$listen" --labs-dir "$labs"
+pool=${BULKHEAD_POOL:-2}
+echo "run: $pool browser sessions kept started ahead (--pool; BULKHEAD_POOL=0 for none)"
+exec "$bin" serve --state-dir "$state" --listen "$listen" --labs-dir "$labs" --pool "$pool"

@@ -89,6 +89,17 @@ void bh_api_create_session(struct bh_api *a, bh_req_t *req, const struct bh_iden
     bh_session_create(a->sessions, &opts, created, p);
 }
 
+int bh_api_row_get(struct bh_api *a, const char *id, struct bh_session_row *row, bh_err_t *err)
+{
+    int found = bh_store_session_get(a->store, id, row, err);
+    if (found > 0 && !strcmp(row->owner, BH_POOL_OWNER)) {
+        bh_session_row_clear(row);
+        memset(row, 0, sizeof *row);
+        return 0;
+    }
+    return found;
+}
+
 void bh_api_list_sessions(struct bh_api *a, bh_req_t *req, const struct bh_identity *who)
 {
     const char *status = bh_req_query(req, "status");
@@ -107,7 +118,8 @@ void bh_api_list_sessions(struct bh_api *a, bh_req_t *req, const struct bh_ident
     }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
-        if (who->role != BH_ROLE_ADMIN && strcmp(rows[i].owner, who->id))
+        if ((who->role != BH_ROLE_ADMIN && strcmp(rows[i].owner, who->id)) ||
+            !strcmp(rows[i].owner, BH_POOL_OWNER))
             continue;
         bh_session_t *s = bh_session_find(a->sessions, rows[i].id);
         json_array_append_new(
@@ -136,7 +148,7 @@ void bh_api_get_session(struct bh_api *a, bh_req_t *req, const char *id,
     struct bh_session_row row;
     memset(&row, 0, sizeof row);
     bh_err_t err = BH_ERR_INIT;
-    int found = bh_store_session_get(a->store, id, &row, &err);
+    int found = bh_api_row_get(a, id, &row, &err);
     if (found < 0) {
         bh_api_reply_error(req, 500, "internal", bh_err_msg(&err));
         bh_err_clear(&err);
@@ -154,7 +166,7 @@ void bh_api_not_live(struct bh_api *a, bh_req_t *req, const char *id)
 {
     struct bh_session_row row;
     memset(&row, 0, sizeof row);
-    int found = bh_store_session_get(a->store, id, &row, NULL);
+    int found = bh_api_row_get(a, id, &row, NULL);
     if (found > 0)
         bh_api_reply_error(req, 409, "not_running", "the session has ended");
     else
@@ -185,7 +197,7 @@ void bh_api_events(struct bh_api *a, bh_req_t *req, const char *id)
 {
     struct bh_session_row row;
     memset(&row, 0, sizeof row);
-    int found = bh_store_session_get(a->store, id, &row, NULL);
+    int found = bh_api_row_get(a, id, &row, NULL);
     if (found <= 0) {
         bh_api_reply_error(req, 404, "not_found", "no such session");
         return;

@@ -12,6 +12,9 @@
  * open non-public ranges) and the quota, then create; 201 once ready. */
 void bh_api_create_session(struct bh_api *a, bh_req_t *req, const struct bh_identity *who);
 /* GET /api/v1/sessions[?status=]: the sessions who may see. */
+/* Row id from the store: 1, 0 when unknown or a warm pool's (no one's),
+ * -1 and err. */
+int bh_api_row_get(struct bh_api *a, const char *id, struct bh_session_row *row, bh_err_t *err);
 void bh_api_list_sessions(struct bh_api *a, bh_req_t *req, const struct bh_identity *who);
 /* Reply with the session's JSON; 404 if unknown. */
 void bh_api_get_session(struct bh_api *a, bh_req_t *req, const char *id,

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "api/api_reply.h"
+#include "api/api_sessions.h"
 
 void bh_api_unauthorized(bh_req_t *req)
 {
@@ -51,7 +52,7 @@ static int owner_of(struct bh_api *a, const char *id, char owner[40])
     }
     struct bh_session_row row;
     memset(&row, 0, sizeof row);
-    if (bh_store_session_get(a->store, id, &row, NULL) <= 0)
+    if (bh_api_row_get(a, id, &row, NULL) <= 0)
         return 0;
     snprintf(owner, 40, "%s", row.owner);
     bh_session_row_clear(&row);

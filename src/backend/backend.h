@@ -30,6 +30,8 @@
 
 typedef struct bh_backend bh_backend_t;
 
+#define BH_START_PHASES_MAX 6
+
 /* Where a started session lives, as kept in its row (so that a later run
  * finds it again): what the backend reports, the session stores. */
 struct bh_placement {
@@ -58,6 +60,13 @@ struct bh_launch {
 struct bh_started {
     struct bh_placement where;
     int chan_in, chan_out;
+    /* Where the start's time went, in order (names static, e.g. "bundle",
+     * "network", "egress", "runtime"), for the ready event. */
+    struct bh_phase {
+        const char *name;
+        int ms;
+    } phases[BH_START_PHASES_MAX];
+    int nphases;
 };
 
 /* The session's side, for one session (arg is the caller's). */
@@ -121,6 +130,9 @@ struct bh_backend_ops {
     /* Readiness checks (/readyz): name → "ok" or the problem, added to
      * checks; *ready set to 0 on a problem. Cheap: nothing is started. */
     void (*readiness)(bh_backend_t *b, json_t *checks, int *ready);
+    /* 1 when the host is short of memory for a session started ahead of
+     * need (the warm pool waits), else 0. Cheap. May be NULL: never. */
+    int (*short_of_memory)(bh_backend_t *b);
     void (*free)(bh_backend_t *b);
 };
 

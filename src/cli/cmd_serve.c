@@ -55,6 +55,9 @@ static const char usage[] =
     "  --no-auth            no tokens: every request is admin. Only with a loopback\n"
     "                       --listen (127.0.0.0/8, ::1, localhost); for development\n"
     "  --max-sessions N     live sessions at most (default 50)\n"
+    "  --pool N             keep N browser sessions started ahead, for creates that fit\n"
+    "                       them; each serves one session (default 0; counted in\n"
+    "                       --max-sessions; docs/operations.md#warm-pool)\n"
     "  --queue-max N        creates that may wait for a free slot (default 100)\n"
     "  --allow-origin URL   also accept this Origin: WebSockets, and POST/PUT/PATCH/DELETE\n"
     "                       under /api/ (repeatable)\n"
@@ -168,7 +171,8 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         O_MAXCONNADDR,
         O_CLIENTGONE,
         O_LABS,
-        O_BROWSER
+        O_BROWSER,
+        O_POOL
     };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -207,6 +211,7 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
         {"on-client-gone", required_argument, 0, O_CLIENTGONE},
         {"labs-dir", required_argument, 0, O_LABS},
         {"browser", required_argument, 0, O_BROWSER},
+        {"pool", required_argument, 0, O_POOL},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -376,6 +381,13 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
                 return -1;
             }
             c->max_conns_per_addr = (int)u;
+            break;
+        case O_POOL:
+            if (parse_u64(optarg, 0, &u) < 0 || u > 10000) {
+                fprintf(stderr, "bulkhead serve: --pool must be 0..10000\n");
+                return -1;
+            }
+            c->pool = (int)u;
             break;
         case O_BROWSER:
             if (optarg[0] != '/') {
@@ -641,6 +653,12 @@ int bh_cmd_serve(int argc, char **argv)
                 "bulkhead serve: refusing --no-auth on %s: without auth the daemon "
                 "listens only on a loopback address (127.0.0.0/8, ::1, localhost)\n",
                 c->listen_host);
+        bh_config_free(c);
+        return BH_EXIT_USAGE;
+    }
+    if (c->pool > c->max_sessions) {
+        fprintf(stderr, "bulkhead serve: --pool %d is above --max-sessions %d\n", c->pool,
+                c->max_sessions);
         bh_config_free(c);
         return BH_EXIT_USAGE;
     }

@@ -46,6 +46,7 @@ struct bh_config {
     int max_conns_per_addr;  /* from one client address; 0: no cap */
     int keep_if_client_gone; /* 1: a create whose client left still runs; 0: it ends */
     int max_sessions;
+    int pool;             /* --pool: sessions kept started ahead (counted in max_sessions) */
     int queue_max;        /* creates that may wait for a free slot */
     int queue_timeout_ms; /* how long they wait before a 429 */
     int workers;

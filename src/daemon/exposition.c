@@ -53,6 +53,16 @@ char *bh_exposition(bh_sessions_t *m, size_t *len)
             "# TYPE bulkhead_start_queue_length gauge\n"
             "bulkhead_start_queue_length %d\n",
             c.start_queue);
+    fprintf(f,
+            "# HELP bulkhead_pool_sessions Warm pool sessions no create has taken, by status "
+            "(counted in --max-sessions, not in bulkhead_sessions).\n"
+            "# TYPE bulkhead_pool_sessions gauge\n"
+            "bulkhead_pool_sessions{status=\"starting\"} %d\n"
+            "bulkhead_pool_sessions{status=\"ready\"} %d\n"
+            "# HELP bulkhead_pool_target Pooled sessions the daemon keeps (--pool).\n"
+            "# TYPE bulkhead_pool_target gauge\n"
+            "bulkhead_pool_target %d\n",
+            c.pool_starting, c.pool_ready, c.pool_target);
     for (int k = 0; bh_kinds[k]; k++) {
         const struct bh_kind *kind = bh_kinds[k];
         unsigned long long v[BH_KIND_METRICS_MAX] = {0};

@@ -122,8 +122,19 @@ struct bh_kind {
      * call bh_session_kind_ready(), or bh_session_kind_failed(). adopted:
      * a previous run's session that already got that far once. */
     void (*attach)(void *k, int chan_in, int chan_out, int adopted);
-    /* The session is ready: clients are accepted from now on. */
+    /* The session is ready: clients are accepted from now on. Once per
+     * session (a pooled one's claim does not call it again). */
     void (*ready)(void *k);
+    /* The warm pool (--pool). Both NULL: the kind's sessions are never
+     * pooled. A pooled session was started ahead from an empty create body
+     * and is ready, and no one has used it. pool_fits: whether it serves a
+     * create with validated opts exactly as a cold start would (NULL opts
+     * never fit). pool_claim: it does (opts taken over): the kind fills
+     * the row's fields it owns, as create() does, and brings the session to
+     * ready again (kind_ready, or kind_failed), e.g. by loading the first
+     * page. */
+    int (*pool_fits)(const void *k, const void *opts);
+    void (*pool_claim)(void *k, void *opts, struct bh_session_row *row);
     /* Its fields of the session's "ready" event (e.g. the page's title and
      * error) added to d. */
     void (*ready_event)(void *k, json_t *d);
@@ -176,8 +187,8 @@ struct bh_session_ops {
     const char *(*proxy)(const bh_session_t *s);
     /* Add an event to the session's log (detail taken over, may be NULL). */
     void (*event)(bh_session_t *s, const char *type, json_t *detail);
-    /* Mark a start phase's end (its time goes into the ready event's
-     * timingsMs under name, counted from the start). */
+    /* Mark a start phase's end: the time since the previous phase's end
+     * goes into the ready event's timingsMs under name (static). */
     void (*phase)(bh_session_t *s, const char *name);
     /* The process is up, though not ready: its start slot goes to the
      * next session and the start timeout stops (the kind bounds the rest,

@@ -20,6 +20,10 @@ struct bh_metrics {
     unsigned long long ended[7]; /* by BH_END_REASONS */
     struct bh_hist create;       /* create request → ready */
     struct bh_hist queue_wait;   /* time a create waited for a session slot */
+    /* the warm pool: creates it served and did not (with --pool), its
+     * sessions that ended with no create (evicted, failed, shutdown) */
+    unsigned long long pool_hits, pool_misses, pool_discarded;
+    struct bh_hist pool_refill; /* a pooled session's start → ready */
 };
 
 void bh_metrics_session_ended(struct bh_metrics *m, const char *reason);
@@ -27,6 +31,7 @@ void bh_metrics_create_latency(struct bh_metrics *m, double seconds);
 /* A create that waited for a slot left the capacity queue (admitted or
  * refused) after seconds. */
 void bh_metrics_queue_wait(struct bh_metrics *m, double seconds);
+void bh_metrics_pool_refill(struct bh_metrics *m, double seconds);
 /* Write the counters and histogram (HELP/TYPE included) to f. */
 void bh_metrics_write(const struct bh_metrics *m, FILE *f);
 

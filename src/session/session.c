@@ -29,6 +29,8 @@ static void refresh_done(void *arg)
     free(rc);
 }
 static void admit_waiting(struct bh_sessions *m);
+static void create_or_wait(struct bh_sessions *m, struct bh_create_opts *opts,
+                           bh_session_created_cb cb, void *arg);
 static void fail_now(bh_session_created_cb cb, void *arg, enum bh_err_kind kind, const char *msg);
 
 struct bh_session *session_new(struct bh_sessions *m, const struct bh_kind *kind)
@@ -100,11 +102,13 @@ static void waiting_timeout(void *arg)
 /* A slot is free: the longest-waiting create goes ahead. */
 static void admit_waiting(struct bh_sessions *m)
 {
-    if (!m->waiting || m->shutdown_cb || m->live >= m->cfg->max_sessions)
+    if (!m->waiting || m->shutdown_cb || m->live >= m->cfg->max_sessions) {
+        pool_refill(m);
         return;
+    }
     struct waiting *w = m->waiting;
     waiting_unlink(w);
-    bh_session_create(m, &w->opts, w->cb, w->arg);
+    create_or_wait(m, &w->opts, w->cb, w->arg);
     free(w);
 }
 
@@ -128,16 +132,17 @@ static void start_finished(struct bh_session *s)
             }
         s->queued = 0;
     }
-    if (!s->counted)
-        return;
-    s->counted = 0;
-    m->starting--;
-    while (m->queue && m->starting < m->max_starting && !m->shutdown_cb) {
-        struct bh_session *next = m->queue;
-        m->queue = next->qnext;
-        next->queued = 0;
-        session_begin_start(next);
+    if (s->counted) {
+        s->counted = 0;
+        m->starting--;
+        while (m->queue && m->starting < m->max_starting && !m->shutdown_cb) {
+            struct bh_session *next = m->queue;
+            m->queue = next->qnext;
+            next->queued = 0;
+            session_begin_start(next);
+        }
     }
+    pool_refill(m);
 }
 
 void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session_created_cb cb,
@@ -149,6 +154,23 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
         fail_now(cb, arg, BH_E_SHUTDOWN, "the daemon is shutting down");
         return;
     }
+    if (cfg->pool > 0) {
+        struct bh_session *p = pool_find(m, opts);
+        if (p) {
+            m->metrics.pool_hits++;
+            pool_claim(p, opts, cb, arg);
+            return;
+        }
+        m->metrics.pool_misses++;
+    }
+    create_or_wait(m, opts, cb, arg);
+}
+
+/* A create the pool does not serve: a slot now, or wait for one. */
+static void create_or_wait(struct bh_sessions *m, struct bh_create_opts *opts,
+                           bh_session_created_cb cb, void *arg)
+{
+    const struct bh_config *cfg = m->cfg;
     if (m->live >= cfg->max_sessions) {
         if (m->nwaiting >= cfg->queue_max) {
             bh_create_opts_clear(opts);
@@ -173,19 +195,31 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
             pp = &(*pp)->next;
         *pp = w;
         m->nwaiting++;
+        /* a slot the pool holds goes to it: one pooled session ends for
+         * each create that waits (its end admits the longest waiting) */
+        pool_evict(m);
         return;
     }
+    session_launch(m, opts, cb, arg, 0);
+}
+
+struct bh_session *session_launch(struct bh_sessions *m, struct bh_create_opts *opts,
+                                  bh_session_created_cb cb, void *arg, int pooled)
+{
+    const struct bh_config *cfg = m->cfg;
     char id[33];
     bh_err_t err = BH_ERR_INIT;
     if (bh_random_hex(id, 16, &err) < 0) {
         bh_create_opts_clear(opts);
-        fail_now(cb, arg, BH_E_INTERNAL, bh_err_msg(&err));
+        if (cb)
+            fail_now(cb, arg, BH_E_INTERNAL, bh_err_msg(&err));
         bh_err_clear(&err);
-        return;
+        return NULL;
     }
 
     struct bh_session *s = session_new(m, opts->kind);
     struct bh_session_row *r = &s->row;
+    s->pooled = pooled;
     snprintf(r->id, sizeof r->id, "%s", id);
     snprintf(r->type, sizeof r->type, "%s", opts->kind->name);
     snprintf(r->status, sizeof r->status, "starting");
@@ -195,31 +229,36 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
     r->idle_timeout = opts->idle_timeout;
     r->ttl = opts->ttl;
     r->created_at = bh_now_ms();
-    r->expires_at = r->created_at + (int64_t)r->ttl * 1000;
+    /* a pooled session has no ttl until a create takes it */
+    r->expires_at = pooled ? 0 : r->created_at + (int64_t)r->ttl * 1000;
     r->memory_bytes = (int64_t)cfg->memory_bytes;
     r->pids_max = (int64_t)cfg->pids_max;
     r->cpus = cfg->cpus;
-    snprintf(r->owner, sizeof r->owner, "%s", opts->owner[0] ? opts->owner : "admin");
+    snprintf(r->owner, sizeof r->owner, "%s",
+             pooled ? BH_POOL_OWNER : opts->owner[0] ? opts->owner : "admin");
     if (bh_store_session_insert(m->store, r, &err) < 0) {
         bh_log(BH_LOG_ERROR, id, "store insert: %s", bh_err_msg(&err));
         bh_err_clear(&err);
     }
-    session_event(s, "created", json_pack("{s:s?}", "url", r->url));
-    m->metrics.created++;
-    bh_log(BH_LOG_INFO, id, "creating for %s", r->url ? r->url : r->type);
+    session_event(s, pooled ? "pooled" : "created", json_pack("{s:s?}", "url", r->url));
+    if (!pooled)
+        m->metrics.created++;
+    bh_log(BH_LOG_INFO, id, "%s for %s", pooled ? "starting ahead (pool)" : "creating",
+           r->url ? r->url : r->type);
     s->created_cb = cb;
     s->created_arg = arg;
     s->t_queued = bh_mono_ms();
 
     if (m->starting < m->max_starting) {
         session_begin_start(s);
-        return;
+        return s;
     }
     s->queued = 1;
     struct bh_session **pp = &m->queue;
     while (*pp)
         pp = &(*pp)->qnext;
     *pp = s;
+    return s;
 }
 
 void bh_session_create_abandon(bh_sessions_t *m, void *arg)
@@ -237,12 +276,18 @@ void bh_session_create_abandon(bh_sessions_t *m, void *arg)
         }
 }
 
-bh_session_t *bh_session_find(bh_sessions_t *m, const char *id)
+struct bh_session *session_lookup(struct bh_sessions *m, const char *id)
 {
     for (struct bh_session *s = m->list; s; s = s->next)
         if (!strcmp(s->row.id, id))
             return s;
     return NULL;
+}
+
+bh_session_t *bh_session_find(bh_sessions_t *m, const char *id)
+{
+    struct bh_session *s = session_lookup(m, id);
+    return s && !s->pooled ? s : NULL;
 }
 
 const char *bh_session_id(const bh_session_t *s) { return s->row.id; }
@@ -279,6 +324,11 @@ void bh_sessions_counts(const bh_sessions_t *m, struct bh_sessions_counts *c)
 {
     memset(c, 0, sizeof *c);
     for (const struct bh_session *s = m->list; s; s = s->next) {
+        if (s->pooled && s->state != BH_STATE_ENDING) {
+            c->pool_starting += s->state == BH_STATE_STARTING;
+            c->pool_ready += s->state == BH_STATE_READY;
+            continue;
+        }
         c->starting += s->state == BH_STATE_STARTING;
         c->ready += s->state == BH_STATE_READY;
         c->ending += s->state == BH_STATE_ENDING;
@@ -286,6 +336,7 @@ void bh_sessions_counts(const bh_sessions_t *m, struct bh_sessions_counts *c)
     for (const struct bh_session *q = m->queue; q; q = q->qnext)
         c->start_queue++;
     c->waiting = m->nwaiting;
+    c->pool_target = m->cfg->pool;
 }
 
 const struct bh_metrics *bh_sessions_metrics(const bh_sessions_t *m) { return &m->metrics; }
@@ -310,7 +361,8 @@ void bh_sessions_foreach(bh_sessions_t *m, void (*cb)(void *arg, bh_session_t *s
 {
     for (struct bh_session *s = m->list, *next; s; s = next) {
         next = s->next;
-        cb(arg, s);
+        if (!s->pooled)
+            cb(arg, s);
     }
 }
 
@@ -354,6 +406,7 @@ bh_sessions_t *bh_sessions_new(const struct bh_config *cfg, bh_loop_t *loop, bh_
     m->max_starting = cfg->max_starting;
     m->start_finished = start_finished;
     m->session_freed = admit_waiting;
+    m->pool_timer = bh_timer_new(loop, pool_timer_fired, m);
     return m;
 }
 
@@ -381,6 +434,7 @@ void bh_sessions_shutdown(bh_sessions_t *m, void (*done)(void *), void *arg)
 {
     m->shutdown_cb = done;
     m->shutdown_arg = arg;
+    bh_timer_cancel(m->pool_timer);
     while (m->waiting)
         waiting_fail(m->waiting, BH_E_SHUTDOWN, "the daemon is shutting down");
     if (m->live == 0) {
@@ -414,6 +468,7 @@ void bh_sessions_free(bh_sessions_t *m)
     if (!m)
         return;
     bh_timer_free(m->flush_timer);
+    bh_timer_free(m->pool_timer);
     /* the backend's jobs finish first: their results still name sessions */
     if (m->backend)
         m->backend->ops->free(m->backend);

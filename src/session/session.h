@@ -21,6 +21,10 @@
 #include "session/create_opts.h"
 
 typedef struct bh_sessions bh_sessions_t;
+
+/* The owner in the store of a warm pool's session that no create has
+ * taken (never a token's id). Such rows are no one's: the API shows none. */
+#define BH_POOL_OWNER "pool"
 typedef struct bh_session bh_session_t;
 
 /* The manager of sessions run by backend (which it then owns). */
@@ -54,6 +58,8 @@ void bh_sessions_readiness(bh_sessions_t *m, json_t *checks, int *ready);
  * creates waiting for a session slot. */
 struct bh_sessions_counts {
     int starting, ready, ending, start_queue, waiting;
+    int pool_starting, pool_ready; /* the warm pool's (not in the others) */
+    int pool_target;               /* --pool */
 };
 void bh_sessions_counts(const bh_sessions_t *m, struct bh_sessions_counts *c);
 /* The daemon's counters (created, ended by reason, latencies). */
@@ -62,7 +68,7 @@ const struct bh_metrics *bh_sessions_metrics(const bh_sessions_t *m);
  * sessions, counters with those of its ended ones. */
 void bh_sessions_kind_metrics(const bh_sessions_t *m, const struct bh_kind *kind,
                               unsigned long long *v);
-/* Call cb for every live session. */
+/* Call cb for every live session (not the warm pool's). */
 void bh_sessions_foreach(bh_sessions_t *m, void (*cb)(void *arg, bh_session_t *s), void *arg);
 /* The session's resource usage (backend.h); 0, or -1 when unknown. */
 int bh_session_usage(bh_session_t *s, struct bh_usage *u);
@@ -79,7 +85,8 @@ void bh_session_create(bh_sessions_t *m, struct bh_create_opts *opts, bh_session
  * runs when it has ended). Nothing happens if cb already ran. */
 void bh_session_create_abandon(bh_sessions_t *m, void *arg);
 
-/* A live (starting or ready) session, or NULL. */
+/* A live (starting or ready) session, or NULL (also for a pooled one that
+ * no create has taken). */
 bh_session_t *bh_session_find(bh_sessions_t *m, const char *id);
 const char *bh_session_id(const bh_session_t *s);
 int bh_session_ready(const bh_session_t *s);

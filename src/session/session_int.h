@@ -6,6 +6,8 @@
  *   session_recover.c  adoption and clean-up after a restart
  *   session.c          the manager: capacity, the create queue, start slots,
  *                      shutdown, the public queries
+ *   session_pool.c     the warm pool: sessions started ahead, claimed by
+ *                      creates that fit them, refilled in the background
  *   session_start.c    a start: the kind's process handed to the backend,
  *                      its result back on the loop, the kind attached
  *   session_life.c     states, timers, the process's exit and output,
@@ -27,7 +29,7 @@
 #include "session/session.h"
 #include "lib/util.h"
 
-#define PHASES_MAX 4
+#define PHASES_MAX 12
 
 struct waiter {
     struct waiter *next;
@@ -53,13 +55,15 @@ struct bh_session {
     int adopting;    /* a previous run's session, being re-attached */
     int watched;     /* the backend reports its process's events */
     int exited;      /* the backend said the process ended */
+    int pooled;      /* in the warm pool: started ahead, no create has it yet */
+    int claimed;     /* a pooled session a create took */
+    int64_t t_pooled; /* monotonic ms it became ready in the pool */
+    int kind_readied; /* the kind's ready() ran (once per session) */
     struct bh_session *qnext;
     int64_t t_start, t_queued; /* monotonic ms: start, create request */
-    struct {
-        const char *name;
-        int64_t ms;
-    } phases[PHASES_MAX];
+    struct bh_phase phases[PHASES_MAX]; /* the start's, in order: durations */
     int nphases;
+    int64_t phase_mark; /* monotonic ms: the last phase's end */
     bh_session_created_cb created_cb;
     void *created_arg;
     bh_timer_t *start_timer;
@@ -93,6 +97,9 @@ struct bh_sessions {
     int nwaiting;
     void (*shutdown_cb)(void *);
     void *shutdown_arg;
+    bh_timer_t *pool_timer; /* the pool's next refill attempt */
+    int64_t pool_retry_at;  /* monotonic ms: no refill before (after a failure) */
+    int pool_extra;         /* adopted pooled sessions may be more than --pool */
     /* The manager's hooks (set by bh_sessions_new), for the modules below
      * it: s left the start phase, so its start slot goes to the next one;
      * a session was freed, so its slot goes to a waiting create. */
@@ -125,8 +132,14 @@ void session_store_update(struct bh_session *s);
 void session_event(struct bh_session *s, const char *type, json_t *detail);
 /* The services a session offers its kind (kinds/kind.h). */
 extern const struct bh_session_ops session_kind_ops;
-/* The end of a start phase of s (name: static), for the ready event. */
+/* The end of a start phase of s (name: static), for the ready event: its
+ * time is what passed since the previous one's end. session_phase_ms
+ * records one that took ms (the backend's). */
 void session_phase(struct bh_session *s, const char *name);
+void session_phase_ms(struct bh_session *s, const char *name, int ms);
+/* The start's phases as the ready event's timingsMs (with "other", what
+ * they do not name, and "total", since the create). */
+json_t *session_timings(struct bh_session *s);
 /* The backend's events of a session's process (arg: the session). */
 void session_on_exited(void *arg, const char *what);
 void session_on_output(void *arg, const char *data, size_t len);
@@ -157,7 +170,32 @@ char *session_settings(struct bh_session *s);
 /* The egress policy of s for the backend (borrowed from s). */
 struct bh_net_policy session_policy(const struct bh_session *s);
 
+/* session_pool.c (the row's owner of a pooled session: BH_POOL_OWNER) */
+/* Soon (on the loop's next pass), start pooled sessions up to cfg->pool
+ * when nothing else needs the machine (no create waits or starts, no
+ * session ends, memory to spare), and end those beyond it. */
+void pool_refill(struct bh_sessions *m);
+/* A ready pooled session that serves a create with opts, or NULL. */
+struct bh_session *pool_find(struct bh_sessions *m, const struct bh_create_opts *opts);
+/* Give pooled session s to the create (opts taken over, cb as for
+ * bh_session_create). */
+void pool_claim(struct bh_session *s, struct bh_create_opts *opts, bh_session_created_cb cb,
+                void *arg);
+/* End one pooled session to free its slot for a create that waits;
+ * 1 if one was. */
+int pool_evict(struct bh_sessions *m);
+/* A pooled session became ready, or ended without a claim. */
+void pool_ready(struct bh_session *s);
+void pool_ended(struct bh_session *s);
+void pool_timer_fired(void *arg);
+
 /* session.c */
+/* A new session from validated opts (taken over), queued for or given a
+ * start slot; pooled: a warm pool's, owned by no one. */
+struct bh_session *session_launch(struct bh_sessions *m, struct bh_create_opts *opts,
+                                  bh_session_created_cb cb, void *arg, int pooled);
+/* Any live session with id, pooled ones too. */
+struct bh_session *session_lookup(struct bh_sessions *m, const char *id);
 /* A new session of kind (STARTING, its timers made), linked into m's list. */
 struct bh_session *session_new(struct bh_sessions *m, const struct bh_kind *kind);
 /* The egress policy and proxy of s, and its kind's state, from validated

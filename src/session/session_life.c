@@ -126,7 +126,7 @@ static void op_channel_closed(bh_session_t *s)
  * watches it (a person reading a page sends no input). */
 static void op_touch(bh_session_t *s)
 {
-    if (s->state != BH_STATE_READY)
+    if (s->state != BH_STATE_READY || s->pooled)
         return;
     s->last_activity = bh_now_ms();
     bh_timer_set(s->idle_timer, (int64_t)s->row.idle_timeout * 1000);
@@ -151,12 +151,35 @@ static void op_kind_up(bh_session_t *s)
     s->m->start_finished(s);
 }
 
-void session_phase(bh_session_t *s, const char *name)
+void session_phase_ms(bh_session_t *s, const char *name, int ms)
 {
     if (s->nphases < PHASES_MAX) {
         s->phases[s->nphases].name = name;
-        s->phases[s->nphases++].ms = bh_mono_ms();
+        s->phases[s->nphases++].ms = ms;
     }
+}
+
+void session_phase(bh_session_t *s, const char *name)
+{
+    int64_t now = bh_mono_ms();
+    session_phase_ms(s, name, (int)(now - s->phase_mark));
+    s->phase_mark = now;
+}
+
+json_t *session_timings(struct bh_session *s)
+{
+    /* what the phases do not name: the wait for a start slot, hand-offs
+     * between the loop and the workers, the store */
+    int64_t named = 0;
+    for (int i = 0; i < s->nphases; i++)
+        named += s->phases[i].ms;
+    json_t *timings = json_object();
+    for (int i = 0; i < s->nphases; i++)
+        json_object_set_new(timings, s->phases[i].name, json_integer(s->phases[i].ms));
+    int64_t total = bh_mono_ms() - s->t_queued;
+    json_object_set_new(timings, "other", json_integer(total > named ? total - named : 0));
+    json_object_set_new(timings, "total", json_integer((json_int_t)total));
+    return timings;
 }
 
 static void op_kind_ready(bh_session_t *s)
@@ -165,10 +188,19 @@ static void op_kind_ready(bh_session_t *s)
         return;
     bh_timer_cancel(s->start_timer);
     s->state = BH_STATE_READY;
-    s->m->start_finished(s);
-    s->kind->ready(s->k);
+    if (!s->kind_readied) {
+        s->kind_readied = 1;
+        s->kind->ready(s->k);
+    }
     snprintf(s->row.status, sizeof s->row.status, "ready");
     session_store_update(s);
+    if (s->pooled) { /* no clock runs until a create takes it */
+        s->adopting = 0;
+        pool_ready(s);
+        s->m->start_finished(s);
+        return;
+    }
+    s->m->start_finished(s);
     int64_t left = s->row.expires_at - bh_now_ms();
     bh_timer_set(s->ttl_timer, left > 0 ? left : 1);
     op_touch(s); /* the idle clock starts at ready */
@@ -180,12 +212,9 @@ static void op_kind_ready(bh_session_t *s)
         return;
     }
     int64_t now = bh_mono_ms();
-    json_t *timings = json_object();
-    for (int i = 0; i < s->nphases; i++)
-        json_object_set_new(timings, s->phases[i].name,
-                            json_integer((json_int_t)(s->phases[i].ms - s->t_start)));
-    json_object_set_new(timings, "ready", json_integer((json_int_t)(now - s->t_start)));
-    json_t *d = json_pack("{s:o}", "timingsMs", timings);
+    json_t *d = json_pack("{s:o}", "timingsMs", session_timings(s));
+    if (s->claimed)
+        json_object_set_new(d, "pool", json_true());
     if (s->kind->ready_event)
         s->kind->ready_event(s->k, d);
     session_event(s, "ready", d);
@@ -255,15 +284,19 @@ static void stopped(void *arg, const bh_err_t *err)
     if (err)
         bh_log(BH_LOG_ERROR, s->row.id, "cleanup: %s", bh_err_msg(err));
 
-    snprintf(s->row.status, sizeof s->row.status, "ended");
-    snprintf(s->row.end_reason, sizeof s->row.end_reason, "%s", s->end_reason);
-    set_str(&s->row.end_detail, s->end_detail);
-    s->row.ended_at = bh_now_ms();
-    session_store_update(s);
-    session_event(s, "ended",
-                  json_pack("{s:s, s:s?}", "reason", s->end_reason, "detail", s->end_detail));
-    bh_metrics_session_ended(&m->metrics, s->end_reason);
-    bh_log(BH_LOG_INFO, s->row.id, "ended (%s)", s->end_reason);
+    if (s->pooled) {
+        pool_ended(s); /* it never was anyone's: its row goes */
+    } else {
+        snprintf(s->row.status, sizeof s->row.status, "ended");
+        snprintf(s->row.end_reason, sizeof s->row.end_reason, "%s", s->end_reason);
+        set_str(&s->row.end_detail, s->end_detail);
+        s->row.ended_at = bh_now_ms();
+        session_store_update(s);
+        session_event(s, "ended",
+                      json_pack("{s:s, s:s?}", "reason", s->end_reason, "detail", s->end_detail));
+        bh_metrics_session_ended(&m->metrics, s->end_reason);
+        bh_log(BH_LOG_INFO, s->row.id, "ended (%s)", s->end_reason);
+    }
 
     bh_session_created_cb cb = s->created_cb;
     s->created_cb = NULL;

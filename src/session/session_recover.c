@@ -23,7 +23,7 @@ static int row_known(void *arg, const char *id)
     return known;
 }
 
-static int held(void *arg, const char *id) { return bh_session_find(arg, id) != NULL; }
+static int held(void *arg, const char *id) { return session_lookup(arg, id) != NULL; }
 
 /* Re-attach to a session a previous run left running (its row r is taken
  * over on success): its settings read back, the backend re-attaches (its
@@ -77,6 +77,8 @@ static int adopt(struct bh_sessions *m, struct bh_session_row *r, const char **r
     }
     s->row = *r;
     memset(r, 0, sizeof *r); /* its heap fields are the session's now */
+    s->pooled = !strcmp(s->row.owner, BH_POOL_OWNER); /* back into the pool */
+    m->pool_extra |= s->pooled;
     s->watched = 1;
     s->state = BH_STATE_STARTING;
     s->adopting = 1;
@@ -92,6 +94,10 @@ static int end_row(struct bh_sessions *m, struct bh_session_row *r, const char *
                    const char *detail, bh_err_t *err)
 {
     m->backend->ops->reap(m->backend, r->id);
+    if (!strcmp(r->owner, BH_POOL_OWNER)) { /* no one's: nothing to keep */
+        m->metrics.pool_discarded++;
+        return bh_store_session_delete(m->store, r->id, err);
+    }
     snprintf(r->status, sizeof r->status, "ended");
     snprintf(r->end_reason, sizeof r->end_reason, "%s", reason);
     free(r->end_detail);
@@ -153,5 +159,6 @@ int bh_sessions_recover(bh_sessions_t *m, bh_err_t *err)
         bh_log(BH_LOG_INFO, NULL, "recovery: removed %d leftover(s) of a previous run", reaped);
     if (adopted)
         bh_log(BH_LOG_INFO, NULL, "recovery: adopting %d session(s) of a previous run", adopted);
+    pool_refill(m);
     return 0;
 }

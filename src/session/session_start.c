@@ -42,7 +42,6 @@ static void started(void *arg, const struct bh_started *st, const bh_err_t *err)
 {
     struct bh_session *s = arg;
     s->starting = 0;
-    session_phase(s, "sandbox");
     if (!st) {
         /* the backend removed what it had made */
         bh_log(BH_LOG_WARN, s->row.id, "create failed: %s", bh_err_msg(err));
@@ -50,6 +49,9 @@ static void started(void *arg, const struct bh_started *st, const bh_err_t *err)
         return;
     }
     s->watched = 1;
+    for (int i = 0; i < st->nphases; i++)
+        session_phase_ms(s, st->phases[i].name, st->phases[i].ms);
+    s->phase_mark = bh_mono_ms();
     snprintf(s->row.runtime, sizeof s->row.runtime, "%s", st->where.runtime);
     snprintf(s->row.container_id, sizeof s->row.container_id, "%s", st->where.container_id);
     snprintf(s->row.addr, sizeof s->row.addr, "%s", st->where.addr);

@@ -27,6 +27,7 @@ struct bh_store {
     sqlite3 *db;
     sqlite3_stmt *session_insert;
     sqlite3_stmt *session_update;
+    sqlite3_stmt *session_delete;
     sqlite3_stmt *session_get;
     sqlite3_stmt *session_list_all;
     sqlite3_stmt *session_list_status;
@@ -111,7 +112,8 @@ static const char sql_session_insert[] =
 static const char sql_session_update[] =
     "UPDATE sessions SET status = ?2, expires_at = ?3, ended_at = ?4, end_reason = ?5, "
     "end_detail = ?6, url = ?7, runtime = ?8, container_id = ?9, pid = ?10, addr = ?11, "
-    "uid_base = ?12 WHERE id = ?1";
+    "uid_base = ?12, owner = ?13, created_at = ?14, idle_timeout = ?15, ttl = ?16 WHERE id = ?1";
+static const char sql_session_delete[] = "DELETE FROM sessions WHERE id = ?1";
 static const char sql_session_get[] = "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1";
 static const char sql_session_list_all[] = "SELECT " SESSION_COLS
                                            " FROM sessions ORDER BY created_at DESC, rowid DESC";
@@ -357,6 +359,7 @@ bh_store_t *bh_store_open(const char *path, bh_err_t *err)
 
     if (prepare(st->db, sql_session_insert, &st->session_insert, err) < 0 ||
         prepare(st->db, sql_session_update, &st->session_update, err) < 0 ||
+        prepare(st->db, sql_session_delete, &st->session_delete, err) < 0 ||
         prepare(st->db, sql_session_get, &st->session_get, err) < 0 ||
         prepare(st->db, sql_session_list_all, &st->session_list_all, err) < 0 ||
         prepare(st->db, sql_session_list_status, &st->session_list_status, err) < 0 ||
@@ -381,6 +384,7 @@ void bh_store_close(bh_store_t *st)
         return;
     sqlite3_finalize(st->session_insert);
     sqlite3_finalize(st->session_update);
+    sqlite3_finalize(st->session_delete);
     sqlite3_finalize(st->session_get);
     sqlite3_finalize(st->session_list_all);
     sqlite3_finalize(st->session_list_status);
@@ -466,10 +470,23 @@ int bh_store_session_update(bh_store_t *st, const struct bh_session_row *r, bh_e
     sqlite3_bind_int(s, 10, r->pid);
     bind_text(s, 11, r->addr);
     sqlite3_bind_int64(s, 12, r->uid_base);
+    bind_text(s, 13, r->owner[0] ? r->owner : "admin");
+    sqlite3_bind_int64(s, 14, r->created_at);
+    sqlite3_bind_int(s, 15, r->idle_timeout);
+    sqlite3_bind_int(s, 16, r->ttl);
     if (sqlite3_step(s) != SQLITE_DONE)
         return db_err(st->db, err, "update session %s", r->id);
     if (sqlite3_changes(st->db) == 0)
         return bh_err_set(err, ENOENT, "update session %s: no such session", r->id);
+    return 0;
+}
+
+int bh_store_session_delete(bh_store_t *st, const char *id, bh_err_t *err)
+{
+    cleanup_stmt sqlite3_stmt *s = st->session_delete;
+    bind_text(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_err(st->db, err, "delete session %s", id);
     return 0;
 }
 

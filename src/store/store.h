@@ -47,9 +47,14 @@ void bh_store_close(bh_store_t *st);
 /* Insert a new row (all fields). A duplicate id: err->status EEXIST. */
 int bh_store_session_insert(bh_store_t *st, const struct bh_session_row *r, bh_err_t *err);
 /* Replace the mutable fields (status, expires_at, ended_at, end_reason,
- * end_detail, url, runtime, container_id, pid, addr, uid_base) of row r->id.
+ * end_detail, url, runtime, container_id, pid, addr, uid_base, and owner,
+ * created_at, idle_timeout and ttl, which a warm pool's session gets when
+ * a create takes it) of row r->id.
  * An unknown id is an error with err->status ENOENT. */
 int bh_store_session_update(bh_store_t *st, const struct bh_session_row *r, bh_err_t *err);
+/* Remove row id and its events (a warm pool's session that no create
+ * took: it never was anyone's). Unknown: success. */
+int bh_store_session_delete(bh_store_t *st, const char *id, bh_err_t *err);
 /* Load one row; returns 1 found, 0 not found, -1 error. */
 int bh_store_session_get(bh_store_t *st, const char *id, struct bh_session_row *out, bh_err_t *err);
 /* All rows (status filter or NULL), newest first. Caller frees with

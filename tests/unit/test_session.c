@@ -14,6 +14,7 @@
 #include "backend/fake/fake.h"
 #include "lib/log.h"
 #include "lib/loop.h"
+#include "lib/metrics.h"
 #include "kinds/kinds.h"
 #include "lib/util.h"
 #include "session/session.h"
@@ -41,12 +42,14 @@ static int tk_validate(json_t *body, const struct bh_config *cfg, void **opts,
 }
 
 static const struct bh_session_ops *ops; /* the sessions' services */
+static struct tk *last_tk;                /* the newest session's */
 
 static void *tk_create(bh_session_t *s, const struct bh_session_ops *so, void *opts,
                        struct bh_session_row *row)
 {
     free(opts);
     struct tk *k = bh_xcalloc(1, sizeof *k);
+    last_tk = k;
     k->s = s;
     k->so = ops = so;
     k->fd_in = k->fd_out = -1;
@@ -86,6 +89,23 @@ static void tk_process(void *k, const struct bh_config *cfg, struct bh_process *
 }
 
 static void tk_process_free(void *k, struct bh_process *p) { (void)k, (void)p; }
+
+/* The pool: opts "nofit" are settings a pooled session cannot serve. */
+static int claimed_n;
+static int tk_pool_fits(const void *k, const void *opts)
+{
+    (void)k;
+    return opts && strcmp(opts, "nofit") != 0;
+}
+
+static void tk_pool_claim(void *kk, void *opts, struct bh_session_row *row)
+{
+    struct tk *k = kk;
+    (void)row;
+    free(opts);
+    claimed_n++;
+    bh_timer_set(k->t, 0); /* ready again on the next pass */
+}
 static void tk_ready(void *k) { (void)k; }
 
 static void tk_detach(void *kk, int code, const char *why)
@@ -126,6 +146,8 @@ static const struct bh_kind test_kind = {
     .process_free = tk_process_free,
     .attach = tk_attach,
     .ready = tk_ready,
+    .pool_fits = tk_pool_fits,
+    .pool_claim = tk_pool_claim,
     .detach = tk_detach,
     .destroy = tk_destroy,
     .json = tk_json,
@@ -207,18 +229,20 @@ static void on_created(void *arg, bh_session_t *s, const bh_err_t *err)
     }
 }
 
-static void create(struct world *w, struct created *c)
+static void create_with(struct world *w, struct created *c, const char *kind_opts)
 {
     memset(c, 0, sizeof *c);
     struct bh_create_opts o;
     memset(&o, 0, sizeof o);
     o.kind = &test_kind;
-    o.kind_opts = bh_xstrdup("opts");
+    o.kind_opts = bh_xstrdup(kind_opts);
     o.idle_timeout = 300;
     o.ttl = 300;
     o.net_mode = BH_NET_INTERNET;
     bh_session_create(w->m, &o, on_created, c);
 }
+
+static void create(struct world *w, struct created *c) { create_with(w, c, "opts"); }
 
 static int ended_n;
 static void on_ended(void *arg)
@@ -615,6 +639,166 @@ static void test_leave_and_adopt(void)
     bh_config_free(&w.cfg);
 }
 
+/* ------------------------------------------------------------ the pool */
+
+static void tune_pool(struct bh_config *c) { c->pool = 2; }
+static void tune_pool_full(struct bh_config *c)
+{
+    c->pool = 2;
+    c->max_sessions = 2;
+}
+
+/* Run the loop until the pool holds n ready sessions and none starts. */
+static int pool_settles(struct world *w, int n)
+{
+    struct bh_sessions_counts k;
+    for (int i = 0; i < 2000; i++) {
+        bh_sessions_counts(w->m, &k);
+        if (k.pool_ready == n && k.pool_starting == 0)
+            return 1;
+        step();
+    }
+    return 0;
+}
+
+/* Rows the store holds of the pool (owner BH_POOL_OWNER). */
+static int pool_rows(struct world *w)
+{
+    struct bh_session_row *rows = NULL;
+    int n = bh_store_session_list(w->store, NULL, &rows, NULL), k = 0;
+    for (int i = 0; i < n; i++)
+        k += !strcmp(rows[i].owner, BH_POOL_OWNER);
+    bh_store_rows_free(rows, n);
+    return k;
+}
+
+static void test_pool_fill_and_claim(void)
+{
+    struct world w;
+    world_open(&w, tune_pool);
+    mode = READY_AT_ATTACH;
+    bh_err_t err = BH_ERR_INIT;
+    CHECK(bh_sessions_recover(w.m, &err) == 0); /* the daemon's start fills the pool */
+    struct bh_sessions_counts k;
+    int most_starting = 0;
+    for (int i = 0; i < 2000; i++) {
+        bh_sessions_counts(w.m, &k);
+        if (k.pool_starting > most_starting)
+            most_starting = k.pool_starting;
+        if (k.pool_ready == 2)
+            break;
+        step();
+    }
+    CHECK(k.pool_ready == 2 && most_starting == 1); /* one at a time */
+    CHECK(k.ready == 0 && k.starting == 0);         /* not users' sessions */
+    CHECK(bh_fake_calls(w.fake)->start == 2 && pool_rows(&w) == 2);
+    /* a create that fits takes one: no start of its own */
+    int claims = claimed_n;
+    struct created c;
+    create(&w, &c);
+    CHECK(until(&c.done) && c.s && bh_session_ready(c.s));
+    CHECK(claimed_n == claims + 1 && bh_sessions_metrics(w.m)->pool_hits == 1);
+    if (c.s) {
+        struct bh_session_row r;
+        CHECK(row(&w, bh_session_id(c.s), &r) == 1 && !strcmp(r.owner, "admin") &&
+              !strcmp(r.status, "ready") && r.expires_at > 0);
+        bh_session_row_clear(&r);
+        CHECK(bh_session_find(w.m, bh_session_id(c.s)) == c.s);
+    }
+    /* the pool refills behind it */
+    CHECK(pool_settles(&w, 2) && bh_fake_calls(w.fake)->start == 3 && pool_rows(&w) == 2);
+    /* a create that does not fit starts cold */
+    struct created d;
+    create_with(&w, &d, "nofit");
+    CHECK(until(&d.done) && d.s && bh_fake_calls(w.fake)->start == 4);
+    CHECK(bh_sessions_metrics(w.m)->pool_misses == 1 && claimed_n == claims + 1);
+    /* each sandbox serves one session: ended, it is stopped */
+    int e1 = 0, e2 = 0;
+    int stops = bh_fake_calls(w.fake)->stop;
+    if (c.s)
+        bh_session_end(c.s, "deleted", NULL, on_ended, &e1);
+    if (d.s)
+        bh_session_end(d.s, "deleted", NULL, on_ended, &e2);
+    CHECK(until(&e1) && until(&e2) && bh_fake_calls(w.fake)->stop == stops + 2);
+    /* the pooled sessions' rows go with them: they never were anyone's */
+    shutdown_done = 0;
+    bh_sessions_shutdown(w.m, on_shutdown, NULL);
+    CHECK(until(&shutdown_done) && pool_rows(&w) == 0);
+    CHECK(bh_sessions_metrics(w.m)->pool_discarded == 2);
+    drain(&w);
+    CHECK(bh_fake_running(w.fake) == 0);
+    world_close(&w);
+}
+
+static void test_pool_yields_and_evicts(void)
+{
+    struct world w;
+    world_open(&w, tune_pool_full);
+    mode = WAIT;
+    bh_err_t err = BH_ERR_INIT;
+    CHECK(bh_sessions_recover(w.m, &err) == 0);
+    /* the pool's sessions are not the manager's to list: the kind's newest */
+    for (int i = 0; i < 100 && bh_fake_calls(w.fake)->start < 1; i++)
+        step();
+    bh_session_t *p = bh_fake_calls(w.fake)->start == 1 ? last_tk->s : NULL;
+    /* a create arrives while the pool's first start runs: no second pooled
+     * start until the create is through */
+    struct created c;
+    create_with(&w, &c, "nofit");
+    for (int i = 0; i < 20; i++)
+        step();
+    if (p)
+        ops->kind_ready(p);
+    for (int i = 0; i < 20; i++)
+        step();
+    struct bh_sessions_counts k;
+    bh_sessions_counts(w.m, &k);
+    CHECK(k.pool_ready == 1 && k.pool_starting == 0 && k.starting == 1);
+    bh_session_t *cs = started_one(&w);
+    if (cs)
+        ops->kind_ready(cs);
+    CHECK(until(&c.done) && c.s);
+    /* both slots are in use now (one pooled, one live): no refill */
+    for (int i = 0; i < 20; i++)
+        step();
+    bh_sessions_counts(w.m, &k);
+    CHECK(k.pool_ready == 1 && k.pool_starting == 0 && k.ready == 1);
+    /* a create that does not fit and finds no slot ends the pooled one */
+    struct created d;
+    create_with(&w, &d, "nofit");
+    for (int i = 0; i < 20; i++) /* the pooled one ends first */
+        step();
+    bh_session_t *ds = NULL;
+    for (int i = 0; i < 2000 && !(ds = started_one(&w)); i++)
+        step();
+    if (ds)
+        ops->kind_ready(ds);
+    CHECK(until(&d.done) && d.s);
+    bh_sessions_counts(w.m, &k);
+    CHECK(k.pool_ready == 0 && k.ready == 2 && bh_sessions_metrics(w.m)->pool_discarded == 1);
+    shutdown_done = 0;
+    bh_sessions_shutdown(w.m, on_shutdown, NULL);
+    CHECK(until(&shutdown_done));
+    drain(&w);
+    world_close(&w);
+}
+
+static void test_pool_failure_waits(void)
+{
+    struct world w;
+    world_open(&w, tune_pool);
+    mode = READY_AT_ATTACH;
+    bh_fake_script(w.fake)->fail_start = 1;
+    bh_err_t err = BH_ERR_INIT;
+    CHECK(bh_sessions_recover(w.m, &err) == 0);
+    for (int i = 0; i < 300; i++)
+        step();
+    /* a failed pooled start is not retried at once (5 s later) */
+    CHECK(bh_fake_calls(w.fake)->start == 1 && pool_rows(&w) == 0);
+    CHECK(bh_sessions_metrics(w.m)->pool_discarded == 1 && bh_sessions_live(w.m) == 0);
+    world_close(&w);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -623,7 +807,10 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    bh_kinds_add(&test_kind);
+    /* the test's kind first: the default of a body that names none (the
+     * pool's) */
+    memmove(&bh_kinds[1], &bh_kinds[0], (BH_KINDS_MAX - 1) * sizeof bh_kinds[0]);
+    bh_kinds[0] = &test_kind;
     bh_log_set_level(BH_LOG_ERROR); /* the sessions' info and warnings are expected here */
     bh_err_t err = BH_ERR_INIT;
     loop = bh_loop_new(NULL, &err);
@@ -641,6 +828,9 @@ int main(void)
     test_end_while_ending();
     test_start_timeout();
     test_leave_and_adopt();
+    test_pool_fill_and_claim();
+    test_pool_yields_and_evicts();
+    test_pool_failure_waits();
 
     bh_loop_free(loop);
     bh_rm_rf(dir, NULL);

@@ -158,7 +158,21 @@ struct start_job {
     uint32_t uid_base;
     bh_err_t err;
     int ok;
+    int64_t mark;                  /* monotonic ms: the last phase's end */
+    struct bh_phase phases[BH_START_PHASES_MAX];
+    int nphases;
 };
+
+/* The end of one of the start's phases (name: static). */
+static void phase(struct start_job *j, const char *name, int64_t less)
+{
+    int64_t now = bh_mono_ms();
+    if (j->nphases < BH_START_PHASES_MAX) {
+        j->phases[j->nphases].name = name;
+        j->phases[j->nphases++].ms = (int)(now - j->mark - less);
+    }
+    j->mark = now - less;
+}
 
 static char **strv_dup(const char *const *v)
 {
@@ -219,6 +233,7 @@ static void start_work(void *arg)
     struct local *lb = j->lb;
     const struct bh_config *cfg = lb->cfg;
 
+    j->mark = bh_mono_ms();
     if (bh_userns_lease(&lb->userns, j->id, &j->uid_base, &j->err) < 0) {
         bh_err_wrap(&j->err, "user namespace");
         start_undo(j, 0, 0);
@@ -255,21 +270,29 @@ static void start_work(void *arg)
         start_undo(j, 0, 0);
         return;
     }
+    /* the runtime's create: what the bundle's writing left of it */
+    phase(j, "bundle", j->sb.runtime_ms);
+    int64_t runtime_ms = j->sb.runtime_ms;
+    j->mark = bh_mono_ms();
     if (bh_net_session_setup(&lb->net, j->id, j->sb.pid, &j->net, &j->err) < 0) {
         bh_err_wrap(&j->err, "network setup");
         start_undo(j, 1, 1);
         return;
     }
+    phase(j, "network", 0);
     if (bh_net_session_policy(&lb->net, j->id, &j->policy, &j->err) < 0) {
         bh_err_wrap(&j->err, "egress policy");
         start_undo(j, 1, 1);
         return;
     }
+    phase(j, "egress", 0);
     if (bh_sandbox_resume(&lb->env, j->sb.id, &j->err) < 0) {
         bh_err_wrap(&j->err, "sandbox");
         start_undo(j, 1, 1);
         return;
     }
+    /* the runtime's create and start */
+    phase(j, "runtime", -runtime_ms);
     j->ok = 1;
 }
 
@@ -313,6 +336,8 @@ static void start_done(void *arg)
     snprintf(st.where.addr, sizeof st.where.addr, "%s", j->net.addr);
     st.where.pid = j->sb.pid;
     st.where.uid_base = j->uid_base;
+    memcpy(st.phases, j->phases, sizeof st.phases);
+    st.nphases = j->nphases;
     start_job_free(j);
     l->ev->started(l->arg, &st, NULL);
 }
@@ -566,6 +591,24 @@ static void local_readiness(bh_backend_t *b, json_t *checks, int *ready)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* MemAvailable below a tenth of MemTotal, or below one session's memory
+ * limit, whichever is more. */
+static int local_short_of_memory(bh_backend_t *b)
+{
+    struct local *lb = (struct local *)b;
+    cleanup_free char *text = bh_read_file("/proc/meminfo", NULL, NULL);
+    const char *t = text ? strstr(text, "MemTotal:") : NULL;
+    const char *a = text ? strstr(text, "MemAvailable:") : NULL;
+    if (!t || !a)
+        return 0;
+    unsigned long long total = strtoull(t + 9, NULL, 10) << 10;
+    unsigned long long avail = strtoull(a + 13, NULL, 10) << 10;
+    unsigned long long floor = total / 10;
+    if (floor < lb->cfg->memory_bytes)
+        floor = lb->cfg->memory_bytes;
+    return avail < floor;
+}
+
 static void local_free(bh_backend_t *b)
 {
     struct local *lb = (struct local *)b;
@@ -593,6 +636,7 @@ static const struct bh_backend_ops local_ops = {
     .sweep = local_sweep,
     .reap = local_reap,
     .readiness = local_readiness,
+    .short_of_memory = local_short_of_memory,
     .free = local_free,
 };
 

@@ -513,6 +513,7 @@ static int sandbox_launch(const struct bh_sandbox_env *env, const struct bh_spec
      * stdio on when detached without a terminal), so they go to fd_log; the
      * runtime's own errors are read back from its JSON log. */
     struct rt_spawn s = {c.argv, {-1, fd_log, fd_log, fd_in, fd_out}, 5, c.hiers, c.nhiers, c.crun};
+    int64_t t_runtime = bh_mono_ms();
     pid_t pid = rt_spawn(&s, err);
     rt_cmd_free(&c);
     if (pid < 0) {
@@ -548,6 +549,7 @@ static int sandbox_launch(const struct bh_sandbox_env *env, const struct bh_spec
     snprintf(out->id, sizeof out->id, "%s", cid);
     snprintf(out->bundle, sizeof out->bundle, "%s", bundle);
     out->pid = (pid_t)cpid;
+    out->runtime_ms = (int)(bh_mono_ms() - t_runtime);
     return 0;
 }
 

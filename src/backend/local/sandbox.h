@@ -58,6 +58,7 @@ struct bh_sandbox {
     char id[80];      /* OCI container id: "bh-<session id>" */
     pid_t pid;        /* host pid of the container's init */
     char bundle[512]; /* bundle dir */
+    int runtime_ms;   /* how long the runtime took (the rest: the bundle) */
 };
 
 /* Write the bundle (config.json from params) and start the container detached.

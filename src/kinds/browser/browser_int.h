@@ -53,6 +53,7 @@ struct browser {
     int closed_by_client;   /* a client sent Browser.close */
     int adopted;            /* a previous run's session, being re-attached */
     int awaiting_load;      /* first navigation sent; its load event makes it ready */
+    int start_navigated;    /* the start navigated to its first page (timings) */
     int page_attached;      /* cdp_session is attached and Page is enabled */
     int page_crashes;       /* renderer crashes of its page (reloaded up to 3) */
     int replacing;          /* its page was closed: a new one is being opened */
@@ -82,6 +83,9 @@ static inline void set_str(char **dst, const char *v)
 void browser_attach(struct browser *b, int fd_in, int fd_out, int adopted);
 /* The session is ready: CDP clients and live viewers are accepted. */
 void browser_ready(struct browser *b);
+/* A pooled session was claimed (its row has the claim's url): load that
+ * page as a start's first page, then kind_ready. */
+void browser_claimed(struct browser *b);
 /* Clients closed (code, why), the channel dropped, operations failed. */
 void browser_detach(struct browser *b, int code, const char *why);
 /* GET screenshot: the page as a PNG, or an error through op's error. */

@@ -157,6 +157,8 @@ static void got_target_info(void *arg, json_t *reply)
         set_str(&b->title, bh_json_str(ti, "title"));
         set_str(&b->page_url, bh_json_str(ti, "url"));
     }
+    bh_timer_cancel(b->load_timer);
+    b->so->phase(b->s, b->start_navigated ? "navigation" : "attach");
     b->so->kind_ready(b->s);
 }
 
@@ -240,11 +242,30 @@ static void page_enabled(void *arg, json_t *reply)
     /* The browser is ready: the start slot goes to the next session, and
      * the page gets its own time to load (a page that cannot load is the
      * page's error, not the browser's). */
+    b->so->phase(b->s, "attach");
     b->so->kind_up(b->s);
     bh_timer_set(b->load_timer, b->page_load_ms);
     b->awaiting_load = 1;
+    b->start_navigated = 1;
     bh_cdp_call(b->cdp, "Page.navigate", json_pack("{s:s}", "url", b->so->info(b->s)->url),
                 b->cdp_session, navigated, b);
+}
+
+void browser_claimed(struct browser *b)
+{
+    const char *url = b->so->info(b->s)->url;
+    set_str(&b->page_error, NULL);
+    b->page_crashes = 0;
+    if (!strcmp(url, "about:blank")) { /* the page it has */
+        b->so->phase(b->s, "attach");
+        b->so->kind_ready(b->s);
+        return;
+    }
+    bh_timer_set(b->load_timer, b->page_load_ms);
+    b->awaiting_load = 1;
+    b->start_navigated = 1;
+    bh_cdp_call(b->cdp, "Page.navigate", json_pack("{s:s}", "url", url), b->cdp_session, navigated,
+                b);
 }
 
 /* The first page did not load in time: stop it (like the stop button; what
@@ -351,6 +372,7 @@ static void got_targets(void *arg, json_t *reply)
                  * operations wait for it). */
                 set_str(&b->title, bh_json_str(ti, "title"));
                 set_str(&b->page_url, url);
+                b->so->phase(b->s, "attach");
                 b->so->kind_ready(b->s);
             }
             return;

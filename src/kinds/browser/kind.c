@@ -109,6 +109,31 @@ static void *create(bh_session_t *s, const struct bh_session_ops *so, void *opts
     return b;
 }
 
+/* A pooled browser serves a create whose settings it was started with:
+ * the viewport is the window's size and the clipboard policy is in the
+ * settings saved for adoption; the url and the page's load timeout are
+ * the claim's own. It must have its page attached. */
+static int pool_fits(const void *k, const void *opts)
+{
+    const struct browser *b = k;
+    const struct browser_opts *o = opts;
+    const struct bh_session_row *r = b->so->info(b->s);
+    return o && b->page_attached && b->cdp_session[0] && o->viewport_w == r->viewport_w &&
+           o->viewport_h == r->viewport_h && o->clip.copy == b->clip.copy &&
+           o->clip.paste == b->clip.paste;
+}
+
+static void pool_claim(void *k, void *opts, struct bh_session_row *row)
+{
+    struct browser *b = k;
+    struct browser_opts *o = opts;
+    b->page_load_ms = o->page_load_ms;
+    free(row->url);
+    row->url = steal_pointer(&o->url);
+    free_opts(o);
+    browser_claimed(b);
+}
+
 static void destroy(void *k)
 {
     struct browser *b = k;
@@ -364,6 +389,8 @@ const struct bh_kind bh_kind_browser = {
     .process_free = process_free,
     .attach = attach,
     .ready = ready,
+    .pool_fits = pool_fits,
+    .pool_claim = pool_claim,
     .ready_event = ready_event,
     .detach = detach,
     .destroy = destroy,
