@@ -11,6 +11,8 @@
 #            test site (bench/create.mjs). Beside it, a tuned row: a second,
 #            short-lived daemon with --cpus $(nproc) against the baseline with
 #            no CPU quota.
+#   pool     create→ready from a warm pool (--pool N) against cold creates on
+#            the same daemon (bench/pool.mjs).
 #   cdp      a Playwright workload (navigations, evaluations, screenshots)
 #            through the session's CDP endpoint, against a Chromium that
 #            Playwright launches itself over a pipe with the same flags.
@@ -42,6 +44,8 @@
 # {name, value, unit, goal, baseline, ratio} entry each), overwritten per run.
 # Environment: BENCH_RUNS (default 10) runs per side, after one warm-up each;
 # BENCH_SKIP_CREATE=1 skips the create section (and its tuned row);
+# BENCH_SKIP_POOL=1 skips the warm pool (BENCH_POOL_N, default 4, its size;
+# BENCH_POOL_RUNS, default 100, pooled creates);
 # BENCH_SKIP_CDP=1 skips the CDP workload; BENCH_SKIP_NET=1 skips the network
 # (BENCH_NET_MIB, default 128, MiB downloaded per side; BENCH_NET_PAGES,
 # default 100, small page loads per side); BENCH_SKIP_LIVE=1 skips the live
@@ -134,9 +138,15 @@ if [ "${BENCH_SKIP_CREATE:-0}" != 1 ]; then
 fi
 
 # --- warm pool ---------------------------------------------------------------
-# Reserved for the warm pool (`--pool N`): create→ready with the pool warm
-# (goal: p50 <= 15 ms, p99 <= 50 ms for about:blank) against the cold path
-# above, in the same run. Not measured yet.
+# create→ready with the pool warm (a daemon of its own with --pool N; goal:
+# p50 <= 15 ms, p99 <= 50 ms for about:blank) against cold creates on the same
+# daemon in the same run (bench/pool.mjs).
+if [ "${BENCH_SKIP_POOL:-0}" != 1 ]; then
+    echo
+    echo "bench: warm pool, pooled vs cold creates (load average $(load))"
+    start_daemon pool --pool "${BENCH_POOL_N:-4}"
+    node bench/pool.mjs "http://127.0.0.1:$port" "$token" "${BENCH_POOL_N:-4}" "${BENCH_POOL_RUNS:-100}" "$RUNS"
+fi
 # -----------------------------------------------------------------------------
 
 start_daemon default
