@@ -1,7 +1,9 @@
 // flags.mjs — the Chromium that the benchmarks' baselines launch themselves:
-// Debian's binary with the flags bulkhead gives its sessions' browsers, so a
-// ratio compares bulkhead's cost, not a different browser setup.
-export const CHROMIUM = '/usr/lib/chromium/chromium';
+// the binary bulkhead's sessions run by default (Debian's headless shell;
+// BENCH_BROWSER names another, for a daemon given --browser) with the flags
+// bulkhead gives its sessions' browsers, so a ratio compares bulkhead's cost,
+// not a different browser setup.
+export const CHROMIUM = process.env.BENCH_BROWSER || '/usr/lib/chromium/chromium-headless-shell';
 
 export function browserFlags(width = 1280, height = 720) {
   return ['--disable-gpu', '--no-first-run', '--no-default-browser-check',

@@ -55,7 +55,9 @@
 # BENCH_SKIP_DAEMON=1 skips the daemon's footprint and REST throughput
 # (BENCH_DAEMON_CHURN, default 100, sessions churned; BENCH_WRK_SECONDS,
 # default 10, per wrk run); BENCH_SKIP_CAPACITY=1 skips capacity
-# (BENCH_CAPACITY_N, default 150, sessions live at once).
+# (BENCH_CAPACITY_N, default 150, sessions live at once). BENCH_BROWSER runs
+# another browser binary in the daemons' sessions and the baselines alike
+# (default: the daemon's, the headless shell).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/bulkhead}
@@ -116,7 +118,8 @@ start_daemon() {
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     echo "bench: starting the daemon ($name${*:+: $*}) on 127.0.0.1:$port"
     "$BIN" serve --listen "127.0.0.1:$port" --state-dir "$work/state-$name" --run-dir "$work/run-$name" \
-        --bridge bhbench0 --subnet 10.218.0.0/16 --log-level warn "$@" \
+        --bridge bhbench0 --subnet 10.218.0.0/16 --log-level warn \
+        ${BENCH_BROWSER:+--browser "$BENCH_BROWSER"} "$@" \
         >"$work/daemon-$name.out" 2>"$work/daemon-$name.err" &
     daemon_pid=$!
     for _ in $(seq 100); do
