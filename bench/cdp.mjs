@@ -9,7 +9,8 @@ import { startWorld, stopWorld } from '../tests/e2e/lib/world.js';
 import { acquireLock } from '../tests/e2e/lib/lock.js';
 import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
 
-const [base, token] = process.argv.slice(2);
+// LABEL (optional): a name for the daemon's settings, e.g. "tuned"
+const [base, token, label] = process.argv.slice(2);
 const WORK = Number(process.env.BENCH_CDP_WORK || 50);
 const ROUNDS = Number(process.env.BENCH_CDP_ROUNDS || 3);
 const H = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
@@ -51,11 +52,11 @@ try {
     process.stdout.write('.');
   }
   const d = median(direct), v = median(via);
-  console.log(`\n\n${`Playwright workload (${WORK} × goto+evaluate+screenshot), ms`.padEnd(58)} median`);
+  console.log(`\n\n${`Playwright workload (${WORK} × goto+evaluate+screenshot)${label ? `, ${label}` : ''}, ms`.padEnd(58)} median`);
   console.log(`${'through bulkhead CDP endpoint'.padEnd(58)} ${v.toFixed(0).padStart(6)}`);
   console.log(`${'Playwright-launched Chromium (pipe), same flags'.padEnd(58)} ${d.toFixed(0).padStart(6)}`);
   console.log(`${'ratio bulkhead / direct'.padEnd(58)} ${(v / d).toFixed(2).padStart(6)}   (goal: <= 1.05)`);
-  record('cdp.workload', v, 'ms', { goal: '<= 1.05 x baseline', baseline: d });
+  record(label ? `cdp.${label}.workload` : 'cdp.workload', v, 'ms', { goal: '<= 1.05 x baseline', baseline: d });
 } finally {
   if (session?.id) await fetch(`${base}/api/v1/sessions/${session.id}`, { method: 'DELETE', headers: H });
   await stopWorld();
