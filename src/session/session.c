@@ -235,7 +235,9 @@ struct bh_session *session_launch(struct bh_sessions *m, struct bh_create_opts *
     r->pids_max = (int64_t)cfg->pids_max;
     r->cpus = cfg->cpus;
     snprintf(r->owner, sizeof r->owner, "%s",
-             pooled ? BH_POOL_OWNER : opts->owner[0] ? opts->owner : "admin");
+             pooled           ? BH_POOL_OWNER
+             : opts->owner[0] ? opts->owner
+                              : "admin");
     if (bh_store_session_insert(m->store, r, &err) < 0) {
         bh_log(BH_LOG_ERROR, id, "store insert: %s", bh_err_msg(&err));
         bh_err_clear(&err);

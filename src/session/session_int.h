@@ -47,20 +47,20 @@ struct bh_session {
     enum bh_net_mode net_mode;
     struct bh_net_rule *allow;
     int nallow;
-    char *upstream;  /* the upstream proxy URL, or NULL */
-    int starting;    /* the backend is starting it (started() is due) */
-    int end_pending; /* end() came while it was */
-    int queued;      /* waits in m->queue for a start slot */
-    int counted;     /* holds one of m->starting */
-    int adopting;    /* a previous run's session, being re-attached */
-    int watched;     /* the backend reports its process's events */
-    int exited;      /* the backend said the process ended */
-    int pooled;      /* in the warm pool: started ahead, no create has it yet */
-    int claimed;     /* a pooled session a create took */
+    char *upstream;   /* the upstream proxy URL, or NULL */
+    int starting;     /* the backend is starting it (started() is due) */
+    int end_pending;  /* end() came while it was */
+    int queued;       /* waits in m->queue for a start slot */
+    int counted;      /* holds one of m->starting */
+    int adopting;     /* a previous run's session, being re-attached */
+    int watched;      /* the backend reports its process's events */
+    int exited;       /* the backend said the process ended */
+    int pooled;       /* in the warm pool: started ahead, no create has it yet */
+    int claimed;      /* a pooled session a create took */
     int64_t t_pooled; /* monotonic ms it became ready in the pool */
     int kind_readied; /* the kind's ready() ran (once per session) */
     struct bh_session *qnext;
-    int64_t t_start, t_queued; /* monotonic ms: start, create request */
+    int64_t t_start, t_queued;          /* monotonic ms: start, create request */
     struct bh_phase phases[PHASES_MAX]; /* the start's, in order: durations */
     int nphases;
     int64_t phase_mark; /* monotonic ms: the last phase's end */

@@ -47,9 +47,8 @@ void pool_refill(struct bh_sessions *m)
     /* on the next pass of the loop: what called it (a create's reply)
      * goes out first */
     if (!m->shutdown_cb && (m->cfg->pool > 0 || m->pool_extra))
-        bh_timer_set(m->pool_timer, m->pool_retry_at > bh_mono_ms()
-                                        ? m->pool_retry_at - bh_mono_ms()
-                                        : 0);
+        bh_timer_set(m->pool_timer,
+                     m->pool_retry_at > bh_mono_ms() ? m->pool_retry_at - bh_mono_ms() : 0);
 }
 
 static void refill_now(struct bh_sessions *m)
@@ -132,8 +131,8 @@ void pool_claim(struct bh_session *s, struct bh_create_opts *opts, bh_session_cr
     bh_create_opts_clear(opts);
     s->kind->pool_claim(s->k, kind_opts, r);
     session_store_update(s);
-    session_event(s, "created", json_pack("{s:s?, s:I}", "url", r->url, "pooledMs",
-                                          (json_int_t)waited));
+    session_event(s, "created",
+                  json_pack("{s:s?, s:I}", "url", r->url, "pooledMs", (json_int_t)waited));
     m->metrics.created++;
     bh_log(BH_LOG_INFO, r->id, "created from the pool for %s", r->url ? r->url : r->type);
     bh_timer_set(s->start_timer, m->cfg->start_timeout_ms);

@@ -76,7 +76,7 @@ static int adopt(struct bh_sessions *m, struct bh_session_row *r, const char **r
         return -1;
     }
     s->row = *r;
-    memset(r, 0, sizeof *r); /* its heap fields are the session's now */
+    memset(r, 0, sizeof *r);                          /* its heap fields are the session's now */
     s->pooled = !strcmp(s->row.owner, BH_POOL_OWNER); /* back into the pool */
     m->pool_extra |= s->pooled;
     s->watched = 1;

@@ -42,7 +42,7 @@ static int tk_validate(json_t *body, const struct bh_config *cfg, void **opts,
 }
 
 static const struct bh_session_ops *ops; /* the sessions' services */
-static struct tk *last_tk;                /* the newest session's */
+static struct tk *last_tk;               /* the newest session's */
 
 static void *tk_create(bh_session_t *s, const struct bh_session_ops *so, void *opts,
                        struct bh_session_row *row)

@@ -158,7 +158,7 @@ struct start_job {
     uint32_t uid_base;
     bh_err_t err;
     int ok;
-    int64_t mark;                  /* monotonic ms: the last phase's end */
+    int64_t mark; /* monotonic ms: the last phase's end */
     struct bh_phase phases[BH_START_PHASES_MAX];
     int nphases;
 };

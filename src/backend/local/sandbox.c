@@ -595,8 +595,8 @@ static int runc_release(const struct bh_sandbox_env *env, const char *container_
         return errno == ENOENT ? 0 : bh_err_set(err, errno, "start: open %s", fifo);
     /* its init, to stop waiting should it die before it opens the FIFO
      * (a reader sees no hang-up from a writer that never came) */
-    cleanup_free char *pidfile =
-        bh_xasprintf("%s/%s/pid", env->bundles_dir, container_id + 3 /* "bh-" */);
+    cleanup_free char *pidfile = bh_xasprintf("%s/%s/pid", env->bundles_dir,
+                                              container_id + 3 /* "bh-" */);
     cleanup_free char *pidtext = bh_read_file(pidfile, NULL, NULL);
     pid_t init = pidtext ? (pid_t)strtol(pidtext, NULL, 10) : 0;
     char c = 0;
