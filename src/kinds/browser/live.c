@@ -61,6 +61,7 @@ struct bh_live {
     size_t last_len;
     int64_t cast_started;
     int64_t last_frame_at;
+    int64_t input_at; /* monotonic ms of a viewer's last input */
     bh_timer_t *kick_timer;
     bh_timer_t *poll_timer;
     int resized; /* a viewer set the size */
@@ -167,6 +168,19 @@ static void ack_now(void *arg)
     lv->unacked = 0;
 }
 
+/* Frames come on demand for a while after a viewer's input (the one that
+ * shows its effect goes out at once), paced by maxFps otherwise. */
+#define INPUT_BURST_MS 250
+static int paced(const struct bh_live *lv, int64_t now)
+{
+    return now - lv->input_at > INPUT_BURST_MS;
+}
+
+static int due_at(const struct bh_live *lv, const struct viewer *v, int64_t now)
+{
+    return paced(lv, now) ? v->last_sent + 1000 / v->max_fps : now;
+}
+
 /* Acknowledge the pending frame when the first viewer can take another. */
 static void schedule_ack(struct bh_live *lv)
 {
@@ -176,7 +190,7 @@ static void schedule_ack(struct bh_live *lv)
     for (struct viewer *v = lv->viewers; v; v = v->next) {
         if (v->closing || bh_ws_queued(v->ws) > 0)
             continue;
-        int64_t at = v->last_sent + 1000 / v->max_fps;
+        int64_t at = due_at(lv, v, now);
         if (best < 0 || at < best)
             best = at;
     }
@@ -215,7 +229,7 @@ static void distribute(struct bh_live *lv, const char *data)
     lv->last_len = (size_t)len;
     lv->last_frame_at = now;
     for (struct viewer *v = lv->viewers; v; v = v->next) {
-        if (v->closing || bh_ws_queued(v->ws) > 0 || now - v->last_sent < 1000 / v->max_fps)
+        if (v->closing || bh_ws_queued(v->ws) > 0 || due_at(lv, v, now) > now)
             v->behind = 1;
         else
             send_frame(v, jpeg, (size_t)len, now);
@@ -233,7 +247,7 @@ static void catch_up(struct bh_live *lv)
     for (struct viewer *v = lv->viewers; v; v = v->next) {
         if (!v->behind || v->closing || !lv->last || bh_ws_queued(v->ws) > 0)
             continue; /* (a busy socket's drain calls again) */
-        int64_t at = v->last_sent + 1000 / v->max_fps;
+        int64_t at = due_at(lv, v, now);
         if (at <= now)
             send_frame(v, lv->last, lv->last_len, now);
         else if (next < 0 || at < next)
@@ -426,6 +440,13 @@ static int ws_message(void *arg, bh_ws_t *ws, const char *data, size_t len, int 
     }
     if (lv->hooks.activity)
         lv->hooks.activity(lv->arg);
+    /* the frame that shows the input's effect goes out at once */
+    lv->input_at = bh_mono_ms();
+    if (lv->ack_armed) {
+        bh_timer_cancel(lv->ack_timer);
+        lv->ack_armed = 0;
+        schedule_ack(lv);
+    }
     for (int i = 0; i < n; i++) {
         struct bh_live_cmd *c = &cmds[i];
         if (!lv->page[0]) {
