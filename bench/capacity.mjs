@@ -28,6 +28,7 @@
 // usage: node capacity.mjs BASE_URL TOKEN
 import fs from 'node:fs';
 import { record } from './results.mjs';
+import { memAvailable, settledMemAvailable, pssBytes } from './hostmem.mjs';
 
 const [base, token] = process.argv.slice(2);
 if (!base || !token) {
@@ -73,18 +74,6 @@ const cpuNs = (c) => (c.v2 ? keyed(`${c.dir}/cpu.stat`).usage_usec * 1000 : Numb
 const anonBytes = (c) => (c.v2 ? keyed(`${c.dir}/memory.stat`).anon : keyed(`${c.dir}/memory.stat`).rss);
 const oomKills = (c) => (c.v2 ? keyed(`${c.dir}/memory.events`).oom_kill : keyed(`${c.dir}/memory.oom_control`).oom_kill) || 0;
 const procs = (c) => fs.readFileSync(`${c.dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
-function pssBytes(pid) {
-  try {
-    return Number(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m)[1]) * 1024;
-  } catch { return 0; } // gone meanwhile
-}
-const memAvailable = () => Number(fs.readFileSync('/proc/meminfo', 'utf8').match(/^MemAvailable:\s+(\d+) kB/m)[1]) * 1024;
-async function settledMemAvailable(ms) {
-  await sleep(ms);
-  const v = [];
-  for (let i = 0; i < 5; i++, await sleep(200)) v.push(memAvailable());
-  return v.sort((a, b) => a - b)[2];
-}
 
 // ------------------------------------------------------------- sessions
 const live = new Map(); // id → {id, pid, mem, cpu, any}

@@ -15,6 +15,7 @@
 // (LEVER: names from the table below; default all). BENCH_RUNS: start runs.
 import fs from 'node:fs';
 import { Baseline, sessionBrowser } from './baseline.mjs';
+import { settledMemAvailable, pssBytes } from './hostmem.mjs';
 
 const [base, token, kArg, ...only] = process.argv.slice(2);
 const K = Number(kArg || 30);
@@ -51,17 +52,7 @@ const LEVERS = {
   'single-process (floor; no sandbox)': add('--single-process'),
 };
 
-const memAvailable = () => Number(fs.readFileSync('/proc/meminfo', 'utf8').match(/^MemAvailable:\s+(\d+) kB/m)[1]) * 1024;
-async function settledMem(ms) {
-  await sleep(ms);
-  const v = [];
-  for (let i = 0; i < 5; i++, await sleep(200)) v.push(memAvailable());
-  return v.sort((a, b) => a - b)[2];
-}
 const keyed = (file) => Object.fromEntries(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(/\s+/)).map(([k, v]) => [k, Number(v)]));
-const pss = (pid) => {
-  try { return Number(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m)[1]) * 1024; } catch { return 0; }
-};
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
@@ -76,7 +67,7 @@ for (const name of names) {
   try {
     const starts = [];
     for (let i = 0; i < RUNS; i++) starts.push((await b.run()).ms);
-    const before = await settledMem(2000);
+    const before = await settledMemAvailable(2000);
     for (let i = 0; i < K; i++) {
       const h = await b.start();
       live.push(h);
@@ -86,7 +77,7 @@ for (const name of names) {
       const shot = await h.call('Page.captureScreenshot', { format: 'png' }, sessionId);
       if (!shot.data || shot.data.length < 100) throw new Error(`${name}: no screenshot`);
     }
-    const after = await settledMem(10000);
+    const after = await settledMemAvailable(10000);
     const dirs = live.map((h) => {
       const d = b.cgroupDirs(h.id);
       return { mem: d.find((x) => x.includes('/memory/')), cpu: d.find((x) => x.includes('/cpuacct/')) };
@@ -95,7 +86,7 @@ for (const name of names) {
     for (const d of dirs) {
       const pids = fs.readFileSync(`${d.mem}/cgroup.procs`, 'utf8').split('\n').filter(Boolean);
       procs += pids.length;
-      for (const pid of pids) p += pss(pid);
+      for (const pid of pids) p += pssBytes(pid);
       anon += keyed(`${d.mem}/memory.stat`).rss;
     }
     const cpu = () => dirs.reduce((a, d) => a + Number(fs.readFileSync(`${d.cpu}/cpuacct.usage`, 'utf8')), 0);
