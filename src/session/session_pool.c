@@ -47,8 +47,7 @@ void pool_refill(struct bh_sessions *m)
     /* on the next pass of the loop: what called it (a create's reply)
      * goes out first */
     if (!m->shutdown_cb && (m->cfg->pool > 0 || m->pool_extra))
-        bh_timer_set(m->pool_timer,
-                     m->pool_retry_at > bh_mono_ms() ? m->pool_retry_at - bh_mono_ms() : 0);
+        bh_timer_set(m->pool_timer, 0); /* refill_now waits out a retry */
 }
 
 static void refill_now(struct bh_sessions *m)

@@ -163,15 +163,21 @@ struct start_job {
     int nphases;
 };
 
-/* The end of one of the start's phases (name: static). */
-static void phase(struct start_job *j, const char *name, int64_t less)
+/* One of the start's phases took ms (name: static). */
+static void phase_took(struct start_job *j, const char *name, int64_t ms)
 {
-    int64_t now = bh_mono_ms();
     if (j->nphases < BH_START_PHASES_MAX) {
         j->phases[j->nphases].name = name;
-        j->phases[j->nphases++].ms = (int)(now - j->mark - less);
+        j->phases[j->nphases++].ms = (int)ms;
     }
-    j->mark = now - less;
+}
+
+/* The phase that began at j->mark ended now. */
+static void phase(struct start_job *j, const char *name)
+{
+    int64_t now = bh_mono_ms();
+    phase_took(j, name, now - j->mark);
+    j->mark = now;
 }
 
 static char **strv_dup(const char *const *v)
@@ -270,29 +276,29 @@ static void start_work(void *arg)
         start_undo(j, 0, 0);
         return;
     }
-    /* the runtime's create: what the bundle's writing left of it */
-    phase(j, "bundle", j->sb.runtime_ms);
-    int64_t runtime_ms = j->sb.runtime_ms;
-    j->mark = bh_mono_ms();
+    /* the bundle: the create's time less the runtime's own */
+    int64_t now = bh_mono_ms();
+    phase_took(j, "bundle", now - j->mark - j->sb.runtime_ms);
+    j->mark = now;
     if (bh_net_session_setup(&lb->net, j->id, j->sb.pid, &j->net, &j->err) < 0) {
         bh_err_wrap(&j->err, "network setup");
         start_undo(j, 1, 1);
         return;
     }
-    phase(j, "network", 0);
+    phase(j, "network");
     if (bh_net_session_policy(&lb->net, j->id, &j->policy, &j->err) < 0) {
         bh_err_wrap(&j->err, "egress policy");
         start_undo(j, 1, 1);
         return;
     }
-    phase(j, "egress", 0);
+    phase(j, "egress");
     if (bh_sandbox_resume(&lb->env, j->sb.id, &j->err) < 0) {
         bh_err_wrap(&j->err, "sandbox");
         start_undo(j, 1, 1);
         return;
     }
     /* the runtime's create and start */
-    phase(j, "runtime", -runtime_ms);
+    phase_took(j, "runtime", j->sb.runtime_ms + bh_mono_ms() - j->mark);
     j->ok = 1;
 }
 
