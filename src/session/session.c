@@ -203,8 +203,8 @@ static void create_or_wait(struct bh_sessions *m, struct bh_create_opts *opts,
     session_launch(m, opts, cb, arg, 0);
 }
 
-struct bh_session *session_launch(struct bh_sessions *m, struct bh_create_opts *opts,
-                                  bh_session_created_cb cb, void *arg, int pooled)
+void session_launch(struct bh_sessions *m, struct bh_create_opts *opts, bh_session_created_cb cb,
+                    void *arg, int pooled)
 {
     const struct bh_config *cfg = m->cfg;
     char id[33];
@@ -214,7 +214,7 @@ struct bh_session *session_launch(struct bh_sessions *m, struct bh_create_opts *
         if (cb)
             fail_now(cb, arg, BH_E_INTERNAL, bh_err_msg(&err));
         bh_err_clear(&err);
-        return NULL;
+        return;
     }
 
     struct bh_session *s = session_new(m, opts->kind);
@@ -253,14 +253,13 @@ struct bh_session *session_launch(struct bh_sessions *m, struct bh_create_opts *
 
     if (m->starting < m->max_starting) {
         session_begin_start(s);
-        return s;
+        return;
     }
     s->queued = 1;
     struct bh_session **pp = &m->queue;
     while (*pp)
         pp = &(*pp)->qnext;
     *pp = s;
-    return s;
 }
 
 void bh_session_create_abandon(bh_sessions_t *m, void *arg)

@@ -192,8 +192,8 @@ void pool_timer_fired(void *arg);
 /* session.c */
 /* A new session from validated opts (taken over), queued for or given a
  * start slot; pooled: a warm pool's, owned by no one. */
-struct bh_session *session_launch(struct bh_sessions *m, struct bh_create_opts *opts,
-                                  bh_session_created_cb cb, void *arg, int pooled);
+void session_launch(struct bh_sessions *m, struct bh_create_opts *opts, bh_session_created_cb cb,
+                    void *arg, int pooled);
 /* Any live session with id, pooled ones too. */
 struct bh_session *session_lookup(struct bh_sessions *m, const char *id);
 /* A new session of kind (STARTING, its timers made), linked into m's list. */
