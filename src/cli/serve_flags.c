@@ -109,6 +109,18 @@ static int parse_u64(const char *v, uint64_t min, uint64_t *out)
     return 0;
 }
 
+/* v as a number in min..max, else -1 after "--flag must be min..max" and
+ * unit on stderr. */
+static int ranged(const char *v, uint64_t min, uint64_t max, const char *flag, const char *unit,
+                  uint64_t *out)
+{
+    if (parse_u64(v, min, out) == 0 && *out <= max)
+        return 0;
+    fprintf(stderr, "bulkhead serve: --%s must be %llu..%llu%s\n", flag, (unsigned long long)min,
+            (unsigned long long)max, unit);
+    return -1;
+}
+
 static int parse_flags(struct bh_config *c, int argc, char **argv)
 {
     enum {
@@ -226,10 +238,8 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
             c->userns_first = (uint32_t)u;
             break;
         case O_USERNS_RANGES:
-            if (parse_u64(optarg, 1, &u) < 0 || u > 65535) {
-                fprintf(stderr, "bulkhead serve: --userns-ranges must be 1..65535\n");
+            if (ranged(optarg, 1, 65535, "userns-ranges", "", &u) < 0)
                 return -1;
-            }
             c->userns_ranges = (uint32_t)u;
             break;
         case O_NESTED_USERNS:
@@ -293,24 +303,18 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
             c->no_auth = 1;
             break;
         case O_URLTTL:
-            if (parse_u64(optarg, 1, &u) < 0 || u > 86400 * 7) {
-                fprintf(stderr, "bulkhead serve: --url-token-ttl must be 1..604800 seconds\n");
+            if (ranged(optarg, 1, 86400 * 7, "url-token-ttl", " seconds", &u) < 0)
                 return -1;
-            }
             c->url_token_ttl = (int)u;
             break;
         case O_USERMAX:
-            if (parse_u64(optarg, 1, &u) < 0 || u > 10000) {
-                fprintf(stderr, "bulkhead serve: --user-max-sessions must be 1..10000\n");
+            if (ranged(optarg, 1, 10000, "user-max-sessions", "", &u) < 0)
                 return -1;
-            }
             c->user_max_sessions = (int)u;
             break;
         case O_MAX:
-            if (parse_u64(optarg, 1, &u) < 0 || u > 10000) {
-                fprintf(stderr, "bulkhead serve: --max-sessions must be 1..10000\n");
+            if (ranged(optarg, 1, 10000, "max-sessions", "", &u) < 0)
                 return -1;
-            }
             c->max_sessions = (int)u;
             break;
         case O_ORIGIN: {
@@ -344,25 +348,18 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
             *(o == O_HDRTIME ? &c->header_timeout : &c->body_timeout) = (int)u;
             break;
         case O_MAXCONN:
-            if (parse_u64(optarg, 1, &u) < 0 || u > 1000000) {
-                fprintf(stderr, "bulkhead serve: --max-connections must be 1..1000000\n");
+            if (ranged(optarg, 1, 1000000, "max-connections", "", &u) < 0)
                 return -1;
-            }
             c->max_conns = (int)u;
             break;
         case O_MAXCONNADDR:
-            if (parse_u64(optarg, 0, &u) < 0 || u > 1000000) {
-                fprintf(stderr,
-                        "bulkhead serve: --max-connections-per-address must be 0..1000000\n");
+            if (ranged(optarg, 0, 1000000, "max-connections-per-address", "", &u) < 0)
                 return -1;
-            }
             c->max_conns_per_addr = (int)u;
             break;
         case O_POOL:
-            if (parse_u64(optarg, 0, &u) < 0 || u > 10000) {
-                fprintf(stderr, "bulkhead serve: --pool must be 0..10000\n");
+            if (ranged(optarg, 0, 10000, "pool", "", &u) < 0)
                 return -1;
-            }
             c->pool = (int)u;
             break;
         case O_BROWSER:
@@ -387,17 +384,13 @@ static int parse_flags(struct bh_config *c, int argc, char **argv)
             c->keep_if_client_gone = !strcmp(optarg, "keep");
             break;
         case O_QMAX:
-            if (parse_u64(optarg, 0, &u) < 0 || u > 100000) {
-                fprintf(stderr, "bulkhead serve: --queue-max must be 0..100000\n");
+            if (ranged(optarg, 0, 100000, "queue-max", "", &u) < 0)
                 return -1;
-            }
             c->queue_max = (int)u;
             break;
         case O_QTIME:
-            if (parse_u64(optarg, 1, &u) < 0 || u > 3600) {
-                fprintf(stderr, "bulkhead serve: --queue-timeout must be 1..3600 seconds\n");
+            if (ranged(optarg, 1, 3600, "queue-timeout", " seconds", &u) < 0)
                 return -1;
-            }
             c->queue_timeout_ms = (int)u * 1000;
             break;
         case O_PAGELOAD:
